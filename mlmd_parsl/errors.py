@@ -1,0 +1,38 @@
+"""Error classes. Each one names what was wrong and where, so the CLI can print one line and exit 2."""
+
+
+class MlmdError(Exception):
+    """Base class for errors this package reports to the user without a traceback."""
+
+    exit_code = 1
+
+
+class UserInputError(MlmdError):
+    """Bad input from the user (config, dataset, model, flags): exit code 2."""
+
+    exit_code = 2
+
+
+class ConfigError(UserInputError):
+    """A site config file or a command-line override is invalid."""
+
+
+class DatasetError(UserInputError):
+    """The dataset file is missing or not a valid Ag extxyz set."""
+
+
+class ModelError(UserInputError):
+    """A model or box file is not what the engine needs."""
+
+
+class MDFailed(MlmdError):
+    """A molecular-dynamics run failed: carries the command, directory, exit code and log tail."""
+
+    def __init__(self, command, directory, returncode, log_tail=""):
+        self.command = command
+        self.directory = directory
+        self.returncode = returncode
+        self.log_tail = log_tail
+        super().__init__(
+            f"MD failed (exit code {returncode}) in {directory}: {command}\n--- log tail ---\n{log_tail}"
+        )

@@ -1,0 +1,72 @@
+"""Run one MD case by hand, like the seed's `lmp -in MD-HO.in`, with the embedded engine.
+
+    python -m mlmd_parsl.md --model hippynn_lammps_model.pt --box ag_box.data --replicate 2 2 4
+    mpiexec -n 2 python -m mlmd_parsl.md ... --steps 0 --dump-forces forces.dump
+
+Without --steps it runs the MD-HO protocol (--profile ats5 or quick); --steps N runs one NVE stage
+of N steps at 1 fs from velocities at 1111 K, and --steps 0 evaluates the box as given.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import UserInputError
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m mlmd_parsl.md", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="hippynn_lammps_model.pt (hippynn MLIAPInterface)")
+    parser.add_argument("--box", required=True, help="LAMMPS data file of the unit box (ag_box.data)")
+    parser.add_argument("--replicate", nargs=3, type=int, default=[2, 2, 1], metavar=("X", "Y", "Z"))
+    parser.add_argument("--steps", type=int, default=None, help="one NVE stage of N steps instead of the profile")
+    parser.add_argument("--profile", default="ats5", help="MD-HO step profile: ats5 (the seed's) or quick")
+    parser.add_argument("--dump-forces", default=None, help="write id type x y z fx fy fz of the last step")
+    parser.add_argument("--log", default="log.lammps", help="LAMMPS log file")
+    parser.add_argument("--device", default="cpu", help="torch device of the model (cpu, cuda, cuda:1)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    return parser
+
+
+def check_arguments(args):
+    from .science.export import load_exported_model
+
+    if any(n < 1 for n in args.replicate):
+        raise UserInputError(f"--replicate {' '.join(map(str, args.replicate))}: each factor must be >= 1")
+    if args.steps is not None and args.steps < 0:
+        raise UserInputError(f"--steps {args.steps}: must be >= 0")
+    box = Path(args.box)
+    if not box.is_file():
+        raise UserInputError(f"box file not found: {box}")
+    load_exported_model(args.model)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from mpi4py import MPI
+
+    from .science.deck import make_deck, protocol_by_name, single_stage_protocol
+    from .science.engine import run_embedded
+
+    comm = MPI.COMM_WORLD
+    try:
+        check_arguments(args)
+        protocol = single_stage_protocol(args.steps) if args.steps is not None else protocol_by_name(args.profile)
+    except UserInputError as exc:
+        if comm.Get_rank() == 0:
+            print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    deck = make_deck(
+        Path(args.box).resolve(),
+        args.replicate,
+        protocol,
+        engine="embedded",
+        dump_forces=str(Path(args.dump_forces).resolve()) if args.dump_forces else None,
+    )
+    summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm)
+    if comm.Get_rank() == 0:
+        print(f"ran {protocol.name} on {summary['natoms']} atoms, {comm.Get_size()} rank(s); log: {args.log}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

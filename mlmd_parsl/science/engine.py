@@ -1,0 +1,97 @@
+"""The embedded engine: stock LAMMPS integrates, keeps ghosts and decomposes the domain over MPI;
+a `fix external pf/callback` evaluates the exported hippynn_lammps_model.pt each step.
+
+Per step and rank: pairs (local atom, any atom within the cutoff) -> model on local atoms ->
+pair forces -> forces on local atoms and on ghosts; ghost forces go back to their owners
+(GhostForceRouter); energy and virial are summed over ranks and handed to LAMMPS as *global* values
+(identical on every rank), which is what fix external expects.
+"""
+import sys
+import traceback
+
+import numpy as np
+
+from .deck import MODEL_FIX_ID, Deck
+from .ghost_router import GhostForceRouter, neighbour_ranks_from_subdomains
+from .model_evaluator import ModelEvaluator, forces_from_pairs, pair_virial
+from .pairs import local_pairs
+
+
+class EmbeddedForceField:
+    def __init__(self, lmp, evaluator: ModelEvaluator, comm):
+        self.lmp = lmp
+        self.evaluator = evaluator
+        self.comm = comm
+        self.cutoff = evaluator.cutoff
+        natoms = int(lmp.get_natoms())
+        near = neighbour_ranks_from_subdomains(
+            comm,
+            lmp.extract_global("sublo"),
+            lmp.extract_global("subhi"),
+            lmp.extract_global("boxlo"),
+            lmp.extract_global("boxhi"),
+            lmp.extract_global("periodicity"),
+            margin=self.cutoff + 4.0,  # ghost cutoff (cutoff + skin) plus drift between re-neighbourings
+        )
+        self.router = GhostForceRouter(comm, natoms, neighbour_ranks=near)
+        self.calls = 0
+
+    def callback(self, caller, step, nlocal, tags, x, fexternal):
+        try:
+            self._compute(nlocal, fexternal)
+        except Exception:  # an exception inside a ctypes callback would be swallowed: stop the run
+            sys.stderr.write(f"rank {self.comm.Get_rank()}: model evaluation failed at step {step}\n")
+            traceback.print_exc()
+            sys.stderr.flush()
+            self.comm.Abort(3)
+
+    def _compute(self, nlocal, fexternal):
+        lmp = self.lmp
+        ntotal = nlocal + int(lmp.extract_global("nghost"))
+        positions = np.asarray(lmp.numpy.extract_atom("x", nelem=ntotal))
+        tags = np.asarray(lmp.numpy.extract_atom("id", nelem=ntotal)).astype(np.int64).reshape(-1)
+        types = np.asarray(lmp.numpy.extract_atom("type", nelem=ntotal)).astype(np.int64).reshape(-1)
+        energy, virial = 0.0, np.zeros(6)
+        forces = np.zeros((ntotal, 3))
+        if nlocal > 0:
+            pair_i, pair_j, pair_coord = local_pairs(positions, nlocal, self.cutoff)
+            numbers = self.evaluator.atomic_numbers(types)
+            energy, pair_forces = self.evaluator.evaluate(numbers, nlocal, pair_i, pair_j, pair_coord)
+            forces = forces_from_pairs(ntotal, pair_i, pair_j, pair_forces)
+            virial = pair_virial(pair_coord, pair_forces)
+        local_forces = forces[:nlocal].copy()
+        self.router.add_ghost_forces(tags[:nlocal], tags[nlocal:], forces[nlocal:], local_forces)
+        if nlocal > 0:
+            fexternal[:, :] = local_forces
+        totals = np.zeros(7)
+        self.comm.Allreduce(np.concatenate([[energy], virial]), totals)
+        lmp.fix_external_set_energy_global(MODEL_FIX_ID, float(totals[0]))
+        lmp.fix_external_set_virial_global(MODEL_FIX_ID, [float(v) for v in totals[1:]])
+        self.calls += 1
+
+
+def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="float32", comm=None):
+    """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine."""
+    from mpi4py import MPI
+
+    from .export import load_exported_model
+    from .lammps_runtime import open_lammps
+
+    comm = comm or MPI.COMM_WORLD
+    _quiet_hippynn()
+    evaluator = ModelEvaluator(load_exported_model(model_path, device=model_device), model_device, dtype)
+    lmp = open_lammps(log_file=log_file, comm=comm)
+    try:
+        lmp.commands_string(deck.setup)
+        force_field = EmbeddedForceField(lmp, evaluator, comm)
+        lmp.set_fix_external_callback(MODEL_FIX_ID, force_field.callback)
+        lmp.commands_string(deck.stages)
+        return {"natoms": int(lmp.get_natoms()), "model_calls": force_field.calls}
+    finally:
+        lmp.close()
+
+
+def _quiet_hippynn():
+    import hippynn
+
+    hippynn.settings.WARN_LOW_DISTANCES = False

@@ -1,0 +1,126 @@
+"""Train the seed's HIPNN on an Ag extxyz set and write model_results.txt with FOM 1.
+
+FOM 1 ("FOM Average Epoch time") = total training wall time / epochs trained, as in the seed.
+"""
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .network import SEED_NETWORK_PARAMS, build_seed_graph, graph_state
+
+SPLIT_SEED = 1001
+TEST_SIZE = 0.1
+VALID_SIZE = 0.1
+EARLY_STOPPING_KEY = "Loss-Err"
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    max_epochs: int = 5000
+    batch_size: int = 128
+    eval_batch_size: int = 128
+    max_batch_size: int = 128
+    learning_rate: float = 1e-3
+    plateau_patience: int = 25
+    plateau_factor: float = 0.5
+    termination_patience: int = 50
+    device: str = "cpu"
+    precompute_pairs: bool = True  # pure-torch periodic pair finding costs ~10x per epoch on CPU
+    torch_seed: int = 0
+
+
+def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real") -> dict:
+    """Train, test and save weights; return the summary written to training_summary.json."""
+    import hippynn
+    import torch
+    from hippynn.databases import AseDatabase
+    from hippynn.experiment import SetupParams, setup_and_train, test_model
+    from hippynn.experiment.assembly import assemble_for_training, precompute_pairs
+    from hippynn.experiment.controllers import PatienceController, RaiseBatchSizeOnPlateau
+    from hippynn.pretraining import hierarchical_energy_initialization
+
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dataset_path = Path(dataset_path).resolve()
+    torch.set_default_dtype(torch.float32)
+    torch.manual_seed(spec.torch_seed)
+    device = torch.device(spec.device)
+
+    graph = build_seed_graph()
+    training_modules, db_info = assemble_for_training(graph.train_loss, graph.validation_losses)
+    database = AseDatabase(
+        directory=str(dataset_path.parent) + "/",
+        name=dataset_path.name,
+        seed=SPLIT_SEED,
+        quiet=True,
+        pin_memory=False,
+        test_size=TEST_SIZE,
+        valid_size=VALID_SIZE,
+        **db_info,
+    )
+    hierarchical_energy_initialization(
+        graph.henergy, database, peratom=True, energy_name="energy_per_atom", decay_factor=1e-2
+    )
+    if spec.precompute_pairs:
+        precompute_pairs(training_modules.model, database, device=device, n_images=3)
+        training_modules, db_info = assemble_for_training(graph.train_loss, graph.validation_losses)
+        database.inputs = db_info["inputs"]
+    database.send_to_device(device)
+
+    optimizer = torch.optim.Adam(training_modules.model.parameters(), lr=spec.learning_rate)
+    scheduler = RaiseBatchSizeOnPlateau(
+        optimizer=optimizer,
+        max_batch_size=spec.max_batch_size,
+        patience=spec.plateau_patience,
+        factor=spec.plateau_factor,
+    )
+    controller = PatienceController(
+        optimizer=optimizer,
+        scheduler=scheduler,
+        batch_size=spec.batch_size,
+        eval_batch_size=spec.eval_batch_size,
+        max_epochs=spec.max_epochs,
+        termination_patience=spec.termination_patience,
+        stopping_key=EARLY_STOPPING_KEY,
+    )
+
+    with hippynn.tools.active_directory(str(out_dir / "model_files")):
+        with hippynn.tools.log_terminal(str(out_dir / "training_log.txt"), "wt"):
+            start = time.perf_counter()
+            setup_and_train(
+                training_modules=training_modules,
+                database=database,
+                setup_params=SetupParams(controller=controller, device=device),
+            )
+            elapsed = time.perf_counter() - start
+    epochs = controller.current_epoch
+    epoch_time = elapsed / max(epochs, 1)
+
+    with hippynn.tools.log_terminal(str(out_dir / "model_results.txt"), "wt"):
+        if dataset_label == "synthetic":
+            print("Dataset: SYNTHETIC (EAM-labelled Ag, not the Materials Cloud set)")
+        tracker = test_model(database, training_modules.evaluator, spec.eval_batch_size, "Final Training")
+        print("FOM Average Epoch time: {:12.8f}".format(epoch_time))
+
+    metrics = {
+        split: {name: float(value) for name, value in values.items()}
+        for split, values in tracker.best_metric_values.items()
+    }
+    torch.save(
+        {"network_params": SEED_NETWORK_PARAMS, "state": graph_state(graph)},
+        out_dir / "network_state.pt",
+    )
+    summary = {
+        "dataset": str(dataset_path),
+        "dataset_label": dataset_label,
+        "epochs": int(epochs),
+        "training_wall_s": elapsed,
+        "epoch_time_s": epoch_time,
+        "metrics": metrics,
+        "spec": asdict(spec),
+        "torch": torch.__version__,
+        "hippynn": hippynn.__version__,
+    }
+    (out_dir / "training_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
