@@ -1,0 +1,88 @@
+"""python -m mlmd_parsl --site NAME: the whole benchmark on a site, orchestrated by Parsl."""
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import MlmdError, UserInputError
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m mlmd_parsl",
+        description="Run the ATS-5 MLMD benchmark (HIPNN training + LAMMPS MD for Ag) on a site.",
+    )
+    parser.add_argument("--site", required=True, help="site name (site_configs/NAME.yaml) or a path to a .yaml file")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a site config value, e.g. --set md.zreps=[2,4] (repeatable)",
+    )
+    return parser
+
+
+def preflight(site):
+    """Checks that need no Parsl: fail here, before any worker starts."""
+    from .science.dataset import validate_dataset
+
+    if site.dataset.path:
+        validate_dataset(site.dataset.path)
+
+
+def print_summary(collected, run_dir, out=print):
+    rows = collected["rows"]
+    out("")
+    train = rows[0]
+    if train["status"] == "ok":
+        out(f"Training ({train['dataset']} dataset): FOM Average Epoch time {float(train['epoch_time_s']):.4f} s "
+            f"over {train['epochs']} epochs; test EpA-MAE {train['test_epa_mae_mev']} meV/atom, "
+            f"Force MAE {train['test_force_mae_mev_per_a']} meV/A")
+    else:
+        out(f"Training FAILED: {train.get('error')}")
+    out(f"{'case':<14}{'atoms':>8}{'ranks':>7}{'Katom-step/s':>15}  status")
+    for row in rows[1:]:
+        out(f"{row['task']:<14}{str(row.get('atoms') or ''):>8}{str(row.get('ranks') or ''):>7}"
+            f"{str(row.get('katom_step_s') or '-'):>15}  {row['status']}")
+    out("")
+    out(f"run directory: {run_dir}")
+    out(f"results:       {collected['results']}")
+    out(f"plot:          {collected['plot']}")
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        from .config import load_site_config
+
+        site = load_site_config(args.site, args.overrides)
+        preflight(site)
+    except UserInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+    from .orchestration.campaign import run_campaign
+    from .orchestration.rundir import new_run_dir, write_manifest
+    from .orchestration.sites import parsl_config_for
+
+    run_dir = new_run_dir(site)
+    write_manifest(run_dir, site)
+    print(f"mlmd_parsl: site {site.name} ({site.source}); run directory {run_dir}", flush=True)
+
+    from parsl.dataflow.dflow import DataFlowKernel
+
+    dfk = DataFlowKernel(parsl_config_for(site, run_dir))
+    try:
+        collected = run_campaign(site, run_dir, dfk, log=lambda line: print(line, flush=True))
+    except MlmdError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        dfk.cleanup()
+    print_summary(collected, run_dir)
+    failed = [r for r in collected["rows"] if r["status"] != "ok"]
+    if failed:
+        print(f"{len(failed)} task(s) did not complete; see the status and log columns of results.csv", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

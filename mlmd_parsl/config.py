@@ -1,0 +1,255 @@
+"""Site config: YAML -> frozen dataclasses, validated strictly before Parsl starts.
+
+Unknown keys are rejected with the allowed list and the file/line; wrong types and impossible
+combinations are named. `--set a.b=value` overrides any value without editing the file.
+"""
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .errors import ConfigError
+from .science.dataset import SyntheticSpec
+from .science.deck import PROFILES
+from .science.training import TrainingSpec
+
+SITE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "site_configs"
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    kind: str = "local"
+    cores_per_node: int = 2
+    worker_init: str = ""
+    python: str = ""  # interpreter for MD tasks; empty = the driver's own (sys.executable)
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    path: typing.Optional[str] = None  # Ag_warm_nospin.xyz; None = the synthetic default
+    synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    spec: TrainingSpec = field(default_factory=TrainingSpec)
+    custom_kernels: str = "pytorch"  # HIPPYNN_USE_CUSTOM_KERNELS; measured fastest on CPU here
+
+
+@dataclass(frozen=True)
+class MDConfig:
+    engine: str = "embedded"
+    profile: str = "quick"
+    zreps: tuple = (2, 4, 8)
+    ranks: tuple = (1, 2)
+    model_device: str = "cpu"
+    dtype: str = "float32"
+    custom_kernels: str = "pytorch"
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    name: str
+    source: str
+    provider: ProviderConfig
+    dataset: DatasetConfig
+    training: TrainingConfig
+    md: MDConfig
+    runs_dir: str = ""  # empty = <repository>/runs
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader whose mappings remember the line of each key (for error messages)."""
+
+
+class _Mapping(dict):
+    lines: dict
+
+
+def _construct_mapping(loader, node):
+    mapping = _Mapping(loader.construct_mapping(node, deep=True))
+    mapping.lines = {loader.construct_object(k): k.start_mark.line + 1 for k, _ in node.value}
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+_SECTIONS = {"provider": ProviderConfig, "dataset": DatasetConfig, "md": MDConfig}
+_TOP_KEYS = ("name", "provider", "dataset", "training", "md", "runs_dir")
+
+
+def site_config_path(site: str) -> Path:
+    """`--site NAME` -> site_configs/NAME.yaml; a value ending in .yaml/.yml is a path."""
+    if site.endswith((".yaml", ".yml")):
+        path = Path(site)
+        if not path.is_file():
+            raise ConfigError(f"site config file not found: {path}")
+        return path
+    path = SITE_CONFIG_DIR / f"{site}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in SITE_CONFIG_DIR.glob("*.yaml"))
+        raise ConfigError(f"unknown site {site!r}; known sites: {', '.join(known)} (or give a path to a .yaml file)")
+    return path
+
+
+def load_site_config(site: str, overrides=()) -> SiteConfig:
+    path = site_config_path(site)
+    try:
+        raw = yaml.load(path.read_text(), Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: YAML syntax error: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the site config must be a mapping of {', '.join(_TOP_KEYS)}")
+    for override in overrides:
+        _apply_override(raw, override)
+    return _build_site(raw, path)
+
+
+def _apply_override(raw: dict, override: str):
+    if "=" not in override:
+        raise ConfigError(f"--set {override!r}: expected KEY.PATH=VALUE, e.g. md.zreps=[2,4]")
+    key, value = override.split("=", 1)
+    parts = key.strip().split(".")
+    target = raw
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"--set {override!r}: {part!r} is not a section")
+    try:
+        target[parts[-1]] = yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {override!r}: value is not valid YAML: {exc}") from None
+
+
+def _where(path, mapping, key, prefix):
+    line = getattr(mapping, "lines", {}).get(key)
+    return f"{path}:{line}: {prefix}{key}" if line else f"{path}: {prefix}{key}"
+
+
+def _check_keys(path, mapping, allowed, prefix):
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{path}: {prefix.rstrip('.') or 'top level'} must be a mapping")
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(
+                f"{_where(path, mapping, key, prefix)}: unknown key; allowed keys: {', '.join(allowed)}"
+            )
+
+
+def _coerce(path, mapping, key, prefix, value, annotation):
+    where = _where(path, mapping, key, prefix)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union:
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return None if value is None else _coerce(path, mapping, key, prefix, value, options[0])
+    if annotation in (tuple, list) or origin in (tuple, list):
+        if not isinstance(value, list) or not value:
+            raise ConfigError(f"{where}: expected a non-empty list, got {value!r}")
+        return tuple(value)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build(cls, path, mapping, prefix):
+    """Build dataclass `cls` from `mapping`, rejecting unknown keys and wrong types."""
+    mapping = mapping if mapping is not None else {}
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    _check_keys(path, mapping, names, prefix)
+    values = {}
+    for key, value in mapping.items():
+        annotation = hints[key]
+        if dataclasses.is_dataclass(annotation):
+            values[key] = _build(annotation, path, value, f"{prefix}{key}.")
+        else:
+            values[key] = _coerce(path, mapping, key, prefix, value, annotation)
+    return cls(**values)
+
+
+def _build_training(path, mapping):
+    mapping = mapping if mapping is not None else {}
+    spec_keys = [f.name for f in dataclasses.fields(TrainingSpec)]
+    _check_keys(path, mapping, spec_keys + ["custom_kernels"], "training.")
+    spec_part = type(mapping)({k: v for k, v in mapping.items() if k in spec_keys})
+    spec_part.lines = getattr(mapping, "lines", {})
+    spec = _build(TrainingSpec, path, spec_part, "training.")
+    kernels = mapping.get("custom_kernels", "pytorch")
+    return TrainingConfig(spec=spec, custom_kernels=str(kernels))
+
+
+def _build_site(raw, path) -> SiteConfig:
+    _check_keys(path, raw, _TOP_KEYS, "")
+    if not isinstance(raw.get("name"), str) or not raw["name"]:
+        raise ConfigError(f"{path}: name: required, a non-empty string")
+    site = SiteConfig(
+        name=raw["name"],
+        source=str(path),
+        provider=_build(ProviderConfig, path, raw.get("provider"), "provider."),
+        dataset=_build(DatasetConfig, path, raw.get("dataset"), "dataset."),
+        training=_build_training(path, raw.get("training")),
+        md=_build(MDConfig, path, raw.get("md"), "md."),
+        runs_dir=_coerce(path, raw, "runs_dir", "", raw.get("runs_dir", ""), str),
+    )
+    _validate(site, path)
+    return site
+
+
+def _validate(site: SiteConfig, path):
+    def fail(key, message):
+        raise ConfigError(f"{path}: {key}: {message}")
+
+    if site.provider.kind != "local":
+        fail("provider.kind", f"{site.provider.kind!r} is not supported yet; allowed: local")
+    if site.provider.cores_per_node < 1:
+        fail("provider.cores_per_node", f"{site.provider.cores_per_node} must be >= 1")
+    md = site.md
+    if md.engine != "embedded":
+        fail("md.engine", f"{md.engine!r} is not available; allowed: embedded")
+    if md.profile not in PROFILES:
+        fail("md.profile", f"{md.profile!r}; allowed: {', '.join(PROFILES)}")
+    for key, values in (("md.zreps", md.zreps), ("md.ranks", md.ranks)):
+        if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+            fail(key, f"{list(values)}: every entry must be an integer >= 1")
+    if max(md.ranks) > site.provider.cores_per_node:
+        fail("md.ranks", f"{max(md.ranks)} ranks, but provider.cores_per_node is {site.provider.cores_per_node}")
+    if md.dtype not in ("float32", "float64"):
+        fail("md.dtype", f"{md.dtype!r}; allowed: float32, float64")
+    for key, device in (("md.model_device", md.model_device), ("training.device", site.training.spec.device)):
+        if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
+            fail(key, f"{device!r}; allowed: cpu, cuda, cuda:N")
+    kernels_allowed = ("pytorch", "auto", "triton", "numba", "cupy", "sparse", "False", "True")
+    for key, kernels in (("training.custom_kernels", site.training.custom_kernels), ("md.custom_kernels", md.custom_kernels)):
+        if kernels not in kernels_allowed:
+            fail(key, f"{kernels!r}; allowed: {', '.join(kernels_allowed)}")
+    spec = site.training.spec
+    for key in ("max_epochs", "batch_size", "eval_batch_size", "max_batch_size", "termination_patience", "plateau_patience"):
+        if getattr(spec, key) < 1:
+            fail(f"training.{key}", f"{getattr(spec, key)} must be >= 1")
+    synthetic = site.dataset.synthetic
+    if synthetic.frames < 20:
+        fail("dataset.synthetic.frames", f"{synthetic.frames}: need at least 20 frames (10% test, 10% valid)")
+    if any(t <= 0 for t in synthetic.temperatures_k):
+        fail("dataset.synthetic.temperatures_k", f"{list(synthetic.temperatures_k)}: temperatures must be > 0 K")
+
+
+def as_dict(site: SiteConfig) -> dict:
+    return dataclasses.asdict(site)

@@ -1,0 +1,1 @@
+"""The thin Parsl edge: site config -> parsl.Config, apps, campaign. Nothing here loads Parsl at import."""

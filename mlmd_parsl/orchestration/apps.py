@@ -1,0 +1,38 @@
+"""Wrap the plain task functions as Parsl apps bound to a DataFlowKernel and executor labels."""
+from dataclasses import dataclass
+
+from . import tasks
+
+
+@dataclass(frozen=True)
+class ExecutorLabels:
+    python: str = "cpu"  # dataset, training, export, collection
+    mpi: str = "mpi"  # MD cases (bash_apps on an MPIExecutor)
+
+
+@dataclass(frozen=True)
+class Apps:
+    prepare_dataset: object
+    train_model: object
+    export_for_lammps: object
+    run_md: object
+    collect_results: object
+
+
+def _run_md(case, exported, python, custom_kernels, threads, stdout=None, stderr=None, parsl_resource_specification=None):
+    return tasks.md_command(case, exported, python, custom_kernels, threads)
+
+
+def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:
+    from parsl import bash_app, python_app
+
+    def python(func):
+        return python_app(func, data_flow_kernel=dfk, executors=[labels.python])
+
+    return Apps(
+        prepare_dataset=python(tasks.prepare_dataset),
+        train_model=python(tasks.train_model),
+        export_for_lammps=python(tasks.export_for_lammps),
+        run_md=bash_app(_run_md, data_flow_kernel=dfk, executors=[labels.mpi]),
+        collect_results=python(tasks.collect_results),
+    )

@@ -1,0 +1,108 @@
+"""The campaign: dataset -> training -> export -> MD cases -> results.csv, as Parsl futures.
+
+`run_campaign` takes an already-running DataFlowKernel and executor labels, so a larger Parsl
+program can call it with its own; the CLI makes one from the site config.
+"""
+import concurrent.futures
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from ..config import SiteConfig
+from .apps import ExecutorLabels, make_apps
+from .rundir import runs_root
+
+
+def md_cases(site: SiteConfig, run_dir: Path) -> list:
+    cases = []
+    for zrep in site.md.zreps:
+        for ranks in site.md.ranks:
+            name = f"md_z{zrep}_r{ranks}"
+            case_dir = run_dir / "md" / name
+            cases.append({
+                "task": name,
+                "zrep": zrep,
+                "replicate": [2, 2, zrep],
+                "ranks": ranks,
+                "profile": site.md.profile,
+                "engine": site.md.engine,
+                "model_device": site.md.model_device,
+                "dtype": site.md.dtype,
+                "dir": str(case_dir),
+                "log": str(case_dir / "log.lammps"),
+            })
+    return cases
+
+
+def _describe_failure(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:500]
+
+
+def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = ExecutorLabels(), log=print) -> dict:
+    run_dir = Path(run_dir)
+    apps = make_apps(dfk, labels)
+    train_dir = run_dir / "train"
+    cache_dir = runs_root(site) / "cache"
+    python = site.provider.python or sys.executable
+
+    dataset_f = apps.prepare_dataset(asdict(site.dataset), str(cache_dir))
+    train_f = apps.train_model(dataset_f, str(train_dir), asdict(site.training.spec), site.training.custom_kernels)
+    export_f = apps.export_for_lammps(train_f, str(train_dir), site.md.model_device)
+
+    cases = md_cases(site, run_dir)
+    md_futures = {}
+    for case in cases:
+        Path(case["dir"]).mkdir(parents=True, exist_ok=True)
+        threads = max(1, site.provider.cores_per_node // case["ranks"])
+        future = apps.run_md(
+            case, export_f, python, site.md.custom_kernels, threads,
+            stdout=str(Path(case["dir"]) / "stdout.txt"),
+            stderr=str(Path(case["dir"]) / "stderr.txt"),
+            parsl_resource_specification={"num_nodes": 1, "num_ranks": case["ranks"], "ranks_per_node": case["ranks"]},
+        )
+        md_futures[future] = case
+
+    names = {dataset_f: "dataset", train_f: "training", export_f: "export", **{f: c["task"] for f, c in md_futures.items()}}
+    total = len(names)
+    for done, future in enumerate(concurrent.futures.as_completed(list(names)), start=1):
+        exc = future.exception()
+        status = "failed: " + _describe_failure(exc) if exc else "done"
+        brief = _md_brief(md_futures[future]) if future in md_futures else _brief(names[future], future, exc)
+        log(f"[{done}/{total}] {names[future]}: {status}{brief}")
+
+    training = {"log": str(train_dir / "model_results.txt")}
+    if train_f.exception() is None:
+        summary = train_f.result()
+        training.update(summary=summary, dataset_label=summary["dataset_label"])
+    else:
+        training["error"] = _describe_failure(train_f.exception())
+        training["dataset_label"] = dataset_f.result()["kind"] if dataset_f.exception() is None else ""
+    for future, case in md_futures.items():
+        if future.exception() is not None:
+            case["error"] = _describe_failure(future.exception())
+    collected = apps.collect_results(str(run_dir), training, cases, site.name).result()
+    return collected
+
+
+def _md_brief(case):
+    from ..science.logs import parse_log
+
+    parsed = parse_log(case["log"])
+    if parsed.status != "ok":
+        return f" - log: {case['log']}"
+    return f" - {parsed.atoms} atoms on {parsed.ranks} rank(s): {parsed.katom_step_s:.2f} Katom-step/s"
+
+
+def _brief(name, future, exc):
+    if exc is not None:
+        return ""
+    result = future.result()
+    if name == "training":
+        test = result["metrics"].get("test", {})
+        return (f" - FOM epoch time {result['epoch_time_s']:.3f} s over {result['epochs']} epochs, "
+                f"test EpA-MAE {test.get('EpA-MAE', float('nan')):.2f} meV/atom, "
+                f"Force MAE {test.get('ForceMAE', float('nan')):.1f} meV/A")
+    if name == "dataset":
+        return f" - {result['kind']}, {result['frames']} frames of {result['atoms_per_frame']} atoms"
+    return ""

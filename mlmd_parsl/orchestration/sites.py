@@ -1,0 +1,52 @@
+"""Site config -> parsl.Config (a factory: nothing is loaded here)."""
+import sys
+from pathlib import Path
+
+from ..config import SiteConfig
+from .apps import ExecutorLabels
+
+
+def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):
+    """Two executors on this machine: HTEX for python apps, MPIExecutor (mpiexec) for MD."""
+    from parsl.config import Config
+    from parsl.executors import HighThroughputExecutor, MPIExecutor
+    from parsl.launchers import SimpleLauncher
+    from parsl.providers import LocalProvider
+
+    bindir = Path(site.provider.python or sys.executable).parent
+    nodefile = run_dir / "parsl_nodefile"
+    nodefile.write_text("localhost\n")
+    worker_init = f"export PATH={bindir}:$PATH; export PBS_NODEFILE={nodefile}; {site.provider.worker_init}"
+    # The interchange is a script in the venv's bin, which need not be on the driver's PATH.
+    interchange = [str(Path(sys.executable).parent / "interchange.py")]
+    return Config(
+        executors=[
+            HighThroughputExecutor(
+                label=labels.python,
+                address="127.0.0.1",
+                interchange_launch_cmd=interchange,
+                max_workers_per_node=1,
+                cores_per_worker=site.provider.cores_per_node,
+                provider=LocalProvider(worker_init=worker_init, init_blocks=1, max_blocks=1),
+                encrypted=True,
+            ),
+            MPIExecutor(
+                label=labels.mpi,
+                address="127.0.0.1",
+                interchange_launch_cmd=interchange[0],  # typed str here, a sequence in HTEX
+                mpi_launcher="mpiexec",
+                max_workers_per_block=1,
+                provider=LocalProvider(launcher=SimpleLauncher(), worker_init=worker_init, init_blocks=1, max_blocks=1),
+                encrypted=True,
+            ),
+        ],
+        run_dir=str(run_dir / "parsl"),
+        strategy="none",
+        initialize_logging=True,
+    )
+
+
+def parsl_config_for(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):
+    if site.provider.kind == "local":
+        return local_parsl_config(site, run_dir, labels)
+    raise ValueError(f"no Parsl config for provider kind {site.provider.kind!r}")

@@ -1,0 +1,68 @@
+"""Plain functions that become Parsl apps in apps.py. Only paths and small dicts go in and out."""
+import dataclasses
+import shlex
+from pathlib import Path
+
+
+def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
+    """Validate the real dataset if a path is set, else make (or reuse) the synthetic default."""
+    from mlmd_parsl.science.dataset import SyntheticSpec, synthetic_dataset, validate_dataset
+
+    if dataset_config.get("path"):
+        return dataclasses.asdict(validate_dataset(dataset_config["path"]))
+    spec = SyntheticSpec(**{**dataset_config["synthetic"], "temperatures_k": tuple(dataset_config["synthetic"]["temperatures_k"])})
+    return dataclasses.asdict(synthetic_dataset(spec, cache_dir))
+
+
+def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kernels: str) -> dict:
+    import hippynn.custom_kernels
+
+    from mlmd_parsl.science.training import TrainingSpec, train
+
+    hippynn.custom_kernels.set_custom_kernels(_kernel_setting(custom_kernels))
+    return train(dataset["path"], train_dir, TrainingSpec(**training_spec), dataset_label=dataset["kind"])
+
+
+def export_for_lammps(training_summary: dict, train_dir: str, model_device: str) -> dict:
+    from mlmd_parsl.science.export import export_model
+
+    paths = export_model(Path(train_dir) / "network_state.pt", training_summary["dataset"], train_dir, model_device)
+    return {**paths, "dataset_label": training_summary["dataset_label"]}
+
+
+def md_command(case: dict, exported: dict, python: str, custom_kernels: str, threads: int) -> str:
+    """The bash command of one MD case; Parsl's MPIExecutor fills $PARSL_MPI_PREFIX (mpiexec/srun ...)."""
+    args = [
+        python, "-m", "mlmd_parsl.md",
+        "--model", exported["model"],
+        "--box", exported["box"],
+        "--replicate", *map(str, case["replicate"]),
+        "--profile", case["profile"],
+        "--log", case["log"],
+        "--device", case["model_device"],
+        "--dtype", case["dtype"],
+    ]
+    return (
+        f"cd {shlex.quote(case['dir'])} && "
+        f"export OMP_NUM_THREADS={int(threads)} HIPPYNN_USE_CUSTOM_KERNELS={shlex.quote(custom_kernels)} "
+        "PYTHONWARNINGS=ignore && "
+        f"$PARSL_MPI_PREFIX {' '.join(shlex.quote(a) for a in args)}"
+    )
+
+
+def collect_results(run_dir: str, training: dict, cases: list, site_name: str) -> dict:
+    """Parse every log into results.csv and draw the throughput plot."""
+    from mlmd_parsl.science.report import plot_throughput
+    from mlmd_parsl.science.results import md_row, training_row, write_results
+
+    label = training.get("dataset_label", "")
+    rows = [training_row(training.get("summary"), label, training.get("log", ""), training.get("error"))]
+    rows += [md_row(case, label, case.get("error")) for case in cases]
+    run_dir = Path(run_dir)
+    write_results(rows, run_dir / "results.csv")
+    plot = plot_throughput(rows, run_dir / "throughput.png", title_suffix=f"{site_name}, {label} dataset")
+    return {"results": str(run_dir / "results.csv"), "plot": plot, "rows": rows}
+
+
+def _kernel_setting(value: str):
+    return {"True": True, "False": False}.get(value, value)

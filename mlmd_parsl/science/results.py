@@ -1,0 +1,76 @@
+"""results.csv: one row per task (training, each MD case), failures included as rows."""
+import csv
+import os
+from pathlib import Path
+
+from .logs import parse_log
+
+COLUMNS = [
+    "task", "kind", "status", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine",
+    "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "epoch_time_s", "epochs",
+    "test_epa_mae_mev", "test_force_mae_mev_per_a", "log", "error",
+]
+
+
+def training_row(summary: dict = None, dataset_label="", log="", error=None) -> dict:
+    if summary is None:
+        return {"task": "train", "kind": "training", "status": "failed", "dataset": dataset_label,
+                "log": log, "error": error}
+    test = summary["metrics"].get("test", {})
+    return {
+        "task": "train",
+        "kind": "training",
+        "status": "ok",
+        "dataset": summary["dataset_label"],
+        "epoch_time_s": f"{summary['epoch_time_s']:.6f}",
+        "epochs": summary["epochs"],
+        "test_epa_mae_mev": f"{test.get('EpA-MAE', float('nan')):.4f}",
+        "test_force_mae_mev_per_a": f"{test.get('ForceMAE', float('nan')):.4f}",
+        "log": log,
+    }
+
+
+def md_row(case: dict, dataset_label: str, error: str = None) -> dict:
+    """Row for one MD case from its log; `error` is the task's failure (exit code, exception), if any."""
+    log = parse_log(case["log"])
+    status = log.status
+    if error and status == "ok":
+        status = "failed"  # the run printed its line but the task still failed afterwards
+    if error and status == "incomplete":
+        status = "failed"
+    row = {
+        "task": case["task"],
+        "kind": "md",
+        "status": status,
+        "dataset": dataset_label,
+        "atoms": log.atoms if log.atoms is not None else case.get("atoms"),
+        "ranks": log.ranks if log.ranks is not None else case["ranks"],
+        "zrep": case["zrep"],
+        "mpi_grid": "x".join(map(str, log.mpi_grid)) if log.mpi_grid else "",
+        "profile": case["profile"],
+        "engine": case["engine"],
+        "timed_steps": log.timed_steps,
+        "log": case["log"],
+        "error": error or log.error or ("" if status == "ok" else "no timed Performance line in the log"),
+    }
+    if status == "ok":
+        row["katom_step_s"] = f"{log.katom_step_s:.4f}"
+        row["ns_per_day"] = log.ns_per_day
+        row["timesteps_per_s"] = log.timesteps_per_s
+    return row
+
+
+def write_results(rows, path):
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="raise")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in COLUMNS})
+    os.replace(tmp, path)
+
+
+def read_results(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
