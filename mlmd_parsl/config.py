@@ -189,7 +189,7 @@ def _build_training(path, mapping):
     mapping = mapping if mapping is not None else {}
     spec_keys = [f.name for f in dataclasses.fields(TrainingSpec)]
     _check_keys(path, mapping, spec_keys + ["custom_kernels"], "training.")
-    spec_part = type(mapping)({k: v for k, v in mapping.items() if k in spec_keys})
+    spec_part = _Mapping({k: v for k, v in mapping.items() if k in spec_keys})
     spec_part.lines = getattr(mapping, "lines", {})
     spec = _build(TrainingSpec, path, spec_part, "training.")
     kernels = mapping.get("custom_kernels", "pytorch")

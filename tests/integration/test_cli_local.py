@@ -1,0 +1,71 @@
+"""The real CLI on a tiny config: real Parsl (HTEX + MPIExecutor), hippynn, LAMMPS and MPI."""
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlmd_parsl.science.reference_forces import hippynn_periodic_prediction
+from tests.conftest import run_cli, standalone
+
+HERE = Path(__file__).resolve().parent
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={runs}"])
+    run_dirs = [p for p in runs.iterdir() if p.name.startswith("tiny-")]
+    return result, run_dirs
+
+
+def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
+    result, run_dirs = campaign
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert len(run_dirs) == 1
+    run_dir = run_dirs[0]
+    assert f"results:       {run_dir / 'results.csv'}" in result.stdout
+    assert f"plot:          {run_dir / 'throughput.png'}" in result.stdout
+    rows = list(csv.DictReader(open(run_dir / "results.csv")))
+    assert [r["task"] for r in rows] == ["train", "md_z1_r1", "md_z1_r2", "md_z2_r1", "md_z2_r2"]
+    train, md = rows[0], rows[1:]
+    assert train["status"] == "ok" and train["dataset"] == "synthetic" and train["epochs"] == "3"
+    assert float(train["epoch_time_s"]) > 0
+    assert float(train["test_epa_mae_mev"]) > 0 and float(train["test_force_mae_mev_per_a"]) > 0
+    for row in md:
+        assert row["status"] == "ok", row
+        assert row["dataset"] == "synthetic" and row["profile"] == "quick" and row["engine"] == "embedded"
+        assert float(row["katom_step_s"]) > 0 and float(row["timesteps_per_s"]) > 0 and float(row["ns_per_day"]) > 0
+        assert Path(row["log"]).is_file()
+    assert {(r["atoms"], r["ranks"]) for r in md} == {("284", "1"), ("284", "2"), ("568", "1"), ("568", "2")}
+    results_text = (run_dir / "train" / "model_results.txt").read_text()
+    assert "FOM Average Epoch time:" in results_text and "SYNTHETIC" in results_text
+    assert (run_dir / "throughput.png").stat().st_size > 10_000
+
+
+def test_exported_model_gives_the_same_forces_on_one_and_two_ranks_and_in_hippynn(campaign, tmp_path, mpiexec):
+    _, run_dirs = campaign
+    train = run_dirs[0] / "train"
+    model, box = train / "hippynn_lammps_model.pt", train / "ag_box.data"
+    ids1, x1, f1, lengths = standalone(model, box, tmp_path, 1, mpiexec)
+    ids2, _, f2, _ = standalone(model, box, tmp_path, 2, mpiexec)
+    assert np.array_equal(ids1, ids2) and np.abs(f1 - f2).max() <= 1e-4
+    _, reference = hippynn_periodic_prediction(train / "network_state.pt", x1, np.diag(lengths))
+    assert np.abs(f1 - reference).max() <= 1e-5 * np.abs(reference).max() + 1e-6
+
+
+def test_bad_site_value_exits_2_before_parsl_starts(tmp_path):
+    result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", "md.ranks=[1,3]",
+                      "--set", f"runs_dir={tmp_path}"])
+    assert result.returncode == 2
+    assert "md.ranks: 3 ranks, but provider.cores_per_node is 2" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no run directory made
+
+
+def test_missing_real_dataset_names_the_doi(tmp_path):
+    result = run_cli(["mlmd_parsl", "--site", "local", "--set", f"dataset.path={tmp_path / 'Ag_warm_nospin.xyz'}",
+                      "--set", f"runs_dir={tmp_path}"])
+    assert result.returncode == 2 and "10.24435/materialscloud:fr-ts" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,74 @@
+import pytest
+
+from mlmd_parsl.config import load_site_config
+from mlmd_parsl.errors import ConfigError
+
+
+def write(tmp_path, text, name="site.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_local_site_loads_with_the_seed_training_settings():
+    site = load_site_config("local")
+    assert site.name == "local" and site.provider.kind == "local"
+    assert site.training.spec.batch_size == 128 and site.training.spec.max_batch_size == 128
+    assert site.training.spec.termination_patience == 50
+    assert site.md.engine == "embedded" and site.md.profile == "quick"
+    assert len(site.md.zreps) >= 3 and set(site.md.ranks) == {1, 2}
+    assert site.dataset.path is None  # synthetic default
+
+
+def test_override_changes_a_value_without_editing_the_file():
+    site = load_site_config("local", ["md.zreps=[1,2]", "training.max_epochs=3", "dataset.synthetic.seed=7"])
+    assert site.md.zreps == (1, 2) and site.training.spec.max_epochs == 3 and site.dataset.synthetic.seed == 7
+
+
+def test_unknown_key_names_file_line_and_allowed_keys(tmp_path):
+    path = write(tmp_path, "name: x\nmd:\n  profile: quick\n  zrep: [2]\n")
+    with pytest.raises(ConfigError) as err:
+        load_site_config(path)
+    message = str(err.value)
+    assert f"{path}:4: md.zrep: unknown key" in message and "zreps" in message and "ranks" in message
+
+
+def test_unknown_top_level_key(tmp_path):
+    path = write(tmp_path, "name: x\nprovidr: {}\n")
+    with pytest.raises(ConfigError, match=r":2: providr: unknown key; allowed keys: name, provider"):
+        load_site_config(path)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    path = write(tmp_path, "name: x\nmd:\n  zreps: [2, 4\n  ranks: [1]\n")
+    with pytest.raises(ConfigError, match=r"site.yaml:\d+: YAML syntax error"):
+        load_site_config(path)
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("training.max_epochs=many", "training.max_epochs: expected an integer, got 'many'"),
+        ("md.zreps=[0, 2]", "md.zreps: [0, 2]: every entry must be an integer >= 1"),
+        ("md.ranks=[-1]", "md.ranks: [-1]: every entry must be an integer >= 1"),
+        ("md.ranks=[1, 8]", "md.ranks: 8 ranks, but provider.cores_per_node is 2"),
+        ("md.profile=fast", "md.profile: 'fast'; allowed: ats5, quick"),
+        ("md.engine=gromacs", "md.engine: 'gromacs' is not available; allowed: embedded"),
+        ("md.model_device=gpu0", "md.model_device: 'gpu0'; allowed: cpu, cuda, cuda:N"),
+        ("md.zreps=4", "md.zreps: expected a non-empty list, got 4"),
+        ("dataset.synthetic.frames=3", "need at least 20 frames"),
+        ("provider.kind=pbs", "provider.kind: 'pbs' is not supported yet; allowed: local"),
+        ("training.custom_kernels=fast", "training.custom_kernels: 'fast'; allowed:"),
+        ("md.nosuch=1", "md.nosuch: unknown key; allowed keys: engine, profile"),
+        ("md.zreps", "expected KEY.PATH=VALUE"),
+    ],
+)
+def test_bad_values_are_named(override, fragment):
+    with pytest.raises(ConfigError) as err:
+        load_site_config("local", [override])
+    assert fragment in str(err.value)
+
+
+def test_unknown_site_lists_the_known_ones():
+    with pytest.raises(ConfigError, match=r"unknown site 'atlantis'; known sites: .*local"):
+        load_site_config("atlantis")

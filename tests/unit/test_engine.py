@@ -1,0 +1,61 @@
+"""The embedded engine against hippynn's own periodic evaluation, and 1 vs 2 MPI ranks."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mlmd_parsl.science.reference_forces import hippynn_periodic_prediction
+from tests.conftest import FIXTURES, child_env, standalone
+
+
+@pytest.mark.mpi
+def test_forces_match_hippynn_and_do_not_depend_on_rank_count(untrained_model, tmp_path, mpiexec):
+    model, box = untrained_model["model"], untrained_model["box"]
+    ids1, x1, f1, lengths = standalone(model, box, tmp_path, 1, mpiexec)
+    ids2, x2, f2, _ = standalone(model, box, tmp_path, 2, mpiexec)
+    assert len(ids1) == 284 and np.array_equal(ids1, ids2)
+    assert np.abs(f1).max() > 0.05  # a real force field, not zeros
+    assert np.abs(f1 - f2).max() <= 1e-4
+    energy, reference = hippynn_periodic_prediction(untrained_model["state"], x1, np.diag(lengths))
+    assert np.abs(f1 - reference).max() <= 1e-5 * np.abs(reference).max() + 1e-6
+    pe = _thermo_pe(tmp_path / "log_1.lammps")
+    assert pe == pytest.approx(energy, rel=1e-5)
+
+
+def _thermo_pe(log):
+    lines = log.read_text().splitlines()
+    header = next(i for i, l in enumerate(lines) if l.split()[:3] == ["Step", "Temp", "PotEng"])
+    return float(lines[header + 1].split()[2])
+
+
+@pytest.mark.mpi
+def test_two_rank_trajectory_follows_the_one_rank_trajectory(untrained_model, tmp_path, mpiexec):
+    model, box = untrained_model["model"], untrained_model["box"]
+    args = dict(replicate=(2, 2, 2), steps=50, extra=("--dtype", "float64"))
+    _, x1, f1, _ = standalone(model, box, tmp_path, 1, mpiexec, **args)
+    _, x2, f2, _ = standalone(model, box, tmp_path, 2, mpiexec, **args)
+    assert np.abs(x1 - x2).max() < 1e-6  # Angstrom, after 50 steps at 1 fs
+    assert np.abs(f1 - f2).max() < 1e-6
+
+
+def test_model_file_that_is_not_a_hippynn_export_is_rejected(tmp_path):
+    bogus = tmp_path / "model.pt"
+    import torch
+
+    torch.save({"weights": [1, 2, 3]}, bogus)
+    result = subprocess.run(
+        [sys.executable, "-m", "mlmd_parsl.md", "--model", str(bogus), "--box", str(FIXTURES / "ag_box.data")],
+        env=child_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2
+    assert "is a dict, not a hippynn MLIAPInterface export" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_box_file_is_rejected(untrained_model, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mlmd_parsl.md", "--model", str(untrained_model["model"]), "--box", str(tmp_path / "none.data")],
+        env=child_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2 and "box file not found" in result.stderr and "Traceback" not in result.stderr
