@@ -40,6 +40,7 @@ def plot_throughput(rows, out_png, title_suffix=""):
         ax.annotate(f"seed: Crossroads {best[0]} ranks", (atoms, best[1]), fontsize=7, alpha=0.7)
     failed = [r for r in rows if r.get("kind") == "md" and r.get("status") != "ok"]
     ax.set_xscale("log")
+    ax.set_xlim(right=ax.get_xlim()[1] * 3)  # room for the seed annotations
     ax.set_yscale("log")
     ax.set_xlabel("atoms")
     ax.set_ylabel("Katom-step/s (timed stage)")
