@@ -32,10 +32,12 @@ def test_large_two_rank_matom_log():
 
 
 def test_killed_run_is_incomplete_and_borrows_no_number():
-    log = parse_log(LOGS / "eam_ats5_killed.log")
+    log = parse_log(LOGS / "eam_ats5_killed.log")  # killed during the equilibration stage
+    assert [run.stage for run in log.runs] == ["nvt_1fs", "nvt_5fs", "nve_rescale"]
+    assert all("atom_step_s" in run.performance for run in log.runs)  # earlier stages did finish
     assert log.status == "incomplete"
-    assert log.atom_step_s is None and log.katom_step_s is None
-    assert log.atoms == 4544 or log.atoms is None
+    assert log.atom_step_s is None and log.katom_step_s is None and log.timed_steps is None
+    assert log.atoms == 284
 
 
 def test_lammps_error_marks_the_log_failed_with_the_message():
