@@ -1,0 +1,52 @@
+"""Collection turns every task into a row: finished, killed and crashed MD cases alike."""
+import shutil
+
+from mlmd_parsl.orchestration.tasks import collect_results
+from mlmd_parsl.science.results import COLUMNS, read_results
+from tests.conftest import FIXTURES
+
+TRAINING = {
+    "dataset_label": "synthetic",
+    "log": "train/model_results.txt",
+    "summary": {"dataset_label": "synthetic", "epoch_time_s": 0.25, "epochs": 7,
+                "metrics": {"test": {"EpA-MAE": 0.45, "ForceMAE": 20.9}}},
+}
+
+
+def case(tmp_path, name, fixture, error=None):
+    folder = tmp_path / "md" / name
+    folder.mkdir(parents=True)
+    shutil.copy(FIXTURES / "logs" / fixture, folder / "log.lammps")
+    row = {"task": name, "zrep": 1, "replicate": [2, 2, 1], "ranks": 1, "profile": "quick", "engine": "embedded",
+           "dir": str(folder), "log": str(folder / "log.lammps")}
+    if error:
+        row["error"] = error
+    return row
+
+
+def test_failed_and_killed_cases_are_rows_with_status_and_log(tmp_path):
+    cases = [
+        case(tmp_path, "ok_case", "eam_quick_284atoms_1rank.log"),
+        case(tmp_path, "killed_case", "eam_ats5_killed.log", error="BashExitFailure: exited with 137"),
+        case(tmp_path, "crashed_case", "eam_input_error.log", error="BashExitFailure: exited with 1"),
+    ]
+    collected = collect_results(str(tmp_path), TRAINING, cases, "test")
+    rows = read_results(tmp_path / "results.csv")
+    assert list(rows[0]) == COLUMNS
+    by_task = {r["task"]: r for r in rows}
+    assert by_task["train"]["epoch_time_s"] == "0.250000" and by_task["train"]["test_epa_mae_mev"] == "0.4500"
+    assert by_task["ok_case"]["status"] == "ok" and float(by_task["ok_case"]["katom_step_s"]) == 625.759
+    for name, message in (("killed_case", "exited with 137"), ("crashed_case", "exited with 1")):
+        row = by_task[name]
+        assert row["status"] == "failed" and row["katom_step_s"] == "" and message in row["error"]
+        assert row["log"].endswith(f"md/{name}/log.lammps")
+    assert (tmp_path / "throughput.png").stat().st_size > 10_000
+    assert collected["results"] == str(tmp_path / "results.csv")
+
+
+def test_training_failure_is_a_row_too(tmp_path):
+    training = {"dataset_label": "synthetic", "log": "train/model_results.txt", "error": "RuntimeError: out of memory"}
+    collect_results(str(tmp_path), training, [case(tmp_path, "never_ran", "eam_ats5_killed.log", "DependencyError")], "t")
+    rows = read_results(tmp_path / "results.csv")
+    assert rows[0]["status"] == "failed" and "out of memory" in rows[0]["error"]
+    assert rows[1]["status"] == "failed" and "DependencyError" in rows[1]["error"]
