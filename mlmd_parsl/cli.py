@@ -22,9 +22,13 @@ def build_parser():
 def preflight(site):
     """Checks that need no Parsl: fail here, before any worker starts."""
     from .science.dataset import validate_dataset
+    from .science.lammps_build import preflight as lammps_preflight
+    from .science.lammps_build import resolve_lmp
 
     if site.dataset.path:
         validate_dataset(site.dataset.path)
+    if site.md.engine == "mliap":
+        lammps_preflight("mliap", resolve_lmp(site.md.lmp), site.md.kokkos)
 
 
 def print_summary(collected, run_dir, out=print):

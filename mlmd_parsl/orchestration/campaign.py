@@ -14,6 +14,9 @@ from .rundir import runs_root
 
 
 def md_cases(site: SiteConfig, run_dir: Path) -> list:
+    from ..science.lammps_build import resolve_lmp
+
+    lmp = resolve_lmp(site.md.lmp) if site.md.engine == "mliap" else ""
     cases = []
     for zrep in site.md.zreps:
         for ranks in site.md.ranks:
@@ -28,10 +31,26 @@ def md_cases(site: SiteConfig, run_dir: Path) -> list:
                 "engine": site.md.engine,
                 "model_device": site.md.model_device,
                 "dtype": site.md.dtype,
+                "lmp": lmp,
+                "kokkos": site.md.kokkos,
                 "dir": str(case_dir),
                 "log": str(case_dir / "log.lammps"),
             })
     return cases
+
+
+def write_site_engine_deck(case: dict, train_dir: Path) -> Path:
+    """in.lammps for the site's LAMMPS: the MD-HO deck with `pair_style mliap unified` (the seed's deck)."""
+    from ..science.deck import make_deck, protocol_by_name
+    from ..science.export import BOX_FILE, MODEL_FILE
+
+    deck = make_deck(
+        train_dir / BOX_FILE, case["replicate"], protocol_by_name(case["profile"]), engine="mliap",
+        model_file=train_dir / MODEL_FILE, kokkos=case["kokkos"],
+    )
+    path = Path(case["dir"]) / "in.lammps"
+    path.write_text(deck.text)
+    return path
 
 
 def _describe_failure(exc: BaseException) -> str:
@@ -54,6 +73,8 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     md_futures = {}
     for case in cases:
         Path(case["dir"]).mkdir(parents=True, exist_ok=True)
+        if case["engine"] == "mliap":
+            write_site_engine_deck(case, train_dir)
         threads = max(1, site.provider.cores_per_node // case["ranks"])
         future = apps.run_md(
             case, export_f, python, site.md.custom_kernels, threads,

@@ -30,8 +30,13 @@ def export_for_lammps(training_summary: dict, train_dir: str, model_device: str)
     return {**paths, "dataset_label": training_summary["dataset_label"]}
 
 
+KOKKOS_GPU_ARGS = ["-k", "on", "g", "1", "-sf", "kk", "-pk", "kokkos", "neigh", "full", "newton", "on"]
+
+
 def md_command(case: dict, exported: dict, python: str, custom_kernels: str, threads: int) -> str:
     """The bash command of one MD case; Parsl's MPIExecutor fills $PARSL_MPI_PREFIX (mpiexec/srun ...)."""
+    if case["engine"] == "mliap":
+        return site_engine_command(case, threads)
     args = [
         python, "-m", "mlmd_parsl.md",
         "--model", exported["model"],
@@ -46,6 +51,15 @@ def md_command(case: dict, exported: dict, python: str, custom_kernels: str, thr
         f"cd {shlex.quote(case['dir'])} && "
         f"export OMP_NUM_THREADS={int(threads)} HIPPYNN_USE_CUSTOM_KERNELS={shlex.quote(custom_kernels)} "
         "PYTHONWARNINGS=ignore && "
+        f"$PARSL_MPI_PREFIX {' '.join(shlex.quote(a) for a in args)}"
+    )
+
+
+def site_engine_command(case: dict, threads: int) -> str:
+    """The seed's way: the site's LAMMPS runs in.lammps (pair_style mliap unified) written by the campaign."""
+    args = [case["lmp"], *(KOKKOS_GPU_ARGS if case.get("kokkos") else []), "-in", "in.lammps", "-log", case["log"]]
+    return (
+        f"cd {shlex.quote(case['dir'])} && export OMP_NUM_THREADS={int(threads)} && "
         f"$PARSL_MPI_PREFIX {' '.join(shlex.quote(a) for a in args)}"
     )
 

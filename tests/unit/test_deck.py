@@ -41,7 +41,7 @@ def test_embedded_deck_has_the_seed_settings():
     assert text.count("timestep 0.001") == 1 and text.count("timestep 0.005") == 4
 
 
-@pytest.mark.parametrize("profile", ["quick", "single"])
+@pytest.mark.parametrize("profile", ["quick", "ats5", "single"])
 def test_deck_runs_on_stock_lmp_with_the_eam_swap(profile, tmp_path):
     protocol = single_stage_protocol(20) if profile == "single" else protocol_by_name(profile)
     deck = make_deck(FIXTURES / "ag_box.data", (2, 2, 1), protocol, engine="eam", eam_file=eam_potential_path())
