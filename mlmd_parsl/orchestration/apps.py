@@ -16,6 +16,7 @@ class Apps:
     train_model: object
     export_for_lammps: object
     run_md: object
+    validate: object
     collect_results: object
 
 
@@ -34,5 +35,6 @@ def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:
         train_model=python(tasks.train_model),
         export_for_lammps=python(tasks.export_for_lammps),
         run_md=bash_app(_run_md, data_flow_kernel=dfk, executors=[labels.mpi]),
+        validate=python(tasks.validate_exported_model),
         collect_results=python(tasks.collect_results),
     )

@@ -102,8 +102,21 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     for future, case in md_futures.items():
         if future.exception() is not None:
             case["error"] = _describe_failure(future.exception())
-    collected = apps.collect_results(str(run_dir), training, cases, site.name).result()
+    validation = None
+    if site.validation.enabled and export_f.exception() is None:
+        # After the MD cases, so that it never shares the cores with a timed run.
+        validation_f = apps.validate(export_f, train_f, str(run_dir / "validation"), asdict(site.validation.spec))
+        if validation_f.exception() is None:
+            validation = validation_f.result()
+            log(f"validation: {_flags_text(validation['flags'])} - report {validation['report']}")
+        else:
+            log(f"validation: failed: {_describe_failure(validation_f.exception())}")
+    collected = apps.collect_results(str(run_dir), training, cases, site.name, validation).result()
     return collected
+
+
+def _flags_text(flags):
+    return ", ".join(f"{k} {v}" for k, v in flags.items() if v != "")
 
 
 def _md_brief(case):

@@ -64,14 +64,31 @@ def site_engine_command(case: dict, threads: int) -> str:
     )
 
 
-def collect_results(run_dir: str, training: dict, cases: list, site_name: str) -> dict:
-    """Parse every log into results.csv and draw the throughput plot."""
+def validate_exported_model(exported: dict, training_summary: dict, out_dir: str, spec: dict) -> dict:
+    """The physics validation suite on the exported model (the EAM oracle comparison on synthetic data)."""
+    from mlmd_parsl.science.validation import ValidationSpec, validate_model
+
+    spec = ValidationSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
+    report = validate_model(exported["model"], exported["box"], out_dir, spec,
+                            with_oracle=exported["dataset_label"] == "synthetic", training=training_summary)
+    return {"flags": report["flags"], "report": str(Path(out_dir) / "validation.md")}
+
+
+def collect_results(run_dir: str, training: dict, cases: list, site_name: str, validation: dict = None) -> dict:
+    """Parse every log into results.csv (with the model's validity flags) and draw the throughput plot."""
     from mlmd_parsl.science.report import plot_throughput
     from mlmd_parsl.science.results import md_row, training_row, write_results
 
     label = training.get("dataset_label", "")
     rows = [training_row(training.get("summary"), label, training.get("log", ""), training.get("error"))]
     rows += [md_row(case, label, case.get("error")) for case in cases]
+    flags = (validation or {}).get("flags", {})
+    if training.get("summary") and not flags:
+        from mlmd_parsl.science.validation import accuracy_gate
+
+        flags = {"accuracy_gate": "pass" if accuracy_gate(training["summary"])["ok"] else "fail"}
+    for row in rows:
+        row.update(flags)
     run_dir = Path(run_dir)
     write_results(rows, run_dir / "results.csv")
     plot = plot_throughput(rows, run_dir / "throughput.png", title_suffix=f"{site_name}, {label} dataset")

@@ -57,7 +57,7 @@ PROFILES = {
 
 def single_stage_protocol(steps: int, timestep_fs: float = 1.0) -> Protocol:
     """One timed NVE stage (the standalone `--steps N`); 0 steps evaluates the box as given."""
-    return Protocol(f"steps{steps}", (Stage(TIMED_STAGE, steps, timestep_fs, "nve"),), max(1, min(100, steps)))
+    return Protocol(f"steps{steps}", (Stage(TIMED_STAGE, steps, timestep_fs, "nve"),), max(1, steps // 100))
 
 
 def protocol_by_name(name: str) -> Protocol:
@@ -106,6 +106,7 @@ def make_deck(
     velocity_seed=VELOCITY_SEED,
     kokkos=False,
     dump_forces=None,
+    rdf_file=None,
 ) -> Deck:
     nx, ny, nz = replicate
     setup = [
@@ -118,7 +119,7 @@ def make_deck(
         f"replicate {nx} {ny} {nz}",
         *force_field_lines(engine, model_file, cutoff, eam_file, kokkos),
         "neigh_modify every 1 delay 0 check yes",
-        "thermo_style custom step temp pe ke etotal press",
+        "thermo_style custom step temp pe ke etotal press pxx pyy pzz",
         "thermo_modify norm no flush yes",
         f"thermo {protocol.thermo_every}",
     ]
@@ -143,12 +144,25 @@ def make_deck(
                 stages.append(f"fix rescale all temp/rescale{suffix} 100 {temperature} {temperature} 1.0 1.0")
             elif stage.ensemble == "nve":
                 stages.append(f"fix ensemble all nve{suffix}")
+        if rdf_file and stage.name == TIMED_STAGE:
+            stages += _rdf_lines(rdf_file, stage.steps)
         stages.append(f"run {stage.steps}")
     if dump_forces:
         stages.append(
             f"write_dump all custom {dump_forces} id type x y z fx fy fz modify sort id format float %20.15g"
         )
     return Deck("\n".join(setup) + "\n", "\n".join(stages) + "\n")
+
+
+def _rdf_lines(rdf_file, steps, every=10):
+    """Average g(r) over the timed stage (restarting the step count so the average covers it exactly)."""
+    if steps % every:
+        raise ValueError(f"an RDF average needs a timed stage of a multiple of {every} steps, not {steps}")
+    return [
+        "reset_timestep 0",
+        "compute rdf all rdf 80 cutoff 3.95",  # within the ghost range (model cutoff + skin - rdf skin)
+        f"fix rdf_average all ave/time {every} {steps // every} {steps} c_rdf[*] file {rdf_file} mode vector",
+    ]
 
 
 def _changes(protocol, number):

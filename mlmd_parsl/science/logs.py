@@ -124,3 +124,26 @@ def parse_log(path) -> LogSummary:
     if error:
         summary.status = "failed"
     return summary
+
+
+def thermo_tables(path) -> dict:
+    """Thermo output per stage: {stage: [{'Step': .., 'Temp': .., ...}, ...]} (stage '' before any marker)."""
+    tables, stage, header = {}, "", None
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if line.startswith(STAGE_MARKER + " "):
+            stage, header = line.split(maxsplit=1)[1].strip(), None
+            continue
+        fields = line.split()
+        if fields and fields[0] == "Step":
+            header = fields
+            continue
+        if header and len(fields) == len(header):
+            try:
+                values = [float(v) for v in fields]
+            except ValueError:
+                header = None
+                continue
+            tables.setdefault(stage, []).append(dict(zip(header, values)))
+        elif header and line.startswith("Loop time"):
+            header = None
+    return tables

@@ -45,3 +45,27 @@ def hippynn_periodic_prediction(state_file, positions, cell, dtype="float64"):
     )
     energy = float(out[graph.henergy.mol_energy].reshape(-1)[0])
     return energy, out[forces].detach().numpy().reshape(n, 3)
+
+
+def exported_model_prediction(model_path, positions, cell, dtype="float64"):
+    """Energy and forces of one periodic box from hippynn_lammps_model.pt alone, without LAMMPS.
+
+    Pairs come from ASE's periodic neighbour list (cell shifts instead of ghost atoms), every atom is
+    local, so this path shares only the network weights with the engine.
+    """
+    from ase.neighborlist import primitive_neighbor_list
+
+    from .export import load_exported_model
+    from .model_evaluator import ModelEvaluator, forces_from_pairs
+
+    evaluator = ModelEvaluator(load_exported_model(model_path), "cpu", dtype)
+    positions = np.asarray(positions, dtype=np.float64)
+    cell = np.asarray(cell, dtype=np.float64)
+    pair_i, pair_j, shift_vectors = primitive_neighbor_list(
+        "ijD", (True, True, True), cell, positions, evaluator.cutoff, self_interaction=False
+    )
+    pair_coord = -shift_vectors  # D = x_j + shift - x_i; ML-IAP hands the model -r_ij = x_i - x_j
+    n = len(positions)
+    numbers = evaluator.atomic_numbers(np.ones(n, dtype=np.int64))
+    energy, pair_forces = evaluator.evaluate(numbers, n, pair_i.astype(np.int64), pair_j.astype(np.int64), pair_coord)
+    return energy, forces_from_pairs(n, pair_i, pair_j, pair_forces)

@@ -3,12 +3,15 @@ import csv
 import os
 from pathlib import Path
 
-from .logs import parse_log
+from .logs import parse_log, thermo_tables
 
 COLUMNS = [
     "task", "kind", "status", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine",
     "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "epoch_time_s", "epochs",
-    "test_epa_mae_mev", "test_force_mae_mev_per_a", "log", "error",
+    "test_epa_mae_mev", "test_force_mae_mev_per_a", "run_temperature_k",
+    # validity of the model (the same on every row): see science/validation.py
+    "accuracy_gate", "force_check", "pressure_check", "rank_invariance", "nve_drift_mev_atom_ps", "nve_check",
+    "oracle_check", "log", "error",
 ]
 
 
@@ -54,6 +57,9 @@ def md_row(case: dict, dataset_label: str, error: str = None) -> dict:
         "error": error or log.error or ("" if status == "ok" else "no timed Performance line in the log"),
     }
     if status == "ok":
+        timed = thermo_tables(case["log"]).get("timed", [])
+        if timed:
+            row["run_temperature_k"] = f"{sum(r['Temp'] for r in timed) / len(timed):.1f}"
         row["katom_step_s"] = f"{log.katom_step_s:.4f}"
         row["ns_per_day"] = log.ns_per_day
         row["timesteps_per_s"] = log.timesteps_per_s

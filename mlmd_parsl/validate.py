@@ -1,0 +1,51 @@
+"""Validate any exported model with the embedded engine: python -m mlmd_parsl.validate --model M --box B
+
+Writes validation.json and validation.md (forces vs an independent evaluation on several boxes, energy
+and pressure, rank invariance, NVE drift, and with --oracle-eam the comparison with the EAM oracle).
+Exit code 0 when every check passes, 1 when one fails, 2 for bad input.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import UserInputError
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m mlmd_parsl.validate", description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="hippynn_lammps_model.pt")
+    parser.add_argument("--box", required=True, help="LAMMPS data file of the unit box (ag_box.data)")
+    parser.add_argument("--out", default="validation", help="output folder (default: ./validation)")
+    parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2], help="rank counts to compare (default 1 2)")
+    parser.add_argument("--trajectory-steps", type=int, default=100)
+    parser.add_argument("--nve-steps", type=int, default=1000, help="NVE steps at 1 fs (1000 = 1 ps)")
+    parser.add_argument("--oracle-eam", action="store_true", help="also compare with the EAM oracle (synthetic data)")
+    parser.add_argument("--training-summary", help="training_summary.json: adds the seed's accuracy gate")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    from .science.export import load_exported_model
+    from .science.validation import ValidationSpec, validate_model
+
+    try:
+        load_exported_model(args.model)
+        if not Path(args.box).is_file():
+            raise UserInputError(f"box file not found: {args.box}")
+        if any(r < 1 for r in args.ranks) or args.nve_steps < 1 or args.trajectory_steps < 1:
+            raise UserInputError("--ranks, --nve-steps and --trajectory-steps must be >= 1")
+        training = json.loads(Path(args.training_summary).read_text()) if args.training_summary else None
+    except (UserInputError, OSError, json.JSONDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    spec = ValidationSpec(rank_counts=tuple(args.ranks), trajectory_steps=args.trajectory_steps, nve_steps=args.nve_steps)
+    report = validate_model(args.model, args.box, args.out, spec, with_oracle=args.oracle_eam, training=training)
+    print((Path(args.out) / "validation.md").read_text())
+    failed = [k for k, v in report["flags"].items() if v == "fail"]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
