@@ -53,6 +53,23 @@ def untrained_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def trained_model(tmp_path_factory):
+    """A model trained (briefly, for real) on a small synthetic set and exported by the pipeline's own steps."""
+    from mlmd_parsl.orchestration.tasks import export_for_lammps, prepare_dataset, train_model
+    from mlmd_parsl.science.dataset import SyntheticSpec
+    from mlmd_parsl.science.training import TrainingSpec
+    from dataclasses import asdict
+
+    out = tmp_path_factory.mktemp("trained")
+    spec = SyntheticSpec(frames=80, seed=3, temperatures_k=(800.0, 1111.0, 1400.0), steps_between_frames=20,
+                         equilibration_steps=100)
+    dataset = prepare_dataset({"path": None, "synthetic": asdict(spec)}, str(out / "cache"))
+    summary = train_model(dataset, str(out / "train"), asdict(TrainingSpec(max_epochs=15)), "pytorch")
+    exported = export_for_lammps(summary, str(out / "train"), "cpu")
+    return {"dir": out / "train", "summary": summary, "state": out / "train" / "network_state.pt", **exported}
+
+
+@pytest.fixture(scope="session")
 def mpiexec():
     path = shutil.which("mpiexec", path=str(BIN)) or shutil.which("mpiexec")
     if path is None:

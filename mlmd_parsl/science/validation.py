@@ -77,7 +77,7 @@ def validation_boxes(box, out_dir):
     """(name, data file, replicate) of the boxes the force check uses, written from the unit box."""
     import ase.io
 
-    unit = ase.io.read(str(box), format="lammps-data", style="atomic")
+    unit = ase.io.read(str(box), format="lammps-data", atom_style="atomic")
     strained = unit.copy()
     strained.set_cell(unit.cell.array @ np.diag([1.03, 0.97, 1.02]), scale_atoms=True)
     holes = unit.copy()

@@ -39,6 +39,13 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
         assert float(row["katom_step_s"]) > 0 and float(row["timesteps_per_s"]) > 0 and float(row["ns_per_day"]) > 0
         assert Path(row["log"]).is_file()
     assert {(r["atoms"], r["ranks"]) for r in md} == {("284", "1"), ("284", "2"), ("568", "1"), ("568", "2")}
+    for row in rows:  # the model's validity flags travel with every row
+        assert row["force_check"] == "pass" and row["pressure_check"] == "pass", row
+        assert row["rank_invariance"] == "pass" and row["nve_check"] in ("pass", "fail"), row
+        assert row["accuracy_gate"] == "fail"  # 3 epochs cannot reach the seed's accuracy: said, not hidden
+        assert row["oracle_check"] in ("pass", "fail") and row["nve_drift_mev_atom_ps"] != ""
+    assert "validation: accuracy_gate fail, force_check pass" in result.stdout
+    assert (run_dir / "validation" / "validation.md").is_file()
     results_text = (run_dir / "train" / "model_results.txt").read_text()
     assert "FOM Average Epoch time:" in results_text and "SYNTHETIC" in results_text
     assert (run_dir / "throughput.png").stat().st_size > 10_000
