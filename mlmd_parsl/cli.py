@@ -12,6 +12,7 @@ def build_parser():
         description="Run the ATS-5 MLMD benchmark (HIPNN training + LAMMPS MD for Ag) on a site.",
     )
     parser.add_argument("--site", required=True, help="site name (site_configs/NAME.yaml) or a path to a .yaml file")
+    parser.add_argument("--profile", choices=["ats5", "quick"], help="MD step profile (same as --set md.profile=...)")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a site config value, e.g. --set md.zreps=[2,4] (repeatable)",
@@ -56,7 +57,8 @@ def main(argv=None):
     try:
         from .config import load_site_config
 
-        site = load_site_config(args.site, args.overrides)
+        overrides = args.overrides + ([f"md.profile={args.profile}"] if args.profile else [])
+        site = load_site_config(args.site, overrides)
         preflight(site)
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
