@@ -151,6 +151,14 @@ def _check_keys(path, mapping, allowed, prefix):
             )
 
 
+_SCALARS = {  # type -> (what the message asks for, test); bool is not an int here, though Python says so
+    bool: ("true or false", lambda v: isinstance(v, bool)),
+    int: ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    float: ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    str: ("a string", lambda v: isinstance(v, str)),
+}
+
+
 def _coerce(path, mapping, key, prefix, value, annotation):
     where = _where(path, mapping, key, prefix)
     origin = typing.get_origin(annotation)
@@ -161,22 +169,11 @@ def _coerce(path, mapping, key, prefix, value, annotation):
         if not isinstance(value, list) or not value:
             raise ConfigError(f"{where}: expected a non-empty list, got {value!r}")
         return tuple(value)
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
+    if annotation in _SCALARS:
+        what, accepts = _SCALARS[annotation]
+        if not accepts(value):
+            raise ConfigError(f"{where}: expected {what}, got {value!r}")
+        return float(value) if annotation is float else value
     return value
 
 
@@ -275,6 +272,8 @@ def _validate(site: SiteConfig, path):
         fail("validation.rank_counts", f"{list(vspec.rank_counts)}: every entry must be an integer >= 1")
     if max(vspec.rank_counts) > site.provider.cores_per_node + 1:
         fail("validation.rank_counts", f"{max(vspec.rank_counts)} ranks on a {site.provider.cores_per_node}-core node")
+    if len(vspec.replicate) != 3 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in vspec.replicate):
+        fail("validation.replicate", f"{list(vspec.replicate)}: three integers >= 1 (replicate X Y Z)")
     for key in ("trajectory_steps", "nve_steps", "oracle_steps", "oracle_equilibration_steps"):
         if getattr(vspec, key) < 1:
             fail(f"validation.{key}", f"{getattr(vspec, key)} must be >= 1")
