@@ -71,7 +71,11 @@ def required_packages(engine: str, kokkos: bool) -> list:
 
 def preflight(engine: str, executable: str, kokkos: bool = False) -> LammpsBuild:
     """Fail fast, with one message naming what is missing, if `executable` cannot run `engine`."""
-    build = read_build(executable)
+    return check_build(engine, read_build(executable), kokkos)
+
+
+def check_build(engine: str, build: LammpsBuild, kokkos: bool = False) -> LammpsBuild:
+    executable = build.executable
     missing = [p for p in required_packages(engine, kokkos) if p not in build.packages]
     if kokkos and "KOKKOS" in build.packages and "CUDA" not in build.kokkos_backends:
         missing.append("KOKKOS with the CUDA backend")

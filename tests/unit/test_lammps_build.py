@@ -7,7 +7,7 @@ import pytest
 from mlmd_parsl.errors import EngineError
 from mlmd_parsl.orchestration.tasks import md_command
 from mlmd_parsl.science.deck import PROFILES, make_deck
-from mlmd_parsl.science.lammps_build import parse_help, preflight, read_build, resolve_lmp
+from mlmd_parsl.science.lammps_build import check_build, parse_help, preflight, read_build, resolve_lmp
 from mlmd_parsl.science.lammps_runtime import lmp_executable
 from tests.conftest import REPO, child_env
 
@@ -43,6 +43,18 @@ def test_kokkos_needs_the_cuda_backend():
     cuda = parse_help("lmp", HELP.format(backends="CUDA Serial", python="PYTHON"))
     assert cuda.kokkos_backends == {"CUDA", "Serial"} and {"KOKKOS", "ML-IAP", "PYTHON"} <= cuda.packages
     assert cuda.version == "29 Aug 2024 - Update 1"
+
+
+def test_kokkos_messages_name_what_is_missing():
+    serial = parse_help("/opt/lmp", HELP.format(backends="OpenMP Serial", python="PYTHON"))
+    with pytest.raises(EngineError, match=r"/opt/lmp lacks KOKKOS with the CUDA backend, needed by md.engine 'mliap'"):
+        check_build("mliap", serial, kokkos=True)
+    check_build("mliap", serial, kokkos=False)  # CPU ML-IAP runs need no Kokkos
+    no_python = parse_help("/opt/lmp", HELP.format(backends="CUDA Serial", python=""))
+    with pytest.raises(EngineError, match=r"lacks PYTHON, needed by"):
+        check_build("mliap", no_python, kokkos=True)
+    full = parse_help("/opt/lmp", HELP.format(backends="CUDA Serial", python="PYTHON"))
+    assert check_build("mliap", full, kokkos=True) is full
 
 
 def test_missing_lmp_names_where_it_was_looked_for(tmp_path, monkeypatch):
