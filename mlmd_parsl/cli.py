@@ -53,6 +53,11 @@ def print_summary(collected, run_dir, out=print):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["fetch-data"]:
+        from .fetch_data import main as fetch_data
+
+        return fetch_data(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         from .config import load_site_config
