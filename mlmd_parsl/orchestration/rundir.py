@@ -19,10 +19,16 @@ def runs_root(site: SiteConfig) -> Path:
     return Path(site.runs_dir).resolve() if site.runs_dir else REPO_RUNS_DIR
 
 
-def new_run_dir(site: SiteConfig) -> Path:
+def planned_run_dir(site: SiteConfig) -> Path:
+    """The run directory a run started now would get (not created)."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    root = runs_root(site)
-    path = root / f"{site.name}-{stamp}"
+    return runs_root(site) / f"{site.name}-{stamp}"
+
+
+def new_run_dir(site: SiteConfig) -> Path:
+    path = planned_run_dir(site)
+    root = path.parent
+    stamp = path.name[len(site.name) + 1:]
     suffix = 1
     while path.exists():
         suffix += 1

@@ -46,7 +46,59 @@ def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     )
 
 
+def slurm_provider(site: SiteConfig, nodes_per_block: int, worker_init: str):
+    from parsl.launchers import SimpleLauncher
+    from parsl.providers import SlurmProvider
+
+    p = site.provider
+    return SlurmProvider(
+        partition=p.partition or None,
+        account=p.account or None,
+        qos=p.qos or None,
+        walltime=p.walltime,
+        nodes_per_block=nodes_per_block,
+        init_blocks=1,
+        min_blocks=0,
+        max_blocks=p.max_blocks,
+        exclusive=p.exclusive,
+        gpus_per_node=p.gpus_per_node or None,
+        scheduler_options=p.scheduler_options,
+        worker_init=worker_init,
+        launcher=SimpleLauncher(),  # the MPI launcher comes per task from $PARSL_MPI_PREFIX
+    )
+
+
+def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):
+    """HTEX (one node) for the python apps, MPIExecutor (nodes_per_block nodes) for MD, both on Slurm."""
+    from parsl.config import Config
+    from parsl.executors import HighThroughputExecutor, MPIExecutor
+    from parsl.launchers import SrunLauncher
+
+    p = site.provider
+    python_bin = Path(p.python or sys.executable).parent
+    worker_init = f"export PATH={python_bin}:$PATH; {p.worker_init}"
+    htex_provider = slurm_provider(site, 1, worker_init)
+    htex_provider.launcher = SrunLauncher()
+    return Config(
+        executors=[
+            HighThroughputExecutor(
+                label=labels.python, max_workers_per_node=1, cores_per_worker=p.cores_per_node,
+                provider=htex_provider, encrypted=True,
+            ),
+            MPIExecutor(
+                label=labels.mpi, mpi_launcher=p.mpi_launcher, max_workers_per_block=p.nodes_per_block,
+                provider=slurm_provider(site, p.nodes_per_block, worker_init), encrypted=True,
+            ),
+        ],
+        run_dir=str(run_dir / "parsl"),
+        strategy="simple",
+        initialize_logging=True,
+    )
+
+
 def parsl_config_for(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):
     if site.provider.kind == "local":
         return local_parsl_config(site, run_dir, labels)
+    if site.provider.kind == "slurm":
+        return slurm_parsl_config(site, run_dir, labels)
     raise ValueError(f"no Parsl config for provider kind {site.provider.kind!r}")

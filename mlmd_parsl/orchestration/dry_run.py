@@ -1,0 +1,87 @@
+"""--dry-run: every task's resource request and exact command, and the sbatch script a Slurm site submits.
+
+Nothing is submitted and no run directory is made: the plan uses the paths the run *would* use, so
+each MD command can be pasted into a shell (or a hand-written batch script) to reproduce a case.
+"""
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from ..config import SiteConfig
+from ..science.export import BOX_FILE, MODEL_FILE
+from .campaign import md_cases, mpi_resources, threads_per_rank
+from .tasks import md_command
+
+PYTHON_TASKS = ("prepare_dataset", "train_model", "export_for_lammps", "validate_exported_model", "collect_results")
+
+
+def mpi_prefix(site: SiteConfig, resources: dict) -> str:
+    """The $PARSL_MPI_PREFIX Parsl's MPIExecutor would set for this request (node names are placeholders)."""
+    from parsl.executors.high_throughput.mpi_prefix_composer import compose_all
+
+    if site.provider.kind == "local":
+        nodes = ["localhost"]
+    else:
+        nodes = [f"<node{i + 1}>" for i in range(resources["num_nodes"])]
+    spec = {k: str(v) for k, v in resources.items()}
+    return compose_all(site.provider.mpi_launcher, spec, nodes)["PARSL_MPI_PREFIX"]
+
+
+def sbatch_scripts(site: SiteConfig, run_dir: Path) -> dict:
+    """{executor label: the batch script its SlurmProvider would submit for one block}."""
+    from string import Template
+
+    from parsl.providers.slurm.template import template_string
+    from parsl.utils import wtime_to_minutes
+
+    from .sites import parsl_config_for
+
+    scripts = {}
+    for executor in parsl_config_for(site, run_dir).executors:
+        provider = executor.provider
+        script = Template(template_string).substitute(
+            jobname=f"parsl.{executor.label}", job_stdout_path=f"{run_dir}/parsl/submit_scripts/{executor.label}.stdout",
+            job_stderr_path=f"{run_dir}/parsl/submit_scripts/{executor.label}.stderr", nodes=provider.nodes_per_block,
+            tasks_per_node=1, walltime=wtime_to_minutes(provider.walltime), scheduler_options=provider.scheduler_options,
+            worker_init=provider.worker_init,
+            user_script=f"<Parsl {type(executor).__name__} worker pool for '{executor.label}', started by "
+                        f"{type(provider.launcher).__name__}>",
+        )
+        scripts[executor.label] = script
+    return scripts
+
+
+def plan(site: SiteConfig, run_dir: Path) -> list:
+    python = site.provider.python or sys.executable
+    train_dir = run_dir / "train"
+    exported = {"model": str(train_dir / MODEL_FILE), "box": str(train_dir / BOX_FILE)}
+    tasks = [{"task": name, "executor": "cpu (HighThroughputExecutor)", "resources": "1 worker, whole node",
+              "command": f"python app mlmd_parsl.orchestration.tasks.{name}"} for name in PYTHON_TASKS]
+    for case in md_cases(site, run_dir):
+        resources = mpi_resources(site, case["ranks"])
+        command = md_command(case, exported, python, site.md.custom_kernels, threads_per_rank(site, case["ranks"]))
+        tasks.insert(-2, {
+            "task": case["task"], "executor": "mpi (MPIExecutor)", "resources": resources,
+            "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources)),
+        })
+    return tasks
+
+
+def print_plan(site: SiteConfig, run_dir: Path, out=print):
+    out(f"# dry run of site {site.name} ({site.source}); nothing is submitted")
+    out("# not checked in a dry run: that dataset.path exists and that the site's lmp has what md.engine needs")
+    out(f"# run directory would be {run_dir}")
+    for task in plan(site, run_dir):
+        out(f"\n[{task['task']}] on {task['executor']}; resources: {task['resources']}")
+        out(f"  {task['command']}")
+    if site.md.engine == "mliap":
+        from ..science.deck import make_deck, protocol_by_name
+
+        case = md_cases(site, run_dir)[0]
+        deck = make_deck(run_dir / "train" / BOX_FILE, case["replicate"], protocol_by_name(case["profile"]),
+                         engine="mliap", model_file=run_dir / "train" / MODEL_FILE, kokkos=case["kokkos"])
+        out(f"\n# in.lammps of {case['task']} (each case's differs only in its replicate line):\n{deck.text}")
+    if site.provider.kind == "slurm":
+        for label, script in sbatch_scripts(site, run_dir).items():
+            out(f"\n# sbatch script for executor '{label}':\n{script}")
+    return 0
