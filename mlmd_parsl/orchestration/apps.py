@@ -18,10 +18,15 @@ class Apps:
     run_md: object
     validate: object
     collect_results: object
+    probe_mpi: object
 
 
 def _run_md(case, exported, python, custom_kernels, threads, stdout=None, stderr=None, parsl_resource_specification=None):
     return tasks.md_command(case, exported, python, custom_kernels, threads)
+
+
+def _probe_mpi(expected_ranks, stdout=None, stderr=None, parsl_resource_specification=None):
+    return tasks.mpi_probe_command(expected_ranks)
 
 
 def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:
@@ -37,4 +42,5 @@ def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:
         run_md=bash_app(_run_md, data_flow_kernel=dfk, executors=[labels.mpi]),
         validate=python(tasks.validate_exported_model),
         collect_results=python(tasks.collect_results),
+        probe_mpi=bash_app(_probe_mpi, data_flow_kernel=dfk, executors=[labels.mpi]),
     )

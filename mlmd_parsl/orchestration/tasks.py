@@ -74,6 +74,14 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
     return {"flags": report["flags"], "report": str(Path(out_dir) / "validation.md")}
 
 
+def mpi_probe_command(expected_ranks: int) -> str:
+    """An MPI task that prints 'rank size' per rank and fails unless it sees `expected_ranks` ranks in one
+    world: srun without PMI2 (or a launcher/MPI mismatch) starts N singletons that each believe size is 1."""
+    code = ("from mpi4py import MPI; import sys; c = MPI.COMM_WORLD; print(c.Get_rank(), c.Get_size(), flush=True); "
+            f"sys.exit(0 if c.Get_size() == {int(expected_ranks)} else 3)")
+    return f"$PARSL_MPI_PREFIX python -c {shlex.quote(code)}"
+
+
 def collect_results(run_dir: str, training: dict, cases: list, site_name: str, validation: dict = None) -> dict:
     """Parse every log into results.csv (with the model's validity flags) and draw the throughput plot."""
     from mlmd_parsl.science.report import plot_throughput
