@@ -263,6 +263,11 @@ def _validate(site: SiteConfig, path):
     for key in ("partition", "account", "qos"):
         if not re.fullmatch(r"[A-Za-z0-9_.,+-]*", getattr(provider, key)):
             fail(f"provider.{key}", f"{getattr(provider, key)!r}: only letters, digits and _ . , + - are allowed")
+    if not re.fullmatch(r"[A-Za-z0-9_=.,:/ +-]*", provider.launcher_options):
+        fail("provider.launcher_options", f"{provider.launcher_options!r}: launcher flags only (no ; | & $ ` quotes)")
+    bad_lines = [l for l in provider.scheduler_options.splitlines() if l.strip() and not l.startswith("#SBATCH ")]
+    if bad_lines:
+        fail("provider.scheduler_options", f"{bad_lines[0]!r}: every line must be an '#SBATCH ...' directive")
     if provider.mpi_launcher not in ("mpiexec", "srun"):
         fail("provider.mpi_launcher", f"{provider.mpi_launcher!r}; allowed: mpiexec, srun")
     if provider.kind == "local" and provider.mpi_launcher != "mpiexec":

@@ -63,6 +63,8 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("provider.walltime=2h", "provider.walltime: '2h'; expected HH:MM:SS"),
         ("provider.partition=gpu;rm -rf", "provider.partition: 'gpu;rm -rf': only letters, digits"),
         ("provider.mpi_launcher=srun", "a local site launches MPI with mpiexec"),
+        ("provider.launcher_options=--hint=x; rm -rf ~", "provider.launcher_options: '--hint=x; rm -rf ~': launcher flags only"),
+        ("provider.scheduler_options=echo hi", "provider.scheduler_options: 'echo hi': every line must be an '#SBATCH ...'"),
         ("provider.mpi_launcher=aprun", "provider.mpi_launcher: 'aprun'; allowed: mpiexec, srun"),
         ("provider.cores_per_node=0", "provider.cores_per_node: 0 must be >= 1"),
         ("md.model_device=cuda", "md.model_device: 'cuda', but provider.gpus_per_node is 0 (a CPU site)"),
