@@ -14,6 +14,9 @@ def build_parser():
     parser.add_argument("--site", required=True, help="site name (site_configs/NAME.yaml) or a path to a .yaml file")
     parser.add_argument("--dry-run", action="store_true",
                         help="print every task's resources and exact command (and the sbatch script); submit nothing")
+    parser.add_argument("--resume", metavar="RUN",
+                        help="continue run directory RUN (a path, or a name under the runs folder): "
+                             "tasks whose inputs are unchanged and outputs complete are reused")
     parser.add_argument("--profile", choices=["ats5", "quick"], help="MD step profile (same as --set md.profile=...)")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -61,6 +64,9 @@ def main(argv=None):
 
         return fetch_data(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.resume and args.dry_run:
+        print("error: --resume and --dry-run do not go together: a dry run submits nothing to resume", file=sys.stderr)
+        return 2
     try:
         from .config import load_site_config
 
@@ -83,10 +89,17 @@ def main(argv=None):
             return exc.exit_code
 
     from .orchestration.campaign import run_campaign
-    from .orchestration.rundir import new_run_dir, write_manifest
+    from .orchestration.rundir import new_run_dir, resume_run_dir, write_manifest
     from .orchestration.sites import parsl_config_for
 
-    run_dir = new_run_dir(site)
+    if args.resume:
+        try:
+            run_dir = resume_run_dir(site, args.resume)
+        except UserInputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+    else:
+        run_dir = new_run_dir(site)
     write_manifest(run_dir, site)
     print(f"mlmd_parsl: site {site.name} ({site.source}); run directory {run_dir}", flush=True)
 
@@ -98,6 +111,10 @@ def main(argv=None):
     except MlmdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"interrupted; finished tasks are kept. Continue with: --site {args.site} --resume {run_dir}",
+              file=sys.stderr, flush=True)
+        return 130
     finally:
         dfk.cleanup()
     print_summary(collected, run_dir)

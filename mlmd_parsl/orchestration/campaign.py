@@ -11,7 +11,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..config import SiteConfig
+from ..science.logs import parse_log
 from .apps import ExecutorLabels, make_apps
+from .resume import is_done, mark_done, md_case_key
 from .rundir import runs_root
 
 
@@ -86,28 +88,40 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     dataset_f = apps.prepare_dataset(asdict(site.dataset), str(cache_dir))
     train_f = apps.train_model(dataset_f, str(train_dir), asdict(site.training.spec), site.training.custom_kernels)
     export_f = apps.export_for_lammps(train_f, str(train_dir), site.md.model_device)
-
     cases = md_cases(site, run_dir)
+    progress = Progress(3 + len(cases), log)
+    for future, name in _as_completed({dataset_f: "dataset", train_f: "training", export_f: "export"}):
+        progress.report(name, future.exception(), _brief(name, future, future.exception()))
+
+    # MD cases are submitted once the model exists: a case whose inputs (model bytes, deck parameters,
+    # engine, code versions) match a complete earlier run of it in this folder is reused, not rerun.
     md_futures = {}
     for case in cases:
         Path(case["dir"]).mkdir(parents=True, exist_ok=True)
+        threads = threads_per_rank(site, case["ranks"])
+        if export_f.exception() is not None:
+            case["error"] = "not run: the export failed"
+            progress.report(case["task"], RuntimeError(case["error"]), "")
+            continue
+        exported = export_f.result()
+        case["key"] = md_case_key(case, exported["model"], site.md.custom_kernels, threads)
+        if is_done(case["dir"], "md", case["key"]) and parse_log(case["log"]).status == "ok":
+            progress.report(case["task"], None, " (reused)" + _md_brief(case))
+            continue
         if case["engine"] == "mliap":
             write_site_engine_deck(case, train_dir)
         future = apps.run_md(
-            case, export_f, python, site.md.custom_kernels, threads_per_rank(site, case["ranks"]),
+            case, exported, python, site.md.custom_kernels, threads,
             stdout=str(Path(case["dir"]) / "stdout.txt"),
             stderr=str(Path(case["dir"]) / "stderr.txt"),
             parsl_resource_specification=mpi_resources(site, case["ranks"]),
         )
         md_futures[future] = case
-
-    names = {dataset_f: "dataset", train_f: "training", export_f: "export", **{f: c["task"] for f, c in md_futures.items()}}
-    total = len(names)
-    for done, future in enumerate(concurrent.futures.as_completed(list(names)), start=1):
+    for future, case in _as_completed(md_futures):
         exc = future.exception()
-        status = "failed: " + _describe_failure(exc) if exc else "done"
-        brief = _md_brief(md_futures[future]) if future in md_futures else _brief(names[future], future, exc)
-        log(f"[{done}/{total}] {names[future]}: {status}{brief}")
+        if exc is None and parse_log(case["log"]).status == "ok":
+            mark_done(case["dir"], "md", case["key"], task=case["task"])
+        progress.report(case["task"], exc, _md_brief(case) if exc is None else "")
 
     training = {"log": str(train_dir / "model_results.txt")}
     if train_f.exception() is None:
@@ -132,13 +146,29 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     return collected
 
 
+class Progress:
+    """One line per finished task: how many are done and failed of how many, and its figures of merit."""
+
+    def __init__(self, total, log):
+        self.total, self.log, self.done, self.failed = total, log, 0, 0
+
+    def report(self, name, exc, brief):
+        self.done += 1
+        self.failed += exc is not None
+        status = "failed: " + _describe_failure(exc) if exc is not None else "done"
+        self.log(f"[{self.done}/{self.total}, {self.failed} failed] {name}: {status}{brief}")
+
+
+def _as_completed(named_futures: dict):
+    for future in concurrent.futures.as_completed(list(named_futures)):
+        yield future, named_futures[future]
+
+
 def _flags_text(flags):
     return ", ".join(f"{k} {v}" for k, v in flags.items() if v != "")
 
 
 def _md_brief(case):
-    from ..science.logs import parse_log
-
     parsed = parse_log(case["log"])
     if parsed.status != "ok":
         return f" - log: {case['log']}"
@@ -151,9 +181,11 @@ def _brief(name, future, exc):
     result = future.result()
     if name == "training":
         test = result["metrics"].get("test", {})
-        return (f" - FOM epoch time {result['epoch_time_s']:.3f} s over {result['epochs']} epochs, "
+        return (f"{' (reused)' if result.get('reused') else ''} - FOM epoch time {result['epoch_time_s']:.3f} s over {result['epochs']} epochs, "
                 f"test EpA-MAE {test.get('EpA-MAE', float('nan')):.2f} meV/atom, "
                 f"Force MAE {test.get('ForceMAE', float('nan')):.1f} meV/A")
+    if name == "export":
+        return " (reused)" if result.get("reused") else ""
     if name == "dataset":
         return f" - {result['kind']}, {result['frames']} frames of {result['atoms_per_frame']} atoms"
     return ""

@@ -37,6 +37,25 @@ def new_run_dir(site: SiteConfig) -> Path:
     return path
 
 
+def resume_run_dir(site: SiteConfig, run: str) -> Path:
+    """The run directory to continue: it must exist and belong to the same site."""
+    from ..errors import ConfigError
+
+    path = Path(run)
+    if not path.is_dir():
+        path = runs_root(site) / run
+    manifest = path / "manifest.json"
+    if not manifest.is_file():
+        raise ConfigError(f"--resume {run}: no run directory with a manifest.json at {path}")
+    try:
+        owner = json.loads(manifest.read_text())["site"]["name"]
+    except (ValueError, KeyError):
+        raise ConfigError(f"--resume {run}: {manifest} is unreadable; start a new run instead") from None
+    if owner != site.name:
+        raise ConfigError(f"--resume {run}: that run belongs to site {owner!r}, not {site.name!r}")
+    return path.resolve()
+
+
 def package_versions() -> dict:
     versions = {}
     for name in PACKAGES:
@@ -58,6 +77,15 @@ def cpu_model() -> str:
 
 
 def write_manifest(run_dir: Path, site: SiteConfig, extra: dict = None) -> Path:
+    """Write manifest.json; on a resumed run keep the earlier start times in `history`."""
+    history = []
+    old = run_dir / "manifest.json"
+    if old.is_file():
+        try:
+            earlier = json.loads(old.read_text())
+            history = earlier.get("history", []) + [{"created": earlier.get("created"), "argv": earlier.get("argv")}]
+        except ValueError:
+            history = []
     manifest = {
         "created": datetime.datetime.now().isoformat(timespec="seconds"),
         "argv": sys.argv,
@@ -65,6 +93,7 @@ def write_manifest(run_dir: Path, site: SiteConfig, extra: dict = None) -> Path:
         "versions": package_versions(),
         "python": sys.version,
         "host": {"hostname": socket.gethostname(), "cpu": cpu_model(), "cpus": os.cpu_count()},
+        "history": history,
         **(extra or {}),
     }
     path = run_dir / "manifest.json"

@@ -15,19 +15,40 @@ def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
 
 
 def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kernels: str) -> dict:
+    """Train, unless this folder already holds a complete training of the same data and settings."""
+    import json
+
+    from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
+
+    key = content_key(what="training", dataset=dataset["sha256"], spec=training_spec, kernels=custom_kernels)
+    folder = Path(train_dir)
+    outputs = [folder / n for n in ("training_summary.json", "network_state.pt", "model_results.txt")]
+    if is_done(folder, "training", key, outputs):
+        return {**json.loads(outputs[0].read_text()), "reused": True}
+
     import hippynn.custom_kernels
 
     from mlmd_parsl.science.training import TrainingSpec, train
 
     hippynn.custom_kernels.set_custom_kernels(_kernel_setting(custom_kernels))
-    return train(dataset["path"], train_dir, TrainingSpec(**training_spec), dataset_label=dataset["kind"])
+    summary = train(dataset["path"], train_dir, TrainingSpec(**training_spec), dataset_label=dataset["kind"])
+    mark_done(folder, "training", key)
+    return summary
 
 
 def export_for_lammps(training_summary: dict, train_dir: str, model_device: str) -> dict:
-    from mlmd_parsl.science.export import export_model
+    from mlmd_parsl.orchestration.resume import content_key, file_sha256, is_done, mark_done
+    from mlmd_parsl.science.export import BOX_FILE, MODEL_FILE, export_model
 
-    paths = export_model(Path(train_dir) / "network_state.pt", training_summary["dataset"], train_dir, model_device)
-    return {**paths, "dataset_label": training_summary["dataset_label"]}
+    folder = Path(train_dir)
+    state = folder / "network_state.pt"
+    key = content_key(what="export", state=file_sha256(state), device=model_device, dataset=training_summary["dataset"])
+    paths = {"model": str(folder / MODEL_FILE), "box": str(folder / BOX_FILE)}
+    reused = is_done(folder, "export", key, paths.values())
+    if not reused:
+        paths = export_model(state, training_summary["dataset"], train_dir, model_device)
+        mark_done(folder, "export", key)
+    return {**paths, "dataset_label": training_summary["dataset_label"], "reused": reused}
 
 
 KOKKOS_GPU_ARGS = ["-k", "on", "g", "1", "-sf", "kk", "-pk", "kokkos", "neigh", "full", "newton", "on"]
@@ -68,9 +89,21 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
     """The physics validation suite on the exported model (the EAM oracle comparison on synthetic data)."""
     from mlmd_parsl.science.validation import ValidationSpec, validate_model
 
+    import json
+
+    from mlmd_parsl.orchestration.resume import content_key, file_sha256, is_done, mark_done
+
+    with_oracle = exported["dataset_label"] == "synthetic"
+    key = content_key(what="validation", model=file_sha256(exported["model"]), spec=spec, oracle=with_oracle,
+                      training=training_summary.get("metrics"))
+    report_json = Path(out_dir) / "validation.json"
+    if is_done(out_dir, "validation", key, [report_json]):
+        return {"flags": json.loads(report_json.read_text())["flags"], "report": str(Path(out_dir) / "validation.md"),
+                "reused": True}
     spec = ValidationSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
     report = validate_model(exported["model"], exported["box"], out_dir, spec,
-                            with_oracle=exported["dataset_label"] == "synthetic", training=training_summary)
+                            with_oracle=with_oracle, training=training_summary)
+    mark_done(out_dir, "validation", key)
     return {"flags": report["flags"], "report": str(Path(out_dir) / "validation.md")}
 
 

@@ -76,3 +76,43 @@ def test_missing_real_dataset_names_the_doi(tmp_path):
                       "--set", f"runs_dir={tmp_path}"])
     assert result.returncode == 2 and "10.24435/materialscloud:fr-ts" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _mtimes(run_dir):
+    return {p: p.stat().st_mtime_ns for p in sorted(run_dir.glob("md/*/log.lammps")) + [run_dir / "train" / "network_state.pt"]}
+
+
+def test_resume_reuses_every_complete_task(campaign):
+    _, run_dirs = campaign
+    run_dir = run_dirs[0]
+    before = _mtimes(run_dir)
+    result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={run_dir.parent}",
+                      "--resume", str(run_dir)])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "training: done (reused)" in result.stdout and "export: done (reused)" in result.stdout
+    assert result.stdout.count("done (reused) - ") == 4 + 1  # four MD cases and the training
+    assert _mtimes(run_dir) == before  # nothing recomputed
+    rows = list(csv.DictReader(open(run_dir / "results.csv")))
+    assert [r["status"] for r in rows] == ["ok"] * 5
+
+
+def test_resume_with_a_changed_sweep_runs_only_the_new_case(campaign):
+    _, run_dirs = campaign
+    run_dir = run_dirs[0]
+    before = _mtimes(run_dir)
+    result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={run_dir.parent}",
+                      "--set", "md.zreps=[1, 3]", "--set", "md.ranks=[2]", "--resume", run_dir.name])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "md_z1_r2: done (reused)" in result.stdout
+    assert "md_z3_r2: done - 852 atoms on 2 rank(s)" in result.stdout
+    after = _mtimes(run_dir)
+    assert all(after[p] == t for p, t in before.items())
+
+
+def test_resume_refuses_a_missing_run_or_another_sites_run(campaign, tmp_path):
+    _, run_dirs = campaign
+    missing = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--resume", str(tmp_path / "nope")])
+    assert missing.returncode == 2 and "no run directory with a manifest.json" in missing.stderr
+    other = run_cli(["mlmd_parsl", "--site", "local", "--resume", str(run_dirs[0])])
+    assert other.returncode == 2 and "belongs to site 'tiny', not 'local'" in other.stderr
+    assert "Traceback" not in missing.stderr + other.stderr

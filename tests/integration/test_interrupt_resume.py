@@ -1,0 +1,44 @@
+"""Ctrl-C mid-campaign: clean shutdown, and the rerun with --resume recomputes nothing that finished."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, child_env
+
+HERE = Path(__file__).resolve().parent
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
+
+
+def test_interrupted_campaign_resumes_without_recomputing(tmp_path):
+    args = [sys.executable, "-m", "mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}",
+            "--set", "validation.enabled=false"]
+    proc = subprocess.Popen(args, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 600
+    done = []
+    while time.time() < deadline and not done:
+        done = list(tmp_path.glob("tiny-*/md/*/done-md.json"))
+        time.sleep(0.5)
+    assert done, "no MD case finished in time"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-3000:]
+    run_dir = done[0].parents[2]
+    assert f"--resume {run_dir}" in err
+    finished = {p.parent.name: p.parent.joinpath("log.lammps").stat().st_mtime_ns
+                for p in run_dir.glob("md/*/done-md.json")}
+    leftovers = subprocess.run(["pgrep", "-f", str(run_dir)], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], "processes of the interrupted run are still alive"
+
+    result = subprocess.run(args + ["--resume", str(run_dir)], cwd=REPO, env=child_env(), capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "training: done (reused)" in result.stdout
+    for name, mtime in finished.items():
+        assert f"{name}: done (reused)" in result.stdout
+        assert (run_dir / "md" / name / "log.lammps").stat().st_mtime_ns == mtime
+    assert len(list(run_dir.glob("md/*/done-md.json"))) == 4
