@@ -6,7 +6,6 @@ finished file is checked against the expected size and SHA-256 (when given) and 
 as an Ag extxyz set before it replaces anything. Then set `dataset.path` in the site config to it.
 """
 import argparse
-import hashlib
 import os
 import sys
 import urllib.error
@@ -14,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from .errors import DatasetError, MlmdError
+from .science.dataset import file_sha256
 
 DEFAULT_URL = "https://archive.materialscloud.org/record/file?filename=Ag_warm_nospin.xyz&record_id=1387"
 CHUNK = 1 << 20
@@ -54,7 +54,7 @@ def download(url, dest, expected_size=None, expected_sha256=None, timeout=60, pr
     if expected_size is not None and size != expected_size:
         raise DownloadError(f"{part}: {size} bytes, expected {expected_size}; delete it to start over")
     if expected_sha256:
-        digest = _sha256(part)
+        digest = file_sha256(part)
         if digest != expected_sha256.lower():
             bad = part.with_name(part.name + ".corrupt")
             os.replace(part, bad)
@@ -74,14 +74,6 @@ def download(url, dest, expected_size=None, expected_sha256=None, timeout=60, pr
 def _total_size(response, offset):
     length = response.headers.get("Content-Length")
     return offset + int(length) if length is not None else None
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main(argv=None):

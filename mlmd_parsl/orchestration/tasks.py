@@ -37,7 +37,8 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
 
 
 def export_for_lammps(training_summary: dict, train_dir: str, model_device: str) -> dict:
-    from mlmd_parsl.orchestration.resume import content_key, file_sha256, is_done, mark_done
+    from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
+    from mlmd_parsl.science.dataset import file_sha256
     from mlmd_parsl.science.export import BOX_FILE, MODEL_FILE, export_model
 
     folder = Path(train_dir)
@@ -91,7 +92,8 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
 
     import json
 
-    from mlmd_parsl.orchestration.resume import content_key, file_sha256, is_done, mark_done
+    from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
+    from mlmd_parsl.science.dataset import file_sha256
 
     with_oracle = exported["dataset_label"] == "synthetic"
     key = content_key(what="validation", model=file_sha256(exported["model"]), spec=spec, oracle=with_oracle,
