@@ -26,11 +26,16 @@ class GhostForceRouter:
         self._send = {}  # rank -> indices into my ghost array owned by that rank
         self._recv = {}  # rank -> tags (in send order) I own for that rank
         self.plans_made = 0
+        self._table = np.full(natoms_total + 1, -1, dtype=np.int64)  # tag -> local index, kept across steps
+        self._mapped_tags = np.empty(0, dtype=np.int64)
 
     def _local_map(self, local_tags):
-        table = np.full(self.natoms_total + 1, -1, dtype=np.int64)
-        table[local_tags] = np.arange(len(local_tags))
-        return table
+        """tag -> local index (-1 if not mine); only last step's entries are cleared, so the per-step cost
+        is O(local atoms), not O(all atoms)."""
+        self._table[self._mapped_tags] = -1
+        self._table[local_tags] = np.arange(len(local_tags))
+        self._mapped_tags = np.array(local_tags, dtype=np.int64)
+        return self._table
 
     def add_ghost_forces(self, local_tags, ghost_tags, ghost_forces, local_forces):
         """Add each ghost's force to its owner's local force array (in place, on every rank)."""
