@@ -55,6 +55,13 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class WeakScalingConfig:
+    """The seed's weak scaling: replicate 2 2 (zrep_per_rank x ranks), one rank per GPU (85,200 atoms at 300)."""
+    zrep_per_rank: int = 0  # 0 = no weak-scaling sweep
+    ranks: tuple = (1,)
+
+
+@dataclass(frozen=True)
 class MDConfig:
     engine: str = "embedded"
     profile: str = "quick"
@@ -65,6 +72,7 @@ class MDConfig:
     custom_kernels: str = "pytorch"
     lmp: str = ""  # site engine only: LAMMPS executable; empty = $LMP, else `lmp` on PATH
     kokkos: bool = False  # site engine only: -k on g 1 -sf kk -pk kokkos neigh full newton on
+    weak_scaling: WeakScalingConfig = field(default_factory=WeakScalingConfig)
 
 
 @dataclass(frozen=True)
@@ -298,6 +306,21 @@ def _validate(site: SiteConfig, path):
         nodes = -(-ranks // site.provider.cores_per_node)
         if ranks % nodes:
             fail("md.ranks", f"{ranks} ranks do not spread evenly over the {nodes} nodes they need")
+    weak = md.weak_scaling
+    if weak.zrep_per_rank < 0:
+        fail("md.weak_scaling.zrep_per_rank", f"{weak.zrep_per_rank} must be >= 0 (0 = no weak-scaling sweep)")
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in weak.ranks):
+        fail("md.weak_scaling.ranks", f"{list(weak.ranks)}: every entry must be an integer >= 1")
+    if weak.zrep_per_rank:
+        per_node = site.provider.gpus_per_node or site.provider.cores_per_node
+        if max(weak.ranks) > per_node * site.provider.nodes_per_block:
+            fail("md.weak_scaling.ranks", f"{max(weak.ranks)} ranks, but a block has "
+                 f"{per_node * site.provider.nodes_per_block} {'GPUs' if site.provider.gpus_per_node else 'cores'}"
+                 " (provider.gpus_per_node or cores_per_node x nodes_per_block)")
+        for ranks in weak.ranks:
+            nodes = -(-ranks // per_node)
+            if ranks % nodes:
+                fail("md.weak_scaling.ranks", f"{ranks} ranks do not spread evenly over the {nodes} nodes they need")
     if md.dtype not in ("float32", "float64"):
         fail("md.dtype", f"{md.dtype!r}; allowed: float32, float64")
     for key, device in (("md.model_device", md.model_device), ("training.device", site.training.spec.device)):

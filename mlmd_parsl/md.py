@@ -63,9 +63,32 @@ def main(argv=None):
         dump_forces=str(Path(args.dump_forces).resolve()) if args.dump_forces else None,
     )
     summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm)
+    placement = comm.gather(rank_placement(summary["device"]), root=0)
     if comm.Get_rank() == 0:
+        write_placement(Path(args.log).with_name(PLACEMENT_FILE), placement)
         print(f"ran {protocol.name} on {summary['natoms']} atoms, {comm.Get_size()} rank(s); log: {args.log}")
     return 0
+
+
+PLACEMENT_FILE = "placement.json"  # next to the log: where each rank ran (provenance)
+
+
+def rank_placement(device: str) -> dict:
+    import os
+    import socket
+
+    return {"host": socket.gethostname(), "device": device,
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID", "")}
+
+
+def write_placement(path: Path, ranks: list):
+    import json
+    import os
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"ranks": ranks}, indent=1))
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
 #   scripts/local_slurm.sh start DIR # config + state in DIR; prints `export SLURM_CONF=DIR/slurm.conf`
 #   scripts/local_slurm.sh stop DIR  # stops the daemons it started, by PID
 # MpiDefault=pmi2 matters: without it srun starts N silent rank-0 singletons.
+# The node advertises 4x its cores and 4 fake GPUs (config_overrides): the scaled-down chicoma and
+# crossroads campaigns run their python, GPU and MPI blocks side by side on this one node, as on a
+# cluster they would on separate nodes. Nothing here is a real GPU; tasks there run their models on CPU.
 set -euo pipefail
 cmd=${1:?usage: local_slurm.sh install|start DIR|stop DIR}
 
@@ -16,7 +19,7 @@ install)
 start)
   dir=$(realpath -m "${2:?state directory}")
   mkdir -p "$dir/ctld" "$dir/d" /run/munge
-  cpus=$(nproc)
+  cpus=$(( $(nproc) * 4 ))
   cat > "$dir/slurm.conf" <<CONF
 ClusterName=mlmd-local
 SlurmctldHost=localhost(127.0.0.1)
@@ -28,6 +31,8 @@ ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
+SlurmdParameters=config_overrides
+GresTypes=gpu
 SchedulerType=sched/backfill
 ReturnToService=2
 StateSaveLocation=$dir/ctld
@@ -38,9 +43,11 @@ SlurmctldLogFile=$dir/slurmctld.log
 SlurmdLogFile=$dir/slurmd.log
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus Gres=gpu:4 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 CONF
+  touch "$dir/fake-gpu0" "$dir/fake-gpu1" "$dir/fake-gpu2" "$dir/fake-gpu3"  # Slurm drops GPUs without a device file
+  echo "NodeName=localhost Name=gpu File=$dir/fake-gpu[0-3]" > "$dir/gres.conf"
   export SLURM_CONF="$dir/slurm.conf"
   [ -f /etc/munge/munge.key ] || { dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2>/dev/null; chown munge:munge /etc/munge/munge.key; chmod 400 /etc/munge/munge.key; }
   chown munge:munge /run/munge

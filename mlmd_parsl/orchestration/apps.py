@@ -6,7 +6,7 @@ from . import tasks
 
 @dataclass(frozen=True)
 class ExecutorLabels:
-    python: str = "cpu"  # dataset, training, export, collection
+    python: str = "cpu"  # dataset, training, export, collection; single-GPU MD cases on GPU sites
     mpi: str = "mpi"  # MD cases (bash_apps on an MPIExecutor)
 
 
@@ -16,6 +16,7 @@ class Apps:
     train_model: object
     export_for_lammps: object
     run_md: object
+    run_md_packed: object
     validate: object
     collect_results: object
     probe_mpi: object
@@ -40,6 +41,8 @@ def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:
         train_model=python(tasks.train_model),
         export_for_lammps=python(tasks.export_for_lammps),
         run_md=bash_app(_run_md, data_flow_kernel=dfk, executors=[labels.mpi]),
+        # one rank, no MPI launcher: a worker of the python executor, which owns one GPU
+        run_md_packed=bash_app(_run_md, data_flow_kernel=dfk, executors=[labels.python]),
         validate=python(tasks.validate_exported_model),
         collect_results=python(tasks.collect_results),
         probe_mpi=bash_app(_probe_mpi, data_flow_kernel=dfk, executors=[labels.mpi]),

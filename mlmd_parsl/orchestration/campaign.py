@@ -18,27 +18,34 @@ from .rundir import runs_root
 
 
 def md_cases(site: SiteConfig, run_dir: Path) -> list:
+    """Every MD case of the site: the throughput sweep (zreps x ranks), then the weak-scaling sweep."""
+    points = [("throughput", f"md_z{z}_r{r}", z, r) for z in site.md.zreps for r in site.md.ranks]
+    weak = site.md.weak_scaling
+    if weak.zrep_per_rank:
+        points += [("weak", f"weak_r{r}", weak.zrep_per_rank * r, r) for r in weak.ranks]
     # As configured, not resolved here: MD runs where the workers are, whose PATH may differ from the driver's.
     lmp = (site.md.lmp or os.environ.get("LMP", "") or "lmp") if site.md.engine == "mliap" else ""
     cases = []
-    for zrep in site.md.zreps:
-        for ranks in site.md.ranks:
-            name = f"md_z{zrep}_r{ranks}"
-            case_dir = run_dir / "md" / name
-            cases.append({
-                "task": name,
-                "zrep": zrep,
-                "replicate": [2, 2, zrep],
-                "ranks": ranks,
-                "profile": site.md.profile,
-                "engine": site.md.engine,
-                "model_device": site.md.model_device,
-                "dtype": site.md.dtype,
-                "lmp": lmp,
-                "kokkos": site.md.kokkos,
-                "dir": str(case_dir),
-                "log": str(case_dir / "log.lammps"),
-            })
+    for sweep, name, zrep, ranks in points:
+        case_dir = run_dir / "md" / name
+        cases.append({
+            "task": name,
+            "sweep": sweep,
+            "zrep": zrep,
+            "replicate": [2, 2, zrep],
+            "ranks": ranks,
+            # one GPU each, packed one per GPU by the python executor's workers (HTEX available_accelerators)
+            "packed": sweep == "throughput" and ranks == 1 and site.provider.gpus_per_node > 0,
+            "profile": site.md.profile,
+            "engine": site.md.engine,
+            "model_device": site.md.model_device,
+            "dtype": site.md.dtype,
+            "lmp": lmp,
+            "kokkos": site.md.kokkos,
+            "kokkos_gpus": min(ranks, ranks_per_node(site)),  # -k on g N: GPUs each node's ranks share
+            "dir": str(case_dir),
+            "log": str(case_dir / "log.lammps"),
+        })
     return cases
 
 
@@ -56,17 +63,27 @@ def write_site_engine_deck(case: dict, train_dir: Path) -> Path:
     return path
 
 
+def ranks_per_node(site: SiteConfig) -> int:
+    """How many MD ranks fit a node: one per GPU when the model runs on GPUs, else one per core."""
+    if site.provider.gpus_per_node and site.md.model_device.startswith("cuda"):
+        return site.provider.gpus_per_node
+    return site.provider.cores_per_node
+
+
 def mpi_resources(site: SiteConfig, ranks: int) -> dict:
     """Parsl's MPI resource request for `ranks` ranks: whole nodes, ranks spread evenly (validated)."""
-    nodes = -(-ranks // site.provider.cores_per_node)
+    nodes = -(-ranks // ranks_per_node(site))
     spec = {"num_nodes": nodes, "num_ranks": ranks, "ranks_per_node": ranks // nodes}
     if site.provider.launcher_options:
         spec["launcher_options"] = site.provider.launcher_options
     return spec
 
 
-def threads_per_rank(site: SiteConfig, ranks: int) -> int:
-    """OpenMP/torch threads per rank: what the launcher binds (--cpus-per-task N), else the node's cores shared out."""
+def threads_per_rank(site: SiteConfig, ranks: int, packed: bool = False) -> int:
+    """OpenMP/torch threads per rank: what the launcher binds (--cpus-per-task N), else the node's cores shared out.
+    A packed single-GPU case shares its node with one case per GPU."""
+    if packed:
+        return max(1, site.provider.cores_per_node // site.provider.gpus_per_node)
     pinned = re.search(r"--cpus-per-task[= ](\d+)", site.provider.launcher_options)
     if pinned:
         return int(pinned.group(1))
@@ -98,7 +115,7 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     md_futures = {}
     for case in cases:
         Path(case["dir"]).mkdir(parents=True, exist_ok=True)
-        threads = threads_per_rank(site, case["ranks"])
+        threads = threads_per_rank(site, case["ranks"], case["packed"])
         if export_f.exception() is not None:
             case["error"] = "not run: the export failed"
             progress.report(case["task"], RuntimeError(case["error"]), "")
@@ -110,11 +127,12 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             continue
         if case["engine"] == "mliap":
             write_site_engine_deck(case, train_dir)
-        future = apps.run_md(
+        run_md = apps.run_md_packed if case["packed"] else apps.run_md
+        future = run_md(
             case, exported, python, site.md.custom_kernels, threads,
             stdout=str(Path(case["dir"]) / "stdout.txt"),
             stderr=str(Path(case["dir"]) / "stderr.txt"),
-            parsl_resource_specification=mpi_resources(site, case["ranks"]),
+            parsl_resource_specification={} if case["packed"] else mpi_resources(site, case["ranks"]),
         )
         md_futures[future] = case
     for future, case in _as_completed(md_futures):

@@ -55,15 +55,22 @@ def plan(site: SiteConfig, run_dir: Path) -> list:
     python = site.provider.python or sys.executable
     train_dir = run_dir / "train"
     exported = {"model": str(train_dir / MODEL_FILE), "box": str(train_dir / BOX_FILE)}
-    tasks = [{"task": name, "executor": "cpu (HighThroughputExecutor)", "resources": "1 worker, whole node",
+    p = site.provider
+    worker = (f"1 of {p.gpus_per_node} workers: 1 GPU, {max(1, p.cores_per_node // p.gpus_per_node)} cores"
+              if p.gpus_per_node else "1 worker, whole node")
+    tasks = [{"task": name, "executor": "cpu (HighThroughputExecutor)", "resources": worker,
               "command": f"python app mlmd_parsl.orchestration.tasks.{name}"} for name in PYTHON_TASKS]
     for case in md_cases(site, run_dir):
-        resources = mpi_resources(site, case["ranks"])
-        command = md_command(case, exported, python, site.md.custom_kernels, threads_per_rank(site, case["ranks"]))
-        tasks.insert(-2, {
-            "task": case["task"], "executor": "mpi (MPIExecutor)", "resources": resources,
-            "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources)),
-        })
+        threads = threads_per_rank(site, case["ranks"], case["packed"])
+        command = md_command(case, exported, python, site.md.custom_kernels, threads)
+        if case["packed"]:
+            task = {"executor": "cpu (HighThroughputExecutor, one worker per GPU)",
+                    "resources": "1 GPU: the worker's CUDA_VISIBLE_DEVICES (available_accelerators)"}
+        else:
+            resources = mpi_resources(site, case["ranks"])
+            task = {"executor": "mpi (MPIExecutor)", "resources": resources}
+            command = command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))
+        tasks.insert(-2, {"task": case["task"], **task, "command": command})
     return tasks
 
 

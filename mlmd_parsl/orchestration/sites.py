@@ -6,10 +6,23 @@ from ..config import SiteConfig
 from .apps import ExecutorLabels
 
 
+def python_executor(site: SiteConfig, label: str, provider, **kwargs):
+    """HTEX for the python apps. On a GPU site one worker per GPU (available_accelerators pins each
+    worker's CUDA_VISIBLE_DEVICES), so single-GPU MD cases pack one per GPU instead of queueing on one."""
+    from parsl.executors import HighThroughputExecutor
+
+    gpus = site.provider.gpus_per_node
+    shape = dict(max_workers_per_node=1, cores_per_worker=site.provider.cores_per_node)
+    if gpus:
+        shape = dict(max_workers_per_node=gpus, available_accelerators=gpus,
+                     cores_per_worker=max(1, site.provider.cores_per_node // gpus))
+    return HighThroughputExecutor(label=label, provider=provider, encrypted=True, **shape, **kwargs)
+
+
 def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):
     """Two executors on this machine: HTEX for python apps, MPIExecutor (mpiexec) for MD."""
     from parsl.config import Config
-    from parsl.executors import HighThroughputExecutor, MPIExecutor
+    from parsl.executors import MPIExecutor
     from parsl.launchers import SimpleLauncher
     from parsl.providers import LocalProvider
 
@@ -21,14 +34,9 @@ def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     interchange = [str(Path(sys.executable).parent / "interchange.py")]
     return Config(
         executors=[
-            HighThroughputExecutor(
-                label=labels.python,
-                address="127.0.0.1",
-                interchange_launch_cmd=interchange,
-                max_workers_per_node=1,
-                cores_per_worker=site.provider.cores_per_node,
-                provider=LocalProvider(worker_init=worker_init, init_blocks=1, max_blocks=1),
-                encrypted=True,
+            python_executor(
+                site, labels.python, LocalProvider(worker_init=worker_init, init_blocks=1, max_blocks=1),
+                address="127.0.0.1", interchange_launch_cmd=interchange,
             ),
             MPIExecutor(
                 label=labels.mpi,
@@ -61,6 +69,8 @@ def slurm_provider(site: SiteConfig, nodes_per_block: int, worker_init: str):
         min_blocks=0,
         max_blocks=p.max_blocks,
         exclusive=p.exclusive,
+        # a shared (non-exclusive) node: ask for the cores the block uses, not Slurm's default of one
+        cores_per_node=None if p.exclusive else p.cores_per_node,
         gpus_per_node=p.gpus_per_node or None,
         scheduler_options=p.scheduler_options,
         worker_init=worker_init,
@@ -69,9 +79,10 @@ def slurm_provider(site: SiteConfig, nodes_per_block: int, worker_init: str):
 
 
 def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):
-    """HTEX (one node) for the python apps, MPIExecutor (nodes_per_block nodes) for MD, both on Slurm."""
+    """HTEX (one node) for the python apps and packed single-GPU MD, MPIExecutor (nodes_per_block nodes) for
+    multi-rank MD, both on Slurm."""
     from parsl.config import Config
-    from parsl.executors import HighThroughputExecutor, MPIExecutor
+    from parsl.executors import MPIExecutor
     from parsl.launchers import SrunLauncher
 
     p = site.provider
@@ -81,10 +92,7 @@ def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     htex_provider.launcher = SrunLauncher()
     return Config(
         executors=[
-            HighThroughputExecutor(
-                label=labels.python, max_workers_per_node=1, cores_per_worker=p.cores_per_node,
-                provider=htex_provider, encrypted=True,
-            ),
+            python_executor(site, labels.python, htex_provider),
             MPIExecutor(
                 label=labels.mpi, mpi_launcher=p.mpi_launcher, max_workers_per_block=p.nodes_per_block,
                 provider=slurm_provider(site, p.nodes_per_block, worker_init), encrypted=True,

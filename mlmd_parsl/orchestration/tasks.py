@@ -52,11 +52,21 @@ def export_for_lammps(training_summary: dict, train_dir: str, model_device: str)
     return {**paths, "dataset_label": training_summary["dataset_label"], "reused": reused}
 
 
-KOKKOS_GPU_ARGS = ["-k", "on", "g", "1", "-sf", "kk", "-pk", "kokkos", "neigh", "full", "newton", "on"]
+def kokkos_gpu_args(gpus: int) -> list:
+    """The seed's Kokkos flags; `g N` = the GPUs of a node its ranks use (1 for a packed single-GPU case)."""
+    return ["-k", "on", "g", str(int(gpus)), "-sf", "kk", "-pk", "kokkos", "neigh", "full", "newton", "on"]
+
+
+def launch_prefix(case: dict) -> str:
+    """Parsl's MPIExecutor fills $PARSL_MPI_PREFIX (mpiexec/srun ...). A packed single-GPU case starts as an
+    MPI singleton, with the PMI variables of the srun that started its worker removed (MPI would use them)."""
+    if case.get("packed"):
+        return "env -u PMI_FD -u PMI_RANK -u PMI_SIZE -u PMI_JOBID -u PMIX_RANK -u PMIX_NAMESPACE "
+    return "$PARSL_MPI_PREFIX "
 
 
 def md_command(case: dict, exported: dict, python: str, custom_kernels: str, threads: int) -> str:
-    """The bash command of one MD case; Parsl's MPIExecutor fills $PARSL_MPI_PREFIX (mpiexec/srun ...)."""
+    """The bash command of one MD case (see launch_prefix for how it starts its ranks)."""
     if case["engine"] == "mliap":
         return site_engine_command(case, threads)
     args = [
@@ -73,16 +83,16 @@ def md_command(case: dict, exported: dict, python: str, custom_kernels: str, thr
         f"cd {shlex.quote(case['dir'])} && "
         f"export OMP_NUM_THREADS={int(threads)} HIPPYNN_USE_CUSTOM_KERNELS={shlex.quote(custom_kernels)} "
         "PYTHONWARNINGS=ignore && "
-        f"$PARSL_MPI_PREFIX {' '.join(shlex.quote(a) for a in args)}"
+        f"{launch_prefix(case)}{' '.join(shlex.quote(a) for a in args)}"
     )
 
 
 def site_engine_command(case: dict, threads: int) -> str:
     """The seed's way: the site's LAMMPS runs in.lammps (pair_style mliap unified) written by the campaign."""
-    args = [case["lmp"], *(KOKKOS_GPU_ARGS if case.get("kokkos") else []), "-in", "in.lammps", "-log", case["log"]]
+    args = [case["lmp"], *(kokkos_gpu_args(case.get("kokkos_gpus", 1)) if case.get("kokkos") else []), "-in", "in.lammps", "-log", case["log"]]
     return (
         f"cd {shlex.quote(case['dir'])} && export OMP_NUM_THREADS={int(threads)} && "
-        f"$PARSL_MPI_PREFIX {' '.join(shlex.quote(a) for a in args)}"
+        f"{launch_prefix(case)}{' '.join(shlex.quote(a) for a in args)}"
     )
 
 

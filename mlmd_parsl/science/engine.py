@@ -70,6 +70,21 @@ class EmbeddedForceField:
         self.calls += 1
 
 
+def device_for_rank(model_device: str, comm) -> str:
+    """`cuda` means one GPU per rank: the rank's index on its node picks among the GPUs it can see (all of
+    the node's when the launcher binds none, one when it binds one per rank). `cuda:N` and `cpu` are kept."""
+    if model_device != "cuda":
+        return model_device
+    import torch
+    from mpi4py import MPI
+
+    visible = torch.cuda.device_count()
+    if visible <= 1:
+        return "cuda:0"
+    local_rank = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
+    return f"cuda:{local_rank % visible}"
+
+
 def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="float32", comm=None):
     """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine."""
     from mpi4py import MPI
@@ -78,6 +93,7 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
     from .lammps_runtime import open_lammps
 
     comm = comm or MPI.COMM_WORLD
+    model_device = device_for_rank(model_device, comm)
     _quiet_hippynn()
     evaluator = ModelEvaluator(load_exported_model(model_path, device=model_device), model_device, dtype)
     lmp = open_lammps(log_file=log_file, comm=comm)
@@ -86,7 +102,7 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
         force_field = EmbeddedForceField(lmp, evaluator, comm)
         lmp.set_fix_external_callback(MODEL_FIX_ID, force_field.callback)
         lmp.commands_string(deck.stages)
-        return {"natoms": int(lmp.get_natoms()), "model_calls": force_field.calls}
+        return {"natoms": int(lmp.get_natoms()), "model_calls": force_field.calls, "device": model_device}
     finally:
         lmp.close()
 

@@ -6,12 +6,14 @@ from pathlib import Path
 from .logs import parse_log, thermo_tables
 
 COLUMNS = [
-    "task", "kind", "status", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine",
+    "task", "kind", "sweep", "status", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine",
     "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "epoch_time_s", "epochs",
     "test_epa_mae_mev", "test_force_mae_mev_per_a", "run_temperature_k",
     # validity of the model (the same on every row): see science/validation.py
     "accuracy_gate", "force_check", "pressure_check", "rank_invariance", "nve_drift_mev_atom_ps", "nve_check",
-    "oracle_check", "log", "error",
+    "oracle_check",
+    # where the ranks ran (placement.json of the embedded engine): hosts, devices, Slurm job ids
+    "hosts", "devices", "slurm_jobs", "log", "error",
 ]
 
 
@@ -44,6 +46,7 @@ def md_row(case: dict, dataset_label: str, error: str = None) -> dict:
     row = {
         "task": case["task"],
         "kind": "md",
+        "sweep": case.get("sweep", "throughput"),
         "status": status,
         "dataset": dataset_label,
         "atoms": log.atoms if log.atoms is not None else case.get("atoms"),
@@ -56,6 +59,7 @@ def md_row(case: dict, dataset_label: str, error: str = None) -> dict:
         "log": case["log"],
         "error": error or log.error or ("" if status == "ok" else "no timed Performance line in the log"),
     }
+    row.update(placement_columns(Path(case["log"]).with_name("placement.json")))
     if status == "ok":
         timed = thermo_tables(case["log"]).get("timed", [])
         if timed:
@@ -64,6 +68,23 @@ def md_row(case: dict, dataset_label: str, error: str = None) -> dict:
         row["ns_per_day"] = log.ns_per_day
         row["timesteps_per_s"] = log.timesteps_per_s
     return row
+
+
+def placement_columns(path: Path) -> dict:
+    """hosts / devices / slurm_jobs of an MD case, in rank order, from the engine's placement.json."""
+    import json
+
+    try:
+        ranks = json.loads(path.read_text())["ranks"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+    def distinct(key):
+        return " ".join(dict.fromkeys(r.get(key, "") for r in ranks if r.get(key)))
+
+    devices = " ".join(r["device"] + (f"[{r['cuda_visible_devices']}]" if r.get("cuda_visible_devices") else "")
+                       for r in ranks)
+    return {"hosts": distinct("host"), "devices": devices, "slurm_jobs": distinct("slurm_job_id")}
 
 
 def write_results(rows, path):
