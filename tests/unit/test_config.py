@@ -89,3 +89,18 @@ def test_bad_values_are_named(override, fragment):
 def test_unknown_site_lists_the_known_ones():
     with pytest.raises(ConfigError, match=r"unknown site 'atlantis'; known sites: .*local"):
         load_site_config("atlantis")
+
+
+def test_weak_scaling_beyond_a_block_of_gpus_is_named():
+    with pytest.raises(ConfigError, match=r"md.weak_scaling.ranks: 16 ranks, but a block has 12 GPUs"):
+        load_site_config("chicoma", ["md.weak_scaling.ranks=[1,16]"])
+
+
+def test_weak_scaling_ranks_must_fill_nodes_evenly():
+    with pytest.raises(ConfigError, match=r"md.weak_scaling.ranks: 5 ranks do not spread evenly over the 2 nodes"):
+        load_site_config("chicoma", ["md.weak_scaling.ranks=[5]"])
+
+
+def test_weak_scaling_unknown_key_lists_allowed():
+    with pytest.raises(ConfigError, match=r"md.weak_scaling.atoms: unknown key; allowed keys: zrep_per_rank, ranks"):
+        load_site_config("chicoma", ["md.weak_scaling.atoms=85200"])

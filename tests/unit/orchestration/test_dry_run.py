@@ -53,3 +53,36 @@ def test_slurm_site_maps_to_slurm_providers_without_submitting(tmp_path):
         assert type(provider).__name__ == "SlurmProvider" and provider.walltime == "08:00:00"
         assert "#SBATCH --account=xyz" in provider.scheduler_options
         assert executor.encrypted
+
+
+def test_chicoma_dry_run_packs_single_gpu_sizes_and_spreads_weak_scaling_over_nodes(tmp_path):
+    out = dry_run(tmp_path, "--site", "chicoma", "--set", "provider.account=abc")
+    packed = [l for l in out.splitlines() if l.startswith("[md_z") and "one worker per GPU" in l]
+    assert len(packed) == 11  # 568 ... 18,176 atoms, each on its own GPU, no MPI launcher
+    commands = [l.strip() for l in out.splitlines() if l.strip().startswith("cd ")]
+    assert sum(" srun " not in c and "lmp -k on g 1 " in c for c in commands) == 11
+    weak = [c for c in commands if "/md/weak_r" in c]
+    assert len(weak) == 5  # 1, 2, 4, 8, 12 GPUs
+    assert any("srun --ntasks 12 --ntasks-per-node 4 --nodelist <node1>,<node2>,<node3> --nodes 3 --cpus-per-task 16 "
+               "lmp -k on g 4 " in c for c in weak)
+    assert "replicate 2 2 2\n" in out  # the first case's deck
+    assert "#SBATCH --gpus-per-node=4" in out and "#SBATCH --nodes=3" in out and "#SBATCH --account=abc" in out
+
+
+def test_weak_scaling_cases_hold_85200_atoms_per_gpu():
+    from mlmd_parsl.orchestration.campaign import md_cases, mpi_resources
+
+    site = load_site_config("chicoma")
+    weak = [c for c in md_cases(site, Path("/r")) if c["sweep"] == "weak"]
+    assert [(c["ranks"], c["replicate"]) for c in weak] == [
+        (1, [2, 2, 300]), (2, [2, 2, 600]), (4, [2, 2, 1200]), (8, [2, 2, 2400]), (12, [2, 2, 3600])]
+    assert all(71 * 2 * 2 * c["zrep"] == 85_200 * c["ranks"] for c in weak)
+    assert not any(c["packed"] for c in weak)
+    assert mpi_resources(site, 8) == {"num_nodes": 2, "num_ranks": 8, "ranks_per_node": 4,
+                                      "launcher_options": "--cpus-per-task 16"}
+
+
+def test_gpu_site_python_executor_has_one_worker_per_gpu(tmp_path):
+    site = load_site_config("chicoma")
+    cpu = next(e for e in parsl_config_for(site, Path(tmp_path)).executors if e.label == "cpu")
+    assert cpu.max_workers_per_node == 4 and list(cpu.available_accelerators) == ["0", "1", "2", "3"]
