@@ -89,7 +89,9 @@ def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     python_bin = Path(p.python or sys.executable).parent
     worker_init = f"export PATH={python_bin}:$PATH; {p.worker_init}"
     htex_provider = slurm_provider(site, 1, worker_init)
-    htex_provider.launcher = SrunLauncher()
+    # --mpi=none: the worker pool is no MPI program, and PMI variables it inherited from srun would make
+    # every MPI_Init in a python app (LAMMPS via mpi4py) talk to a PMI server that is not there.
+    htex_provider.launcher = SrunLauncher(overrides="--mpi=none")
     return Config(
         executors=[
             python_executor(site, labels.python, htex_provider),

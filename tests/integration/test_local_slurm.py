@@ -58,9 +58,8 @@ def test_mpi_task_through_slurm_provider_sees_all_its_ranks(slurm_cluster, tmp_p
         dfk.cleanup()
     lines = sorted(l for l in out.read_text().splitlines() if l.strip())
     assert lines == ["0 2", "1 2"]  # two ranks of one world, not two singletons
-    script = next((tmp_path / "parsl").rglob("parsl.mpi.block-0*.submit"), None) or next(
-        p for p in (tmp_path / "parsl").rglob("*") if p.is_file() and "#SBATCH" in p.read_text(errors="ignore"))
-    assert "#SBATCH --exclusive" in Path(script).read_text()
+    # localslurm shares its one node between blocks: the block asks for the cores its ranks use
+    assert "#SBATCH --cpus-per-task=2" in _submitted(tmp_path, "mpi")
 
 
 def test_the_probe_catches_singletons_when_pmi_is_off(slurm_cluster, tmp_path):
@@ -85,3 +84,59 @@ def test_the_probe_catches_singletons_when_pmi_is_off(slurm_cluster, tmp_path):
     finally:
         dfk.cleanup()
     assert sorted(l for l in out.read_text().splitlines() if l.strip()) == ["0 1", "0 1"]
+
+
+# The shipped sites, scaled to this 2-core machine and its local Slurm (4 fake GPUs, see local_slurm.sh):
+# same executors, providers and sweeps; smaller sizes, CPU models, no validation step.
+SCALED = ["provider.partition=debug", "provider.walltime=00:20:00", "provider.cores_per_node=2",
+          "provider.exclusive=false", "dataset.path=null", "dataset.synthetic.frames=40", "training.max_epochs=3",
+          "training.device=cpu", "md.engine=embedded", "md.kokkos=false", "md.profile=quick", "md.zreps=[1,2]",
+          "md.model_device=cpu", "validation.enabled=false"]
+CHICOMA_SCALED = SCALED + ["provider.gpus_per_node=2", "provider.nodes_per_block=1", 'provider.launcher_options=""',
+                           "md.weak_scaling.zrep_per_rank=1", "md.weak_scaling.ranks=[1,2]"]
+CROSSROADS_SCALED = SCALED + ["md.ranks=[1,2]"]
+
+
+def _campaign(site, overrides, tmp_path):
+    from tests.conftest import run_cli
+
+    args = ["mlmd_parsl", "--site", site, "--set", f"runs_dir={tmp_path}"]
+    for override in overrides:
+        args += ["--set", override]
+    result = run_cli(args, timeout=900, SLURM_CONF=os.environ["SLURM_CONF"])
+    run_dir = next(tmp_path.glob(f"{site}-*"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    import csv
+
+    rows = {r["task"]: r for r in csv.DictReader((run_dir / "results.csv").open())}
+    return run_dir, rows
+
+
+def _submitted(run_dir, label):
+    """The batch script the SlurmProvider submitted for the first block of executor `label`."""
+    return next(p for p in (run_dir / "parsl").rglob(f"parsl.{label}.block-0.*") if p.suffix[1:].isdigit()).read_text()
+
+
+def test_chicoma_shaped_campaign_packs_gpu_cases_and_runs_weak_scaling_through_slurm(slurm_cluster, tmp_path):
+    run_dir, rows = _campaign("chicoma", CHICOMA_SCALED, tmp_path)
+    md = {t: r for t, r in rows.items() if r["kind"] == "md"}
+    assert sorted(md) == ["md_z1_r1", "md_z2_r1", "weak_r1", "weak_r2"]
+    assert rows["train"]["status"] == "ok" and all(float(r["katom_step_s"]) > 0 for r in md.values()), rows
+    packed, weak = [md["md_z1_r1"], md["md_z2_r1"]], [md["weak_r1"], md["weak_r2"]]
+    # packed cases ran on the python block's GPU-pinned workers, not under an MPI launcher
+    assert all(r["devices"] in ("cpu[0]", "cpu[1]") for r in packed), [r["devices"] for r in packed]
+    assert {r["slurm_jobs"] for r in packed}.isdisjoint({r["slurm_jobs"] for r in weak})
+    assert [(r["atoms"], r["ranks"]) for r in weak] == [("284", "1"), ("568", "2")]  # ranks seen inside LAMMPS
+    for label in ("cpu", "mpi"):
+        assert "#SBATCH --gpus-per-node=2" in _submitted(run_dir, label)
+        assert "#SBATCH --exclusive" not in _submitted(run_dir, label)
+
+
+def test_crossroads_shaped_strong_scaling_campaign_runs_through_slurm_with_srun(slurm_cluster, tmp_path):
+    run_dir, rows = _campaign("crossroads", CROSSROADS_SCALED, tmp_path)
+    md = {t: r for t, r in rows.items() if r["kind"] == "md"}
+    assert sorted(md) == ["md_z1_r1", "md_z1_r2", "md_z2_r1", "md_z2_r2"]
+    assert all(r["status"] == "ok" for r in rows.values()), rows
+    assert {t: r["ranks"] for t, r in md.items()} == {"md_z1_r1": "1", "md_z1_r2": "2", "md_z2_r1": "1", "md_z2_r2": "2"}
+    assert len({r["slurm_jobs"] for r in md.values()}) == 1 and all(r["slurm_jobs"] for r in md.values())
+    assert "#SBATCH --partition=debug" in _submitted(run_dir, "mpi")
