@@ -18,6 +18,8 @@ def build_parser():
                         help="continue run directory RUN (a path, or a name under the runs folder): "
                              "tasks whose inputs are unchanged and outputs complete are reused")
     parser.add_argument("--profile", choices=["ats5", "quick"], help="MD step profile (same as --set md.profile=...)")
+    parser.add_argument("--progress-every", type=float, default=60.0, metavar="SECONDS",
+                        help="while no task finishes, print a status line this often (default 60)")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="override a site config value, e.g. --set md.zreps=[2,4] (repeatable)",
@@ -55,6 +57,7 @@ def print_summary(collected, run_dir, out=print):
     out(f"run directory: {run_dir}")
     out(f"results:       {collected['results']}")
     out(f"plot:          {collected['plot']}")
+    out(f"report:        {collected['report']} (next to the seed's numbers and the previous run)")
 
 
 def main(argv=None):
@@ -64,6 +67,9 @@ def main(argv=None):
 
         return fetch_data(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.progress_every <= 0:
+        print(f"error: --progress-every {args.progress_every:g}: must be > 0 seconds", file=sys.stderr)
+        return 2
     if args.resume and args.dry_run:
         print("error: --resume and --dry-run do not go together: a dry run submits nothing to resume", file=sys.stderr)
         return 2
@@ -107,7 +113,8 @@ def main(argv=None):
 
     dfk = DataFlowKernel(parsl_config_for(site, run_dir))
     try:
-        collected = run_campaign(site, run_dir, dfk, log=lambda line: print(line, flush=True))
+        collected = run_campaign(site, run_dir, dfk, log=lambda line: print(line, flush=True),
+                                 heartbeat_s=args.progress_every)
     except MlmdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

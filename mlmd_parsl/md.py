@@ -79,7 +79,7 @@ def rank_placement(device: str) -> dict:
 
     return {"host": socket.gethostname(), "device": device,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
-            "slurm_job_id": os.environ.get("SLURM_JOB_ID", "")}
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""), "slurm_nodelist": os.environ.get("SLURM_JOB_NODELIST", "")}
 
 
 def write_placement(path: Path, ranks: list):

@@ -1,7 +1,7 @@
 """Wrap the plain task functions as Parsl apps bound to a DataFlowKernel and executor labels."""
 from dataclasses import dataclass
 
-from . import tasks
+from . import provenance, tasks
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Apps:
     validate: object
     collect_results: object
     probe_mpi: object
+    describe_worker: object
 
 
 def _run_md(case, exported, python, custom_kernels, threads, stdout=None, stderr=None, parsl_resource_specification=None):
@@ -46,4 +47,5 @@ def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:
         validate=python(tasks.validate_exported_model),
         collect_results=python(tasks.collect_results),
         probe_mpi=bash_app(_probe_mpi, data_flow_kernel=dfk, executors=[labels.mpi]),
+        describe_worker=python(provenance.describe_worker),
     )

@@ -3,7 +3,6 @@
 `run_campaign` takes an already-running DataFlowKernel and executor labels, so a larger Parsl
 program can call it with its own; the CLI makes one from the site config.
 """
-import concurrent.futures
 import os
 import re
 import sys
@@ -14,7 +13,9 @@ from ..config import SiteConfig
 from ..science.logs import parse_log
 from .apps import ExecutorLabels, make_apps
 from .resume import is_done, mark_done, md_case_key
-from .rundir import runs_root
+from .progress import Progress, describe_failure
+from .provenance import lineage
+from .rundir import find_baseline, runs_root, update_manifest
 
 
 def md_cases(site: SiteConfig, run_dir: Path) -> list:
@@ -90,24 +91,23 @@ def threads_per_rank(site: SiteConfig, ranks: int, packed: bool = False) -> int:
     return max(1, site.provider.cores_per_node // min(ranks, site.provider.cores_per_node))
 
 
-def _describe_failure(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())[:500]
-
-
-def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = ExecutorLabels(), log=print) -> dict:
+def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = ExecutorLabels(), log=print,
+                 heartbeat_s: float = 60.0) -> dict:
     run_dir = Path(run_dir)
     apps = make_apps(dfk, labels)
     train_dir = run_dir / "train"
     cache_dir = runs_root(site) / "cache"
     python = site.provider.python or sys.executable
 
+    cases = md_cases(site, run_dir)
+    worker_f = apps.describe_worker(site.md.engine, cases[0]["lmp"] if cases else "")
     dataset_f = apps.prepare_dataset(asdict(site.dataset), str(cache_dir))
     train_f = apps.train_model(dataset_f, str(train_dir), asdict(site.training.spec), site.training.custom_kernels)
     export_f = apps.export_for_lammps(train_f, str(train_dir), site.md.model_device)
-    cases = md_cases(site, run_dir)
-    progress = Progress(3 + len(cases), log)
-    for future, name in _as_completed({dataset_f: "dataset", train_f: "training", export_f: "export"}):
+    progress = Progress(3 + len(cases), log, heartbeat_s)
+    for future, name in progress.as_completed({dataset_f: "dataset", train_f: "training", export_f: "export"}):
+        if name == "training" and future.exception() is None:
+            progress.epoch_time_s = future.result()["epoch_time_s"]
         progress.report(name, future.exception(), _brief(name, future, future.exception()))
 
     # MD cases are submitted once the model exists: a case whose inputs (model bytes, deck parameters,
@@ -123,6 +123,7 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
         exported = export_f.result()
         case["key"] = md_case_key(case, exported["model"], site.md.custom_kernels, threads)
         if is_done(case["dir"], "md", case["key"]) and parse_log(case["log"]).status == "ok":
+            _note_throughput(progress, case)
             progress.report(case["task"], None, " (reused)" + _md_brief(case))
             continue
         if case["engine"] == "mliap":
@@ -135,10 +136,11 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             parsl_resource_specification={} if case["packed"] else mpi_resources(site, case["ranks"]),
         )
         md_futures[future] = case
-    for future, case in _as_completed(md_futures):
+    for future, case in progress.as_completed(md_futures):
         exc = future.exception()
         if exc is None and parse_log(case["log"]).status == "ok":
             mark_done(case["dir"], "md", case["key"], task=case["task"])
+            _note_throughput(progress, case)
         progress.report(case["task"], exc, _md_brief(case) if exc is None else "")
 
     training = {"log": str(train_dir / "model_results.txt")}
@@ -146,11 +148,11 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
         summary = train_f.result()
         training.update(summary=summary, dataset_label=summary["dataset_label"])
     else:
-        training["error"] = _describe_failure(train_f.exception())
+        training["error"] = describe_failure(train_f.exception())
         training["dataset_label"] = dataset_f.result()["kind"] if dataset_f.exception() is None else ""
     for future, case in md_futures.items():
         if future.exception() is not None:
-            case["error"] = _describe_failure(future.exception())
+            case["error"] = describe_failure(future.exception())
     validation = None
     if site.validation.enabled and export_f.exception() is None:
         # After the MD cases, so that it never shares the cores with a timed run.
@@ -159,27 +161,30 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             validation = validation_f.result()
             log(f"validation: {_flags_text(validation['flags'])} - report {validation['report']}")
         else:
-            log(f"validation: failed: {_describe_failure(validation_f.exception())}")
-    collected = apps.collect_results(str(run_dir), training, cases, site.name, validation).result()
+            log(f"validation: failed: {describe_failure(validation_f.exception())}")
+    collected = apps.collect_results(str(run_dir), training, cases, site.name, validation,
+                                     find_baseline(site, run_dir)).result()
+    record_provenance(run_dir, dfk, worker_f, dataset_f, export_f, cases)
     return collected
 
 
-class Progress:
-    """One line per finished task: how many are done and failed of how many, and its figures of merit."""
+def record_provenance(run_dir: Path, dfk, worker_f, dataset_f, export_f, cases):
+    """manifest.json: the worker's hardware/software, each executor's scheduler jobs, and the lineage."""
+    def result_or_error(future):
+        return future.result() if future.exception() is None else {"error": describe_failure(future.exception())}
 
-    def __init__(self, total, log):
-        self.total, self.log, self.done, self.failed = total, log, 0, 0
-
-    def report(self, name, exc, brief):
-        self.done += 1
-        self.failed += exc is not None
-        status = "failed: " + _describe_failure(exc) if exc is not None else "done"
-        self.log(f"[{self.done}/{self.total}, {self.failed} failed] {name}: {status}{brief}")
+    jobs = {label: dict(getattr(executor, "blocks_to_job_id", {}))
+            for label, executor in dfk.executors.items() if label != "_parsl_internal"}
+    dataset = dataset_f.result() if dataset_f.exception() is None else {}
+    exported = export_f.result() if export_f.exception() is None else {}
+    update_manifest(run_dir, worker=result_or_error(worker_f), scheduler_jobs=jobs,
+                    lineage=lineage(dataset, run_dir / "train", exported, cases))
 
 
-def _as_completed(named_futures: dict):
-    for future in concurrent.futures.as_completed(list(named_futures)):
-        yield future, named_futures[future]
+def _note_throughput(progress, case):
+    parsed = parse_log(case["log"])
+    if parsed.status == "ok":
+        progress.throughput[case["task"]] = parsed.katom_step_s
 
 
 def _flags_text(flags):

@@ -56,6 +56,12 @@ def resume_run_dir(site: SiteConfig, run: str) -> Path:
     return path.resolve()
 
 
+def find_baseline(site: SiteConfig, run_dir: Path) -> str:
+    """results.csv of the newest other run of this site under the runs folder, or '' if there is none."""
+    candidates = [p for p in runs_root(site).glob(f"{site.name}-*/results.csv") if p.parent.resolve() != Path(run_dir).resolve()]
+    return str(max(candidates, key=lambda p: p.stat().st_mtime)) if candidates else ""
+
+
 def package_versions() -> dict:
     versions = {}
     for name in PACKAGES:
@@ -97,16 +103,17 @@ def write_manifest(run_dir: Path, site: SiteConfig, extra: dict = None) -> Path:
         **(extra or {}),
     }
     path = run_dir / "manifest.json"
-    tmp = run_dir / ".manifest.json.tmp"
+    tmp = path.with_name(".manifest.json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
     os.replace(tmp, path)
     return path
 
 
 def update_manifest(run_dir: Path, **fields) -> None:
-    path = run_dir / "manifest.json"
-    manifest = json.loads(path.read_text())
+    """Add fields to manifest.json (made if missing: a library caller may not have written one)."""
+    path = Path(run_dir) / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.is_file() else {}
     manifest.update(fields)
-    tmp = run_dir / ".manifest.json.tmp"
+    tmp = path.with_name(".manifest.json.tmp")
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
     os.replace(tmp, path)

@@ -127,10 +127,13 @@ def mpi_probe_command(expected_ranks: int) -> str:
     return f"$PARSL_MPI_PREFIX python -c {shlex.quote(code)}"
 
 
-def collect_results(run_dir: str, training: dict, cases: list, site_name: str, validation: dict = None) -> dict:
-    """Parse every log into results.csv (with the model's validity flags) and draw the throughput plot."""
+def collect_results(run_dir: str, training: dict, cases: list, site_name: str, validation: dict = None,
+                    baseline: str = "") -> dict:
+    """Parse every log into results.csv (with the model's validity flags), draw the plots and write report.md
+    (this run next to the seed's numbers and to `baseline`, an earlier run's results.csv)."""
+    from mlmd_parsl.science.benchmark_report import plot_strong_scaling, plot_weak_scaling, write_report
     from mlmd_parsl.science.report import plot_throughput
-    from mlmd_parsl.science.results import md_row, training_row, write_results
+    from mlmd_parsl.science.results import md_row, read_results, training_row, write_results
 
     label = training.get("dataset_label", "")
     rows = [training_row(training.get("summary"), label, training.get("log", ""), training.get("error"))]
@@ -145,7 +148,13 @@ def collect_results(run_dir: str, training: dict, cases: list, site_name: str, v
     run_dir = Path(run_dir)
     write_results(rows, run_dir / "results.csv")
     plot = plot_throughput(rows, run_dir / "throughput.png", title_suffix=f"{site_name}, {label} dataset")
-    return {"results": str(run_dir / "results.csv"), "plot": plot, "rows": rows}
+    plots = {"Throughput vs atoms": plot,
+             "Strong scaling": plot_strong_scaling(rows, run_dir / "strong_scaling.png"),
+             "Weak scaling": plot_weak_scaling(rows, run_dir / "weak_scaling.png")}
+    baseline_rows = read_results(baseline) if baseline else None
+    report = write_report(rows, run_dir, f"MLMD benchmark: site {site_name}, {label} dataset", baseline_rows,
+                          baseline_name=str(Path(baseline).parent.name) if baseline else "", plots=plots)
+    return {"results": str(run_dir / "results.csv"), "plot": plot, "report": str(report), "rows": rows}
 
 
 def _kernel_setting(value: str):

@@ -27,7 +27,8 @@ def plot_throughput(rows, out_png, title_suffix=""):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    md = [r for r in rows if r.get("kind") == "md" and r.get("status") == "ok"]
+    md = [r for r in rows if r.get("kind") == "md" and r.get("status") == "ok"
+          and (r.get("sweep") or "throughput") == "throughput"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for ranks in sorted({int(r["ranks"]) for r in md}):
         points = sorted((int(r["atoms"]), float(r["katom_step_s"])) for r in md if int(r["ranks"]) == ranks)

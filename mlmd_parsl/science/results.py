@@ -6,7 +6,7 @@ from pathlib import Path
 from .logs import parse_log, thermo_tables
 
 COLUMNS = [
-    "task", "kind", "sweep", "status", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine",
+    "task", "kind", "sweep", "status", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine", "device",
     "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "epoch_time_s", "epochs",
     "test_epa_mae_mev", "test_force_mae_mev_per_a", "run_temperature_k",
     # validity of the model (the same on every row): see science/validation.py
@@ -27,6 +27,7 @@ def training_row(summary: dict = None, dataset_label="", log="", error=None) -> 
         "kind": "training",
         "status": "ok",
         "dataset": summary["dataset_label"],
+        "device": summary.get("spec", {}).get("device", ""),
         "epoch_time_s": f"{summary['epoch_time_s']:.6f}",
         "epochs": summary["epochs"],
         "test_epa_mae_mev": f"{test.get('EpA-MAE', float('nan')):.4f}",
@@ -55,6 +56,7 @@ def md_row(case: dict, dataset_label: str, error: str = None) -> dict:
         "mpi_grid": "x".join(map(str, log.mpi_grid)) if log.mpi_grid else "",
         "profile": case["profile"],
         "engine": case["engine"],
+        "device": case.get("model_device", ""),
         "timed_steps": log.timed_steps,
         "log": case["log"],
         "error": error or log.error or ("" if status == "ok" else "no timed Performance line in the log"),

@@ -49,6 +49,29 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
     results_text = (run_dir / "train" / "model_results.txt").read_text()
     assert "FOM Average Epoch time:" in results_text and "SYNTHETIC" in results_text
     assert (run_dir / "throughput.png").stat().st_size > 10_000
+    assert (run_dir / "strong_scaling.png").stat().st_size > 10_000  # 1 and 2 ranks at each size
+    report = (run_dir / "report.md").read_text()
+    assert "baseline = none" in report and "| md_z2_r2 | throughput | 568 | 2 |" in report
+
+
+def test_manifest_links_dataset_to_model_to_every_md_result(campaign):
+    import json
+
+    from mlmd_parsl.science.dataset import file_sha256
+
+    _, run_dirs = campaign
+    manifest = json.loads((run_dirs[0] / "manifest.json").read_text())
+    lineage = manifest["lineage"]
+    assert lineage["dataset"]["sha256"] == file_sha256(lineage["dataset"]["path"])
+    model_sha = file_sha256(run_dirs[0] / "train" / "hippynn_lammps_model.pt")
+    assert lineage["export"]["model_sha256"] == model_sha
+    assert [m["task"] for m in lineage["md"]] == ["md_z1_r1", "md_z1_r2", "md_z2_r1", "md_z2_r2"]
+    for md in lineage["md"]:
+        assert md["model_sha256"] == model_sha and md["log_sha256"] == file_sha256(md["log"])
+        assert len(md["placement"]) == md["ranks"] and md["content_key"]
+    worker = manifest["worker"]  # measured on the worker, not the driver
+    assert worker["cpu"] and worker["versions"]["hippynn"] and "ML-IAP" in worker["lammps"]["packages"]
+    assert set(manifest["scheduler_jobs"]) == {"cpu", "mpi"}
 
 
 def test_exported_model_gives_the_same_forces_on_one_and_two_ranks_and_in_hippynn(campaign, tmp_path, mpiexec):

@@ -1,0 +1,59 @@
+"""Live progress of a campaign: a line per finished task, and while nothing finishes a status line every
+`heartbeat_s` seconds: done/failed, launched (running or queued on an executor), waiting, and the FOMs so far."""
+import concurrent.futures
+
+LAUNCHED_STATES = ("launched", "running", "running_ended")
+
+
+def describe_failure(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:500]
+
+
+def task_state(future) -> str:
+    """Parsl's state of an AppFuture's task (pending, launched, running, ...); 'pending' for other futures."""
+    record = getattr(future, "task_record", None)
+    return record["status"].name if record else "pending"
+
+
+class Progress:
+    def __init__(self, total: int, log=print, heartbeat_s: float = 60.0):
+        self.total, self.log, self.heartbeat_s = total, log, heartbeat_s
+        self.done = self.failed = 0
+        self.unfinished = {}  # future -> task name
+        self.epoch_time_s = None
+        self.throughput = {}  # task name -> Katom-step/s
+
+    def report(self, name, exc, brief=""):
+        self.done += 1
+        self.failed += exc is not None
+        status = "failed: " + describe_failure(exc) if exc is not None else "done"
+        self.log(f"[{self.done}/{self.total}, {self.failed} failed] {name}: {status}{brief}")
+
+    def as_completed(self, named_futures: dict):
+        """Yield (future, name) as each finishes; log a status line whenever heartbeat_s passes without one."""
+        self.unfinished.update(named_futures)
+        waiting = set(named_futures)
+        while waiting:
+            finished, waiting = concurrent.futures.wait(
+                waiting, timeout=self.heartbeat_s, return_when=concurrent.futures.FIRST_COMPLETED)
+            if not finished:
+                self.log(self.status_line())
+            for future in finished:
+                self.unfinished.pop(future, None)
+                yield future, named_futures[future]
+
+    def status_line(self) -> str:
+        states = [task_state(f) for f in self.unfinished]
+        launched = sum(s in LAUNCHED_STATES for s in states)
+        unsubmitted = self.total - self.done - len(states)
+        parts = [f"{self.done}/{self.total} done ({self.failed} failed)",
+                 f"{launched} running or queued on an executor",
+                 f"{len(states) - launched + unsubmitted} waiting for inputs"]
+        foms = []
+        if self.epoch_time_s is not None:
+            foms.append(f"epoch time {self.epoch_time_s:.3f} s")
+        if self.throughput:
+            best = max(self.throughput, key=self.throughput.get)
+            foms.append(f"best {self.throughput[best]:.2f} Katom-step/s ({best})")
+        return "... " + ", ".join(parts) + ("; FOMs so far: " + ", ".join(foms) if foms else "")

