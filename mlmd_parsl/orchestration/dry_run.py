@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from ..science.export import BOX_FILE, MODEL_FILE
-from .campaign import md_cases, mpi_resources, threads_per_rank
+from .cases import md_cases, mpi_resources, threads_per_rank
 from .tasks import md_command
 
 PYTHON_TASKS = ("prepare_dataset", "train_model", "export_for_lammps", "validate_exported_model", "collect_results")

@@ -42,7 +42,7 @@ def test_mpi_task_through_slurm_provider_sees_all_its_ranks(slurm_cluster, tmp_p
     from parsl.dataflow.dflow import DataFlowKernel
 
     from mlmd_parsl.orchestration.apps import make_apps
-    from mlmd_parsl.orchestration.campaign import mpi_resources
+    from mlmd_parsl.orchestration.cases import mpi_resources
     from mlmd_parsl.orchestration.sites import slurm_parsl_config
 
     site = load_site_config("localslurm", [f"runs_dir={tmp_path}"])
@@ -68,7 +68,7 @@ def test_the_probe_catches_singletons_when_pmi_is_off(slurm_cluster, tmp_path):
     from parsl.dataflow.dflow import DataFlowKernel
 
     from mlmd_parsl.orchestration.apps import make_apps
-    from mlmd_parsl.orchestration.campaign import mpi_resources
+    from mlmd_parsl.orchestration.cases import mpi_resources
     from mlmd_parsl.orchestration.sites import slurm_parsl_config
 
     site = load_site_config("localslurm", [f"runs_dir={tmp_path}", "provider.launcher_options=--mpi=none"])

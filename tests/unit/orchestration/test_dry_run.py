@@ -70,7 +70,7 @@ def test_chicoma_dry_run_packs_single_gpu_sizes_and_spreads_weak_scaling_over_no
 
 
 def test_weak_scaling_cases_hold_85200_atoms_per_gpu():
-    from mlmd_parsl.orchestration.campaign import md_cases, mpi_resources
+    from mlmd_parsl.orchestration.cases import md_cases, mpi_resources
 
     site = load_site_config("chicoma")
     weak = [c for c in md_cases(site, Path("/r")) if c["sweep"] == "weak"]

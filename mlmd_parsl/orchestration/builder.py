@@ -1,0 +1,75 @@
+"""The campaign as futures, for a larger Parsl program or an interactive session.
+
+`submit_campaign` submits dataset -> training -> export -> every MD case to a DataFlowKernel the caller
+owns (its executor labels named by `labels`) and returns at once with the futures; nothing here calls
+`parsl.load` or keeps state between calls. `run_campaign` (campaign.py) is the CLI's blocking driver on
+top of the same pieces, adding resume, progress, validation and the report.
+"""
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..config import SiteConfig
+from .apps import Apps, ExecutorLabels, make_apps
+from .cases import md_cases, mpi_resources, threads_per_rank, write_site_engine_deck
+from .rundir import runs_root
+
+
+@dataclass
+class CampaignFutures:
+    """Futures of one campaign; `cases` holds each MD case's parameters, directory and log path."""
+    apps: Apps
+    run_dir: Path
+    dataset: object
+    training: object
+    export: object
+    md: dict = field(default_factory=dict)  # task name -> future of the MD case's exit code
+    cases: list = field(default_factory=list)
+
+    def collect(self, site_name: str):
+        """Future of results.csv + plots + report.md once every MD case has finished (failed ones are rows)."""
+        from concurrent.futures import wait
+
+        wait(list(self.md.values()))
+        training = {"log": str(self.run_dir / "train" / "model_results.txt")}
+        if self.training.exception() is None:
+            training.update(summary=self.training.result(), dataset_label=self.training.result()["dataset_label"])
+        else:
+            training["error"] = str(self.training.exception())
+        for case in self.cases:
+            future = self.md.get(case["task"])
+            if future is not None and future.exception() is not None:
+                case["error"] = str(future.exception())
+        return self.apps.collect_results(str(self.run_dir), training, self.cases, site_name)
+
+
+def submit_model(apps: Apps, site: SiteConfig, run_dir: Path):
+    """Futures of the dataset, the trained model and its LAMMPS export (each a dict of paths and numbers)."""
+    train_dir = Path(run_dir) / "train"
+    dataset_f = apps.prepare_dataset(asdict(site.dataset), str(runs_root(site) / "cache"))
+    train_f = apps.train_model(dataset_f, str(train_dir), asdict(site.training.spec), site.training.custom_kernels)
+    export_f = apps.export_for_lammps(train_f, str(train_dir), site.md.model_device)
+    return dataset_f, train_f, export_f
+
+
+def submit_md_case(apps: Apps, site: SiteConfig, case: dict, exported):
+    """One MD case; `exported` may be the export's future (Parsl waits for it) or its result."""
+    Path(case["dir"]).mkdir(parents=True, exist_ok=True)
+    if case["engine"] == "mliap":
+        write_site_engine_deck(case, Path(case["dir"]).parents[1] / "train")
+    run_md = apps.run_md_packed if case["packed"] else apps.run_md
+    return run_md(
+        case, exported, site.provider.python or sys.executable, site.md.custom_kernels,
+        threads_per_rank(site, case["ranks"], case["packed"]),
+        stdout=str(Path(case["dir"]) / "stdout.txt"), stderr=str(Path(case["dir"]) / "stderr.txt"),
+        parsl_resource_specification={} if case["packed"] else mpi_resources(site, case["ranks"]),
+    )
+
+
+def submit_campaign(site: SiteConfig, run_dir, dfk, labels: ExecutorLabels = ExecutorLabels()) -> CampaignFutures:
+    run_dir = Path(run_dir)
+    apps = make_apps(dfk, labels)
+    dataset_f, train_f, export_f = submit_model(apps, site, run_dir)
+    cases = md_cases(site, run_dir)
+    md = {case["task"]: submit_md_case(apps, site, case, export_f) for case in cases}
+    return CampaignFutures(apps, run_dir, dataset_f, train_f, export_f, md, cases)

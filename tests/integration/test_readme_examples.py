@@ -1,0 +1,44 @@
+"""The README's library examples run as written (in a scratch folder: their runs go to ./runs)."""
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, child_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
+
+
+def readme_example(name):
+    text = (REPO / "README.md").read_text()
+    match = re.search(rf"<!-- example: {name} -->\n```python\n(.*?)```", text, re.S)
+    assert match, f"README has no example {name!r}"
+    return match.group(1)
+
+
+def run_example(name, tmp_path):
+    script = tmp_path / f"{name}.py"
+    script.write_text(readme_example(name))
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=child_env(), capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_embedding_example_runs_its_own_app_on_the_campaigns_futures(tmp_path):
+    out = run_example("embed", tmp_path)
+    measured = eval(out.strip().splitlines()[-1])  # {'md_z1_r1': 12.3, 'md_z1_r2': 15.6}
+    assert set(measured) == {"md_z1_r1", "md_z1_r2"} and all(v > 0 for v in measured.values())
+    assert list((tmp_path / "runs").glob("local-*/md/md_z1_r2/log.lammps"))
+
+
+def test_interactive_example_sees_futures_finish_and_collects_a_report(tmp_path):
+    out = run_example("interactive", tmp_path)
+    lines = out.splitlines()
+    assert lines[0] == "{'md_z1_r1': False, 'md_z2_r1': False}"
+    assert lines[1].startswith("epoch time ") and float(lines[1].split()[-1]) > 0
+    finished = [l.split()[0] for l in lines if " exit code 0 log " in l]
+    assert sorted(finished) == ["md_z1_r1", "md_z2_r1"]
+    report = tmp_path / lines[-1].strip()
+    assert report.name == "report.md" and "| md_z2_r1 | throughput | 568 | 1 |" in report.read_text()
