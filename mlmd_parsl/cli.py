@@ -1,9 +1,18 @@
 """python -m mlmd_parsl --site NAME: the whole benchmark on a site, orchestrated by Parsl."""
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from .errors import MlmdError, UserInputError
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: Parsl and its workers are shut down, finished tasks kept."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
 
 
 def build_parser():
@@ -98,19 +107,23 @@ def main(argv=None):
     from .orchestration.rundir import new_run_dir, resume_run_dir, write_manifest
     from .orchestration.sites import parsl_config_for
 
-    if args.resume:
-        try:
-            run_dir = resume_run_dir(site, args.resume)
-        except UserInputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return exc.exit_code
-    else:
-        run_dir = new_run_dir(site)
-    write_manifest(run_dir, site)
+    try:
+        run_dir = resume_run_dir(site, args.resume) if args.resume else new_run_dir(site)
+        write_manifest(run_dir, site)
+    except UserInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:  # unwritable, not a folder, disk full: say where, start nothing
+        from .orchestration.rundir import runs_root
+
+        print(f"error: cannot create the run directory under {runs_root(site)}: {exc.strerror or exc} "
+              f"({exc.filename or ''}); set runs_dir to a writable folder", file=sys.stderr)
+        return 2
     print(f"mlmd_parsl: site {site.name} ({site.source}); run directory {run_dir}", flush=True)
 
     from parsl.dataflow.dflow import DataFlowKernel
 
+    signal.signal(signal.SIGTERM, _raise_terminated)  # a scheduler's or user's kill: the same clean shutdown
     dfk = DataFlowKernel(parsl_config_for(site, run_dir))
     try:
         collected = run_campaign(site, run_dir, dfk, log=lambda line: print(line, flush=True),
@@ -118,10 +131,11 @@ def main(argv=None):
     except MlmdError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"interrupted; finished tasks are kept. Continue with: --site {args.site} --resume {run_dir}",
+    except KeyboardInterrupt as exc:
+        why = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{why}; finished tasks are kept. Continue with: --site {args.site} --resume {run_dir}",
               file=sys.stderr, flush=True)
-        return 130
+        return 143 if isinstance(exc, Terminated) else 130
     finally:
         dfk.cleanup()
     print_summary(collected, run_dir)

@@ -29,6 +29,8 @@ class ProviderConfig:
     gpus_per_node: int = 0
     worker_init: str = ""
     python: str = ""  # interpreter for MD tasks; empty = the driver's own (sys.executable)
+    interface: str = ""  # network interface the Parsl interchange listens on (e.g. hsn0); empty = the hostname's address
+    encrypted: bool = True  # Parsl HTEX traffic encryption (CurveZMQ); turn off only on a trusted network
     # Slurm only (kind: slurm)
     partition: str = ""
     account: str = ""
@@ -82,6 +84,17 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True)
+class RetryConfig:
+    """How often Parsl retries each task kind after a failure that may not repeat (a lost node, a kill,
+    out-of-memory, a crash). Bad input and LAMMPS input errors are never retried."""
+    dataset: int = 1
+    training: int = 1
+    export: int = 1
+    md: int = 2
+    validation: int = 0
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     name: str
     source: str
@@ -90,6 +103,7 @@ class SiteConfig:
     training: TrainingConfig
     md: MDConfig
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    retries: RetryConfig = field(default_factory=RetryConfig)
     runs_dir: str = ""  # empty = <repository>/runs
 
 
@@ -110,7 +124,7 @@ def _construct_mapping(loader, node):
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 _SECTIONS = {"provider": ProviderConfig, "dataset": DatasetConfig, "md": MDConfig}
-_TOP_KEYS = ("name", "provider", "dataset", "training", "md", "validation", "runs_dir")
+_TOP_KEYS = ("name", "provider", "dataset", "training", "md", "validation", "retries", "runs_dir")
 
 
 def site_config_path(site: str) -> Path:
@@ -248,6 +262,7 @@ def _build_site(raw, path) -> SiteConfig:
         training=_build_training(path, raw.get("training")),
         md=_build(MDConfig, path, raw.get("md"), "md."),
         validation=_build_validation(path, raw.get("validation")),
+        retries=_build(RetryConfig, path, raw.get("retries"), "retries."),
         runs_dir=_coerce(path, raw, "runs_dir", "", raw.get("runs_dir", ""), str),
     )
     _validate(site, path)
@@ -276,6 +291,8 @@ def _validate(site: SiteConfig, path):
     bad_lines = [l for l in provider.scheduler_options.splitlines() if l.strip() and not l.startswith("#SBATCH ")]
     if bad_lines:
         fail("provider.scheduler_options", f"{bad_lines[0]!r}: every line must be an '#SBATCH ...' directive")
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]*", provider.interface):
+        fail("provider.interface", f"{provider.interface!r}: a network interface name such as ib0 or hsn0")
     if provider.mpi_launcher not in ("mpiexec", "srun"):
         fail("provider.mpi_launcher", f"{provider.mpi_launcher!r}; allowed: mpiexec, srun")
     if provider.kind == "local" and provider.mpi_launcher != "mpiexec":
@@ -346,6 +363,9 @@ def _validate(site: SiteConfig, path):
             fail(f"validation.{key}", f"{getattr(vspec, key)} must be >= 1")
     if vspec.oracle_steps % 10:
         fail("validation.oracle_steps", f"{vspec.oracle_steps} must be a multiple of 10 (g(r) is sampled every 10 steps)")
+    for kind in ("dataset", "training", "export", "md", "validation"):
+        if not 0 <= getattr(site.retries, kind) <= 10:
+            fail(f"retries.{kind}", f"{getattr(site.retries, kind)}; allowed: 0 to 10")
     synthetic = site.dataset.synthetic
     if synthetic.frames < 20:
         fail("dataset.synthetic.frames", f"{synthetic.frames}: need at least 20 frames (10% test, 10% valid)")

@@ -57,10 +57,14 @@ def submit_md_case(apps: Apps, site: SiteConfig, case: dict, exported):
     Path(case["dir"]).mkdir(parents=True, exist_ok=True)
     if case["engine"] == "mliap":
         write_site_engine_deck(case, Path(case["dir"]).parents[1] / "train")
+    from .tasks import md_command
+
+    python, threads = site.provider.python or sys.executable, threads_per_rank(site, case["ranks"], case["packed"])
+    if not hasattr(exported, "result"):  # the command, for failure messages (paths are known once exported)
+        case["command"] = md_command(case, exported, python, site.md.custom_kernels, threads)
     run_md = apps.run_md_packed if case["packed"] else apps.run_md
     return run_md(
-        case, exported, site.provider.python or sys.executable, site.md.custom_kernels,
-        threads_per_rank(site, case["ranks"], case["packed"]),
+        case, exported, python, site.md.custom_kernels, threads,
         stdout=str(Path(case["dir"]) / "stdout.txt"), stderr=str(Path(case["dir"]) / "stderr.txt"),
         parsl_resource_specification={} if case["packed"] else mpi_resources(site, case["ranks"]),
     )

@@ -11,7 +11,7 @@ from ..science.logs import parse_log
 from .apps import ExecutorLabels, make_apps
 from .builder import submit_md_case, submit_model
 from .cases import md_cases, threads_per_rank
-from .progress import Progress, describe_failure
+from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
 from .resume import is_done, mark_done, md_case_key
 from .rundir import find_baseline, update_manifest
@@ -54,7 +54,9 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
         if exc is None and parse_log(case["log"]).status == "ok":
             mark_done(case["dir"], "md", case["key"], task=case["task"])
             _note_throughput(progress, case)
-        progress.report(case["task"], exc, _md_brief(case) if exc is None else "")
+        if exc is not None:
+            case["error"] = describe_md_failure(case, future)
+        progress.report(case["task"], exc, _md_brief(case) if exc is None else "", failure=case.get("error", ""))
 
     training = {"log": str(train_dir / "model_results.txt")}
     if train_f.exception() is None:
@@ -63,9 +65,6 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     else:
         training["error"] = describe_failure(train_f.exception())
         training["dataset_label"] = dataset_f.result()["kind"] if dataset_f.exception() is None else ""
-    for future, case in md_futures.items():
-        if future.exception() is not None:
-            case["error"] = describe_failure(future.exception())
     validation = None
     if site.validation.enabled and export_f.exception() is None:
         # After the MD cases, so that it never shares the cores with a timed run.

@@ -10,6 +10,27 @@ def describe_failure(exc: BaseException) -> str:
     return " ".join(text.split())[:500]
 
 
+def tail(path, lines=5) -> str:
+    try:
+        text = [l.strip() for l in open(path, errors="replace").read().splitlines() if l.strip()]
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def describe_md_failure(case: dict, future) -> str:
+    """Task, sweep point, why (classified), attempts, command, run directory and the log's last lines."""
+    from .retry import classify
+
+    exc = future.exception()
+    record = getattr(future, "task_record", None) or {}
+    attempts = record.get("fail_count", 1) or 1
+    log_tail = tail(case["log"]) or tail(f"{case['dir']}/stderr.txt")
+    return (f"{case['task']} (replicate {' '.join(map(str, case['replicate']))}, {case['ranks']} rank(s)) failed "
+            f"[{classify(exc, record)}] after {attempts} attempt(s): {describe_failure(exc)}; "
+            f"command: {case.get('command', '')}; run directory: {case['dir']}; log tail: {log_tail or '(empty)'}")
+
+
 def task_state(future) -> str:
     """Parsl's state of an AppFuture's task (pending, launched, running, ...); 'pending' for other futures."""
     record = getattr(future, "task_record", None)
@@ -24,10 +45,11 @@ class Progress:
         self.epoch_time_s = None
         self.throughput = {}  # task name -> Katom-step/s
 
-    def report(self, name, exc, brief=""):
+    def report(self, name, exc, brief="", failure=""):
+        """`failure` replaces the exception's own text when the caller knows more (see describe_md_failure)."""
         self.done += 1
         self.failed += exc is not None
-        status = "failed: " + describe_failure(exc) if exc is not None else "done"
+        status = "failed: " + (failure or describe_failure(exc)) if exc is not None else "done"
         self.log(f"[{self.done}/{self.total}, {self.failed} failed] {name}: {status}{brief}")
 
     def as_completed(self, named_futures: dict):

@@ -6,6 +6,12 @@ from ..config import SiteConfig
 from .apps import ExecutorLabels
 
 
+def retry_settings(site: SiteConfig) -> dict:
+    from .retry import make_retry_handler, max_retries
+
+    return {"retries": max_retries(site.retries), "retry_handler": make_retry_handler(site.retries)}
+
+
 def python_executor(site: SiteConfig, label: str, provider, **kwargs):
     """HTEX for the python apps. On a GPU site one worker per GPU (available_accelerators pins each
     worker's CUDA_VISIBLE_DEVICES), so single-GPU MD cases pack one per GPU instead of queueing on one."""
@@ -16,7 +22,7 @@ def python_executor(site: SiteConfig, label: str, provider, **kwargs):
     if gpus:
         shape = dict(max_workers_per_node=gpus, available_accelerators=gpus,
                      cores_per_worker=max(1, site.provider.cores_per_node // gpus))
-    return HighThroughputExecutor(label=label, provider=provider, encrypted=True, **shape, **kwargs)
+    return HighThroughputExecutor(label=label, provider=provider, encrypted=site.provider.encrypted, **shape, **kwargs)
 
 
 def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):
@@ -45,12 +51,13 @@ def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
                 mpi_launcher="mpiexec",
                 max_workers_per_block=1,
                 provider=LocalProvider(launcher=SimpleLauncher(), worker_init=worker_init, init_blocks=1, max_blocks=1),
-                encrypted=True,
+                encrypted=site.provider.encrypted,
             ),
         ],
         run_dir=str(run_dir / "parsl"),
         strategy="none",
         initialize_logging=True,
+        **retry_settings(site),
     )
 
 
@@ -78,6 +85,20 @@ def slurm_provider(site: SiteConfig, nodes_per_block: int, worker_init: str):
     )
 
 
+def listen_address(interface: str) -> str:
+    """The one address the interchanges listen on (Parsl binds every interface when given none)."""
+    from parsl.addresses import address_by_hostname, address_by_interface
+
+    from ..errors import ConfigError
+
+    if not interface:
+        return address_by_hostname()
+    try:
+        return address_by_interface(interface)
+    except OSError as exc:
+        raise ConfigError(f"provider.interface: {interface!r} has no IPv4 address here ({exc.strerror or exc})") from None
+
+
 def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):
     """HTEX (one node) for the python apps and packed single-GPU MD, MPIExecutor (nodes_per_block nodes) for
     multi-rank MD, both on Slurm."""
@@ -89,20 +110,23 @@ def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     python_bin = Path(p.python or sys.executable).parent
     worker_init = f"export PATH={python_bin}:$PATH; {p.worker_init}"
     htex_provider = slurm_provider(site, 1, worker_init)
+    address = listen_address(p.interface)
     # --mpi=none: the worker pool is no MPI program, and PMI variables it inherited from srun would make
     # every MPI_Init in a python app (LAMMPS via mpi4py) talk to a PMI server that is not there.
     htex_provider.launcher = SrunLauncher(overrides="--mpi=none")
     return Config(
         executors=[
-            python_executor(site, labels.python, htex_provider),
+            python_executor(site, labels.python, htex_provider, address=address),
             MPIExecutor(
                 label=labels.mpi, mpi_launcher=p.mpi_launcher, max_workers_per_block=p.nodes_per_block,
-                provider=slurm_provider(site, p.nodes_per_block, worker_init), encrypted=True,
+                provider=slurm_provider(site, p.nodes_per_block, worker_init), encrypted=p.encrypted,
+                address=address,
             ),
         ],
         run_dir=str(run_dir / "parsl"),
         strategy="simple",
         initialize_logging=True,
+        **retry_settings(site),
     )
 
 

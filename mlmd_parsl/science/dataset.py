@@ -165,8 +165,8 @@ def validate_dataset(path) -> DatasetInfo:
     if not path.exists():
         raise DatasetError(
             f"dataset file not found: {path}. The real set is {REAL_DATASET_NAME} from Materials Cloud "
-            f"(DOI {DATASET_DOI}); set dataset.path in the site config to where it lies, or leave it "
-            "unset to use the synthetic default."
+            f"(DOI {DATASET_DOI}): `python -m mlmd_parsl fetch-data` downloads it; set dataset.path to where "
+            "it lies, or leave it unset to use the synthetic default."
         )
     if path.stat().st_size == 0:
         raise DatasetError(f"dataset file {path} is empty")

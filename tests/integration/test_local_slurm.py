@@ -88,7 +88,7 @@ def test_the_probe_catches_singletons_when_pmi_is_off(slurm_cluster, tmp_path):
 
 # The shipped sites, scaled to this 2-core machine and its local Slurm (4 fake GPUs, see local_slurm.sh):
 # same executors, providers and sweeps; smaller sizes, CPU models, no validation step.
-SCALED = ["provider.partition=debug", "provider.walltime=00:20:00", "provider.cores_per_node=2",
+SCALED = ["provider.partition=debug", "provider.interface=lo", "provider.walltime=00:20:00", "provider.cores_per_node=2",
           "provider.exclusive=false", "dataset.path=null", "dataset.synthetic.frames=40", "training.max_epochs=3",
           "training.device=cpu", "md.engine=embedded", "md.kokkos=false", "md.profile=quick", "md.zreps=[1,2]",
           "md.model_device=cpu", "validation.enabled=false"]
@@ -140,3 +140,29 @@ def test_crossroads_shaped_strong_scaling_campaign_runs_through_slurm_with_srun(
     assert {t: r["ranks"] for t, r in md.items()} == {"md_z1_r1": "1", "md_z1_r2": "2", "md_z2_r1": "1", "md_z2_r2": "2"}
     assert len({r["slurm_jobs"] for r in md.values()}) == 1 and all(r["slurm_jobs"] for r in md.values())
     assert "#SBATCH --partition=debug" in _submitted(run_dir, "mpi")
+
+
+@pytest.mark.reliability
+def test_md_block_killed_at_its_walltime_is_a_failed_case_and_the_rerun_resumes(slurm_cluster, tmp_path):
+    """The MPI block's Slurm job hits its walltime mid-MD (Slurm ends it; Parsl sees its workers vanish): the case
+    is a failure, not a result; rerunning with --resume and a longer walltime reuses training and finishes it."""
+    from tests.conftest import run_cli
+
+    base = ["mlmd_parsl", "--site", "localslurm", "--set", f"runs_dir={tmp_path}", "--set", "validation.enabled=false",
+            "--set", "dataset.synthetic.frames=40", "--set", "training.max_epochs=3", "--set", "md.zreps=[64]",
+            "--set", "md.ranks=[1]", "--set", "retries.md=0"]
+    cut = run_cli(base + ["--set", "provider.walltime=00:01:00"], timeout=900, SLURM_CONF=os.environ["SLURM_CONF"])
+    run_dir = next(tmp_path.glob("localslurm-*"))
+    import csv
+
+    rows = {r["task"]: r for r in csv.DictReader((run_dir / "results.csv").open())}
+    assert cut.returncode == 1, cut.stdout[-3000:] + cut.stderr[-3000:]
+    assert rows["train"]["status"] == "ok"
+    assert rows["md_z64_r1"]["status"] == "failed" and rows["md_z64_r1"]["katom_step_s"] == ""
+    assert "md_z64_r1 (replicate 2 2 64, 1 rank(s)) failed" in rows["md_z64_r1"]["error"]
+    assert not (run_dir / "md" / "md_z64_r1" / "done-md.json").exists()
+
+    again = run_cli(base + ["--set", "provider.walltime=00:20:00", "--resume", str(run_dir)], timeout=900,
+                    SLURM_CONF=os.environ["SLURM_CONF"])
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "training: done (reused)" in again.stdout and "md_z64_r1: done - 18176 atoms" in again.stdout

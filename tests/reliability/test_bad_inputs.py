@@ -1,0 +1,188 @@
+"""Bad input, through the real command lines: one clear line naming the file/key/value and what is allowed,
+exit code 2, no traceback, and nothing already computed is touched (an earlier run sits in runs_dir)."""
+import hashlib
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import FIXTURES, REPO, child_env
+
+pytestmark = pytest.mark.reliability
+FRAME = (FIXTURES / "ag_frame.xyz").read_text()
+LINES = FRAME.splitlines()
+
+
+def _replace_field(line_no, column, value):
+    lines = list(LINES)
+    fields = lines[line_no].split()
+    fields[column] = value
+    lines[line_no] = " ".join(fields)
+    return "\n".join(lines) + "\n"
+
+
+DATASETS = {  # file text -> the fragment the one-line error must hold
+    "empty": ("", "is empty"),
+    "truncated": (FRAME + FRAME[: len(FRAME) // 2], "not readable extxyz"),
+    "no_energy": (FRAME.replace(" energy=", " e_other="), "has no energy or no forces"),
+    "no_forces": ("\n".join([LINES[0], LINES[1].replace(":forces:R:3", "")] + [" ".join(l.split()[:4]) for l in LINES[2:]])
+                  + "\n", "has no energy or no forces"),
+    "copper": (FRAME.replace("\nAg ", "\nCu ", 1), "elements ['Cu']; only Ag is allowed"),
+    "nan_force": (_replace_field(5, -1, "nan"), "contain NaN or inf"),
+    "inf_position": (_replace_field(7, 1, "inf"), "contain NaN or inf"),
+    "mixed_counts": (FRAME + "\n".join(["70", LINES[1]] + LINES[2:-1]) + "\n", "frame 1: 70 atoms, but frame 0 has 71"),
+}
+
+CONFIG_CASES = [  # --set overrides of the local site -> fragment
+    (["md.zreps=abc"], "md.zreps: expected a non-empty list, got 'abc'"),
+    (["md.zreps=[0, 2]"], "md.zreps: [0, 2]: every entry must be an integer >= 1"),
+    (["md.ranks=[-1]"], "md.ranks: [-1]: every entry must be an integer >= 1"),
+    (["md.ranks=[1, 4]"], "md.ranks: 4 ranks, but provider.cores_per_node is 2"),
+    (["md.model_device=cuda"], "md.model_device: 'cuda', but provider.gpus_per_node is 0 (a CPU site)"),
+    (["provider.walltime=90"], "provider.walltime: '90'; expected HH:MM:SS"),
+    (["md.nosuch=1"], "md.nosuch: unknown key; allowed keys: engine, profile"),
+    (["training.max_epochs=many"], "training.max_epochs: expected an integer, got 'many'"),
+    (["provider.partition=$(reboot)"], "provider.partition: '$(reboot)': only letters, digits"),
+    (["md.weak_scaling.zrep_per_rank=300", "md.weak_scaling.ranks=[1, 8]"], "md.weak_scaling.ranks: 8 ranks, but a block has 2 cores"),
+]
+
+
+def cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=child_env(), capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture
+def runs(tmp_path):
+    """A runs folder holding an earlier run of the local site, to prove bad input never touches it."""
+    earlier = tmp_path / "runs" / "local-20260101-000000"
+    (earlier / "md" / "md_z2_r1").mkdir(parents=True)
+    (earlier / "manifest.json").write_text('{"site": {"name": "local"}}')
+    (earlier / "results.csv").write_text("task,status\ntrain,ok\n")
+    (earlier / "md" / "md_z2_r1" / "log.lammps").write_text("Performance: 1 tau/day\n")
+    before = _snapshot(tmp_path / "runs")
+    yield tmp_path / "runs"
+    assert _snapshot(tmp_path / "runs") == before, "bad input changed or added files in the runs folder"
+
+
+def _snapshot(root):
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+
+
+def assert_clean_error(result, fragment):
+    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    assert fragment in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len([l for l in result.stderr.splitlines() if l.startswith("error:")]) == 1
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_bad_dataset(name, runs, tmp_path):
+    text, fragment = DATASETS[name]
+    path = tmp_path / f"{name}.xyz"
+    path.write_text(text)
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", "--set", f"dataset.path={path}")
+    assert_clean_error(result, fragment)
+    assert str(path) in result.stderr  # names the file
+
+
+def test_missing_dataset_names_the_doi_and_fetch_data(runs, tmp_path):
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", "--set", f"dataset.path={tmp_path}/Ag.xyz")
+    assert_clean_error(result, "10.24435/materialscloud:fr-ts")
+    assert "fetch-data" in result.stderr
+
+
+@pytest.mark.parametrize("overrides,fragment", CONFIG_CASES)
+def test_bad_site_value(overrides, fragment, runs):
+    args = ["mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}"]
+    for override in overrides:
+        args += ["--set", override]
+    assert_clean_error(cli(*args), fragment)
+
+
+def test_yaml_syntax_error_names_file_and_line(runs, tmp_path):
+    site = tmp_path / "broken.yaml"
+    site.write_text("name: broken\nprovider:\n  kind: local\n  cores_per_node: [2\nmd: {}\n")
+    assert_clean_error(cli("mlmd_parsl", "--site", str(site)), f"{site}:5: YAML syntax error")
+
+
+def test_unknown_site_lists_the_known_ones(runs):
+    assert_clean_error(cli("mlmd_parsl", "--site", "frontier"), "unknown site 'frontier'; known sites: chicoma, crossroads")
+
+
+def test_missing_lmp_for_the_site_engine(runs):
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", "--set", "md.engine=mliap",
+                 "--set", "md.lmp=/opt/nowhere/lmp")
+    assert_clean_error(result, "LAMMPS executable '/opt/nowhere/lmp' (from md.lmp) not found")
+
+
+def test_lmp_without_python_coupling(runs):
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", "--set", "md.engine=mliap",
+                 "--set", f"md.lmp={REPO / '.venv' / 'bin' / 'lmp'}")
+    assert_clean_error(result, "lacks PYTHON")  # the PyPI wheel's real lmp
+
+
+def test_lmp_without_kokkos_for_a_gpu_site(runs, tmp_path):
+    """An `lmp` whose -h lists ML-IAP and PYTHON but no KOKKOS (no such build exists here, so a script prints it)."""
+    fake = tmp_path / "lmp"
+    fake.write_text("#!/bin/sh\ncat <<'EOF'\nLarge-scale Atomic/Molecular Massively Parallel Simulator - 2 Aug 2023\n"
+                    "\nInstalled packages:\n\nML-IAP ML-SNAP PYTHON\n\nList of individual style options\nEOF\n")
+    fake.chmod(0o755)
+    result = cli("mlmd_parsl", "--site", "chicoma", "--set", f"runs_dir={runs}", "--set", "dataset.path=null",
+                 "--set", f"md.lmp={fake}")
+    assert_clean_error(result, "KOKKOS")
+
+
+def test_model_file_that_is_not_a_hippynn_export(tmp_path):
+    import torch
+
+    junk = tmp_path / "model.pt"
+    torch.save({"weights": [1, 2, 3]}, junk)
+    result = cli("mlmd_parsl.md", "--model", str(junk), "--box", str(FIXTURES / "ag_box.data"), "--steps", "0")
+    assert_clean_error(result, f"model file {junk} is a dict, not a hippynn MLIAPInterface export")
+
+
+def test_model_for_another_element(untrained_model, tmp_path):
+    import torch
+
+    interface = torch.load(untrained_model["model"], weights_only=False)
+    interface.element_types = ["Cu"]
+    copper = tmp_path / "copper_model.pt"
+    torch.save(interface, copper)
+    result = cli("mlmd_parsl.md", "--model", str(copper), "--box", str(FIXTURES / "ag_box.data"), "--steps", "0")
+    assert_clean_error(result, "is for elements ['Cu']; this benchmark needs ['Ag']")
+
+
+def test_box_file_unreadable(untrained_model, tmp_path):
+    result = cli("mlmd_parsl.md", "--model", str(untrained_model["model"]), "--box", str(tmp_path / "box.data"))
+    assert_clean_error(result, f"box file not found: {tmp_path / 'box.data'}")
+
+
+def test_resume_and_dry_run_conflict(runs):
+    assert_clean_error(cli("mlmd_parsl", "--site", "local", "--dry-run", "--resume", "x"),
+                       "--resume and --dry-run do not go together")
+
+
+def test_resume_of_a_run_that_does_not_exist(runs):
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", "--resume", "local-20990101-000000")
+    assert_clean_error(result, "no run directory with a manifest.json")
+
+
+def test_resume_of_another_sites_run(runs):
+    result = cli("mlmd_parsl", "--site", "crossroads", "--set", f"runs_dir={runs}", "--resume", "local-20260101-000000")
+    assert_clean_error(result, "that run belongs to site 'local', not 'crossroads'")
+
+
+def test_set_without_a_value(runs):
+    assert_clean_error(cli("mlmd_parsl", "--site", "local", "--set", "md.zreps"), "expected KEY.PATH=VALUE")
+
+
+def test_progress_interval_must_be_positive(runs):
+    assert_clean_error(cli("mlmd_parsl", "--site", "local", "--progress-every", "0"), "--progress-every 0: must be > 0")
+
+
+def test_unwritable_runs_folder(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={blocker}/runs")
+    assert_clean_error(result, f"cannot create the run directory under {blocker}/runs")

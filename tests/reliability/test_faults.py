@@ -1,0 +1,184 @@
+"""Faults injected into real runs: a worker killed mid-MD, LAMMPS crashing, SIGTERM, corrupted outputs.
+Each test says what survived and asserts that nothing finished was lost or silently reused."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, child_env
+
+HERE = Path(__file__).resolve().parent
+TINY = str(REPO / "tests" / "integration" / "tiny_site.yaml")
+pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.mpi]
+
+
+def start(tmp_path, *overrides):
+    args = [sys.executable, "-m", "mlmd_parsl", "--site", TINY, "--set", f"runs_dir={tmp_path}",
+            "--set", "validation.enabled=false", "--progress-every", "5"]
+    for override in overrides:
+        args += ["--set", override]
+    return args, subprocess.Popen(args, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+
+
+def processes():
+    """{pid: (ppid, cmdline)} of every process."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                table[int(entry.name)] = (ppid, (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except (OSError, IndexError, ValueError):
+                continue
+    return table
+
+
+def wait_for_md_process(run_root: Path, case: str, timeout=600):
+    """PID of the engine running `case` once its log shows MD under way."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for pid, (_, cmd) in processes().items():
+            if "mlmd_parsl.md" in cmd and f"/md/{case}/" in cmd and str(run_root) in cmd:
+                logs = list(run_root.glob(f"*/md/{case}/log.lammps"))
+                if logs and "MLMD_STAGE nvt_5fs" in logs[0].read_text(errors="replace"):
+                    return pid
+        time.sleep(0.2)
+    raise AssertionError(f"{case} never started")
+
+
+def descendants(pid, table):
+    children = [p for p, (ppid, _) in table.items() if ppid == pid]
+    return children + [d for c in children for d in descendants(c, table)]
+
+
+def rows_of(run_dir):
+    return {r["task"]: r for r in csv.DictReader((run_dir / "results.csv").open())}
+
+
+@pytest.fixture(scope="module")
+def survived_worker_kill(tmp_path_factory):
+    """A campaign whose MPI worker is killed (with the MD it runs) mid-case; Parsl retries the case."""
+    root = tmp_path_factory.mktemp("killed")
+    args, proc = start(root, "md.zreps=[1]", "md.ranks=[1, 2]", "retries.md=1")
+    try:
+        md_pid = wait_for_md_process(root, "md_z1_r2")
+        table = processes()
+        worker = md_pid
+        while "spawn_main" not in table[worker][1]:  # up to the Parsl worker that runs the bash app
+            worker = table[worker][0]
+        for pid in [worker] + descendants(worker, table):  # the worker and everything it started dies
+            os.kill(pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=900)
+    finally:
+        proc.kill()
+    return args, proc.returncode, out, err, next(root.glob("tiny-*"))
+
+
+def test_killed_worker_is_retried_and_the_campaign_completes(survived_worker_kill):
+    _, returncode, out, err, run_dir = survived_worker_kill
+    assert returncode == 0, out[-3000:] + err[-3000:]
+    rows = rows_of(run_dir)
+    assert rows["md_z1_r2"]["status"] == "ok" and rows["md_z1_r2"]["ranks"] == "2"
+    assert rows["md_z1_r1"]["status"] == "ok"
+    parsl_log = next((run_dir / "parsl").rglob("parsl.log")).read_text()
+    assert "WorkerLost" in parsl_log or "ManagerLost" in parsl_log  # the kill was seen, then retried
+
+
+def test_truncated_log_and_corrupt_record_are_redone_never_reused(survived_worker_kill):
+    args, _, _, _, run_dir = survived_worker_kill
+    log = run_dir / "md" / "md_z1_r1" / "log.lammps"
+    log.write_text(log.read_text()[: len(log.read_text()) // 2])  # a partial log behind a 'done' record
+    (run_dir / "md" / "md_z1_r2" / "done-md.json").write_text("{not json")
+    kept = (run_dir / "train" / "network_state.pt").stat().st_mtime_ns
+    result = subprocess.run(args + ["--resume", str(run_dir)], cwd=REPO, env=child_env(), capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "training: done (reused)" in result.stdout
+    assert "md_z1_r1: done - 284 atoms" in result.stdout and "md_z1_r2: done - 284 atoms" in result.stdout
+    assert "md_z1_r1: done (reused)" not in result.stdout and "md_z1_r2: done (reused)" not in result.stdout
+    assert (run_dir / "train" / "network_state.pt").stat().st_mtime_ns == kept
+    assert all(r["status"] == "ok" for r in rows_of(run_dir).values())
+
+
+def test_lammps_crash_is_a_failed_row_with_command_and_log_tail_and_other_cases_finish(tmp_path):
+    _, proc = start(tmp_path, "md.zreps=[1, 2]", "md.ranks=[1]", "retries.md=0")
+    try:
+        md_pid = wait_for_md_process(tmp_path, "md_z1_r1")
+        # while it runs: the Parsl interchanges listen on loopback only (security, issue 5)
+        interchanges = [pid for pid, (_, cmd) in processes().items()
+                        if "interchange.py" in cmd and proc.pid in _ancestors(pid)]
+        listening = [address for pid in interchanges for address in _listening_addresses(pid)]
+        os.kill(md_pid, signal.SIGSEGV)
+        out, err = proc.communicate(timeout=900)
+    finally:
+        proc.kill()
+    assert len(interchanges) == 2 and listening, (interchanges, listening)
+    assert all(address.startswith("127.0.0.1:") for address in listening), listening
+    assert len(list(tmp_path.glob("tiny-*/parsl/*/*/certificates/server.key"))) == 2  # both encrypted
+    assert proc.returncode == 1, out[-3000:] + err[-3000:]
+    rows = rows_of(next(tmp_path.glob("tiny-*")))
+    crashed = rows["md_z1_r1"]
+    assert crashed["status"] == "failed"
+    for fragment in ("md_z1_r1 (replicate 2 2 1, 1 rank(s)) failed", "after 1 attempt(s)", "command: cd ",
+                     "-m mlmd_parsl.md", "run directory: ", "log tail: "):
+        assert fragment in crashed["error"], crashed["error"]
+    assert "MLMD_STAGE" in crashed["error"]  # the log's last lines travel with the failure
+    assert rows["md_z2_r1"]["status"] == "ok" and rows["train"]["status"] == "ok"
+    assert "md_z1_r1: failed: md_z1_r1 (replicate" in out
+
+
+def test_sigterm_shuts_down_cleanly_and_the_rerun_resumes(tmp_path):
+    args, proc = start(tmp_path, "md.zreps=[1, 2]", "md.ranks=[1]")
+    wait_for_md_process(tmp_path, "md_z2_r1")  # mid-MD: training done, the engine running
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err[-3000:]
+    run_dir = next(tmp_path.glob("tiny-*"))
+    assert "terminated (SIGTERM); finished tasks are kept" in err and f"--resume {run_dir}" in err
+    assert "Traceback" not in err
+    time.sleep(2)
+    alive = [pid for pid, (_, cmd) in processes().items() if str(run_dir) in cmd or str(tmp_path) in cmd]
+    assert alive == [], "processes of the terminated run are still alive"
+    done = {p.parent.name: p.parent.joinpath("log.lammps").stat().st_mtime_ns for p in run_dir.glob("md/*/done-md.json")}
+    kept = (run_dir / "train" / "network_state.pt").stat().st_mtime_ns
+    result = subprocess.run(args + ["--resume", str(run_dir)], cwd=REPO, env=child_env(), capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "training: done (reused)" in result.stdout and (run_dir / "train" / "network_state.pt").stat().st_mtime_ns == kept
+    assert "md_z2_r1: done - 568 atoms" in result.stdout  # the case SIGTERM cut short runs again
+    for name, mtime in done.items():
+        assert f"{name}: done (reused)" in result.stdout
+        assert (run_dir / "md" / name / "log.lammps").stat().st_mtime_ns == mtime
+
+
+def _ancestors(pid):
+    table, chain = processes(), []
+    while pid in table and pid > 1:
+        pid = table[pid][0]
+        chain.append(pid)
+    return chain
+
+
+def _listening_addresses(pid):
+    """'a.b.c.d:port' of the TCP sockets process `pid` listens on (from /proc/net/tcp)."""
+    try:
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
+                  if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
+        lines = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and inode in inodes:
+            ip_hex, port_hex = local.split(":")
+            ip = ".".join(str(int(ip_hex[i:i + 2], 16)) for i in (6, 4, 2, 0))
+            out.append(f"{ip}:{int(port_hex, 16)}")
+    return out
