@@ -87,6 +87,11 @@ def main(argv=None):
 
         overrides = args.overrides + ([f"md.profile={args.profile}"] if args.profile else [])
         site = load_site_config(args.site, overrides)
+        resumed = None
+        if args.resume:
+            from .orchestration.rundir import resume_run_dir
+
+            resumed = resume_run_dir(site, args.resume)
         if not args.dry_run:
             preflight(site)
     except UserInputError as exc:
@@ -104,11 +109,11 @@ def main(argv=None):
             return exc.exit_code
 
     from .orchestration.campaign import run_campaign
-    from .orchestration.rundir import new_run_dir, resume_run_dir, write_manifest
+    from .orchestration.rundir import new_run_dir, write_manifest
     from .orchestration.sites import parsl_config_for
 
     try:
-        run_dir = resume_run_dir(site, args.resume) if args.resume else new_run_dir(site)
+        run_dir = resumed or new_run_dir(site)
         write_manifest(run_dir, site)
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -208,7 +208,11 @@ def _coerce(path, mapping, key, prefix, value, annotation):
     if annotation in _SCALARS:
         what, accepts = _SCALARS[annotation]
         if not accepts(value):
-            raise ConfigError(f"{where}: expected {what}, got {value!r}")
+            hint = ""
+            if annotation is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+                hint = " (YAML reads unquoted 1:30:00 as the number 5400: quote it, \"01:30:00\")" if key == "walltime" \
+                    else " (quote it to make it a string)"
+            raise ConfigError(f"{where}: expected {what}, got {value!r}{hint}")
         return float(value) if annotation is float else value
     return value
 
