@@ -112,7 +112,7 @@ def test_lammps_crash_is_a_failed_row_with_command_and_log_tail_and_other_cases_
         md_pid = wait_for_md_process(tmp_path, "md_z1_r1")
         # while it runs: the Parsl interchanges listen on loopback only (security, issue 5)
         interchanges = [pid for pid, (_, cmd) in processes().items()
-                        if "interchange.py" in cmd and proc.pid in _ancestors(pid)]
+                        if "HTEX interchange" in cmd and proc.pid in _ancestors(pid)]
         listening = [address for pid in interchanges for address in _listening_addresses(pid)]
         os.kill(md_pid, signal.SIGSEGV)
         out, err = proc.communicate(timeout=900)
@@ -128,7 +128,9 @@ def test_lammps_crash_is_a_failed_row_with_command_and_log_tail_and_other_cases_
     for fragment in ("md_z1_r1 (replicate 2 2 1, 1 rank(s)) failed", "after 1 attempt(s)", "command: cd ",
                      "-m mlmd_parsl.md", "run directory: ", "log tail: "):
         assert fragment in crashed["error"], crashed["error"]
-    assert "MLMD_STAGE" in crashed["error"]  # the log's last lines travel with the failure
+    last_line = [l.strip() for l in Path(crashed["log"]).read_text().splitlines() if l.strip()][-1]
+    assert crashed["error"].endswith(last_line)  # the log's last lines travel with the failure
+    assert "[crashed]" in crashed["error"]  # SIGSEGV: classified, so a retry policy could treat it apart
     assert rows["md_z2_r1"]["status"] == "ok" and rows["train"]["status"] == "ok"
     assert "md_z1_r1: failed: md_z1_r1 (replicate" in out
 
@@ -166,19 +168,24 @@ def _ancestors(pid):
 
 
 def _listening_addresses(pid):
-    """'a.b.c.d:port' of the TCP sockets process `pid` listens on (from /proc/net/tcp)."""
+    """'address:port' of the TCP sockets (IPv4 and IPv6) that process `pid` listens on, from /proc/net."""
+    import ipaddress
+
     try:
         inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
                   if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
-        lines = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+        lines = [l for name in ("tcp", "tcp6") for l in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]]
     except OSError:
         return []
     out = []
     for line in lines:
         fields = line.split()
         local, state, inode = fields[1], fields[3], fields[9]
-        if state == "0A" and inode in inodes:
+        if state == "0A" and inode in inodes:  # LISTEN
             ip_hex, port_hex = local.split(":")
-            ip = ".".join(str(int(ip_hex[i:i + 2], 16)) for i in (6, 4, 2, 0))
+            # /proc prints each 32-bit word of the address in host (little-endian) order
+            raw = b"".join(bytes.fromhex(ip_hex[i:i + 8])[::-1] for i in range(0, len(ip_hex), 8))
+            ip = ipaddress.ip_address(raw)
+            ip = getattr(ip, "ipv4_mapped", None) or ip
             out.append(f"{ip}:{int(port_hex, 16)}")
     return out
