@@ -15,6 +15,7 @@ from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
 from .resume import is_done, mark_done, md_case_key
 from .rundir import find_baseline, update_manifest
+from .tasks import collect_results
 
 
 def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = ExecutorLabels(), log=print,
@@ -74,8 +75,9 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             log(f"validation: {_flags_text(validation['flags'])} - report {validation['report']}")
         else:
             log(f"validation: failed: {describe_failure(validation_f.exception())}")
-    collected = apps.collect_results(str(run_dir), training, cases, site.name, validation,
-                                     find_baseline(site, run_dir)).result()
+    # In this process, not as a task: results.csv must be written even when every block is gone
+    # (walltime, lost nodes), and collection only parses logs and draws plots.
+    collected = collect_results(str(run_dir), training, cases, site.name, validation, find_baseline(site, run_dir))
     record_provenance(run_dir, dfk, worker_f, dataset_f, export_f, cases)
     return collected
 
