@@ -8,7 +8,7 @@ REGRESSION_TOLERANCE is flagged `REGRESSION` (short timed stages are noisy: 10% 
 """
 from pathlib import Path
 
-from .report import seed_reference
+from .report import finish_figure, new_figure, seed_reference
 
 REGRESSION_TOLERANCE = 0.10
 SEED_TRAINING_FOM_S = {"cuda": 0.2465, "cpu": 1.670}  # Chicoma 1xA100 / Crossroads one node
@@ -68,7 +68,7 @@ def plot_strong_scaling(rows: list, out_png) -> str:
     sizes = sorted({int(r["atoms"]) for r in md if sum(x["atoms"] == r["atoms"] for x in md) > 1})
     if not sizes:
         return ""
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     seed = seed_reference()
     for atoms in sizes:
         points = sorted((int(r["ranks"]), float(r["katom_step_s"])) for r in md if int(r["atoms"]) == atoms)
@@ -78,7 +78,7 @@ def plot_strong_scaling(rows: list, out_png) -> str:
         if f"cpu_{atoms}" in seed:
             ax.plot(*zip(*seed[f"cpu_{atoms}"]), "s--", color=line.get_color(), alpha=0.35,
                     label=f"seed Crossroads {atoms:,}")
-    return _finish(plt, fig, ax, out_png, "MPI ranks", "Katom-step/s", "Strong scaling (dotted: ideal)", log=True)
+    return finish_figure(plt, fig, ax, out_png, "MPI ranks", "Katom-step/s", "Strong scaling (dotted: ideal)", log=True)
 
 
 def plot_weak_scaling(rows: list, out_png) -> str:
@@ -86,13 +86,13 @@ def plot_weak_scaling(rows: list, out_png) -> str:
     md = sorted(_ok_md(rows, "weak"), key=lambda r: int(r["ranks"]))
     if not md:
         return ""
-    plt, fig, ax = _figure()
+    plt, fig, ax = new_figure()
     ranks = [int(r["ranks"]) for r in md]
     per_rank = [float(r["katom_step_s"]) / int(r["ranks"]) for r in md]
     ax.plot(ranks, per_rank, "o-", label="this run")
     ax.plot(ranks, [per_rank[0]] * len(ranks), ":", color="gray", label="ideal")
     atoms_per_rank = int(md[0]["atoms"]) // int(md[0]["ranks"])
-    return _finish(plt, fig, ax, out_png, "MPI ranks (one GPU each on GPU sites)", "Katom-step/s per rank",
+    return finish_figure(plt, fig, ax, out_png, "MPI ranks (one GPU each on GPU sites)", "Katom-step/s per rank",
                    f"Weak scaling, {atoms_per_rank:,} atoms per rank", log=False)
 
 
@@ -132,28 +132,3 @@ def _num(value, digits=4):
 def _ok_md(rows, sweep):
     return [r for r in rows if r.get("kind") == "md" and r.get("status") == "ok"
             and (r.get("sweep") or "throughput") == sweep]
-
-
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    return plt, fig, ax
-
-
-def _finish(plt, fig, ax, out_png, xlabel, ylabel, title, log):
-    if log:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
-    return str(out_png)

@@ -21,15 +21,37 @@ def seed_reference():
     }
 
 
-def plot_throughput(rows, out_png, title_suffix=""):
+def new_figure(size=(6.5, 4.2)):
+    """(pyplot, figure, axes) on the non-interactive backend (runs on nodes without a display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig, ax = plt.subplots(figsize=size)
+    return plt, fig, ax
+
+
+def finish_figure(plt, fig, ax, out_png, xlabel, ylabel, title, log=True) -> str:
+    """Labels, log axes, grid and legend; save to out_png and close."""
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+    return str(out_png)
+
+
+def plot_throughput(rows, out_png, title_suffix=""):
     md = [r for r in rows if r.get("kind") == "md" and r.get("status") == "ok"
           and (r.get("sweep") or "throughput") == "throughput"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    plt, fig, ax = new_figure((7, 4.5))
     for ranks in sorted({int(r["ranks"]) for r in md}):
         points = sorted((int(r["atoms"]), float(r["katom_step_s"])) for r in md if int(r["ranks"]) == ranks)
         ax.plot(*zip(*points), "o-", label=f"this run: {ranks} MPI rank{'s' if ranks > 1 else ''}")
@@ -42,16 +64,7 @@ def plot_throughput(rows, out_png, title_suffix=""):
     failed = [r for r in rows if r.get("kind") == "md" and r.get("status") != "ok"]
     ax.set_xscale("log")
     ax.set_xlim(right=ax.get_xlim()[1] * 3)  # room for the seed annotations
-    ax.set_yscale("log")
-    ax.set_xlabel("atoms")
-    ax.set_ylabel("Katom-step/s (timed stage)")
     title = "MLMD throughput" + (f" ({title_suffix})" if title_suffix else "")
     if failed:
         title += f" - {len(failed)} failed case(s), see results.csv"
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=120)
-    plt.close(fig)
-    return str(out_png)
+    return finish_figure(plt, fig, ax, out_png, "atoms", "Katom-step/s (timed stage)", title)
