@@ -35,7 +35,9 @@ def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     bindir = Path(site.provider.python or sys.executable).parent
     nodefile = run_dir / "parsl_nodefile"
     nodefile.write_text("localhost\n")
-    worker_init = f"export PATH={bindir}:$PATH; export PBS_NODEFILE={nodefile}; {site.provider.worker_init}"
+    # UCX_NET_DEVICES=lo: MPICH's UCX netmod would otherwise listen on every interface; one node needs none.
+    worker_init = (f"export PATH={bindir}:$PATH; export PBS_NODEFILE={nodefile}; export UCX_NET_DEVICES=lo; "
+                   f"{site.provider.worker_init}")
     # The interchange is a script in the venv's bin, which need not be on the driver's PATH.
     interchange = [str(Path(sys.executable).parent / "interchange.py")]
     return Config(
