@@ -46,6 +46,10 @@ def preflight(site):
         validate_dataset(site.dataset.path)
     if site.md.engine == "mliap":
         lammps_preflight("mliap", resolve_lmp(site.md.lmp), site.md.kokkos)
+    if site.provider.kind == "slurm":
+        from .orchestration.sites import listen_address
+
+        listen_address(site.provider.interface)
 
 
 def print_summary(collected, run_dir, out=print):
@@ -128,9 +132,15 @@ def main(argv=None):
 
     from parsl.dataflow.dflow import DataFlowKernel
 
-    signal.signal(signal.SIGTERM, _raise_terminated)  # a scheduler's or user's kill: the same clean shutdown
-    dfk = DataFlowKernel(parsl_config_for(site, run_dir))
     try:
+        parsl_config = parsl_config_for(site, run_dir)
+    except UserInputError as exc:  # e.g. provider.interface names no interface of this host
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    signal.signal(signal.SIGTERM, _raise_terminated)  # a scheduler's or user's kill: the same clean shutdown
+    dfk = None
+    try:
+        dfk = DataFlowKernel(parsl_config)
         collected = run_campaign(site, run_dir, dfk, log=lambda line: print(line, flush=True),
                                  heartbeat_s=args.progress_every)
     except MlmdError as exc:
@@ -142,7 +152,8 @@ def main(argv=None):
               file=sys.stderr, flush=True)
         return 143 if isinstance(exc, Terminated) else 130
     finally:
-        dfk.cleanup()
+        if dfk is not None:
+            dfk.cleanup()
     print_summary(collected, run_dir)
     failed = [r for r in collected["rows"] if r["status"] != "ok"]
     if failed:

@@ -47,4 +47,4 @@ def md_case_key(case: dict, model_file, custom_kernels: str, threads: int) -> st
     lmp_digest = file_sha256(lmp) if lmp and Path(lmp).is_file() else lmp
     fields = {k: case[k] for k in ("replicate", "ranks", "profile", "engine", "model_device", "dtype", "kokkos")}
     return content_key(what="md", model=file_sha256(model_file), lmp=lmp_digest, kernels=custom_kernels,
-                       threads=threads, **fields)
+                       threads=threads, kokkos_gpus=case.get("kokkos_gpus", 1), **fields)

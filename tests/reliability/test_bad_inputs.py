@@ -182,6 +182,11 @@ def test_progress_interval_must_be_positive(runs):
     assert_clean_error(cli("mlmd_parsl", "--site", "local", "--progress-every", "0"), "--progress-every 0: must be > 0")
 
 
+def test_interface_the_host_does_not_have(runs):
+    result = cli("mlmd_parsl", "--site", "localslurm", "--set", f"runs_dir={runs}", "--set", "provider.interface=nosuch0")
+    assert_clean_error(result, "provider.interface: 'nosuch0' has no IPv4 address here")
+
+
 def test_unwritable_runs_folder(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
