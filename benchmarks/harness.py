@@ -1,0 +1,179 @@
+"""Performance harness: our code next to what a user would otherwise run, side by side in one run.
+
+    python benchmarks/harness.py --model hippynn_lammps_model.pt --box ag_box.data \
+        [--state network_state.pt] [--dataset Ag.xyz --epochs 20] --device cpu --zreps 2 8
+
+Same machine, model, atoms and step count for every column:
+- training (with --dataset): our training (pairs precomputed once) vs the seed's reference procedure
+  (stock hippynn setup_and_train, pairs found every batch), same data, epochs, network and batch size;
+  epoch time and test errors of both;
+- MD per size: our embedded engine (`python -m mlmd_parsl.md`, the timed stage of the quick profile,
+  after its warm-up stages) on 1 and --ranks ranks; the raw model step (energy + forces on fixed pairs, no MD: the engine's floor); ASE's
+  VelocityVerlet with hippynn's ASE calculator (with --state); LAMMPS' own EAM on the same box and profile.
+Prints a table with the ratios the performance targets are stated in and writes JSON to --out.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mlmd_parsl.science.deck import make_deck, protocol_by_name
+from mlmd_parsl.science.logs import parse_log
+
+
+def replicated_atoms(box, zrep):
+    import ase.io
+
+    atoms = ase.io.read(box, format="lammps-data", atom_style="atomic")
+    atoms.set_chemical_symbols(["Ag"] * len(atoms))
+    return atoms.repeat((2, 2, zrep))
+
+
+def model_step_rate(model, atoms, device, dtype, repeats):
+    """Atom-steps/s of the exported model alone: energy + forces on fixed periodic pairs."""
+    from ase.neighborlist import neighbor_list
+
+    from mlmd_parsl.science.export import load_exported_model
+    from mlmd_parsl.science.model_evaluator import ModelEvaluator, forces_from_pairs
+
+    evaluator = ModelEvaluator(load_exported_model(model, device=device), device, dtype)
+    i, j, shifts = neighbor_list("ijS", atoms, evaluator.cutoff)
+    positions = atoms.get_positions()
+    pair_coord = positions[i] - (positions[j] + shifts @ atoms.cell.array)
+    numbers = evaluator.atomic_numbers(np.ones(len(atoms), dtype=np.int64))
+    for _ in range(3):  # warm-up: allocator, kernel selection
+        evaluator.evaluate(numbers, len(atoms), i, j, pair_coord)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        _, pair_forces = evaluator.evaluate(numbers, len(atoms), i, j, pair_coord)  # returns on the host: synced
+        forces_from_pairs(len(atoms), i, j, pair_forces)
+    return len(atoms) * repeats / (time.perf_counter() - start)
+
+
+def ase_md_rate(state, atoms, device, steps):
+    """Atom-steps/s of ASE VelocityVerlet (5 fs) driven by hippynn's own ASE calculator."""
+    import ase.units
+    import torch
+    from ase.md.verlet import VelocityVerlet
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from hippynn.interfaces.ase_interface import HippynnCalculator
+
+    from mlmd_parsl.science.network import build_seed_graph, load_graph_state
+
+    saved = torch.load(state, map_location="cpu", weights_only=False)
+    graph = build_seed_graph(saved["network_params"])
+    load_graph_state(graph, saved["state"])
+    calc = HippynnCalculator(graph.henergy, en_unit=ase.units.eV, dist_unit=ase.units.Angstrom)
+    calc.to(torch.device(device))
+    atoms = atoms.copy()
+    atoms.calc = calc
+    MaxwellBoltzmannDistribution(atoms, temperature_K=1111, rng=np.random.default_rng(0), force_temp=True)
+    dyn = VelocityVerlet(atoms, 5 * ase.units.fs)
+    dyn.run(2)
+    start = time.perf_counter()
+    dyn.run(steps)
+    return len(atoms) * steps / (time.perf_counter() - start)
+
+
+def lammps_rate(args, zrep, ranks, engine, workdir):
+    """Katom-step/s of the profile's timed stage (after its warm-up stages): our engine or LAMMPS' EAM."""
+    from mlmd_parsl.science.lammps_runtime import eam_potential_path, lmp_executable, mpiexec_executable
+
+    log = workdir / f"{engine}_z{zrep}_r{ranks}.log"
+    if engine == "embedded":
+        cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", args.model, "--box", args.box, "--replicate", "2",
+               "2", str(zrep), "--profile", args.profile, "--device", args.device, "--log", str(log)]
+    else:
+        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], protocol_by_name(args.profile), engine="eam",
+                         eam_file=eam_potential_path())
+        (workdir / "in.eam").write_text(deck.text)
+        cmd = [lmp_executable(), "-in", str(workdir / "in.eam"), "-log", str(log), "-screen", "none"]
+    if ranks > 1:
+        cmd = [mpiexec_executable(), "-n", str(ranks)] + cmd
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, args.threads // ranks)), "PYTHONWARNINGS": "ignore"}
+    subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=workdir)
+    parsed = parse_log(log)
+    return parsed.katom_step_s if parsed.status == "ok" else None
+
+
+def training_comparison(args, workdir):
+    from mlmd_parsl.science.training import TrainingSpec, train
+
+    out = {}
+    for name, precompute in (("ours", True), ("reference", False)):
+        spec = TrainingSpec(max_epochs=args.epochs, termination_patience=10 * args.epochs, precompute_pairs=precompute,
+                            device=args.device)
+        summary = train(args.dataset, workdir / f"train_{name}", spec, dataset_label="benchmark")
+        test = summary["metrics"].get("test", {})
+        out[name] = {"epoch_time_s": summary["epoch_time_s"], "epochs": summary["epochs"],
+                     "test_epa_mae_mev": test.get("EpA-MAE"), "test_force_mae_mev_per_a": test.get("ForceMAE")}
+    out["speedup"] = out["reference"]["epoch_time_s"] / out["ours"]["epoch_time_s"]
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="hippynn_lammps_model.pt")
+    parser.add_argument("--box", required=True, help="ag_box.data")
+    parser.add_argument("--state", help="network_state.pt of the same model: enables the ASE MD column")
+    parser.add_argument("--dataset", help="extxyz set: enables the training comparison")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--zreps", type=int, nargs="+", default=[2, 8])
+    parser.add_argument("--profile", default="quick", help="MD-HO profile of the engine and EAM runs (timed stage)")
+    parser.add_argument("--steps", type=int, default=20, help="timed model steps (ASE MD: half as many)")
+    parser.add_argument("--ranks", type=int, default=2, help="also run the engine and EAM on this many ranks")
+    parser.add_argument("--ase-max-atoms", type=int, default=20_000, help="skip ASE MD above this size (too slow)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="cores to share among ranks")
+    parser.add_argument("--out", default="benchmark_harness")
+    args = parser.parse_args(argv)
+    for name in ("model", "box", "state", "dataset"):  # the runs below work in their own folder
+        if getattr(args, name):
+            setattr(args, name, str(Path(getattr(args, name)).resolve()))
+    out_dir = Path(args.out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {"args": vars(args), "md": []}
+    workdir = Path(tempfile.mkdtemp(prefix="harness-", dir=out_dir))
+    if args.dataset:
+        result["training"] = t = training_comparison(args, workdir)
+        print(f"training, {args.epochs} epochs on {args.device}: ours {t['ours']['epoch_time_s']:.3f} s/epoch, "
+              f"reference {t['reference']['epoch_time_s']:.3f} s/epoch -> {t['speedup']:.2f}x; test EpA-MAE "
+              f"{t['ours']['test_epa_mae_mev']:.2f} vs {t['reference']['test_epa_mae_mev']:.2f} meV/atom, Force MAE "
+              f"{t['ours']['test_force_mae_mev_per_a']:.1f} vs {t['reference']['test_force_mae_mev_per_a']:.1f} meV/A",
+              flush=True)
+    print(f"MD, Katom-step/s ({args.device}; engine and EAM: timed stage of the {args.profile} profile; model: "
+          f"{args.steps} steps; ASE: {max(2, args.steps // 2)} steps; {args.threads} cores):", flush=True)
+    print(f"{'atoms':>7} {'engine 1r':>10} {f'engine {args.ranks}r':>10} {'model':>9} {'eng/model':>9} "
+          f"{'ASE MD':>8} {'eng/ASE':>8} {'EAM 1r':>8} {f'EAM {args.ranks}r':>8}", flush=True)
+    for zrep in args.zreps:
+        atoms = replicated_atoms(args.box, zrep)
+        row = {"atoms": len(atoms), "zrep": zrep}
+        row["engine_1"] = lammps_rate(args, zrep, 1, "embedded", workdir)
+        row[f"engine_{args.ranks}"] = lammps_rate(args, zrep, args.ranks, "embedded", workdir) if args.ranks > 1 else None
+        row["model"] = model_step_rate(args.model, atoms, args.device, args.dtype, args.steps) / 1e3
+        row["ase_md"] = ase_md_rate(args.state, atoms, args.device, max(2, args.steps // 2)) / 1e3 if args.state and len(atoms) <= args.ase_max_atoms else None
+        row["eam_1"] = lammps_rate(args, zrep, 1, "eam", workdir)
+        row[f"eam_{args.ranks}"] = lammps_rate(args, zrep, args.ranks, "eam", workdir) if args.ranks > 1 else None
+        row["engine_over_model"] = row["engine_1"] / row["model"] if row["engine_1"] else None
+        row["engine_over_ase"] = row["engine_1"] / row["ase_md"] if row["engine_1"] and row["ase_md"] else None
+        result["md"].append(row)
+        print(f"{row['atoms']:>7} {_f(row['engine_1'], 10)} {_f(row[f'engine_{args.ranks}'], 10)} {_f(row['model'], 9)} "
+              f"{_f(row['engine_over_model'], 9, 3)} {_f(row['ase_md'], 8)} {_f(row['engine_over_ase'], 8)} "
+              f"{_f(row['eam_1'], 8)} {_f(row[f'eam_{args.ranks}'], 8)}", flush=True)
+    (out_dir / "harness.json").write_text(json.dumps(result, indent=2))
+    return 0 if all(r["engine_1"] for r in result["md"]) else 1
+
+
+def _f(value, width, digits=1):
+    return f"{value:>{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
