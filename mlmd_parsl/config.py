@@ -31,6 +31,7 @@ class ProviderConfig:
     python: str = ""  # interpreter for MD tasks; empty = the driver's own (sys.executable)
     interface: str = ""  # network interface the Parsl interchange listens on (e.g. hsn0); empty = the hostname's address
     encrypted: bool = True  # Parsl HTEX traffic encryption (CurveZMQ); turn off only on a trusted network
+    heartbeat_threshold_s: int = 120  # a worker pool silent this long is lost (node failure, walltime): retry
     # Slurm only (kind: slurm)
     partition: str = ""
     account: str = ""
@@ -283,6 +284,8 @@ def _validate(site: SiteConfig, path):
     for key in ("cores_per_node", "nodes_per_block", "max_blocks"):
         if getattr(provider, key) < 1:
             fail(f"provider.{key}", f"{getattr(provider, key)} must be >= 1")
+    if not 10 <= provider.heartbeat_threshold_s <= 3600:
+        fail("provider.heartbeat_threshold_s", f"{provider.heartbeat_threshold_s}; allowed: 10 to 3600 seconds")
     if provider.gpus_per_node < 0:
         fail("provider.gpus_per_node", f"{provider.gpus_per_node} must be >= 0")
     if not re.fullmatch(r"\d+:[0-5]\d:[0-5]\d", provider.walltime):

@@ -6,6 +6,12 @@ from ..config import SiteConfig
 from .apps import ExecutorLabels
 
 
+def heartbeat(site: SiteConfig) -> dict:
+    """How soon a silent worker pool counts as lost, for both executors."""
+    threshold = site.provider.heartbeat_threshold_s
+    return {"heartbeat_threshold": threshold, "heartbeat_period": max(2, threshold // 4)}
+
+
 def retry_settings(site: SiteConfig) -> dict:
     from .retry import make_retry_handler, max_retries
 
@@ -22,7 +28,8 @@ def python_executor(site: SiteConfig, label: str, provider, **kwargs):
     if gpus:
         shape = dict(max_workers_per_node=gpus, available_accelerators=gpus,
                      cores_per_worker=max(1, site.provider.cores_per_node // gpus))
-    return HighThroughputExecutor(label=label, provider=provider, encrypted=site.provider.encrypted, **shape, **kwargs)
+    return HighThroughputExecutor(label=label, provider=provider, encrypted=site.provider.encrypted, **shape,
+                                  **heartbeat(site), **kwargs)
 
 
 def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):
@@ -54,6 +61,7 @@ def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
                 max_workers_per_block=1,
                 provider=LocalProvider(launcher=SimpleLauncher(), worker_init=worker_init, init_blocks=1, max_blocks=1),
                 encrypted=site.provider.encrypted,
+                **heartbeat(site),
             ),
         ],
         run_dir=str(run_dir / "parsl"),
@@ -122,7 +130,7 @@ def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
             MPIExecutor(
                 label=labels.mpi, mpi_launcher=p.mpi_launcher, max_workers_per_block=p.nodes_per_block,
                 provider=slurm_provider(site, p.nodes_per_block, worker_init), encrypted=p.encrypted,
-                address=address,
+                address=address, **heartbeat(site),
             ),
         ],
         run_dir=str(run_dir / "parsl"),

@@ -150,7 +150,7 @@ def test_md_block_killed_at_its_walltime_is_a_failed_case_and_the_rerun_resumes(
 
     base = ["mlmd_parsl", "--site", "localslurm", "--set", f"runs_dir={tmp_path}", "--set", "validation.enabled=false",
             "--set", "dataset.synthetic.frames=40", "--set", "training.max_epochs=3", "--set", "md.zreps=[64]",
-            "--set", "md.ranks=[1]", "--set", "retries.md=0"]
+            "--set", "md.ranks=[1]", "--set", "retries.md=0", "--set", "provider.heartbeat_threshold_s=20"]
     cut = run_cli(base + ["--set", "provider.walltime=00:01:00"], timeout=900, SLURM_CONF=os.environ["SLURM_CONF"])
     run_dir = next(tmp_path.glob("localslurm-*"))
     import csv

@@ -64,6 +64,13 @@ def test_parsl_config_carries_the_policy_and_encryption(tmp_path):
     assert not any(e.encrypted for e in plain.executors)  # only when the user says so
 
 
+def test_lost_worker_pools_are_noticed_after_the_configured_heartbeat(tmp_path):
+    config = parsl_config_for(load_site_config("local", ["provider.heartbeat_threshold_s=20"]), tmp_path)
+    assert {(e.heartbeat_threshold, e.heartbeat_period) for e in config.executors} == {(20, 5)}
+    with pytest.raises(ConfigError, match=r"provider.heartbeat_threshold_s: 5; allowed: 10 to 3600 seconds"):
+        load_site_config("local", ["provider.heartbeat_threshold_s=5"])
+
+
 def test_slurm_interchange_listens_on_the_named_interface_only(tmp_path):
     config = parsl_config_for(load_site_config("localslurm"), tmp_path)
     assert {e.address for e in config.executors} == {"127.0.0.1"}  # interface: lo
