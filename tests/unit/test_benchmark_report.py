@@ -19,7 +19,7 @@ def test_cpu_case_is_compared_with_crossroads_at_the_same_atoms_and_ranks_only()
 
 
 def test_slower_than_baseline_beyond_tolerance_is_a_regression_and_training_time_runs_the_other_way():
-    rows = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "2.0", "device": "cpu"},
+    rows = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "2.0", "device": "cpu", "dataset": "real"},
             md("md_z1_r1", 284, 1, 8.0), md("md_z2_r1", 568, 1, 9.5), md("md_z4_r1", 1136, 1, 1.0, status="failed")]
     baseline = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "1.0"},
                 md("md_z1_r1", 284, 1, 10.0), md("md_z2_r1", 568, 1, 10.0)]
@@ -44,3 +44,9 @@ def test_report_lists_flagged_tasks_and_embeds_plots(tmp_path):
 def test_no_scaling_plot_without_the_points_for_one():
     assert plot_strong_scaling([md("md_z1_r1", 284, 1, 10.0)], "unused.png") == ""
     assert plot_weak_scaling([md("md_z1_r1", 284, 1, 10.0)], "unused.png") == ""
+
+
+def test_training_on_another_dataset_is_not_compared_with_the_seed():
+    (train,) = compare([{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "1.6", "device": "cpu",
+                         "dataset": "synthetic"}])
+    assert train["seed"] is None and train["seed_ratio"] is None and train["flags"] == ""
