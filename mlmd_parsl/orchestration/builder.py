@@ -31,16 +31,26 @@ class CampaignFutures:
         from concurrent.futures import wait
 
         wait(list(self.md.values()))
-        training = {"log": str(self.run_dir / "train" / "model_results.txt")}
-        if self.training.exception() is None:
-            training.update(summary=self.training.result(), dataset_label=self.training.result()["dataset_label"])
-        else:
-            training["error"] = str(self.training.exception())
+        training = training_outcome(self.training, self.dataset, self.run_dir / "train")
         for case in self.cases:
             future = self.md.get(case["task"])
             if future is not None and future.exception() is not None:
                 case["error"] = str(future.exception())
         return self.apps.collect_results(str(self.run_dir), training, self.cases, site_name)
+
+
+def training_outcome(train_f, dataset_f, train_dir: Path) -> dict:
+    """What results.csv needs of the training: its summary, or its error and the dataset's label."""
+    from .progress import describe_failure
+
+    training = {"log": str(Path(train_dir) / "model_results.txt")}
+    if train_f.exception() is None:
+        summary = train_f.result()
+        training.update(summary=summary, dataset_label=summary["dataset_label"])
+    else:
+        training["error"] = describe_failure(train_f.exception())
+        training["dataset_label"] = dataset_f.result()["kind"] if dataset_f.exception() is None else ""
+    return training
 
 
 def submit_model(apps: Apps, site: SiteConfig, run_dir: Path):

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import SiteConfig
 from ..science.logs import parse_log
 from .apps import ExecutorLabels, make_apps
-from .builder import submit_md_case, submit_model
+from .builder import submit_md_case, submit_model, training_outcome
 from .cases import md_cases, threads_per_rank
 from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
@@ -59,13 +59,7 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             case["error"] = describe_md_failure(case, future)
         progress.report(case["task"], exc, _md_brief(case) if exc is None else "", failure=case.get("error", ""))
 
-    training = {"log": str(train_dir / "model_results.txt")}
-    if train_f.exception() is None:
-        summary = train_f.result()
-        training.update(summary=summary, dataset_label=summary["dataset_label"])
-    else:
-        training["error"] = describe_failure(train_f.exception())
-        training["dataset_label"] = dataset_f.result()["kind"] if dataset_f.exception() is None else ""
+    training = training_outcome(train_f, dataset_f, train_dir)
     validation = None
     if site.validation.enabled and export_f.exception() is None:
         # After the MD cases, so that it never shares the cores with a timed run.

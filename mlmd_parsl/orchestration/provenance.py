@@ -60,6 +60,7 @@ def lineage(dataset: dict, train_dir: Path, exported: dict, cases: list) -> dict
 
     from ..science.logs import parse_log
 
+    model_sha256 = _sha256(exported.get("model")) if exported else ""  # hashed once, not once per case
     md = []
     for case in cases:
         placement = Path(case["dir"]) / "placement.json"
@@ -68,13 +69,13 @@ def lineage(dataset: dict, train_dir: Path, exported: dict, cases: list) -> dict
             "task": case["task"], "sweep": case.get("sweep"), "status": parsed.status,
             "atoms": parsed.atoms, "ranks": parsed.ranks, "katom_step_s": parsed.katom_step_s,
             "log": case["log"], "log_sha256": _sha256(case["log"]), "content_key": case.get("key", ""),
-            "model_sha256": _sha256(exported.get("model")) if exported else "",
+            "model_sha256": model_sha256,
             "placement": json.loads(placement.read_text())["ranks"] if placement.is_file() else [],
         })
     return {
         "dataset": {k: dataset.get(k) for k in ("kind", "path", "sha256", "frames", "atoms_per_frame")} if dataset else {},
         "training": {"dir": str(train_dir), "network_state_sha256": _sha256(Path(train_dir) / "network_state.pt")},
-        "export": {"model": exported.get("model"), "model_sha256": _sha256(exported.get("model")),
+        "export": {"model": exported.get("model"), "model_sha256": model_sha256,
                    "box": exported.get("box")} if exported else {},
         "md": md,
     }
