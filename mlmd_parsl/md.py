@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserInputError
+from .science.pairs import DEFAULT_SKIN, MAX_PAIR_SKIN
 
 
 def build_parser():
@@ -24,6 +25,9 @@ def build_parser():
     parser.add_argument("--log", default="log.lammps", help="LAMMPS log file")
     parser.add_argument("--device", default="cpu", help="torch device of the model (cpu, cuda, cuda:1)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--pair-skin", type=float, default=DEFAULT_SKIN,
+                        help=f"Angstrom beyond the cutoff that reused pair candidates reach (0 .. {MAX_PAIR_SKIN}; "
+                             f"0 finds pairs every step; default {DEFAULT_SKIN})")
     return parser
 
 
@@ -32,6 +36,9 @@ def check_arguments(args):
 
     if any(n < 1 for n in args.replicate):
         raise UserInputError(f"--replicate {' '.join(map(str, args.replicate))}: each factor must be >= 1")
+    if not 0 <= args.pair_skin <= MAX_PAIR_SKIN:
+        raise UserInputError(f"--pair-skin {args.pair_skin}: must be between 0 and {MAX_PAIR_SKIN} Angstrom "
+                             "(0 finds pairs every step; more than LAMMPS' own 2 A skin only adds candidates)")
     if args.steps is not None and args.steps < 0:
         raise UserInputError(f"--steps {args.steps}: must be >= 0")
     box = Path(args.box)
@@ -62,11 +69,13 @@ def main(argv=None):
         engine="embedded",
         dump_forces=str(Path(args.dump_forces).resolve()) if args.dump_forces else None,
     )
-    summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm)
+    summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm,
+                           pair_skin=args.pair_skin)
     placement = comm.gather(rank_placement(summary["device"]), root=0)
     if comm.Get_rank() == 0:
         write_placement(Path(args.log).with_name(PLACEMENT_FILE), placement)
-        print(f"ran {protocol.name} on {summary['natoms']} atoms, {comm.Get_size()} rank(s); log: {args.log}")
+        print(f"ran {protocol.name} on {summary['natoms']} atoms, {comm.Get_size()} rank(s), pair list built "
+              f"{summary['pair_builds']} times on rank 0; log: {args.log}")
     return 0
 
 

@@ -1,10 +1,11 @@
 """The embedded engine: stock LAMMPS integrates, keeps ghosts and decomposes the domain over MPI;
 a `fix external pf/callback` evaluates the exported hippynn_lammps_model.pt each step.
 
-Per step and rank: pairs (local atom, any atom within the cutoff) -> model on local atoms ->
-pair forces -> forces on local atoms and on ghosts; ghost forces go back to their owners
-(GhostForceRouter); energy and virial are summed over ranks and handed to LAMMPS as *global* values
-(identical on every rank), which is what fix external expects.
+Per step and rank: pairs (local atom, any atom within the cutoff; VerletPairs reuses a candidate list
+and folds periodic images of my own atoms into those atoms) -> model on local + foreign atoms -> forces
+summed on the model's device; forces on other ranks' atoms go back to their owners (GhostForceRouter);
+energy and virial are summed over ranks and handed to LAMMPS as *global* values (identical on every
+rank), which is what fix external expects.
 """
 import sys
 import traceback
@@ -13,12 +14,12 @@ import numpy as np
 
 from .deck import MODEL_FIX_ID, Deck
 from .ghost_router import GhostForceRouter, neighbour_ranks_from_subdomains
-from .model_evaluator import ModelEvaluator, forces_from_pairs, pair_virial
-from .pairs import local_pairs
+from .model_evaluator import ModelEvaluator
+from .pairs import DEFAULT_SKIN, VerletPairs
 
 
 class EmbeddedForceField:
-    def __init__(self, lmp, evaluator: ModelEvaluator, comm):
+    def __init__(self, lmp, evaluator: ModelEvaluator, comm, pair_skin=DEFAULT_SKIN):
         self.lmp = lmp
         self.evaluator = evaluator
         self.comm = comm
@@ -34,7 +35,9 @@ class EmbeddedForceField:
             margin=self.cutoff + 4.0,  # ghost cutoff (cutoff + skin) plus drift between re-neighbourings
         )
         self.router = GhostForceRouter(comm, natoms, neighbour_ranks=near)
+        self.pairs = VerletPairs(self.cutoff, pair_skin, evaluator.device)
         self.calls = 0
+        self._species_build = -1
 
     def callback(self, caller, step, nlocal, tags, x, fexternal):
         try:
@@ -48,19 +51,22 @@ class EmbeddedForceField:
     def _compute(self, nlocal, fexternal):
         lmp = self.lmp
         ntotal = nlocal + int(lmp.extract_global("nghost"))
-        positions = np.asarray(lmp.numpy.extract_atom("x", nelem=ntotal))
-        tags = np.asarray(lmp.numpy.extract_atom("id", nelem=ntotal)).astype(np.int64).reshape(-1)
-        types = np.asarray(lmp.numpy.extract_atom("type", nelem=ntotal)).astype(np.int64).reshape(-1)
         energy, virial = 0.0, np.zeros(6)
-        forces = np.zeros((ntotal, 3))
+        local_forces = np.zeros((nlocal, 3))
+        foreign_tags, foreign_forces = np.empty(0, dtype=np.int64), np.zeros((0, 3))
+        tags = np.asarray(lmp.numpy.extract_atom("id", nelem=ntotal)).astype(np.int64).reshape(-1)
         if nlocal > 0:
-            pair_i, pair_j, pair_coord = local_pairs(positions, nlocal, self.cutoff)
-            numbers = self.evaluator.atomic_numbers(types)
-            energy, pair_forces = self.evaluator.evaluate(numbers, nlocal, pair_i, pair_j, pair_coord)
-            forces = forces_from_pairs(ntotal, pair_i, pair_j, pair_forces)
-            virial = pair_virial(pair_coord, pair_forces)
-        local_forces = forces[:nlocal].copy()
-        self.router.add_ghost_forces(tags[:nlocal], tags[nlocal:], forces[nlocal:], local_forces)
+            positions = np.asarray(lmp.numpy.extract_atom("x", nelem=ntotal))
+            pairs = self.pairs
+            x = pairs.update(positions, tags, nlocal)
+            if pairs.builds != self._species_build:  # the model's atoms changed: their species too
+                types = np.asarray(lmp.numpy.extract_atom("type", nelem=ntotal)).reshape(-1)
+                self._numbers = self.evaluator.atomic_numbers(types[pairs.model_atoms()].astype(np.int64))
+                self._species_build = pairs.builds
+            energy, forces, virial = self.evaluator.evaluate(self._numbers, nlocal, *pairs.within_cutoff(x))
+            local_forces = forces[:nlocal]
+            foreign_tags, foreign_forces = pairs.foreign_tags, forces[nlocal:]
+        self.router.add_ghost_forces(tags[:nlocal], foreign_tags, foreign_forces, local_forces)
         if nlocal > 0:
             fexternal[:, :] = local_forces
         totals = np.zeros(7)
@@ -85,8 +91,12 @@ def device_for_rank(model_device: str, comm) -> str:
     return f"cuda:{local_rank % visible}"
 
 
-def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="float32", comm=None):
-    """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine."""
+def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="float32", comm=None,
+                 pair_skin=DEFAULT_SKIN):
+    """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine.
+
+    pair_skin (Angstrom, 0 .. 1.5): reach of the reused pair candidates beyond the cutoff; 0 finds pairs
+    afresh every step."""
     from mpi4py import MPI
 
     from .export import load_exported_model
@@ -99,10 +109,11 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
     lmp = open_lammps(log_file=log_file, comm=comm)
     try:
         lmp.commands_string(deck.setup)
-        force_field = EmbeddedForceField(lmp, evaluator, comm)
+        force_field = EmbeddedForceField(lmp, evaluator, comm, pair_skin)
         lmp.set_fix_external_callback(MODEL_FIX_ID, force_field.callback)
         lmp.commands_string(deck.stages)
-        return {"natoms": int(lmp.get_natoms()), "model_calls": force_field.calls, "device": model_device}
+        return {"natoms": int(lmp.get_natoms()), "model_calls": force_field.calls, "device": model_device,
+                "pair_builds": force_field.pairs.builds}
     finally:
         lmp.close()
 

@@ -23,26 +23,25 @@ class ModelEvaluator:
         return self.species_set[self.torch.as_tensor(np.asarray(lammps_types), device=self.device)]
 
     def evaluate(self, atomic_numbers, nlocal, pair_i, pair_j, pair_coord):
-        """Return (energy of the local atoms, pair forces f_ij on atom i as float64 numpy arrays)."""
+        """Energy of the first `nlocal` atoms, forces on every atom the model saw and the virial.
+
+        pair_i / pair_j index `atomic_numbers`; pair_coord is x_i - x_j (any float dtype, numpy or torch).
+        Forces are summed on the device (index_add_) in float64 and come back as one (n, 3) numpy array;
+        the virial is sum_pairs (x_i - x_j) f_ij in LAMMPS order (xx, yy, zz, xy, xz, yz), energy units.
+        """
         torch = self.torch
         z = atomic_numbers.reshape(1, -1)
         pi = torch.as_tensor(pair_i, device=self.device)
         pj = torch.as_tensor(pair_j, device=self.device)
-        pc = torch.as_tensor(pair_coord, device=self.device, dtype=self.dtype)
+        pc = torch.as_tensor(pair_coord, device=self.device)
         n = torch.as_tensor(nlocal, device=self.device)
-        _, total_energy, pair_forces = self.graph(z, pi, pj, pc, n)
-        return float(total_energy.detach()), pair_forces.detach().to("cpu", torch.float64).numpy()
-
-
-def forces_from_pairs(ntotal, pair_i, pair_j, pair_forces):
-    """Per-atom forces (local and ghost) and the virial sum_ij (x_i - x_j) f_ij, given pair forces."""
-    forces = np.zeros((ntotal, 3))
-    np.add.at(forces, pair_i, pair_forces)
-    np.add.at(forces, pair_j, -pair_forces)
-    return forces
-
-
-def pair_virial(pair_coord, pair_forces):
-    """Virial in LAMMPS order (xx, yy, zz, xy, xz, yz), energy units."""
-    w = pair_coord.T @ pair_forces  # w[a, b] = sum_pairs pc_a f_b
-    return np.array([w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]])
+        _, total_energy, pair_forces = self.graph(z, pi, pj, pc.to(self.dtype), n)
+        with torch.no_grad():
+            pair_forces = pair_forces.detach().to(torch.float64)
+            forces = torch.zeros((z.shape[1], 3), dtype=torch.float64, device=self.device)
+            forces.index_add_(0, pi, pair_forces)
+            forces.index_add_(0, pj, pair_forces, alpha=-1)
+            w = pc.detach().to(torch.float64).T @ pair_forces  # w[a, b] = sum_pairs pc_a f_b
+            scalars = torch.stack([total_energy.detach().reshape(()).to(torch.float64),
+                                   w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]]).cpu().numpy()
+        return float(scalars[0]), forces.cpu().numpy(), scalars[1:]

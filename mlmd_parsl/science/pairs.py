@@ -1,16 +1,24 @@
 """Pair lists for the embedded engine: every (local atom, any atom) pair within the model cutoff.
 
 LAMMPS' ghost atoms already carry the periodic images, so no cell is needed here.
+
+`VerletPairs` keeps a candidate list built with cutoff + skin and only filters it by distance each
+step; it is rebuilt when LAMMPS renumbered or re-imaged its atoms (the tag array changed) or some atom
+moved more than skin/2 since the build (then a pair now within the cutoff may be missing). It also
+folds ghosts into the atoms the model sees: a ghost that is a periodic image of one of my local atoms
+becomes that local atom (the pair keeps the image's vector), and the images of another rank's atom
+become one "foreign" atom. The model then evaluates local atoms plus foreign atoms only - on one rank
+no ghost at all, like a periodic evaluation - and only foreign forces need sending to their owners.
 """
 import numpy as np
 from scipy.spatial import cKDTree
 
+DEFAULT_SKIN = 1.0  # Angstrom
+MAX_PAIR_SKIN = 2.0  # LAMMPS' own neighbour skin in metal units; more only adds candidates
+
 
 def local_pairs(positions, nlocal, cutoff):
-    """Return (pair_i, pair_j, pair_coord) for pairs with i < nlocal, any j != i, |x_j - x_i| < cutoff.
-
-    pair_coord is x_i - x_j: the `-rij` that LAMMPS' ML-IAP hands hippynn's graph.
-    """
+    """Return (pair_i, pair_j) of pairs with i < nlocal, any j != i, |x_j - x_i| < cutoff."""
     positions = np.ascontiguousarray(positions, dtype=np.float64)
     local_tree = cKDTree(positions[:nlocal])
     all_tree = cKDTree(positions)
@@ -19,5 +27,69 @@ def local_pairs(positions, nlocal, cutoff):
     pair_j = matrix.col.astype(np.int64)
     keep = pair_i != pair_j
     pair_i, pair_j = pair_i[keep], pair_j[keep]
-    pair_coord = positions[pair_i] - positions[pair_j]
-    return pair_i, pair_j, pair_coord
+    order = np.lexsort((pair_j, pair_i))  # sorted by i: the model's per-atom sums run faster on ordered pairs
+    return pair_i[order], pair_j[order]
+
+
+class VerletPairs:
+    """Pairs within `cutoff` from a reused candidate list (cutoff + skin), as torch tensors on `device`.
+
+    Correct for any skin: an atom within the cutoff now existed at the build (same tag array) and was
+    then within cutoff + skin (no atom moved skin/2). Candidates LAMMPS has no ghost for are never
+    needed, since LAMMPS keeps every atom within the cutoff. Skin 0 rebuilds every step.
+    """
+
+    def __init__(self, cutoff, skin=DEFAULT_SKIN, device="cpu"):
+        import torch
+
+        self.torch = torch
+        self.cutoff = float(cutoff)
+        self.skin = float(skin)
+        self.device = torch.device(device)
+        self.builds = 0
+        self._tags = None
+
+    def update(self, positions, tags, nlocal):
+        """Rebuild the candidates if needed; return the positions as a float64 tensor on the device."""
+        torch = self.torch
+        x = torch.as_tensor(positions, dtype=torch.float64).to(self.device)
+        if self._tags is None or self.skin <= 0 or not np.array_equal(tags, self._tags) or self._moved_too_far(x):
+            self._build(np.asarray(positions, dtype=np.float64), np.array(tags, dtype=np.int64), nlocal, x)
+        return x
+
+    def _moved_too_far(self, x):
+        if x.shape != self._built_x.shape:
+            return True
+        moved = (x - self._built_x).square().sum(dim=1).max()
+        return bool(moved > (self.skin / 2) ** 2)
+
+    def _build(self, positions, tags, nlocal, x):
+        torch = self.torch
+        cand_i, cand_j = local_pairs(positions, nlocal, self.cutoff + self.skin)
+        owner_of_tag = np.full(int(tags.max()) + 1, -1, dtype=np.int64)
+        owner_of_tag[tags[:nlocal]] = np.arange(nlocal)
+        model_j = owner_of_tag[tags[cand_j]]  # my local atom (itself or the one this ghost images), else -1
+        foreign = model_j < 0
+        self.foreign_tags, foreign_index = np.unique(tags[cand_j[foreign]], return_inverse=True)
+        self.foreign_atoms = np.zeros(len(self.foreign_tags), dtype=np.int64)  # one ghost index per foreign atom
+        self.foreign_atoms[foreign_index] = cand_j[foreign]
+        model_j[foreign] = nlocal + foreign_index
+        self.nlocal = nlocal
+        self.natoms = nlocal + len(self.foreign_tags)  # atoms the model sees
+        self._cand_i = torch.as_tensor(cand_i, device=self.device)
+        self._cand_j = torch.as_tensor(cand_j, device=self.device)
+        self._model_j = torch.as_tensor(model_j, device=self.device)
+        self._tags = tags
+        self._built_x = x.clone()
+        self.builds += 1
+
+    def model_atoms(self):
+        """Indices into LAMMPS' atom arrays of the atoms the model sees: local atoms, then one ghost per
+        foreign atom (for their types)."""
+        return np.concatenate([np.arange(self.nlocal), self.foreign_atoms])
+
+    def within_cutoff(self, x):
+        """(pair_i, pair_j, pair_coord): model atom indices and x_i - x_j (float64) of pairs within the cutoff."""
+        vectors = x[self._cand_i] - x[self._cand_j]
+        keep = vectors.square().sum(dim=1) < self.cutoff**2
+        return self._cand_i[keep], self._model_j[keep], vectors[keep]

@@ -56,7 +56,7 @@ def exported_model_prediction(model_path, positions, cell, dtype="float64"):
     from ase.neighborlist import primitive_neighbor_list
 
     from .export import load_exported_model
-    from .model_evaluator import ModelEvaluator, forces_from_pairs
+    from .model_evaluator import ModelEvaluator
 
     evaluator = ModelEvaluator(load_exported_model(model_path), "cpu", dtype)
     positions = np.asarray(positions, dtype=np.float64)
@@ -67,5 +67,5 @@ def exported_model_prediction(model_path, positions, cell, dtype="float64"):
     pair_coord = -shift_vectors  # D = x_j + shift - x_i; ML-IAP hands the model -r_ij = x_i - x_j
     n = len(positions)
     numbers = evaluator.atomic_numbers(np.ones(n, dtype=np.int64))
-    energy, pair_forces = evaluator.evaluate(numbers, n, pair_i.astype(np.int64), pair_j.astype(np.int64), pair_coord)
-    return energy, forces_from_pairs(n, pair_i, pair_j, pair_forces)
+    energy, forces, _ = evaluator.evaluate(numbers, n, pair_i.astype(np.int64), pair_j.astype(np.int64), pair_coord)
+    return energy, forces

@@ -1,11 +1,12 @@
 """The embedded engine against hippynn's own periodic evaluation, and 1 vs 2 MPI ranks."""
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from mlmd_parsl.science.reference_forces import hippynn_periodic_prediction
+from mlmd_parsl.science.reference_forces import hippynn_periodic_prediction, read_force_dump
 from tests.conftest import FIXTURES, child_env, standalone
 
 
@@ -59,3 +60,20 @@ def test_missing_box_file_is_rejected(untrained_model, tmp_path):
         env=child_env(), capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 2 and "box file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_reused_pair_candidates_give_the_trajectory_of_pairs_found_every_step(untrained_model, tmp_path):
+    builds, dumps = {}, {}
+    for skin in ("0", "1.0"):
+        dumps[skin] = tmp_path / f"forces_{skin}.dump"
+        result = subprocess.run(
+            [sys.executable, "-m", "mlmd_parsl.md", "--model", str(untrained_model["model"]), "--box",
+             str(untrained_model["box"]), "--replicate", "2", "2", "2", "--steps", "60", "--dtype", "float64",
+             "--pair-skin", skin, "--dump-forces", str(dumps[skin]), "--log", str(tmp_path / f"log_{skin}.lammps")],
+            env=child_env(), capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        builds[skin] = int(re.search(r"pair list built (\d+) times", result.stdout).group(1))
+    assert builds["0"] == 61 and 1 < builds["1.0"] < 30  # reused, and rebuilt as atoms moved
+    (_, x0, f0, _), (_, x1, f1, _) = (read_force_dump(dumps[skin]) for skin in ("0", "1.0"))
+    assert np.abs(x0 - x1).max() < 1e-9 and np.abs(f0 - f1).max() < 1e-9
