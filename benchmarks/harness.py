@@ -10,7 +10,8 @@ Same machine, model, atoms and step count for every column:
 - MD per size: our embedded engine (`python -m mlmd_parsl.md`, the timed stage of the quick profile,
   after its warm-up stages) on 1 and --ranks ranks; the raw model step (energy + forces on fixed pairs, no MD: the engine's floor); ASE's
   VelocityVerlet with hippynn's ASE calculator (with --state); LAMMPS' own EAM on the same box and profile.
-Prints a table with the ratios the performance targets are stated in and writes JSON to --out.
+Prints a table with the ratios the performance targets are stated in, the step-cost fit (per-step floor
++ per-atom slope) of each column over the sizes, and writes JSON to --out.
 """
 import argparse
 import json
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlmd_parsl.science.benchmark_report import fit_step_cost
 from mlmd_parsl.science.deck import make_deck, protocol_by_name
 from mlmd_parsl.science.logs import parse_log
 
@@ -122,6 +124,9 @@ def training_comparison(args, workdir):
     return out
 
 
+COLUMNS = ("engine", "model", "ase", "eam")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="hippynn_lammps_model.pt")
@@ -137,6 +142,8 @@ def main(argv=None):
     parser.add_argument("--ranks", type=int, default=2, help="also run the engine and EAM on this many ranks")
     parser.add_argument("--ase-max-atoms", type=int, default=20_000, help="skip ASE MD above this size (too slow)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="cores to share among ranks")
+    parser.add_argument("--columns", nargs="+", default=list(COLUMNS), choices=COLUMNS,
+                        help="MD columns to measure (a million atoms: engine and model only, say)")
     parser.add_argument("--out", default="benchmark_harness")
     args = parser.parse_args(argv)
     for name in ("model", "box", "state", "dataset"):  # the runs below work in their own folder
@@ -160,22 +167,32 @@ def main(argv=None):
     for zrep in args.zreps:
         atoms = replicated_atoms(args.box, zrep)
         row = {"atoms": len(atoms), "zrep": zrep}
-        row["engine_1"] = lammps_rate(args, zrep, 1, "embedded", workdir)
+        on = set(args.columns)
         many = f"engine_{args.ranks}r" if args.ranks > 1 else "unused_engine"
-        row[many] = lammps_rate(args, zrep, args.ranks, "embedded", workdir) if args.ranks > 1 else None
-        row["model"] = model_step_rate(args.model, atoms, args.device, args.dtype, args.steps) / 1e3
-        row["ase_md"] = ase_md_rate(args.state, atoms, args.device, max(2, args.steps // 2)) / 1e3 if args.state and len(atoms) <= args.ase_max_atoms else None
-        row["eam_1"] = lammps_rate(args, zrep, 1, "eam", workdir)
         many_eam = f"eam_{args.ranks}r" if args.ranks > 1 else "unused_eam"
-        row[many_eam] = lammps_rate(args, zrep, args.ranks, "eam", workdir) if args.ranks > 1 else None
-        row["engine_over_model"] = row["engine_1"] / row["model"] if row["engine_1"] else None
+        row["engine_1"] = lammps_rate(args, zrep, 1, "embedded", workdir) if "engine" in on else None
+        row[many] = lammps_rate(args, zrep, args.ranks, "embedded", workdir) if args.ranks > 1 and "engine" in on else None
+        row["model"] = model_step_rate(args.model, atoms, args.device, args.dtype, args.steps) / 1e3 if "model" in on else None
+        row["ase_md"] = (ase_md_rate(args.state, atoms, args.device, max(2, args.steps // 2)) / 1e3
+                         if "ase" in on and args.state and len(atoms) <= args.ase_max_atoms else None)
+        row["eam_1"] = lammps_rate(args, zrep, 1, "eam", workdir) if "eam" in on else None
+        row[many_eam] = lammps_rate(args, zrep, args.ranks, "eam", workdir) if args.ranks > 1 and "eam" in on else None
+        row["engine_over_model"] = row["engine_1"] / row["model"] if row["engine_1"] and row["model"] else None
         row["engine_over_ase"] = row["engine_1"] / row["ase_md"] if row["engine_1"] and row["ase_md"] else None
         result["md"].append(row)
         print(f"{row['atoms']:>7} {_f(row['engine_1'], 10)} {_f(row[many], 10)} {_f(row['model'], 9)} "
               f"{_f(row['engine_over_model'], 9, 3)} {_f(row['ase_md'], 8)} {_f(row['engine_over_ase'], 8)} "
               f"{_f(row['eam_1'], 8)} {_f(row[many_eam], 8)}", flush=True)
+    result["step_cost_fit"] = {}
+    for column in ("engine_1", "model", "eam_1"):
+        fit = fit_step_cost([(r["atoms"], r[column]) for r in result["md"]])
+        if fit:
+            result["step_cost_fit"][column] = fit
+            print(f"step cost fit, {column}: {fit['floor_ms']:.3g} ms + {fit['us_per_katom']:.3g} us per 1,000 atoms "
+                  f"(limit {fit['limit_katom_step_s'] or float('inf'):.4g} Katom-step/s; worst misfit "
+                  f"{fit['worst_misfit']:.0%})", flush=True)
     (out_dir / "harness.json").write_text(json.dumps(result, indent=2))
-    return 0 if all(r["engine_1"] for r in result["md"]) else 1
+    return 0 if "engine" not in args.columns or all(r["engine_1"] for r in result["md"]) else 1
 
 
 def _f(value, width, digits=1):

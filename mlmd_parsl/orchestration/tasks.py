@@ -131,7 +131,8 @@ def collect_results(run_dir: str, training: dict, cases: list, site_name: str, v
                     baseline: str = "") -> dict:
     """Parse every log into results.csv (with the model's validity flags), draw the plots and write report.md
     (this run next to the seed's numbers and to `baseline`, an earlier run's results.csv)."""
-    from mlmd_parsl.science.benchmark_report import plot_strong_scaling, plot_weak_scaling, write_report
+    from mlmd_parsl.science.benchmark_report import (plot_step_cost, plot_strong_scaling, plot_weak_scaling,
+                                                     write_report)
     from mlmd_parsl.science.report import plot_throughput
     from mlmd_parsl.science.results import md_row, read_results, training_row, write_results
 
@@ -149,6 +150,7 @@ def collect_results(run_dir: str, training: dict, cases: list, site_name: str, v
     write_results(rows, run_dir / "results.csv")
     plot = plot_throughput(rows, run_dir / "throughput.png", title_suffix=f"{site_name}, {label} dataset")
     plots = {"Throughput vs atoms": plot,
+             "Step cost vs atoms": plot_step_cost(rows, run_dir / "step_cost.png"),
              "Strong scaling": plot_strong_scaling(rows, run_dir / "strong_scaling.png"),
              "Weak scaling": plot_weak_scaling(rows, run_dir / "weak_scaling.png")}
     baseline_rows = read_results(baseline) if baseline else None

@@ -99,6 +99,78 @@ def plot_weak_scaling(rows: list, out_png) -> str:
                    f"Weak scaling, {atoms_per_rank:,} atoms per rank", log=False)
 
 
+def fit_step_cost(points):
+    """Fit the time per MD step to floor + slope * atoms over [(atoms, Katom-step/s), ...] (two sizes or more),
+    least squares on relative error so small and large systems weigh alike.
+
+    Returns floor_ms (the per-step cost no atom count removes: launches, syncs, Python, LAMMPS' fixed
+    work), us_per_katom (the cost of 1,000 more atoms), limit_katom_step_s (1/slope: the throughput a huge
+    system approaches) and worst_misfit (largest |fit/measured - 1|), or None with fewer than two sizes.
+    """
+    import numpy as np
+
+    points = sorted((int(a), float(k)) for a, k in points if k)
+    if len({a for a, _ in points}) < 2:
+        return None
+    atoms = np.array([a for a, _ in points], dtype=float)
+    step_s = atoms / (np.array([k for _, k in points]) * 1e3)
+    slope, floor = np.polyfit(atoms, step_s, 1, w=1 / step_s)
+    fitted = floor + slope * atoms
+    return {"floor_ms": floor * 1e3, "us_per_katom": slope * 1e9, "points": len(points),
+            "limit_katom_step_s": 1 / (slope * 1e3) if slope > 0 else None,
+            "worst_misfit": float(np.max(np.abs(fitted / step_s - 1)))}
+
+
+def step_cost_fits(rows: list) -> dict:
+    """fit_step_cost per rank count of the throughput sweep: {ranks: fit}."""
+    md = _ok_md(rows, "throughput")
+    fits = {}
+    for ranks in sorted({int(r["ranks"]) for r in md}):
+        fit = fit_step_cost([(r["atoms"], r["katom_step_s"]) for r in md if int(r["ranks"]) == ranks])
+        if fit:
+            fits[ranks] = fit
+    return fits
+
+
+def plot_step_cost(rows: list, out_png) -> str:
+    """Milliseconds per MD step vs atoms (throughput sweep), one line per rank count, with the fitted
+    floor + slope * atoms; the seed's A100 step time for comparison."""
+    import numpy as np
+
+    md = _ok_md(rows, "throughput")
+    fits = step_cost_fits(rows)
+    if not fits:
+        return ""
+    plt, fig, ax = new_figure()
+    for ranks, fit in fits.items():
+        points = sorted((int(r["atoms"]), int(r["atoms"]) / float(r["katom_step_s"])) for r in md
+                        if int(r["ranks"]) == ranks)  # atoms / (Katom-step/s) = ms per step
+        line, = ax.plot(*zip(*points), "o", label=f"{ranks} rank{'s' if ranks > 1 else ''}")
+        grid = np.geomspace(points[0][0], points[-1][0], 50)
+        ax.plot(grid, fit["floor_ms"] + fit["us_per_katom"] * grid / 1e6, "-", color=line.get_color(), alpha=0.7,
+                label=f"fit: {fit['floor_ms']:.3g} ms + {fit['us_per_katom']:.3g} us per 1,000 atoms")
+    seed = seed_reference()["gpu"]
+    ax.plot([a for a, _ in seed], [a / k for a, k in seed], "k--", alpha=0.4, label="seed: Chicoma 1xA100")
+    return finish_figure(plt, fig, ax, out_png, "atoms", "ms per MD step (timed stage)",
+                         "Step cost vs system size (fit: per-step floor + per-atom slope)", log=True)
+
+
+def _fit_lines(rows):
+    fits = step_cost_fits(rows)
+    if not fits:
+        return []
+    lines = ["", "## Step cost fit (throughput sweep)", "",
+             "Time per step fitted as floor + slope x atoms (relative least squares): the floor is what no system "
+             "size amortises (launches, syncs, Python, LAMMPS' fixed work); 1/slope is the throughput a very large "
+             "system approaches.", "",
+             "| ranks | sizes | floor (ms/step) | slope (us per 1,000 atoms) | limit (Katom-step/s) | worst misfit |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for ranks, fit in fits.items():
+        lines.append(f"| {ranks} | {fit['points']} | {fit['floor_ms']:.3g} | {fit['us_per_katom']:.3g} | "
+                     f"{_num(fit['limit_katom_step_s'])} | {fit['worst_misfit']:.0%} |")
+    return lines
+
+
 def write_report(rows: list, out_dir, title: str, baseline_rows: list = None, baseline_name: str = "",
                  plots: dict = None) -> Path:
     """report.md in out_dir: training and MD tables with seed and baseline ratios, flags, and the plots."""
@@ -120,6 +192,7 @@ def write_report(rows: list, out_dir, title: str, baseline_rows: list = None, ba
         lines.append(f"| {c['task']} | {c['sweep']} | {c['atoms']} | {c['ranks']} | {c['value']:.4g} | {c['unit']} | "
                      f"{_num(c['seed'])} | {_num(c['seed_ratio'], 3)} | {_num(c['baseline'])} | "
                      f"{_num(c['baseline_ratio'], 3)} | {c['flags']} |")
+    lines += _fit_lines(rows)
     for name, path in (plots or {}).items():
         if path:
             lines += ["", f"## {name}", "", f"![{name}]({Path(path).name})"]

@@ -1,5 +1,6 @@
 """report.md and the scaling plots: like-for-like seed ratios, regression flags against a baseline run."""
-from mlmd_parsl.science.benchmark_report import compare, plot_strong_scaling, plot_weak_scaling, write_report
+from mlmd_parsl.science.benchmark_report import (compare, fit_step_cost, plot_step_cost, plot_strong_scaling,
+                                                 plot_weak_scaling, step_cost_fits, write_report)
 
 
 def md(task, atoms, ranks, katom, device="cpu", sweep="throughput", status="ok"):
@@ -50,3 +51,19 @@ def test_training_on_another_dataset_is_not_compared_with_the_seed():
     (train,) = compare([{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "1.6", "device": "cpu",
                          "dataset": "synthetic"}])
     assert train["seed"] is None and train["seed_ratio"] is None and train["flags"] == ""
+
+
+def test_step_cost_fit_recovers_floor_and_slope_and_the_report_states_them(tmp_path):
+    # synthetic sweep made from a known cost: 8 ms per step + 0.25 us per atom (= 250 us per 1,000 atoms)
+    sizes = [568, 2272, 18176, 85200]
+    rows = [md(f"md_{n}", n, 1, n / (8.0 + 0.25e-3 * n)) for n in sizes]  # atoms / ms per step = Katom-step/s
+    rows.append(md("md_z2_r2", 568, 2, 100.0))  # one size only on 2 ranks: no fit for it
+    (ranks, fit), = step_cost_fits(rows).items()
+    assert ranks == 1 and fit["points"] == 4 and fit["worst_misfit"] < 1e-9
+    assert abs(fit["floor_ms"] - 8.0) < 1e-6 and abs(fit["us_per_katom"] - 250.0) < 1e-6
+    assert abs(fit["limit_katom_step_s"] - 4000.0) < 1e-3
+    assert fit_step_cost([(568, 10.0)]) is None
+    plot = plot_step_cost(rows, tmp_path / "cost.png")
+    assert (tmp_path / "cost.png").stat().st_size > 5_000
+    text = write_report(rows, tmp_path, "T", plots={"Step cost vs atoms": plot}).read_text()
+    assert "| 1 | 4 | 8 | 250 | 4000 | 0% |" in text and "![Step cost vs atoms](cost.png)" in text

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mlmd_parsl.science.pairs import VerletPairs
+from mlmd_parsl.science.pairs import VerletPairs, local_pairs, local_pairs_cell_list
 
 CUTOFF = 4.0
 
@@ -85,3 +85,16 @@ def test_zero_skin_finds_pairs_every_step():
     for _ in range(3):
         assert folded(pairs, positions, tags, nlocal) == brute_force(positions, tags, nlocal)
     assert pairs.builds == 3
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_cell_list_finds_the_k_d_tree_pairs(seed):
+    """The GPU's pair finder (torch cell list), run on the CPU here, against scipy's k-d tree."""
+    import torch
+
+    positions, _, nlocal = cluster(seed=seed)
+    positions = positions - 7.0  # negative coordinates and cells
+    expected = local_pairs(positions, nlocal, CUTOFF + 1.0)
+    found = local_pairs_cell_list(torch.as_tensor(positions), nlocal, CUTOFF + 1.0)
+    assert len(expected[0]) > 1000
+    assert all(np.array_equal(e, f.numpy()) for e, f in zip(expected, found))
