@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlmd_parsl.science.benchmark_report import fit_step_cost
+from mlmd_parsl.science.benchmark_report import fit_step_cost, plot_step_cost
 from mlmd_parsl.science.deck import make_deck, protocol_by_name
 from mlmd_parsl.science.logs import parse_log
 
@@ -164,12 +164,12 @@ def main(argv=None):
           f"{args.steps} steps; ASE: {max(2, args.steps // 2)} steps; {args.threads} cores):", flush=True)
     print(f"{'atoms':>7} {'engine 1r':>10} {f'engine {args.ranks}r':>10} {'model':>9} {'eng/model':>9} "
           f"{'ASE MD':>8} {'eng/ASE':>8} {'EAM 1r':>8} {f'EAM {args.ranks}r':>8}", flush=True)
+    many = f"engine_{args.ranks}r" if args.ranks > 1 else "unused_engine"
+    many_eam = f"eam_{args.ranks}r" if args.ranks > 1 else "unused_eam"
     for zrep in args.zreps:
         atoms = replicated_atoms(args.box, zrep)
         row = {"atoms": len(atoms), "zrep": zrep}
         on = set(args.columns)
-        many = f"engine_{args.ranks}r" if args.ranks > 1 else "unused_engine"
-        many_eam = f"eam_{args.ranks}r" if args.ranks > 1 else "unused_eam"
         row["engine_1"] = lammps_rate(args, zrep, 1, "embedded", workdir) if "engine" in on else None
         row[many] = lammps_rate(args, zrep, args.ranks, "embedded", workdir) if args.ranks > 1 and "engine" in on else None
         row["model"] = model_step_rate(args.model, atoms, args.device, args.dtype, args.steps) / 1e3 if "model" in on else None
@@ -191,6 +191,11 @@ def main(argv=None):
             print(f"step cost fit, {column}: {fit['floor_ms']:.3g} ms + {fit['us_per_katom']:.3g} us per 1,000 atoms "
                   f"(limit {fit['limit_katom_step_s'] or float('inf'):.4g} Katom-step/s; worst misfit "
                   f"{fit['worst_misfit']:.0%})", flush=True)
+    engine_rows = [{"kind": "md", "status": "ok", "sweep": "throughput", "atoms": r["atoms"], "ranks": ranks,
+                    "katom_step_s": r[column]} for r in result["md"]
+                   for ranks, column in ((1, "engine_1"), (args.ranks, many)) if r.get(column)]
+    if plot_step_cost(engine_rows, out_dir / "step_cost.png"):
+        print(f"step cost plot: {out_dir / 'step_cost.png'}")
     (out_dir / "harness.json").write_text(json.dumps(result, indent=2))
     return 0 if "engine" not in args.columns or all(r["engine_1"] for r in result["md"]) else 1
 

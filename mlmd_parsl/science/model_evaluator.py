@@ -34,7 +34,7 @@ class ModelEvaluator:
         pi = torch.as_tensor(pair_i, device=self.device)
         pj = torch.as_tensor(pair_j, device=self.device)
         pc = torch.as_tensor(pair_coord, device=self.device)
-        n = torch.as_tensor(nlocal, device=self.device)
+        n = torch.as_tensor(nlocal)  # on the host: the graph slices energies with it, a device copy would sync
         _, total_energy, pair_forces = self.graph(z, pi, pj, pc.to(self.dtype), n)
         with torch.no_grad():
             pair_forces = pair_forces.detach().to(torch.float64)

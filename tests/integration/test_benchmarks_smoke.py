@@ -13,10 +13,13 @@ pytestmark = [pytest.mark.slow]
 def test_harness_runs_every_md_column(untrained_model, tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "harness.py"), "--model", str(untrained_model["model"]),
-         "--box", str(FIXTURES / "ag_box.data"), "--state", str(untrained_model["state"]), "--zreps", "1",
+         "--box", str(FIXTURES / "ag_box.data"), "--state", str(untrained_model["state"]), "--zreps", "1", "2",
          "--ranks", "1", "--steps", "2", "--out", str(tmp_path)],
         cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    (row,) = json.loads((tmp_path / "harness.json").read_text())["md"]
-    assert row["atoms"] == 284
-    assert all(row[k] > 0 for k in ("engine_1", "model", "ase_md", "eam_1", "engine_over_model", "engine_over_ase"))
+    result = json.loads((tmp_path / "harness.json").read_text())
+    assert [row["atoms"] for row in result["md"]] == [284, 568]
+    for row in result["md"]:
+        assert all(row[k] > 0 for k in ("engine_1", "model", "ase_md", "eam_1", "engine_over_model", "engine_over_ase"))
+    assert set(result["step_cost_fit"]) == {"engine_1", "model", "eam_1"}  # two sizes: floor + slope fitted
+    assert (tmp_path / "step_cost.png").stat().st_size > 5_000
