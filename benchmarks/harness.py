@@ -11,7 +11,8 @@ Same machine, model, atoms and step count for every column:
   after its warm-up stages) on 1 and --ranks ranks; the raw model step (energy + forces on fixed pairs, no MD: the engine's floor); ASE's
   VelocityVerlet with hippynn's ASE calculator (with --state); LAMMPS' own EAM on the same box and profile.
 Prints a table with the ratios the performance targets are stated in, the step-cost fit (per-step floor
-+ per-atom slope) of each column over the sizes, and writes JSON to --out.
++ per-atom slope) of each column over the sizes and step_cost.png, and writes JSON to --out. On a noisy
+shared machine, --best-of N runs every column N times, interleaved, and keeps each one's fastest.
 """
 import argparse
 import json
@@ -142,6 +143,7 @@ def main(argv=None):
     parser.add_argument("--ranks", type=int, default=2, help="also run the engine and EAM on this many ranks")
     parser.add_argument("--ase-max-atoms", type=int, default=20_000, help="skip ASE MD above this size (too slow)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="cores to share among ranks")
+    parser.add_argument("--best-of", type=int, default=1, help="rounds per size; each column keeps its fastest")
     parser.add_argument("--columns", nargs="+", default=list(COLUMNS), choices=COLUMNS,
                         help="MD columns to measure (a million atoms: engine and model only, say)")
     parser.add_argument("--out", default="benchmark_harness")
@@ -170,13 +172,17 @@ def main(argv=None):
         atoms = replicated_atoms(args.box, zrep)
         row = {"atoms": len(atoms), "zrep": zrep}
         on = set(args.columns)
-        row["engine_1"] = lammps_rate(args, zrep, 1, "embedded", workdir) if "engine" in on else None
-        row[many] = lammps_rate(args, zrep, args.ranks, "embedded", workdir) if args.ranks > 1 and "engine" in on else None
-        row["model"] = model_step_rate(args.model, atoms, args.device, args.dtype, args.steps) / 1e3 if "model" in on else None
-        row["ase_md"] = (ase_md_rate(args.state, atoms, args.device, max(2, args.steps // 2)) / 1e3
-                         if "ase" in on and args.state and len(atoms) <= args.ase_max_atoms else None)
-        row["eam_1"] = lammps_rate(args, zrep, 1, "eam", workdir) if "eam" in on else None
-        row[many_eam] = lammps_rate(args, zrep, args.ranks, "eam", workdir) if args.ranks > 1 and "eam" in on else None
+        for _ in range(args.best_of):  # rounds interleave the columns, so a slow spell of the machine hits all alike
+            _keep_best(row, "engine_1", lammps_rate(args, zrep, 1, "embedded", workdir) if "engine" in on else None)
+            _keep_best(row, many, lammps_rate(args, zrep, args.ranks, "embedded", workdir)
+                       if args.ranks > 1 and "engine" in on else None)
+            _keep_best(row, "model", model_step_rate(args.model, atoms, args.device, args.dtype, args.steps) / 1e3
+                       if "model" in on else None)
+            _keep_best(row, "ase_md", ase_md_rate(args.state, atoms, args.device, max(2, args.steps // 2)) / 1e3
+                       if "ase" in on and args.state and len(atoms) <= args.ase_max_atoms else None)
+            _keep_best(row, "eam_1", lammps_rate(args, zrep, 1, "eam", workdir) if "eam" in on else None)
+            _keep_best(row, many_eam, lammps_rate(args, zrep, args.ranks, "eam", workdir)
+                       if args.ranks > 1 and "eam" in on else None)
         row["engine_over_model"] = row["engine_1"] / row["model"] if row["engine_1"] and row["model"] else None
         row["engine_over_ase"] = row["engine_1"] / row["ase_md"] if row["engine_1"] and row["ase_md"] else None
         result["md"].append(row)
@@ -198,6 +204,13 @@ def main(argv=None):
         print(f"step cost plot: {out_dir / 'step_cost.png'}")
     (out_dir / "harness.json").write_text(json.dumps(result, indent=2))
     return 0 if "engine" not in args.columns or all(r["engine_1"] for r in result["md"]) else 1
+
+
+def _keep_best(row, key, value):
+    """The fastest of the rounds: noise on a shared machine only ever slows a measurement down."""
+    if value is not None and (row.get(key) is None or value > row[key]):
+        row[key] = value
+    row.setdefault(key, None)
 
 
 def _f(value, width, digits=1):

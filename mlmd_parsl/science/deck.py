@@ -84,7 +84,8 @@ NEIGHBOUR_SKIN = 2.0  # LAMMPS' default in metal units, stated so the ghost reac
 def force_field_lines(engine: str, model_file=None, cutoff=4.0, eam_file=None, kokkos=False):
     if engine == "embedded":
         # No pair style: LAMMPS keeps ghosts out to cutoff + skin (comm cutoff) and builds no neighbour
-        # list of its own (pair_style zero's cost 18% of a GPU step at 85,200 atoms); the model is the fix.
+        # list of its own (pair_style zero's unused list cost 18% of a GPU step at 85,200 atoms); the model is
+        # the fix.
         return [
             "pair_style none",
             f"comm_modify cutoff {cutoff + NEIGHBOUR_SKIN}",

@@ -95,8 +95,8 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
                  pair_skin=DEFAULT_SKIN):
     """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine.
 
-    pair_skin (Angstrom, 0 .. 1.5): reach of the reused pair candidates beyond the cutoff; 0 finds pairs
-    afresh every step."""
+    pair_skin (Angstrom, 0 .. MAX_PAIR_SKIN): reach of the reused pair candidates beyond the cutoff; 0 finds
+    pairs afresh every step."""
     from mpi4py import MPI
 
     from .export import load_exported_model
