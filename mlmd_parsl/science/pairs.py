@@ -120,6 +120,10 @@ class VerletPairs:
         self._built_x = x.clone()
         self.builds += 1
 
+    def candidates(self):
+        """(position index i, position index j, model index of j) of every candidate pair, on the device."""
+        return self._cand_i, self._cand_j, self._model_j
+
     def model_atoms(self):
         """Indices into LAMMPS' atom arrays of the atoms the model sees: local atoms, then one ghost per
         foreign atom (for their types)."""

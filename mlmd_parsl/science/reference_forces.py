@@ -58,7 +58,7 @@ def exported_model_prediction(model_path, positions, cell, dtype="float64"):
     from .export import load_exported_model
     from .model_evaluator import ModelEvaluator
 
-    evaluator = ModelEvaluator(load_exported_model(model_path), "cpu", dtype)
+    evaluator = ModelEvaluator(load_exported_model(model_path), "cpu", dtype, model_step="hippynn")
     positions = np.asarray(positions, dtype=np.float64)
     cell = np.asarray(cell, dtype=np.float64)
     pair_i, pair_j, shift_vectors = primitive_neighbor_list(

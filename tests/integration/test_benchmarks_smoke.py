@@ -20,6 +20,7 @@ def test_harness_runs_every_md_column(untrained_model, tmp_path):
     result = json.loads((tmp_path / "harness.json").read_text())
     assert [row["atoms"] for row in result["md"]] == [284, 568]
     for row in result["md"]:
-        assert all(row[k] > 0 for k in ("engine_1", "model", "ase_md", "eam_1", "engine_over_model", "engine_over_ase"))
-    assert set(result["step_cost_fit"]) == {"engine_1", "model", "eam_1"}  # two sizes: floor + slope fitted
+        assert all(row[k] > 0 for k in ("engine_1", "model", "stock", "ase_md", "eam_1", "engine_over_model",
+                                   "engine_over_stock", "engine_over_ase"))
+    assert set(result["step_cost_fit"]) == {"engine_1", "model", "stock", "eam_1"}  # two sizes: floor + slope fitted
     assert (tmp_path / "step_cost.png").stat().st_size > 5_000
