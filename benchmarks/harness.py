@@ -36,7 +36,10 @@ def replicated_atoms(box, zrep):
 
     atoms = ase.io.read(box, format="lammps-data", atom_style="atomic")
     atoms.set_chemical_symbols(["Ag"] * len(atoms))
-    return atoms.repeat((2, 2, zrep))
+    atoms = atoms.repeat((2, 2, zrep))
+    # thermal displacements (about Ag's at 1111 K): a perfect lattice has fewer pairs within the cutoff than MD
+    atoms.positions += np.random.default_rng(zrep).normal(0.0, 0.15, atoms.positions.shape)
+    return atoms
 
 
 def model_step_rate(model, atoms, device, dtype, repeats, model_step="lean"):
