@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserInputError
+from .science.model_evaluator import MODEL_STEPS
 from .science.pairs import DEFAULT_SKIN, MAX_PAIR_SKIN
 
 
@@ -25,7 +26,7 @@ def build_parser():
     parser.add_argument("--log", default="log.lammps", help="LAMMPS log file")
     parser.add_argument("--device", default="cpu", help="torch device of the model (cpu, cuda, cuda:1)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--model-step", default="lean", choices=["lean", "hippynn"],
+    parser.add_argument("--model-step", default="lean", choices=MODEL_STEPS,
                         help="lean: the network re-written as one torch module (default; falls back to hippynn's "
                              "graph for networks it does not support); hippynn: hippynn's own LAMMPS graph")
     parser.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false",

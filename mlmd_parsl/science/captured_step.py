@@ -12,6 +12,8 @@ import math
 
 import torch
 
+from .model_evaluator import assemble
+
 FAR_AWAY = 1.0e3  # Angstrom: the vector of padding pairs, far beyond any cutoff
 HEADROOM = 1.25
 
@@ -74,13 +76,9 @@ class CapturedLeanStep:
         pair_coord = self.positions[self.pos_i] - self.positions[self.pos_j] + self.shift
         energy, pair_forces = self.lean.energy_and_pair_forces(self.numbers, self.model_i, self.model_j,
                                                                pair_coord.to(self.dtype), self.weight)
-        pair_forces = pair_forces.to(torch.float64)
-        forces = torch.zeros_like(self.forces)
-        forces.index_add_(0, self.model_i, pair_forces)
-        forces.index_add_(0, self.model_j, pair_forces, alpha=-1)
+        forces, scalars = assemble(len(self.forces), self.model_i, self.model_j, pair_coord, pair_forces, energy)
         self.forces.copy_(forces)
-        w = pair_coord.T @ pair_forces
-        self.scalars.copy_(torch.stack([energy.to(torch.float64), w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]]))
+        self.scalars.copy_(scalars)
 
     def _capture(self):
         if self.device.type != "cuda":
