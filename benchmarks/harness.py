@@ -145,7 +145,8 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--zreps", type=int, nargs="+", default=[2, 8])
     parser.add_argument("--profile", default="quick", help="MD-HO profile of the engine and EAM runs (timed stage)")
-    parser.add_argument("--steps", type=int, default=20, help="timed model steps (ASE MD: half as many)")
+    parser.add_argument("--steps", type=int, default=60,
+                        help="timed model steps, as many as the quick profile's timed stage (ASE MD: half as many)")
     parser.add_argument("--ranks", type=int, default=2, help="also run the engine and EAM on this many ranks")
     parser.add_argument("--ase-max-atoms", type=int, default=20_000, help="skip ASE MD above this size (too slow)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="cores to share among ranks")
