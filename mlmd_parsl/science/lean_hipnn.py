@@ -7,7 +7,8 @@ from the same weights; on a GPU with fixed shapes and no host synchronisation, s
 forces, virial) can be captured once as a CUDA graph and replayed (see captured_step.py). On a CPU the
 neighbour sums use a padded layout sized by the pairs instead (neighbour_sums). Pairs beyond the
 cutoff contribute exactly zero (hippynn's cosine cutoff is multiplied by `d <= cutoff`), so a padded or
-unfiltered candidate list gives the same energy and forces. Tests check it against hippynn's graph.
+unfiltered candidate list gives the same energy and forces (to round-off on a CPU, where the batched
+sums may add in another order). Tests check it against hippynn's graph.
 
 Only the structure the seed trains is accepted; anything else raises UnsupportedNetwork and the engine
 keeps hippynn's graph.
@@ -32,10 +33,10 @@ class LeanHipnn(torch.nn.Module):
         self.hard_max = float(sense.cutoff.hard_max_dist)
         self.cusp_reg = float(base.cusp_reg)
         self.register_buffer("inv_mu", (1.0 / sense.mu.detach()).clone())  # (1, n_dist)
-        self.register_buffer("sigma_sq", sense.sigma.detach().square().clone())
-        # (n_dist * nf_in, nf_out), ordered as hippynn's env features are flattened
+        self.register_buffer("neg_half_sigma_sq", -0.5 * sense.sigma.detach().square())
+        # (n_dist, nf_in * nf_out): sensitivity k to (species f of the neighbour, output feature o)
         self.register_buffer("int_weights", base.int_weights.detach().permute(0, 2, 1)
-                             .reshape(self.n_dist * self.nf_in, self.nf_out).clone())
+                             .reshape(self.n_dist, self.nf_in * self.nf_out).clone())
         self.register_buffer("vecscales", base.vecscales.detach().clone())
         self.register_buffer("quadscales", base.quadscales.detach().clone())
         self.selfint = _frozen_linear(base.selfint)
@@ -88,7 +89,7 @@ class LeanHipnn(torch.nn.Module):
         # one-hot without the blank species 0, by comparison: F.one_hot checks its input on the host (a sync)
         features = (species == torch.arange(1, self.n_species, device=species.device)).to(pair_coord.dtype)
         dist = pair_coord.norm(dim=1)
-        sense = torch.exp(-0.5 * (1.0 / dist.unsqueeze(1) - self.inv_mu).square() * self.sigma_sq)
+        sense = torch.exp((1.0 / dist.unsqueeze(1) - self.inv_mu).square() * self.neg_half_sigma_sq)
         sense = sense * (torch.cos(0.5 * math.pi * dist / self.hard_max).square() * (dist <= self.hard_max)).unsqueeze(1)
         rhat = pair_coord / dist.unsqueeze(1)
         x, y, z = rhat.unbind(dim=1)
@@ -96,8 +97,10 @@ class LeanHipnn(torch.nn.Module):
         quad = torch.stack([x * x - 1 / 3, x * y, x * z, y * y - 1 / 3, y * z], dim=1)
         angular = torch.cat([torch.ones_like(dist).unsqueeze(1), rhat, quad], dim=1)  # (pairs, 9)
         # The interaction weights are linear, so they are applied per pair before the sum over neighbours
-        # (hippynn sums first): 9 x nf_out numbers per pair move through memory instead of 9 x n_dist x nf_in.
-        radial = (sense.unsqueeze(2) * features[pair_j].unsqueeze(1)).reshape(len(dist), -1) @ self.int_weights
+        # (hippynn sums first): 9 x nf_out numbers per pair move through memory instead of 9 x n_dist x nf_in;
+        # and before the neighbour's one-hot species is applied, so the per-pair products are nf_in x nf_out.
+        by_species = (sense @ self.int_weights).view(len(dist), self.nf_in, self.nf_out)
+        radial = (by_species * features[pair_j].unsqueeze(2)).sum(dim=1)
         out = neighbour_sums(pair_i, angular, radial, len(features))  # (atoms, 9, nf_out)
         scalar, vec, q = out[:, 0], out[:, 1:4], out[:, 4:9]
         vec = torch.sqrt(vec.square().sum(dim=1) + self.cusp_reg) * self.vecscales
@@ -129,13 +132,19 @@ def neighbour_sums(pair_i, angular, radial, natoms):
         return out.index_add_(0, pair_i, angular.unsqueeze(2) * radial.unsqueeze(1))
     count = torch.bincount(pair_i, minlength=natoms)
     width = int(count.max()) if len(pair_i) else 0
-    order = torch.argsort(pair_i, stable=True)
     first = torch.cumsum(count, 0) - count
-    slot = torch.empty_like(pair_i)
-    slot[order] = torch.arange(len(pair_i), device=pair_i.device) - first[pair_i[order]]  # rank among i's pairs
-    padded_angular = angular.new_zeros((natoms, width, angular.shape[1])).index_put((pair_i, slot), angular)
-    padded_radial = radial.new_zeros((natoms, width, radial.shape[1])).index_put((pair_i, slot), radial)
-    return torch.bmm(padded_angular.transpose(1, 2), padded_radial)
+    rank = torch.arange(len(pair_i), device=pair_i.device)
+    if bool((pair_i[1:] >= pair_i[:-1]).all()):  # the engine's pairs come sorted by i: no argsort needed
+        slot = rank - first[pair_i]
+    else:
+        order = torch.argsort(pair_i, stable=True)
+        slot = torch.empty_like(pair_i)
+        slot[order] = rank - first[pair_i[order]]
+    row = pair_i * width + slot  # a row of the flattened (natoms * width) layout: index_copy beats a 2-d index_put
+    padded_angular = angular.new_zeros((natoms * width, angular.shape[1])).index_copy(0, row, angular)
+    padded_radial = radial.new_zeros((natoms * width, radial.shape[1])).index_copy(0, row, radial)
+    return torch.bmm(padded_angular.view(natoms, width, angular.shape[1]).transpose(1, 2),
+                     padded_radial.view(natoms, width, radial.shape[1]))
 
 
 def _frozen_linear(layer):

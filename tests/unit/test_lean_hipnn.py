@@ -67,15 +67,17 @@ def test_unsupported_network_falls_back_to_hippynns_graph(untrained_model):
     assert evaluator.model_step == "hippynn" and "resnet" in evaluator.fallback_reason
 
 
-@pytest.mark.parametrize("npairs", [0, 1, 500])
-def test_neighbour_sums_on_a_cpu_equal_the_per_pair_sum(npairs):
-    """The CPU's padded batched-matmul neighbour sum equals summing every pair's outer product, for pairs in
-    any order, atoms without pairs and no pairs at all."""
+@pytest.mark.parametrize("npairs, sort", [(0, False), (1, False), (500, False), (500, True)])
+def test_neighbour_sums_on_a_cpu_equal_the_per_pair_sum(npairs, sort):
+    """The CPU's padded batched-matmul neighbour sum equals summing every pair's outer product, for pairs
+    sorted by i (as the engine's) or in any order, atoms without pairs and no pairs at all."""
     from mlmd_parsl.science.lean_hipnn import neighbour_sums
 
     generator = torch.Generator().manual_seed(npairs)
     natoms = 40
-    pair_i = torch.randint(0, natoms - 5, (npairs,), generator=generator)  # unsorted; the last atoms get none
+    pair_i = torch.randint(0, natoms - 5, (npairs,), generator=generator)  # the last atoms get none
+    if sort:
+        pair_i = pair_i.sort().values
     angular = torch.randn(npairs, 9, dtype=torch.float64, generator=generator)
     radial = torch.randn(npairs, 8, dtype=torch.float64, generator=generator)
     expected = torch.zeros(natoms, 9, 8, dtype=torch.float64)
