@@ -17,6 +17,12 @@ TINY = str(REPO / "tests" / "integration" / "tiny_site.yaml")
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.mpi]
 
 
+# The case a test kills mid-MD: once its log shows stage 2, 110 steps remain. At 284 atoms the faster engine
+# (11-27) ran them in about half a second, a window the 0.2 s polling could miss; 4,544 atoms take seconds.
+MID_MD_ZREP = 16
+MID_MD_ATOMS = 284 * MID_MD_ZREP
+
+
 def start(tmp_path, *overrides):
     args = [sys.executable, "-m", "mlmd_parsl", "--site", TINY, "--set", f"runs_dir={tmp_path}",
             "--set", "validation.enabled=false", "--progress-every", "5"]
@@ -65,9 +71,9 @@ def rows_of(run_dir):
 def survived_worker_kill(tmp_path_factory):
     """A campaign whose MPI worker is killed (with the MD it runs) mid-case; Parsl retries the case."""
     root = tmp_path_factory.mktemp("killed")
-    args, proc = start(root, "md.zreps=[1]", "md.ranks=[1, 2]", "retries.md=1")
+    args, proc = start(root, f"md.zreps=[{MID_MD_ZREP}]", "md.ranks=[1, 2]", "retries.md=1")
     try:
-        md_pid = wait_for_md_process(root, "md_z1_r2")
+        md_pid = wait_for_md_process(root, f"md_z{MID_MD_ZREP}_r2")
         table = processes()
         worker = md_pid
         while "spawn_main" not in table[worker][1]:  # up to the Parsl worker that runs the bash app
@@ -84,32 +90,33 @@ def test_killed_worker_is_retried_and_the_campaign_completes(survived_worker_kil
     _, returncode, out, err, run_dir = survived_worker_kill
     assert returncode == 0, out[-3000:] + err[-3000:]
     rows = rows_of(run_dir)
-    assert rows["md_z1_r2"]["status"] == "ok" and rows["md_z1_r2"]["ranks"] == "2"
-    assert rows["md_z1_r1"]["status"] == "ok"
+    assert rows[f"md_z{MID_MD_ZREP}_r2"]["status"] == "ok" and rows[f"md_z{MID_MD_ZREP}_r2"]["ranks"] == "2"
+    assert rows[f"md_z{MID_MD_ZREP}_r1"]["status"] == "ok"
     parsl_log = next((run_dir / "parsl").rglob("parsl.log")).read_text()
     assert "WorkerLost" in parsl_log or "ManagerLost" in parsl_log  # the kill was seen, then retried
 
 
 def test_truncated_log_and_corrupt_record_are_redone_never_reused(survived_worker_kill):
     args, _, _, _, run_dir = survived_worker_kill
-    log = run_dir / "md" / "md_z1_r1" / "log.lammps"
+    log = run_dir / "md" / f"md_z{MID_MD_ZREP}_r1" / "log.lammps"
     log.write_text(log.read_text()[: len(log.read_text()) // 2])  # a partial log behind a 'done' record
-    (run_dir / "md" / "md_z1_r2" / "done-md.json").write_text("{not json")
+    (run_dir / "md" / f"md_z{MID_MD_ZREP}_r2" / "done-md.json").write_text("{not json")
     kept = (run_dir / "train" / "network_state.pt").stat().st_mtime_ns
     result = subprocess.run(args + ["--resume", str(run_dir)], cwd=REPO, env=child_env(), capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "training: done (reused)" in result.stdout
-    assert "md_z1_r1: done - 284 atoms" in result.stdout and "md_z1_r2: done - 284 atoms" in result.stdout
-    assert "md_z1_r1: done (reused)" not in result.stdout and "md_z1_r2: done (reused)" not in result.stdout
+    for case in (f"md_z{MID_MD_ZREP}_r1", f"md_z{MID_MD_ZREP}_r2"):
+        assert f"{case}: done - {MID_MD_ATOMS} atoms" in result.stdout and f"{case}: done (reused)" not in result.stdout
     assert (run_dir / "train" / "network_state.pt").stat().st_mtime_ns == kept
     assert all(r["status"] == "ok" for r in rows_of(run_dir).values())
 
 
 def test_lammps_crash_is_a_failed_row_with_command_and_log_tail_and_other_cases_finish(tmp_path):
-    _, proc = start(tmp_path, "md.zreps=[1, 2]", "md.ranks=[1]", "retries.md=0")
+    _, proc = start(tmp_path, f"md.zreps=[{MID_MD_ZREP}, 2]", "md.ranks=[1]", "retries.md=0")
+    crashing = f"md_z{MID_MD_ZREP}_r1"
     try:
-        md_pid = wait_for_md_process(tmp_path, "md_z1_r1")
+        md_pid = wait_for_md_process(tmp_path, crashing)
         # while it runs: the Parsl interchanges listen on loopback only (security, issue 5)
         interchanges = [pid for pid, (_, cmd) in processes().items()
                         if "HTEX interchange" in cmd and proc.pid in _ancestors(pid)]
@@ -123,21 +130,21 @@ def test_lammps_crash_is_a_failed_row_with_command_and_log_tail_and_other_cases_
     assert len(list(tmp_path.glob("tiny-*/parsl/*/*/certificates/server.key"))) == 2  # both encrypted
     assert proc.returncode == 1, out[-3000:] + err[-3000:]
     rows = rows_of(next(tmp_path.glob("tiny-*")))
-    crashed = rows["md_z1_r1"]
+    crashed = rows[crashing]
     assert crashed["status"] == "failed"
-    for fragment in ("md_z1_r1 (replicate 2 2 1, 1 rank(s)) failed", "after 1 attempt(s)", "command: cd ",
+    for fragment in (f"{crashing} (replicate 2 2 {MID_MD_ZREP}, 1 rank(s)) failed", "after 1 attempt(s)", "command: cd ",
                      "-m mlmd_parsl.md", "run directory: ", "log tail: "):
         assert fragment in crashed["error"], crashed["error"]
     last_line = [l.strip() for l in Path(crashed["log"]).read_text().splitlines() if l.strip()][-1]
     assert crashed["error"].endswith(last_line)  # the log's last lines travel with the failure
     assert "[crashed]" in crashed["error"]  # SIGSEGV: classified, so a retry policy could treat it apart
     assert rows["md_z2_r1"]["status"] == "ok" and rows["train"]["status"] == "ok"
-    assert "md_z1_r1: failed: md_z1_r1 (replicate" in out
+    assert f"{crashing}: failed: {crashing} (replicate" in out
 
 
 def test_sigterm_shuts_down_cleanly_and_the_rerun_resumes(tmp_path):
-    args, proc = start(tmp_path, "md.zreps=[1, 2]", "md.ranks=[1]")
-    wait_for_md_process(tmp_path, "md_z2_r1")  # mid-MD: training done, the engine running
+    args, proc = start(tmp_path, f"md.zreps=[1, {MID_MD_ZREP}]", "md.ranks=[1]")
+    wait_for_md_process(tmp_path, f"md_z{MID_MD_ZREP}_r1")  # mid-MD: training done, the engine running
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err[-3000:]
@@ -153,7 +160,7 @@ def test_sigterm_shuts_down_cleanly_and_the_rerun_resumes(tmp_path):
                             text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "training: done (reused)" in result.stdout and (run_dir / "train" / "network_state.pt").stat().st_mtime_ns == kept
-    assert "md_z2_r1: done - 568 atoms" in result.stdout  # the case SIGTERM cut short runs again
+    assert f"md_z{MID_MD_ZREP}_r1: done - {MID_MD_ATOMS} atoms" in result.stdout  # the case SIGTERM cut short runs again
     for name, mtime in done.items():
         assert f"{name}: done (reused)" in result.stdout
         assert (run_dir / "md" / name / "log.lammps").stat().st_mtime_ns == mtime
