@@ -15,11 +15,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
 
 def test_interrupted_campaign_resumes_without_recomputing(tmp_path):
-    # The second case (9,088 atoms, ~10 s of MD) must still be running when the first (284 atoms) is done and
-    # the interrupt comes: with [1, 2] the faster engine finished both within the test's polling (CI, 11-27).
+    # The interrupt lands while the second case (9,088 atoms, ~10 s of MD) runs, so the rerun must redo it.
     args = [sys.executable, "-m", "mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}",
             "--set", "validation.enabled=false", "--set", "md.zreps=[1, 32]", "--set", "md.ranks=[1]"]
-    proc = subprocess.Popen(args, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A user's Ctrl-C: SIGINT at its default. A test run started in the background of a non-interactive shell
+    # inherits SIGINT ignored, and Python keeps an inherited SIG_IGN, so the campaign would never see it.
+    proc = subprocess.Popen(args, cwd=REPO, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 600
     done = []
     while time.time() < deadline and not done:
