@@ -51,10 +51,7 @@ class LeanHipnn(torch.nn.Module):
     @classmethod
     def from_graph(cls, graph):
         """Build from hippynn's exported LAMMPS graph (MLIAPInterface.graph); UnsupportedNetwork otherwise."""
-        from hippynn.layers.hiplayers.interactions import InteractLayerQuad
-        from hippynn.layers.hiplayers.sensitivity import CosCutoff, InverseSensitivityModule
         from hippynn.layers.targets import HEnergy
-        from hippynn.layers.transform import ResNetWrapper
         from hippynn.networks.hipnn import HipnnQuad
 
         modules = list(graph.moddict.values())
@@ -63,54 +60,23 @@ class LeanHipnn(torch.nn.Module):
         encoders = [m for m in modules if hasattr(m, "species_map")]
         if len(networks) != 1 or len(energies) != 1 or len(encoders) != 1:
             raise UnsupportedNetwork("not one HipnnQuad network, one HEnergy and one species encoder")
-        net, energy, encoder = networks[0], energies[0], encoders[0]
-        if not net.resnet or len(net.blocks) != 1 or not isinstance(net.activation, torch.nn.Softplus):
-            raise UnsupportedNetwork("only a resnet HipnnQuad with one interaction layer and softplus")
-        if net.activation.beta != 1 or net.activation.threshold != 20:
-            raise UnsupportedNetwork("softplus with non-default beta/threshold")
-        interaction, *atom_layers = net.blocks[0]
-        base = getattr(interaction, "base_layer", None)
-        if not isinstance(interaction, ResNetWrapper) or not isinstance(base, InteractLayerQuad):
-            raise UnsupportedNetwork("interaction layer is not a ResNetWrapper around InteractLayerQuad")
-        if type(base.sensitivity) is not InverseSensitivityModule or type(base.sensitivity.cutoff) is not CosCutoff:
-            raise UnsupportedNetwork("sensitivity is not the inverse one with a cosine cutoff")
-        if not all(isinstance(a, ResNetWrapper) and isinstance(a.base_layer, torch.nn.Linear)
-                   and not a.needs_size_adjust for a in atom_layers):
-            raise UnsupportedNetwork("atom layers are not same-size resnet linear layers")
-        if energy.first_is_interacting or len(energy.layers) != 2 or energy.layers[0].out_features != 1:
-            raise UnsupportedNetwork("energy head is not HEnergy over (one-hot, last features) with one target")
-        n_species = int(energy.layers[0].in_features) + 1
-        return cls(encoder.species_map, n_species, interaction, atom_layers, energy.layers)
+        interaction, atom_layers = check_supported(networks[0], energies[0])
+        n_species = int(energies[0].layers[0].in_features) + 1
+        return cls(encoders[0].species_map, n_species, interaction, atom_layers, energies[0].layers)
+
+    def one_hot(self, atomic_numbers, dtype):
+        # by comparison: F.one_hot checks its input on the host (a sync)
+        species = self.species_map[atomic_numbers].unsqueeze(-1)
+        return (species == torch.arange(1, self.n_species, device=species.device)).to(dtype)
 
     def atom_energies(self, atomic_numbers, pair_i, pair_j, pair_coord):
         """Per-atom energies (n,) for atoms with these atomic numbers and pairs (i, j, x_i - x_j)."""
-        softplus = torch.nn.functional.softplus
-        species = self.species_map[atomic_numbers].unsqueeze(1)
-        # one-hot without the blank species 0, by comparison: F.one_hot checks its input on the host (a sync)
-        features = (species == torch.arange(1, self.n_species, device=species.device)).to(pair_coord.dtype)
-        dist = pair_coord.norm(dim=1)
-        sense = torch.exp((1.0 / dist.unsqueeze(1) - self.inv_mu).square() * self.neg_half_sigma_sq)
-        sense = sense * (torch.cos(0.5 * math.pi * dist / self.hard_max).square() * (dist <= self.hard_max)).unsqueeze(1)
-        rhat = pair_coord / dist.unsqueeze(1)
-        x, y, z = rhat.unbind(dim=1)
-        # r r^T minus its trace / 3, upper part xx, xy, xz, yy, yz (hippynn's five-component order)
-        quad = torch.stack([x * x - 1 / 3, x * y, x * z, y * y - 1 / 3, y * z], dim=1)
-        angular = torch.cat([torch.ones_like(dist).unsqueeze(1), rhat, quad], dim=1)  # (pairs, 9)
-        # The interaction weights are linear, so they are applied per pair before the sum over neighbours
-        # (hippynn sums first): 9 x nf_out numbers per pair move through memory instead of 9 x n_dist x nf_in;
-        # and before the neighbour's one-hot species is applied, so the per-pair products are nf_in x nf_out.
-        by_species = (sense @ self.int_weights).view(len(dist), self.nf_in, self.nf_out)
-        radial = (by_species * features[pair_j].unsqueeze(2)).sum(dim=1)
+        features = self.one_hot(atomic_numbers, pair_coord.dtype)
+        sense, angular = pair_terms(self, pair_coord)
+        radial = pair_radial(self, sense, features[pair_j])
         out = neighbour_sums(pair_i, angular, radial, len(features))  # (atoms, 9, nf_out)
-        scalar, vec, q = out[:, 0], out[:, 1:4], out[:, 4:9]
-        vec = torch.sqrt(vec.square().sum(dim=1) + self.cusp_reg) * self.vecscales
-        q = torch.sqrt(2 * (q.square().sum(dim=1) + q[:, 0] * q[:, 3]) + self.cusp_reg) * self.quadscales
-        interaction = scalar + vec + q + self.selfint(features)
-        residual = self.int_adjust(features) if self.int_adjust is not None else features
-        hidden = self.int_res(softplus(interaction)) + residual
-        for base, res in self.atom_layers:
-            hidden = res(softplus(base(hidden))) + hidden
-        return (self.energy_onehot(features) + self.energy_final(hidden)).squeeze(1)
+        onehot_part, final_part = energy_terms(self, features, out)
+        return onehot_part + final_part
 
     def energy_and_pair_forces(self, atomic_numbers, pair_i, pair_j, pair_coord, local_weight):
         """Energy of the atoms weighted 1 in local_weight (0 for the rest) and pair forces -dE/d(x_i - x_j)."""
@@ -118,6 +84,101 @@ class LeanHipnn(torch.nn.Module):
         energy = (self.atom_energies(atomic_numbers, pair_i, pair_j, pair_coord) * local_weight).sum()
         (grad,) = torch.autograd.grad(energy, pair_coord)
         return energy.detach(), -grad
+
+
+def check_supported(net, energy):
+    """The seed's structure or UnsupportedNetwork: returns (interaction block, atom layers) of the HipnnQuad."""
+    from hippynn.layers.hiplayers.interactions import InteractLayerQuad
+    from hippynn.layers.hiplayers.sensitivity import CosCutoff, InverseSensitivityModule
+    from hippynn.layers.transform import ResNetWrapper
+
+    if not net.resnet or len(net.blocks) != 1 or not isinstance(net.activation, torch.nn.Softplus):
+        raise UnsupportedNetwork("only a resnet HipnnQuad with one interaction layer and softplus")
+    if net.activation.beta != 1 or net.activation.threshold != 20:
+        raise UnsupportedNetwork("softplus with non-default beta/threshold")
+    interaction, *atom_layers = net.blocks[0]
+    base = getattr(interaction, "base_layer", None)
+    if not isinstance(interaction, ResNetWrapper) or not isinstance(base, InteractLayerQuad):
+        raise UnsupportedNetwork("interaction layer is not a ResNetWrapper around InteractLayerQuad")
+    if type(base.sensitivity) is not InverseSensitivityModule or type(base.sensitivity.cutoff) is not CosCutoff:
+        raise UnsupportedNetwork("sensitivity is not the inverse one with a cosine cutoff")
+    if not all(isinstance(a, ResNetWrapper) and isinstance(a.base_layer, torch.nn.Linear)
+               and not a.needs_size_adjust for a in atom_layers):
+        raise UnsupportedNetwork("atom layers are not same-size resnet linear layers")
+    if energy.first_is_interacting or len(energy.layers) != 2 or energy.layers[0].out_features != 1:
+        raise UnsupportedNetwork("energy head is not HEnergy over (one-hot, last features) with one target")
+    return interaction, atom_layers
+
+
+class LiveHipnnWeights:
+    """hippynn's own trainable modules seen through LeanHipnn's names, for training: the derived tensors
+    (1/mu, -sigma^2/2, the permuted interaction weights) are recomputed from the live parameters on each use,
+    so gradients reach hippynn's parameters and the trained network saves and exports as hippynn's."""
+
+    def __init__(self, network, energy, species_map):
+        interaction, atom_layers = check_supported(network, energy)
+        self.species_map = species_map
+        self.n_species = int(energy.layers[0].in_features) + 1
+        self.base = interaction.base_layer
+        self.n_dist, self.nf_out, self.nf_in = self.base.int_weights.shape
+        self.hard_max = float(self.base.sensitivity.cutoff.hard_max_dist)
+        self.cusp_reg = float(self.base.cusp_reg)
+        self.selfint = self.base.selfint
+        self.int_res = interaction.res_layer
+        self.int_adjust = interaction.adjust_layer if interaction.needs_size_adjust else None
+        self.atom_layers = [(layer.base_layer, layer.res_layer) for layer in atom_layers]
+        self.energy_onehot, self.energy_final = energy.layers
+        self.vecscales, self.quadscales = self.base.vecscales, self.base.quadscales
+        self.network, self.energy_module = network, energy
+
+    one_hot = LeanHipnn.one_hot
+
+    @property
+    def inv_mu(self):
+        return 1.0 / self.base.sensitivity.mu
+
+    @property
+    def neg_half_sigma_sq(self):
+        return -0.5 * self.base.sensitivity.sigma.square()
+
+    @property
+    def int_weights(self):
+        return self.base.int_weights.permute(0, 2, 1).reshape(self.n_dist, self.nf_in * self.nf_out)
+
+
+def pair_terms(w, pair_coord):
+    """Per pair: the cut-off inverse sensitivities (pairs, n_dist) and the angular terms (pairs, 9):
+    1, r-hat and the traceless r-hat r-hat^T in hippynn's five-component order (xx, xy, xz, yy, yz)."""
+    dist = pair_coord.norm(dim=1)
+    sense = torch.exp((1.0 / dist.unsqueeze(1) - w.inv_mu).square() * w.neg_half_sigma_sq)
+    sense = sense * (torch.cos(0.5 * math.pi * dist / w.hard_max).square() * (dist <= w.hard_max)).unsqueeze(1)
+    rhat = pair_coord / dist.unsqueeze(1)
+    x, y, z = rhat.unbind(dim=1)
+    quad = torch.stack([x * x - 1 / 3, x * y, x * z, y * y - 1 / 3, y * z], dim=1)
+    return sense, torch.cat([torch.ones_like(dist).unsqueeze(1), rhat, quad], dim=1)
+
+
+def pair_radial(w, sense, neighbour_features):
+    """(pairs, nf_out): the interaction weights applied per pair, before the sum over neighbours (hippynn
+    sums first; the weights are linear): 9 x nf_out numbers per pair move through memory instead of
+    9 x n_dist x nf_in; and before the neighbour's one-hot species, so per-pair products are nf_in x nf_out."""
+    by_species = (sense @ w.int_weights).view(len(sense), w.nf_in, w.nf_out)
+    return (by_species * neighbour_features.unsqueeze(2)).sum(dim=1)
+
+
+def energy_terms(w, features, out):
+    """Per-atom energies from the neighbour sums out (atoms, 9, nf_out): HEnergy's two terms, the one-hot
+    (species) part and the part from the last features, each (atoms,); their squares give hierarchicality."""
+    softplus = torch.nn.functional.softplus
+    scalar, vec, q = out[:, 0], out[:, 1:4], out[:, 4:9]
+    vec = torch.sqrt(vec.square().sum(dim=1) + w.cusp_reg) * w.vecscales
+    q = torch.sqrt(2 * (q.square().sum(dim=1) + q[:, 0] * q[:, 3]) + w.cusp_reg) * w.quadscales
+    interaction = scalar + vec + q + w.selfint(features)
+    residual = w.int_adjust(features) if w.int_adjust is not None else features
+    hidden = w.int_res(softplus(interaction)) + residual
+    for base, res in w.atom_layers:
+        hidden = res(softplus(base(hidden))) + hidden
+    return w.energy_onehot(features).squeeze(1), w.energy_final(hidden).squeeze(1)
 
 
 def neighbour_sums(pair_i, angular, radial, natoms):
