@@ -53,20 +53,34 @@ def preflight(site):
 
 
 def print_summary(collected, run_dir, out=print):
+    from .science.validation import PHYSICS_CHECKS
+
     rows = collected["rows"]
     out("")
     train = rows[0]
     if train["status"] == "ok":
-        out(f"Training ({train['dataset']} dataset): FOM Average Epoch time {float(train['epoch_time_s']):.4f} s "
+        out(f"Training ({train['dataset']} dataset, {train.get('trainer') or 'hippynn'} trainer): FOM Average Epoch time {float(train['epoch_time_s']):.4f} s "
             f"over {train['epochs']} epochs; test EpA-MAE {train['test_epa_mae_mev']} meV/atom, "
             f"Force MAE {train['test_force_mae_mev_per_a']} meV/A")
     else:
         out(f"Training FAILED: {train.get('error')}")
     out(f"{'case':<14}{'atoms':>8}{'ranks':>7}{'Katom-step/s':>15}  status")
     for row in rows[1:]:
+        physics = "  UNPHYSICAL" if row.get("physics") == "unphysical" else ""
         out(f"{row['task']:<14}{str(row.get('atoms') or ''):>8}{str(row.get('ranks') or ''):>7}"
-            f"{str(row.get('katom_step_s') or '-'):>15}  {row['status']}")
+            f"{str(row.get('katom_step_s') or '-'):>15}  {row['status']}{physics}")
     out("")
+    verdict = train.get("physics", "")
+    if verdict == "unphysical":
+        failed = [k for k in PHYSICS_CHECKS if train.get(k) == "fail"]
+        out(f"UNPHYSICAL: the model failed {', '.join(failed)} (validation/validation.md): every MD throughput above "
+            "was measured on a broken simulation and is not a benchmark result.")
+    elif verdict == "physical":
+        out("Physics: the model passed every physics check (forces, pressure, ranks, NVE, repulsive wall, 5 fs MD"
+            f"{', EAM oracle' if train.get('oracle_check') else ''}): wall {train.get('wall_barrier_ev')} eV, closest "
+            f"approach {train.get('closest_approach_a')} A.")
+    else:
+        out("Physics: not checked (validation disabled or failed): the throughputs above are unverified.")
     out(f"run directory: {run_dir}")
     out(f"results:       {collected['results']}")
     out(f"plot:          {collected['plot']}")

@@ -14,7 +14,7 @@ import yaml
 from .errors import ConfigError
 from .science.dataset import SyntheticSpec
 from .science.deck import PROFILES
-from .science.training import TrainingSpec
+from .science.training import TRAINERS, TrainingSpec
 from .science.validation import ValidationSpec
 
 PROVIDER_KINDS = ("local", "slurm")
@@ -355,6 +355,8 @@ def _validate(site: SiteConfig, path):
         if kernels not in kernels_allowed:
             fail(key, f"{kernels!r}; allowed: {', '.join(kernels_allowed)}")
     spec = site.training.spec
+    if spec.engine not in TRAINERS:
+        fail("training.engine", f"{spec.engine!r}; allowed: {', '.join(TRAINERS)}")
     for key in ("max_epochs", "batch_size", "eval_batch_size", "max_batch_size", "termination_patience", "plateau_patience"):
         if getattr(spec, key) < 1:
             fail(f"training.{key}", f"{getattr(spec, key)} must be >= 1")
@@ -368,6 +370,8 @@ def _validate(site: SiteConfig, path):
     for key in ("trajectory_steps", "nve_steps", "oracle_steps", "oracle_equilibration_steps"):
         if getattr(vspec, key) < 1:
             fail(f"validation.{key}", f"{getattr(vspec, key)} must be >= 1")
+    if not vspec.oracle_timestep_fs > 0:
+        fail("validation.oracle_timestep_fs", f"{vspec.oracle_timestep_fs} must be > 0 (fs)")
     if vspec.oracle_steps % 10:
         fail("validation.oracle_steps", f"{vspec.oracle_steps} must be a multiple of 10 (g(r) is sampled every 10 steps)")
     for kind in ("dataset", "training", "export", "md", "validation"):
@@ -376,6 +380,8 @@ def _validate(site: SiteConfig, path):
     synthetic = site.dataset.synthetic
     if synthetic.frames < 20:
         fail("dataset.synthetic.frames", f"{synthetic.frames}: need at least 20 frames (10% test, 10% valid)")
+    if not 0 <= synthetic.close_pair_fraction <= 0.5:
+        fail("dataset.synthetic.close_pair_fraction", f"{synthetic.close_pair_fraction}: allowed 0 to 0.5")
     if any(t <= 0 for t in synthetic.temperatures_k):
         fail("dataset.synthetic.temperatures_k", f"{list(synthetic.temperatures_k)}: temperatures must be > 0 K")
 

@@ -144,8 +144,11 @@ def collect_results(run_dir: str, training: dict, cases: list, site_name: str, v
         from mlmd_parsl.science.validation import accuracy_gate
 
         flags = {"accuracy_gate": "pass" if accuracy_gate(training["summary"])["ok"] else "fail"}
+    from mlmd_parsl.science.validation import physics_verdict
+
     for row in rows:
         row.update(flags)
+        row["physics"] = physics_verdict(flags)
     run_dir = Path(run_dir)
     write_results(rows, run_dir / "results.csv")
     plot = plot_throughput(rows, run_dir / "throughput.png", title_suffix=f"{site_name}, {label} dataset")

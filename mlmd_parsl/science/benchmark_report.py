@@ -35,8 +35,9 @@ def compare(rows: list, baseline_rows: list = None) -> list:
         if row.get("kind") == "training":
             value, unit, higher_is_better = float(row["epoch_time_s"]), "s/epoch", False
             # epoch time grows with the data: only the seed's own dataset makes a like-for-like comparison
+            # and only hippynn's loop is the seed's procedure (the lean trainer is ours)
             seed = (SEED_TRAINING_FOM_S["cuda" if row.get("device", "").startswith("cuda") else "cpu"]
-                    if row.get("dataset") == "real" else None)
+                    if row.get("dataset") == "real" and row.get("trainer", "hippynn") == "hippynn" else None)
         else:
             value, unit, higher_is_better = float(row["katom_step_s"]), "Katom-step/s", True
             seed = seed_throughput(row)
@@ -46,7 +47,7 @@ def compare(rows: list, baseline_rows: list = None) -> list:
             before_value = float(before["epoch_time_s"] if row.get("kind") == "training" else before["katom_step_s"])
         seed_ratio = _speed_ratio(value, seed, higher_is_better)
         base_ratio = _speed_ratio(value, before_value, higher_is_better)
-        flags = []
+        flags = ["UNPHYSICAL"] if row.get("kind") == "md" and row.get("physics") == "unphysical" else []
         if seed_ratio is not None and seed_ratio < 1:
             flags.append("below seed")
         if base_ratio is not None and base_ratio < 1 - REGRESSION_TOLERANCE:
@@ -180,6 +181,17 @@ def write_report(rows: list, out_dir, title: str, baseline_rows: list = None, ba
              "(Chicoma 1xA100 for GPU cases, Crossroads for CPU cases, same atoms and ranks); "
              f"baseline = {baseline_name or 'none (no earlier complete run of this site)'}. "
              f"`REGRESSION`: slower than the baseline by more than {REGRESSION_TOLERANCE:.0%}.", ""]
+    unphysical = [r["task"] for r in rows if r.get("kind") == "md" and r.get("physics") == "unphysical"]
+    if unphysical:
+        lines += [f"**UNPHYSICAL: {len(unphysical)} MD case(s) ran with a model that failed the physics checks "
+                  "(validation/validation.md): their throughputs are measured on a broken simulation, not physics.**",
+                  ""]
+    trainers = [r.get("trainer") or "hippynn" for r in rows if r.get("kind") == "training" and r.get("status") == "ok"]
+    if trainers:
+        lines += [f"Training (FOM 1) by the `{trainers[0]}` trainer: "
+                  + ("hippynn's own loop, the seed's procedure; compared with the seed's number on the real dataset only."
+                     if trainers[0] == "hippynn" else "ours, the seed's procedure evaluated with the lean HIP-NN; "
+                     "never compared with the seed's number (that is hippynn's loop)."), ""]
     flagged = [c for c in comparisons if "REGRESSION" in c["flags"] or c["flags"] == "failed"]
     lines += [f"**{len(flagged)} flagged** (regressions or failures): "
               + (", ".join(c["task"] for c in flagged) if flagged else "none"), ""]

@@ -112,7 +112,9 @@ def make_deck(
     kokkos=False,
     dump_forces=None,
     rdf_file=None,
+    positions_dump=None,
 ) -> Deck:
+    """positions_dump: (file, every N steps) to sample positions over the whole run (closest approach)."""
     nx, ny, nz = replicate
     setup = [
         "units metal",
@@ -135,6 +137,8 @@ def make_deck(
         stages.append(
             f"velocity all create {temperature} {velocity_seed} mom yes rot yes dist gaussian loop geom"
         )
+    if positions_dump:
+        stages += _positions_dump_lines(*positions_dump)
     for number, stage in enumerate(protocol.stages, start=1):
         stages.append(f'print "{STAGE_MARKER} {stage.name}"')
         stages.append(f"timestep {stage.timestep_fs / 1000.0}")
@@ -151,7 +155,11 @@ def make_deck(
             elif stage.ensemble == "nve":
                 stages.append(f"fix ensemble all nve{suffix}")
         if rdf_file and stage.name == TIMED_STAGE:
+            if positions_dump:  # the RDF average restarts the step count, which LAMMPS refuses under a dump
+                stages.append("undump positions")
             stages += _rdf_lines(rdf_file, stage.steps)
+            if positions_dump:
+                stages += _positions_dump_lines(*positions_dump, append=True)
         stages.append(f"run {stage.steps}")
     if dump_forces:
         stages.append(
@@ -169,6 +177,11 @@ def _rdf_lines(rdf_file, steps, every=10):
         "compute rdf all rdf 80 cutoff 3.95",  # within the ghost range (model cutoff + skin - rdf skin)
         f"fix rdf_average all ave/time {every} {steps // every} {steps} c_rdf[*] file {rdf_file} mode vector",
     ]
+
+
+def _positions_dump_lines(file, every, append=False):
+    return [f"dump positions all custom {int(every)} {file} id x y z",
+            f"dump_modify positions sort id append {'yes' if append else 'no'}"]
 
 
 def _changes(protocol, number):

@@ -7,7 +7,9 @@ weights kept. It trains hippynn's own parameters (LiveHipnnWeights), so network_
 are hippynn's. What differs is how the network is evaluated: each frame's pairs are found once
 (frame_neighbours), a batch is one fixed-shape tensor program with the neighbour sums as one batched
 matmul, and the data stays on the device; the host reads one number per epoch, the validation Loss-Err
-the controller needs.
+the controller needs. On a GPU each batch size's whole step (forward, forces, loss, backward, Adam) is
+captured once as a CUDA graph and replayed (CapturedSteps): an epoch of a few batches of 71-atom frames is
+otherwise launch-bound.
 """
 import copy
 import time
@@ -100,6 +102,75 @@ def evaluate(w, frames: FrameSet, batch_size) -> dict:
     return dict(zip(METRIC_NAMES, values))
 
 
+class EagerSteps:
+    """One optimizer step per batch, as written (the CPU path)."""
+
+    def __init__(self, w, frames: FrameSet, optimizer):
+        self.w, self.frames, self.optimizer = w, frames, optimizer
+
+    def step(self, rows):
+        self.optimizer.zero_grad(set_to_none=False)
+        training_loss(self.w, self.frames.take(rows)).backward()
+        self.optimizer.step()
+
+
+class CapturedSteps(EagerSteps):
+    """The same steps on a GPU, each batch size's captured once as a CUDA graph after WARMUP eager steps (real
+    training steps, run on a side stream as capture requires) and replayed for every later batch of that size.
+    Gradients live outside the graphs and are zeroed inside them, so graphs of several batch sizes share them;
+    Adam is capturable and its learning rate a device tensor the plateau scheduler updates in place."""
+
+    WARMUP = 3
+
+    def __init__(self, w, frames: FrameSet, optimizer):
+        super().__init__(w, frames, optimizer)
+        self.graphs, self.eager_steps = {}, {}
+
+    def step(self, rows):
+        size = len(rows)
+        if size in self.graphs:
+            graph, static_rows = self.graphs[size]
+            static_rows.copy_(rows)
+            graph.replay()
+            return
+        if self.eager_steps.get(size, 0) < self.WARMUP:
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                super().step(rows)
+            torch.cuda.current_stream().wait_stream(side)
+            self.eager_steps[size] = self.eager_steps.get(size, 0) + 1
+            return
+        static_rows = rows.clone()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            super().step(static_rows)
+        self.graphs[size] = (graph, static_rows)
+        graph.replay()  # capture records the step without running it
+
+
+class BestWeights:
+    """A copy of the best weights so far, kept in preallocated tensors on the weights' device."""
+
+    def __init__(self, modules):
+        self.modules = modules
+        self.saved = None
+
+    def _parameters(self):
+        return [p for m in self.modules for p in m.parameters()]
+
+    @torch.no_grad()
+    def keep(self):
+        if self.saved is None:
+            self.saved = [p.detach().clone() for p in self._parameters()]
+        else:
+            torch._foreach_copy_(self.saved, self._parameters())
+
+    @torch.no_grad()
+    def restore(self):
+        torch._foreach_copy_(self._parameters(), self.saved)
+
+
 def train_lean(w: LiveHipnnWeights, splits: dict, spec, device, log=print):
     """Train w's parameters in place; return (epochs, wall seconds, final metrics per split)."""
     from hippynn.experiment.controllers import PatienceController, RaiseBatchSizeOnPlateau
@@ -107,7 +178,11 @@ def train_lean(w: LiveHipnnWeights, splits: dict, spec, device, log=print):
     dtype = w.selfint.weight.dtype
     sets = {name: FrameSet(split, w.hard_max, device, dtype) for name, split in splits.items()}
     parameters = list({id(p): p for p in (*w.network.parameters(), *w.energy_module.parameters())}.values())
-    optimizer = torch.optim.Adam(parameters, lr=spec.learning_rate)
+    on_gpu = torch.device(device).type == "cuda"
+    if on_gpu:
+        optimizer = torch.optim.Adam(parameters, lr=torch.tensor(spec.learning_rate, device=device), capturable=True)
+    else:
+        optimizer = torch.optim.Adam(parameters, lr=spec.learning_rate)
     scheduler = RaiseBatchSizeOnPlateau(optimizer=optimizer, max_batch_size=spec.max_batch_size,
                                         patience=spec.plateau_patience, factor=spec.plateau_factor)
     controller = PatienceController(optimizer=optimizer, scheduler=scheduler, batch_size=spec.batch_size,
@@ -117,25 +192,24 @@ def train_lean(w: LiveHipnnWeights, splits: dict, spec, device, log=print):
     train = sets["train"]
     log(f"lean trainer: {len(train)} training frames, {train.pairs} pairs, neighbour table width "
         f"{train.index.shape[2]}, device {device}")
-    best_error, best_state, epoch, keep_going = float("inf"), None, 0, True
+    steps = (CapturedSteps if on_gpu else EagerSteps)(w, train, optimizer)
+    best = BestWeights((w.network, w.energy_module))
+    best_error, epoch, keep_going = float("inf"), 0, True
     start = time.perf_counter()
     while keep_going:
         for rows in torch.randperm(len(train), device=device).split(controller.batch_size):
-            optimizer.zero_grad(set_to_none=True)
-            training_loss(w, train.take(rows)).backward()
-            optimizer.step()
+            steps.step(rows)
         valid = evaluate(w, sets["valid"], controller.eval_batch_size)
         better = valid["Loss-Err"] < best_error
         keep_going = controller.push_epoch(epoch, better, valid["Loss-Err"])
         if better:
             best_error = valid["Loss-Err"]
-            best_state = copy.deepcopy((w.network.state_dict(), w.energy_module.state_dict()))
+            best.keep()
         log(f"epoch {epoch}: valid Loss-Err {valid['Loss-Err']:.6g}{' *' if better else ''} "
             f"EpA-MAE {valid['EpA-MAE']:.4g} meV ForceMAE {valid['ForceMAE']:.4g} meV/A "
-            f"lr {optimizer.param_groups[0]['lr']:.3g} batch {controller.batch_size}")
+            f"lr {float(optimizer.param_groups[0]['lr']):.3g} batch {controller.batch_size}")
         epoch += 1
     elapsed = time.perf_counter() - start
-    w.network.load_state_dict(best_state[0])
-    w.energy_module.load_state_dict(best_state[1])
+    best.restore()
     final = {name: evaluate(w, frames, spec.eval_batch_size) for name, frames in sets.items()}
     return controller.current_epoch, elapsed, final

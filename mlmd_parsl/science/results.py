@@ -6,12 +6,13 @@ from pathlib import Path
 from .logs import parse_log, thermo_tables
 
 COLUMNS = [
-    "task", "kind", "sweep", "status", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine", "device",
-    "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "epoch_time_s", "epochs",
+    "task", "kind", "sweep", "status", "physics", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine", "device",
+    "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "trainer", "epoch_time_s", "epochs",
     "test_epa_mae_mev", "test_force_mae_mev_per_a", "run_temperature_k",
-    # validity of the model (the same on every row): see science/validation.py
+    # validity of the model (the same on every row): see science/validation.py; `physics` above is their verdict
+    # (physical / unphysical / empty when no check ran): a throughput on an unphysical model is not physics
     "accuracy_gate", "force_check", "pressure_check", "rank_invariance", "nve_drift_mev_atom_ps", "nve_check",
-    "oracle_check",
+    "wall_check", "wall_barrier_ev", "md_5fs_check", "closest_approach_a", "oracle_check",
     # where the ranks ran (placement.json of the embedded engine): hosts, devices, Slurm job ids
     "hosts", "devices", "slurm_jobs", "log", "error",
 ]
@@ -28,6 +29,7 @@ def training_row(summary: dict = None, dataset_label="", log="", error=None) -> 
         "status": "ok",
         "dataset": summary["dataset_label"],
         "device": summary.get("spec", {}).get("device", ""),
+        "trainer": summary.get("trainer", "hippynn"),
         "epoch_time_s": f"{summary['epoch_time_s']:.6f}",
         "epochs": summary["epochs"],
         "test_epa_mae_mev": f"{test.get('EpA-MAE', float('nan')):.4f}",

@@ -160,8 +160,9 @@ def _train_lean(graph, database, spec, device, out_dir):
     from .lean_training import train_lean
 
     possible = SEED_NETWORK_PARAMS["possible_species"]
-    species_map = torch.zeros(max(possible) + 1, dtype=torch.int64, device=device)
-    species_map[torch.as_tensor(possible)] = torch.arange(len(possible), device=device)
+    species_map = torch.zeros(max(possible) + 1, dtype=torch.int64)
+    species_map[torch.as_tensor(possible)] = torch.arange(len(possible))
+    species_map = species_map.to(device)
     graph.network.torch_module.to(device)
     graph.henergy.torch_module.to(device)
     weights = LiveHipnnWeights(graph.network.torch_module, graph.henergy.torch_module, species_map)

@@ -1,4 +1,6 @@
 """report.md and the scaling plots: like-for-like seed ratios, regression flags against a baseline run."""
+import pytest
+
 from mlmd_parsl.science.benchmark_report import (compare, fit_step_cost, plot_step_cost, plot_strong_scaling,
                                                  plot_weak_scaling, step_cost_fits, write_report)
 
@@ -67,3 +69,11 @@ def test_step_cost_fit_recovers_floor_and_slope_and_the_report_states_them(tmp_p
     assert (tmp_path / "cost.png").stat().st_size > 5_000
     text = write_report(rows, tmp_path, "T", plots={"Step cost vs atoms": plot}).read_text()
     assert "| 1 | 4 | 8 | 250 | 4000 | 0% |" in text and "![Step cost vs atoms](cost.png)" in text
+
+
+def test_only_hippynns_loop_on_the_real_dataset_is_compared_with_the_seeds_training_fom():
+    row = {"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "0.5", "device": "cpu", "dataset": "real"}
+    (hippynn,) = compare([{**row, "trainer": "hippynn"}])
+    (lean,) = compare([{**row, "trainer": "lean"}])
+    assert hippynn["seed"] == 1.670 and hippynn["seed_ratio"] == pytest.approx(1.670 / 0.5)
+    assert lean["seed"] is None and lean["seed_ratio"] is None

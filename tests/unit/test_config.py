@@ -78,6 +78,9 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("validation.enabled=maybe", "validation.enabled: expected true or false, got 'maybe'"),
         ("validation.nve_steps=0", "validation.nve_steps: 0 must be >= 1"),
         ("training.learning_rate=fast", "training.learning_rate: expected a number, got 'fast'"),
+        ("training.engine=turbo", "training.engine: 'turbo'; allowed: hippynn, lean"),
+        ("dataset.synthetic.close_pair_fraction=0.9", "dataset.synthetic.close_pair_fraction: 0.9: allowed 0 to 0.5"),
+        ("validation.oracle_timestep_fs=0", "validation.oracle_timestep_fs: 0.0 must be > 0 (fs)"),
     ],
 )
 def test_bad_values_are_named(override, fragment):

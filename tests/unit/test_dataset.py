@@ -43,6 +43,33 @@ def test_synthetic_set_is_deterministic_and_cached(small_spec, tmp_path):
     assert other.sha256 != first.sha256
 
 
+def test_close_pair_frames_put_one_pair_on_the_repulsive_wall_and_the_md_goes_on(small_spec, tmp_path):
+    import ase.io
+    from ase.neighborlist import neighbor_list
+
+    from mlmd_parsl.science.dataset import CLOSE_PAIR_RANGE_A
+
+    spec = SyntheticSpec(**{**small_spec.__dict__, "close_pair_fraction": 0.25})
+    frames = ase.io.read(synthetic_dataset(spec, tmp_path).path, index=":")
+    plain = ase.io.read(synthetic_dataset(SyntheticSpec(**{**small_spec.__dict__, "close_pair_fraction": 0.0}),
+                                          tmp_path).path, index=":")
+    close = [i for i, f in enumerate(frames) if "closest_pair_a" in f.info]
+    assert len(close) == 6  # a quarter of each temperature block's 8 frames, rounded
+    for i in close:
+        frame = frames[i]
+        distances = neighbor_list("d", frame, 3.0)
+        assert distances.min() == pytest.approx(frame.info["closest_pair_a"], abs=1e-6)
+        assert CLOSE_PAIR_RANGE_A[0] <= distances.min() <= CLOSE_PAIR_RANGE_A[1]
+        assert np.abs(frame.get_forces()).max() > 3.0  # EAM pushes the pair apart hard
+        assert frame.get_potential_energy() > plain[i].get_potential_energy() + 0.5  # on the wall: eV above
+    # the atom is put back and the MD goes on: the other frames are MD frames (no pair on the wall), and the first
+    # block runs as it does without close pairs up to its first close-pair frame
+    for i in set(range(len(frames))) - set(close):
+        assert neighbor_list("d", frames[i], 3.0).min() > CLOSE_PAIR_RANGE_A[1] - 0.1
+    for i in range(min(close)):
+        assert frames[i].positions == pytest.approx(plain[i].positions, abs=1e-9)
+
+
 def test_valid_file_passes(tmp_path):
     path = tmp_path / "Ag_warm_nospin.xyz"
     path.write_text(FRAME + FRAME)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mlmd_parsl.science.validation import (
-    ValidationSpec, check_forces, check_nve_drift, check_pressure, check_rank_invariance, compare_with_eam_oracle,
-    validity_flags,
+    WALL_DISTANCES_A, ValidationSpec, check_forces, check_nve_drift, check_pressure, check_protocol_md,
+    check_rank_invariance, check_repulsive_wall, closest_approach, physics_verdict, validity_flags,
 )
 from tests.conftest import child_env
 
@@ -53,17 +53,58 @@ def test_nve_conserves_energy_over_one_picosecond(trained_model, tmp_path):
     assert result["ok"]
 
 
-def test_oracle_comparison_reports_model_and_eam_side_by_side(trained_model, tmp_path):
+def test_protocol_md_runs_at_5_fs_beside_the_eam_oracle(trained_model, tmp_path):
     spec = ValidationSpec(oracle_equilibration_steps=50, oracle_steps=100)
-    result = compare_with_eam_oracle(trained_model["model"], trained_model["box"], tmp_path, spec)
+    md_5fs, result = check_protocol_md(trained_model["model"], trained_model["box"], tmp_path, spec, with_oracle=True)
+    assert md_5fs["timestep_fs"] == result["timestep_fs"] == 5.0 and md_5fs["duration_ps"] == 0.5
+    assert "timestep 0.005" in (tmp_path / "oracle_eam.in").read_text()
     eam = result["eam"]
     assert 2.75 < eam["rdf_first_peak_a"] < 3.0  # fcc Ag nearest neighbours (a = 4.16: 2.94 A)
     assert -2.85 < eam["pe_per_atom_ev"] < -2.5 and 800 < eam["mean_temperature_k"] < 1400
+    assert 2.0 < eam["closest_approach_a"] < 2.8  # EAM's repulsive wall at 1111 K, sampled every 50 steps
     assert set(result["model"]) == set(eam)
+    assert md_5fs["closest_approach_a"] == result["model"]["closest_approach_a"] > 0
+    assert md_5fs["ok"] == (md_5fs["closest_approach_a"] >= 2.0 and abs(md_5fs["mean_temperature_k"] - 1111) <= 50)
     assert len(result["rdf"]["r"]) == len(result["rdf"]["g_model"]) == len(result["rdf"]["g_eam"]) == 80
     assert result["ok"] == (abs(result["pe_difference_mev_per_atom"]) <= 20 and abs(result["rdf_first_peak_shift_a"]) <= 0.1)
-    flags = validity_flags({"oracle": result})
+    flags = validity_flags({"oracle": result, "md_5fs": md_5fs})
     assert flags["oracle_check"] in ("pass", "fail") and flags["force_check"] == ""
+    assert float(flags["closest_approach_a"]) == pytest.approx(md_5fs["closest_approach_a"], abs=1e-3)
+
+
+def test_repulsive_wall_follows_eam_and_names_the_barrier(trained_model):
+    result = check_repulsive_wall(trained_model["model"], trained_model["box"], with_oracle=True)
+    eam = dict(zip(WALL_DISTANCES_A, result["eam_rise_ev"]))
+    assert eam[2.8] == 0 and 2.0 < eam[2.1] < 3.0 and eam[1.0] > 30  # EAM's wall keeps rising
+    assert all(a < b for a, b in zip(result["eam_rise_ev"], result["eam_rise_ev"][1:]))
+    assert result["barrier_ev"] == max(result["model_rise_ev"]) and result["model_rise_ev"][0] == 0
+    assert result["barrier_at_a"] in WALL_DISTANCES_A
+    assert result["ok"] == (result["barrier_ev"] >= 2.0)
+    assert validity_flags({"wall": result})["wall_check"] == ("pass" if result["ok"] else "fail")
+
+
+def test_closest_approach_sees_two_atoms_fused_across_the_periodic_boundary(tmp_path):
+    def snapshot(step, positions):
+        return [f"ITEM: TIMESTEP", str(step), "ITEM: NUMBER OF ATOMS", str(len(positions)),
+                "ITEM: BOX BOUNDS pp pp pp", "-1 9", "0 10", "0 10", "ITEM: ATOMS id x y z",
+                *[f"{i + 1} {x} {y} {z}" for i, (x, y, z) in enumerate(positions)]]
+
+    apart = [(0.0, 5.0, 5.0), (4.0, 5.0, 5.0), (2.0, 1.0, 1.0)]
+    fused = [(-0.98, 5.0, 5.0), (8.99, 5.03, 5.0), (4.0, 5.0, 5.0)]  # 0.03 + 0.03 across x = -1 / 9
+    dump = tmp_path / "positions.dump"
+    dump.write_text("\n".join(snapshot(0, apart) + snapshot(50, fused)) + "\n")
+    assert closest_approach(dump) == pytest.approx(np.hypot(0.03, 0.03), abs=1e-9)
+    dump.write_text("\n".join(snapshot(0, apart)) + "\n")
+    assert closest_approach(dump) == pytest.approx(np.sqrt(1 + 16 + 16), abs=1e-9)
+
+
+def test_a_failed_physics_check_makes_the_model_unphysical():
+    passing = {k: "pass" for k in ("force_check", "pressure_check", "rank_invariance", "nve_check", "wall_check",
+                                   "md_5fs_check", "oracle_check")}
+    assert physics_verdict({**passing, "accuracy_gate": "fail"}) == "physical"  # accuracy alone is not physics
+    for check in passing:
+        assert physics_verdict({**passing, check: "fail"}) == "unphysical", check
+    assert physics_verdict({"accuracy_gate": "pass"}) == ""
 
 
 def test_validate_cli_writes_the_report_and_exits_by_its_flags(trained_model, tmp_path):

@@ -50,3 +50,33 @@ def test_training_failure_is_a_row_too(tmp_path):
     rows = read_results(tmp_path / "results.csv")
     assert rows[0]["status"] == "failed" and "out of memory" in rows[0]["error"]
     assert rows[1]["status"] == "failed" and "DependencyError" in rows[1]["error"]
+
+
+def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywhere(tmp_path):
+    from mlmd_parsl.cli import print_summary
+
+    flags = {"accuracy_gate": "fail", "force_check": "pass", "pressure_check": "pass", "rank_invariance": "pass",
+             "nve_check": "pass", "md_5fs_check": "fail", "closest_approach_a": "0.031", "oracle_check": "fail"}
+    training = {**TRAINING, "summary": {**TRAINING["summary"], "trainer": "lean"}}
+    collected = collect_results(str(tmp_path), training, [case(tmp_path, "md_z1_r1", "eam_quick_284atoms_1rank.log")],
+                                "test", validation={"flags": flags, "report": "validation/validation.md"})
+    rows = {r["task"]: r for r in read_results(tmp_path / "results.csv")}
+    assert rows["md_z1_r1"]["status"] == "ok" and rows["md_z1_r1"]["physics"] == "unphysical"
+    assert rows["train"]["trainer"] == "lean" and rows["md_z1_r1"]["closest_approach_a"] == "0.031"
+    report = (tmp_path / "report.md").read_text()
+    assert "UNPHYSICAL: 1 MD case(s)" in report and "| md_z1_r1 |" in report
+    assert "UNPHYSICAL" in next(line for line in report.splitlines() if line.startswith("| md_z1_r1 |"))
+    assert "Training (FOM 1) by the `lean` trainer" in report
+    printed = []
+    print_summary(collected, tmp_path, out=printed.append)
+    assert any("md_z1_r1" in line and line.endswith("UNPHYSICAL") for line in printed)
+    assert any(line.startswith("UNPHYSICAL: the model failed md_5fs_check, oracle_check") for line in printed)
+
+    flags.update(md_5fs_check="pass", oracle_check="pass", closest_approach_a="2.301")
+    collected = collect_results(str(tmp_path), training, [case(tmp_path, "md_z1_r2", "eam_quick_284atoms_1rank.log")],
+                                "test", validation={"flags": flags, "report": "validation/validation.md"})
+    assert {r["physics"] for r in read_results(tmp_path / "results.csv")} == {"physical"}
+    assert "UNPHYSICAL" not in (tmp_path / "report.md").read_text()
+    printed = []
+    print_summary(collected, tmp_path, out=printed.append)
+    assert any(line.startswith("Physics: the model passed every physics check") for line in printed)
