@@ -1,7 +1,8 @@
 """Validate any exported model with the embedded engine: python -m mlmd_parsl.validate --model M --box B
 
 Writes validation.json and validation.md (forces vs an independent evaluation on several boxes, energy
-and pressure, rank invariance, NVE drift, and with --oracle-eam the comparison with the EAM oracle).
+and pressure, rank invariance, NVE drift, the repulsive wall, 10 ps of MD at the protocol's 5 fs step, and
+with --oracle-eam the same wall and MD side by side with the EAM oracle).
 Exit code 0 when every check passes, 1 when one fails, 2 for bad input.
 """
 import argparse
@@ -20,6 +21,8 @@ def build_parser():
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2], help="rank counts to compare (default 1 2)")
     parser.add_argument("--trajectory-steps", type=int, default=100)
     parser.add_argument("--nve-steps", type=int, default=1000, help="NVE steps at 1 fs (1000 = 1 ps)")
+    parser.add_argument("--md-5fs-steps", type=int, default=2000,
+                        help="timed steps of the 1111 K run at 5 fs (2000 = 10 ps; a fifth as many before it)")
     parser.add_argument("--oracle-eam", action="store_true", help="also compare with the EAM oracle (synthetic data)")
     parser.add_argument("--training-summary", help="training_summary.json: adds the seed's accuracy gate")
     return parser
@@ -36,11 +39,15 @@ def main(argv=None):
             raise UserInputError(f"box file not found: {args.box}")
         if any(r < 1 for r in args.ranks) or args.nve_steps < 1 or args.trajectory_steps < 1:
             raise UserInputError("--ranks, --nve-steps and --trajectory-steps must be >= 1")
+        if args.md_5fs_steps < 10 or args.md_5fs_steps % 10:
+            raise UserInputError(f"--md-5fs-steps {args.md_5fs_steps}: a multiple of 10, at least 10 "
+                                 "(g(r) is sampled every 10 steps)")
         training = json.loads(Path(args.training_summary).read_text()) if args.training_summary else None
     except (UserInputError, OSError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    spec = ValidationSpec(rank_counts=tuple(args.ranks), trajectory_steps=args.trajectory_steps, nve_steps=args.nve_steps)
+    spec = ValidationSpec(rank_counts=tuple(args.ranks), trajectory_steps=args.trajectory_steps, nve_steps=args.nve_steps,
+                          oracle_steps=args.md_5fs_steps, oracle_equilibration_steps=max(1, args.md_5fs_steps // 5))
     report = validate_model(args.model, args.box, args.out, spec, with_oracle=args.oracle_eam, training=training)
     print((Path(args.out) / "validation.md").read_text())
     failed = [k for k, v in report["flags"].items() if v == "fail"]

@@ -91,7 +91,9 @@ def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real") -> di
         for split, values in tracker.best_metric_values.items()
     }
     torch.save(
-        {"network_params": SEED_NETWORK_PARAMS, "state": graph_state(graph)},
+        {"network_params": SEED_NETWORK_PARAMS,  # on the CPU, so any machine can load it (trained on a GPU or not)
+         "state": {part: {k: v.cpu() if hasattr(v, "cpu") else v for k, v in state.items()}
+                   for part, state in graph_state(graph).items()}},
         out_dir / "network_state.pt",
     )
     summary = {

@@ -41,6 +41,7 @@ ORACLE_PEAK_TOL_A = 0.1  # position of the g(r) first peak
 MIN_APPROACH_A = 2.0  # Ag: nearest neighbours at 2.89 A; EAM's closest approach at 1111 K is about 2.3 A
 TEMPERATURE_TOL_K = 50.0  # mean temperature of the 5 fs run vs the thermostat's 1111 K
 POSITIONS_EVERY = 50  # steps between position samples of the 5 fs run
+MD_5FS_REPLICATE = (2, 2, 2)  # 568 atoms, the seed's smallest benchmark size
 WALL_MIN_EV = 2.0  # Boltzmann factor at 1111 K below 1e-9; EAM's own wall rises 2.5 eV by 2.1 A
 WALL_DISTANCES_A = (2.8, 2.6, 2.4, 2.3, 2.2, 2.1, 2.0, 1.9, 1.8, 1.6, 1.4, 1.2, 1.0)
 ACCURACY_GATE = {"test_epa_mae_mev": 0.7, "test_force_mae_mev_per_a": 25.0}  # the seed's
@@ -274,12 +275,12 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, with_oracle=Fal
     protocol = oracle_protocol(spec)
     files = {name: (out_dir / f"rdf_{name}.txt", out_dir / f"positions_{name}.dump") for name in ("model", "eam")}
     rdf, positions = files["model"]
-    deck = make_deck(box, spec.replicate, protocol, rdf_file=str(rdf), positions_dump=(str(positions), POSITIONS_EVERY))
+    deck = make_deck(box, MD_5FS_REPLICATE, protocol, rdf_file=str(rdf), positions_dump=(str(positions), POSITIONS_EVERY))
     run_embedded(deck, model, str(out_dir / "oracle_model.lammps"), dtype=spec.dtype, comm=MPI.COMM_SELF)
     summaries = {"model": _md_summary(out_dir / "oracle_model.lammps", rdf, positions)}
     if with_oracle:
         rdf, positions = files["eam"]
-        deck = make_deck(box, spec.replicate, protocol, engine="eam", eam_file=eam_potential_path(), rdf_file=str(rdf),
+        deck = make_deck(box, MD_5FS_REPLICATE, protocol, engine="eam", eam_file=eam_potential_path(), rdf_file=str(rdf),
                          positions_dump=(str(positions), POSITIONS_EVERY))
         (out_dir / "oracle_eam.in").write_text(deck.text)
         subprocess.run([lmp_executable(), "-in", "oracle_eam.in", "-log", "oracle_eam.lammps", "-screen", "none"],
@@ -288,7 +289,7 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, with_oracle=Fal
     model = summaries["model"]
     md_5fs = {
         "temperature_k": 1111.0, "steps": spec.oracle_steps, "timestep_fs": spec.oracle_timestep_fs,
-        "duration_ps": spec.oracle_steps * spec.oracle_timestep_fs / 1000.0,
+        "duration_ps": spec.oracle_steps * spec.oracle_timestep_fs / 1000.0, "atoms": _atoms_from_log(out_dir / "oracle_model.lammps"),
         "closest_approach_a": model["closest_approach_a"], "min_approach_a": MIN_APPROACH_A,
         "mean_temperature_k": model["mean_temperature_k"],
         "ok": model["closest_approach_a"] >= MIN_APPROACH_A
@@ -474,8 +475,8 @@ def render_markdown(report: dict) -> str:
                         "do not see pairs closer than about 2.05 A)"))
     if "md_5fs" in report:
         m = report["md_5fs"]
-        lines += ["", f"## MD at the protocol's step: NVT 1111 K, {m['steps']} steps at {m['timestep_fs']:g} fs "
-                      f"({m['duration_ps']:g} ps)", "",
+        lines += ["", f"## MD at the protocol's step: NVT 1111 K, {m['atoms']} atoms, {m['steps']} steps at "
+                      f"{m['timestep_fs']:g} fs ({m['duration_ps']:g} ps)", "",
                   f"Closest approach of two atoms over the run {m['closest_approach_a']:.3f} A (physical minimum "
                   f"{m['min_approach_a']} A), mean temperature {m['mean_temperature_k']:.0f} K (1111 +- "
                   f"{TEMPERATURE_TOL_K:g} K): {'pass' if m['ok'] else 'FAIL: this model does not run physical MD'}"]

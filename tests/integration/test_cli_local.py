@@ -31,6 +31,7 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
     assert [r["task"] for r in rows] == ["train", "md_z1_r1", "md_z1_r2", "md_z2_r1", "md_z2_r2"]
     train, md = rows[0], rows[1:]
     assert train["status"] == "ok" and train["dataset"] == "synthetic" and train["epochs"] == "3"
+    assert train["trainer"] == "lean"
     assert float(train["epoch_time_s"]) > 0
     assert float(train["test_epa_mae_mev"]) > 0 and float(train["test_force_mae_mev_per_a"]) > 0
     for row in md:
@@ -44,10 +45,16 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
         assert row["rank_invariance"] == "pass" and row["nve_check"] in ("pass", "fail"), row
         assert row["accuracy_gate"] == "fail"  # 3 epochs cannot reach the seed's accuracy: said, not hidden
         assert row["oracle_check"] in ("pass", "fail") and row["nve_drift_mev_atom_ps"] != ""
+        assert row["wall_check"] in ("pass", "fail") and float(row["closest_approach_a"]) > 0
+        checks = [row[k] for k in ("force_check", "pressure_check", "rank_invariance", "nve_check", "wall_check",
+                                   "md_5fs_check", "oracle_check")]
+        assert row["physics"] == ("unphysical" if "fail" in checks else "physical"), row
+    if rows[1]["physics"] == "unphysical":  # said in words, not only in a column
+        assert "UNPHYSICAL: the model failed" in result.stdout and "UNPHYSICAL: 4 MD case(s)" in (run_dir / "report.md").read_text()
     assert "validation: accuracy_gate fail, force_check pass" in result.stdout
     assert (run_dir / "validation" / "validation.md").is_file()
     results_text = (run_dir / "train" / "model_results.txt").read_text()
-    assert "FOM Average Epoch time:" in results_text and "SYNTHETIC" in results_text
+    assert "FOM Average Epoch time:" in results_text and "SYNTHETIC" in results_text and "Trainer: lean" in results_text
     assert (run_dir / "throughput.png").stat().st_size > 10_000
     assert (run_dir / "strong_scaling.png").stat().st_size > 10_000  # 1 and 2 ranks at each size
     report = (run_dir / "report.md").read_text()

@@ -57,6 +57,7 @@ def test_protocol_md_runs_at_5_fs_beside_the_eam_oracle(trained_model, tmp_path)
     spec = ValidationSpec(oracle_equilibration_steps=50, oracle_steps=100)
     md_5fs, result = check_protocol_md(trained_model["model"], trained_model["box"], tmp_path, spec, with_oracle=True)
     assert md_5fs["timestep_fs"] == result["timestep_fs"] == 5.0 and md_5fs["duration_ps"] == 0.5
+    assert md_5fs["atoms"] == 568  # the seed's smallest size
     assert "timestep 0.005" in (tmp_path / "oracle_eam.in").read_text()
     eam = result["eam"]
     assert 2.75 < eam["rdf_first_peak_a"] < 3.0  # fcc Ag nearest neighbours (a = 4.16: 2.94 A)
@@ -110,7 +111,8 @@ def test_a_failed_physics_check_makes_the_model_unphysical():
 def test_validate_cli_writes_the_report_and_exits_by_its_flags(trained_model, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "mlmd_parsl.validate", "--model", str(trained_model["model"]), "--box",
-         str(trained_model["box"]), "--out", str(tmp_path), "--trajectory-steps", "10", "--nve-steps", "50"],
+         str(trained_model["box"]), "--out", str(tmp_path), "--trajectory-steps", "10", "--nve-steps", "50",
+         "--md-5fs-steps", "100"],
         env=child_env(), capture_output=True, text=True, timeout=900,
     )
     report = json.loads((tmp_path / "validation.json").read_text())
@@ -118,6 +120,15 @@ def test_validate_cli_writes_the_report_and_exits_by_its_flags(trained_model, tm
     assert result.returncode == (1 if failed else 0), result.stderr[-2000:]
     assert "## Forces: engine vs independent evaluation" in (tmp_path / "validation.md").read_text()
     assert report["flags"]["force_check"] == "pass" and report["flags"]["rank_invariance"] == "pass"
+    assert report["md_5fs"]["steps"] == 100 and report["flags"]["wall_check"] in ("pass", "fail")
+
+
+def test_validate_cli_rejects_a_5fs_run_of_a_bad_length(trained_model, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mlmd_parsl.validate", "--model", str(trained_model["model"]), "--box",
+         str(trained_model["box"]), "--md-5fs-steps", "55"], env=child_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "--md-5fs-steps 55: a multiple of 10" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_validate_cli_rejects_a_file_that_is_not_a_model(tmp_path):
