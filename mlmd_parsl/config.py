@@ -357,6 +357,9 @@ def _validate(site: SiteConfig, path):
     spec = site.training.spec
     if spec.engine not in TRAINERS:
         fail("training.engine", f"{spec.engine!r}; allowed: {', '.join(TRAINERS)}")
+    if spec.dist_soft_min is not None and not 1.0 <= spec.dist_soft_min < 3.75:
+        fail("training.dist_soft_min", f"{spec.dist_soft_min}: Angstrom, from 1.0 to below dist_soft_max 3.75 "
+             "(or null: the seed's 2.3)")
     for key in ("max_epochs", "batch_size", "eval_batch_size", "max_batch_size", "termination_patience", "plateau_patience"):
         if getattr(spec, key) < 1:
             fail(f"training.{key}", f"{getattr(spec, key)} must be >= 1")

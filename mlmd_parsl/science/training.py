@@ -8,6 +8,7 @@ weights, split and hierarchical energy initialisation, and write the same files.
 """
 import json
 import time
+import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +35,10 @@ class TrainingSpec:
     precompute_pairs: bool = True  # pure-torch periodic pair finding costs ~10x per epoch on CPU
     torch_seed: int = 0
     engine: str = "hippynn"  # TRAINERS: hippynn's loop (the seed's) or the lean trainer
+    # Where the sensitivities start (Angstrom): the initial values of trainable parameters only (mu from
+    # 1/linspace(1/dist_soft_max, 1/dist_soft_min), sigma = 2 n dist_soft_min); the network, its cost
+    # and the export are the seed's whatever it is. None: the seed's 2.3.
+    dist_soft_min: typing.Optional[float] = None
 
 
 def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real") -> dict:
@@ -53,7 +58,10 @@ def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real") -> di
     torch.manual_seed(spec.torch_seed)
     device = torch.device(spec.device)
 
-    graph = build_seed_graph()
+    network_params = dict(SEED_NETWORK_PARAMS)
+    if spec.dist_soft_min is not None:
+        network_params["dist_soft_min"] = spec.dist_soft_min
+    graph = build_seed_graph(network_params)
     training_modules, db_info = assemble_for_training(graph.train_loss, graph.validation_losses)
     database = AseDatabase(
         directory=str(dataset_path.parent) + "/",
@@ -91,7 +99,7 @@ def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real") -> di
         for split, values in tracker.best_metric_values.items()
     }
     torch.save(
-        {"network_params": SEED_NETWORK_PARAMS,  # on the CPU, so any machine can load it (trained on a GPU or not)
+        {"network_params": network_params,  # on the CPU, so any machine can load it (trained on a GPU or not)
          "state": {part: {k: v.cpu() if hasattr(v, "cpu") else v for k, v in state.items()}
                    for part, state in graph_state(graph).items()}},
         out_dir / "network_state.pt",

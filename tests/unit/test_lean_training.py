@@ -131,3 +131,21 @@ def validation_curve(log, engine):
         return [float(line.split("Loss-Err")[1].split()[0]) for line in lines if line.startswith("epoch ")]
     rows = [float(line.split()[-1]) for line in lines if line.startswith("Loss-Err :")]  # train, valid columns
     return rows[:8]
+
+
+def test_dist_soft_min_moves_only_where_the_sensitivities_start(small_set, tmp_path):
+    """The local site's start (2.0 A): same network (the lean step and the export take it as the seed's),
+    sensitivities starting from 2.0 A with width 1 / (2 x 16 x 2.0)."""
+    from mlmd_parsl.science.export import export_model, load_exported_model
+    from mlmd_parsl.science.lean_hipnn import LeanHipnn
+
+    train(small_set, tmp_path, TrainingSpec(max_epochs=1, engine="lean", dist_soft_min=2.0), "synthetic")
+    saved = torch.load(tmp_path / "network_state.pt", weights_only=False)
+    assert saved["network_params"]["dist_soft_min"] == 2.0 and saved["network_params"]["n_sensitivities"] == 16
+    state = saved["state"]["network"]
+    mu = next(v for k, v in state.items() if k.endswith("sensitivity.mu"))
+    sigma = next(v for k, v in state.items() if k.endswith("sensitivity.sigma"))
+    assert float(mu.min()) == pytest.approx(2.0, abs=0.01) and float(mu.max()) == pytest.approx(3.75, abs=0.01)
+    assert float(sigma.mean()) == pytest.approx(64.0, abs=0.1)  # the seed's start: 73.6
+    exported = export_model(tmp_path / "network_state.pt", small_set, tmp_path)
+    LeanHipnn.from_graph(load_exported_model(exported["model"]).graph)  # the seed's structure, accepted
