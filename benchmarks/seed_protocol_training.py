@@ -32,10 +32,12 @@ def main(argv=None):
     parser.add_argument("--engine", default="lean", choices=TRAINERS)
     parser.add_argument("--max-epochs", type=int, default=5000)
     parser.add_argument("--patience", type=int, default=50)
+    parser.add_argument("--dist-soft-min", type=float, default=None, help="where the sensitivities start (the seed's: 2.3)")
+    parser.add_argument("--seed", type=int, default=0, help="torch seed of the initial weights")
     parser.add_argument("--out", default="seed_protocol_training")
     args = parser.parse_args(argv)
     spec = TrainingSpec(max_epochs=args.max_epochs, termination_patience=args.patience, device=args.device,
-                        engine=args.engine)
+                        engine=args.engine, dist_soft_min=args.dist_soft_min, torch_seed=args.seed)
     start = time.perf_counter()
     summary = train(args.dataset, args.out, spec, dataset_label="synthetic")
     wall = time.perf_counter() - start
