@@ -76,9 +76,9 @@ def print_summary(collected, run_dir, out=print):
         out(f"UNPHYSICAL: the model failed {', '.join(failed)} (validation/validation.md): every MD throughput above "
             "was measured on a broken simulation and is not a benchmark result.")
     elif verdict == "physical":
-        out("Physics: the model passed every physics check (forces, pressure, ranks, NVE, repulsive wall, 5 fs MD"
-            f"{', EAM oracle' if train.get('oracle_check') else ''}): wall {train.get('wall_barrier_ev')} eV, closest "
-            f"approach {train.get('closest_approach_a')} A.")
+        passed = [k for k in PHYSICS_CHECKS if train.get(k) == "pass"]
+        out(f"Physics: the model passed every physics check ({', '.join(passed)}): wall {train.get('wall_barrier_ev')} eV, "
+            f"closest approach {train.get('closest_approach_a')} A.")
     else:
         out("Physics: not checked (validation disabled or failed): the throughputs above are unverified.")
     out(f"run directory: {run_dir}")

@@ -385,6 +385,8 @@ def _validate(site: SiteConfig, path):
         fail("dataset.synthetic.frames", f"{synthetic.frames}: need at least 20 frames (10% test, 10% valid)")
     if not 0 <= synthetic.close_pair_fraction <= 0.5:
         fail("dataset.synthetic.close_pair_fraction", f"{synthetic.close_pair_fraction}: allowed 0 to 0.5")
+    if not 1 <= synthetic.close_pairs_per_frame <= 10:
+        fail("dataset.synthetic.close_pairs_per_frame", f"{synthetic.close_pairs_per_frame}: allowed 1 to 10")
     if any(t <= 0 for t in synthetic.temperatures_k):
         fail("dataset.synthetic.temperatures_k", f"{list(synthetic.temperatures_k)}: temperatures must be > 0 K")
 

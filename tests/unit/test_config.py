@@ -81,6 +81,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("training.engine=turbo", "training.engine: 'turbo'; allowed: hippynn, lean"),
         ("training.dist_soft_min=4", "training.dist_soft_min: 4.0: Angstrom, from 1.0 to below dist_soft_max 3.75"),
         ("dataset.synthetic.close_pair_fraction=0.9", "dataset.synthetic.close_pair_fraction: 0.9: allowed 0 to 0.5"),
+        ("dataset.synthetic.close_pairs_per_frame=0", "dataset.synthetic.close_pairs_per_frame: 0: allowed 1 to 10"),
         ("validation.oracle_timestep_fs=0", "validation.oracle_timestep_fs: 0.0 must be > 0 (fs)"),
     ],
 )
