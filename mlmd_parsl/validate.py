@@ -1,8 +1,9 @@
 """Validate any exported model with the embedded engine: python -m mlmd_parsl.validate --model M --box B
 
 Writes validation.json and validation.md (forces vs an independent evaluation on several boxes, energy
-and pressure, rank invariance, NVE drift, the repulsive wall, 10 ps of MD at the protocol's 5 fs step, and
-with --oracle-eam the same wall and MD side by side with the EAM oracle).
+and pressure, rank invariance, NVE drift, the repulsive wall, 10 ps of MD at the protocol's 5 fs step, with
+--oracle-eam the same wall and MD side by side with the EAM oracle, and with --site-lmp the site's
+`pair_style mliap unified` against the embedded engine).
 Exit code 0 when every check passes, 1 when one fails, 2 for bad input.
 """
 import argparse
@@ -25,6 +26,10 @@ def build_parser():
                         help="timed steps of the 1111 K run at 5 fs (2000 = 10 ps; a fifth as many before it)")
     parser.add_argument("--oracle-eam", action="store_true", help="also compare with the EAM oracle (synthetic data)")
     parser.add_argument("--training-summary", help="training_summary.json: adds the seed's accuracy gate")
+    parser.add_argument("--site-lmp", help="a LAMMPS with ML-IAP's Python coupling: adds the cross-engine check "
+                                           "(its pair_style mliap unified against the embedded engine)")
+    parser.add_argument("--site-model", help="the export that LAMMPS loads (default --model; e.g. lean_lammps_model.pt)")
+    parser.add_argument("--kokkos", action="store_true", help="run --site-lmp with the seed's Kokkos GPU flags")
     return parser
 
 
@@ -43,12 +48,23 @@ def main(argv=None):
             raise UserInputError(f"--md-5fs-steps {args.md_5fs_steps}: a multiple of 10, at least 10 "
                                  "(g(r) is sampled every 10 steps)")
         training = json.loads(Path(args.training_summary).read_text()) if args.training_summary else None
+        site_engine = None
+        if args.site_lmp:
+            from .science.lammps_build import preflight, resolve_lmp
+
+            site_engine = {"lmp": preflight("mliap", resolve_lmp(args.site_lmp), args.kokkos).executable,
+                           "model": args.site_model or args.model, "kokkos": args.kokkos}
+            if not Path(site_engine["model"]).is_file():
+                raise UserInputError(f"--site-model {site_engine['model']}: no such file")
+        elif args.site_model or args.kokkos:
+            raise UserInputError("--site-model and --kokkos need --site-lmp")
     except (UserInputError, OSError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     spec = ValidationSpec(rank_counts=tuple(args.ranks), trajectory_steps=args.trajectory_steps, nve_steps=args.nve_steps,
                           oracle_steps=args.md_5fs_steps, oracle_equilibration_steps=max(1, args.md_5fs_steps // 5))
-    report = validate_model(args.model, args.box, args.out, spec, with_oracle=args.oracle_eam, training=training)
+    report = validate_model(args.model, args.box, args.out, spec, with_oracle=args.oracle_eam, training=training,
+                            site_engine=site_engine)
     print((Path(args.out) / "validation.md").read_text())
     failed = [k for k, v in report["flags"].items() if v == "fail"]
     return 1 if failed else 0

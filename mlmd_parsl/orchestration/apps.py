@@ -20,6 +20,7 @@ class Apps:
     validate: object
     collect_results: object
     probe_mpi: object
+    probe_site_engine: object
     describe_worker: object
 
 
@@ -29,6 +30,10 @@ def _run_md(case, exported, python, custom_kernels, threads, stdout=None, stderr
 
 def _probe_mpi(expected_ranks, stdout=None, stderr=None, parsl_resource_specification=None):
     return tasks.mpi_probe_command(expected_ranks)
+
+
+def _probe_site_engine(probe_dir, lmp, kokkos, python, stdout=None, stderr=None, parsl_resource_specification=None):
+    return tasks.site_engine_probe_command(probe_dir, lmp, kokkos, python)
 
 
 def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:
@@ -47,5 +52,6 @@ def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:
         validate=python(tasks.validate_exported_model),
         collect_results=python(tasks.collect_results),
         probe_mpi=bash_app(_probe_mpi, data_flow_kernel=dfk, executors=[labels.mpi]),
+        probe_site_engine=bash_app(_probe_site_engine, data_flow_kernel=dfk, executors=[labels.mpi]),
         describe_worker=python(provenance.describe_worker),
     )

@@ -58,7 +58,8 @@ def submit_model(apps: Apps, site: SiteConfig, run_dir: Path):
     train_dir = Path(run_dir) / "train"
     dataset_f = apps.prepare_dataset(asdict(site.dataset), str(runs_root(site) / "cache"))
     train_f = apps.train_model(dataset_f, str(train_dir), asdict(site.training.spec), site.training.custom_kernels)
-    export_f = apps.export_for_lammps(train_f, str(train_dir), site.md.model_device)
+    lean = site.md.engine == "mliap" and site.md.mliap_model == "lean"
+    export_f = apps.export_for_lammps(train_f, str(train_dir), site.md.model_device, lean)
     return dataset_f, train_f, export_f
 
 

@@ -10,7 +10,7 @@ from ..config import SiteConfig
 from ..science.logs import parse_log
 from .apps import ExecutorLabels, make_apps
 from .builder import submit_md_case, submit_model, training_outcome
-from .cases import md_cases, threads_per_rank
+from .cases import md_cases, mpi_resources, site_lmp, threads_per_rank
 from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
 from .resume import is_done, mark_done, md_case_key
@@ -32,6 +32,9 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             progress.epoch_time_s = future.result()["epoch_time_s"]
         progress.report(name, future.exception(), _brief(name, future, future.exception()))
 
+    if site.md.engine == "mliap" and export_f.exception() is None and cases:
+        preflight_site_engine(apps, site, run_dir, log)
+
     # MD cases are submitted once the model exists: a case whose inputs (model bytes, deck parameters,
     # engine, code versions) match a complete earlier run of it in this folder is reused, not rerun.
     md_futures = {}
@@ -43,7 +46,8 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             progress.report(case["task"], RuntimeError(case["error"]), "")
             continue
         exported = export_f.result()
-        case["key"] = md_case_key(case, exported["model"], site.md.custom_kernels, threads)
+        model = exported["lean_model"] if case["mliap_model"] == "lean" and case["engine"] == "mliap" else exported["model"]
+        case["key"] = md_case_key(case, model, site.md.custom_kernels, threads)
         if is_done(case["dir"], "md", case["key"]) and parse_log(case["log"]).status == "ok":
             _note_throughput(progress, case)
             progress.report(case["task"], None, " (reused)" + _md_brief(case))
@@ -63,7 +67,10 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     validation = None
     if site.validation.enabled and export_f.exception() is None:
         # After the MD cases, so that it never shares the cores with a timed run.
-        validation_f = apps.validate(export_f, train_f, str(run_dir / "validation"), asdict(site.validation.spec))
+        site_engine = ({"lmp": site_lmp(site), "mliap_model": site.md.mliap_model, "kokkos": site.md.kokkos}
+                       if site.md.engine == "mliap" else None)
+        validation_f = apps.validate(export_f, train_f, str(run_dir / "validation"), asdict(site.validation.spec),
+                                     site_engine)
         if validation_f.exception() is None:
             validation = validation_f.result()
             log(f"validation: {_flags_text(validation['flags'])} - report {validation['report']}")
@@ -74,6 +81,40 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     collected = collect_results(str(run_dir), training, cases, site.name, validation, find_baseline(site, run_dir))
     record_provenance(run_dir, dfk, worker_f, dataset_f, export_f, cases)
     return collected
+
+
+def preflight_site_engine(apps, site: SiteConfig, run_dir: Path, log=print):
+    """Preflight by doing: the site's `lmp` evaluates the exported model once (run 0, one rank, launched as MD
+    cases are) before any MD case; EngineError (exit 2) quoting why it failed. The trained model is kept."""
+    import sys
+    import time
+
+    from ..errors import EngineError
+    from ..science.logs import thermo_tables
+    from ..science.site_lammps import quote_failure
+    from .cases import write_site_engine_probe
+
+    probe_dir = write_site_engine_probe(site, run_dir)
+    lmp = site_lmp(site)
+    start = time.monotonic()
+    future = apps.probe_site_engine(
+        str(probe_dir), lmp, site.md.kokkos, site.provider.python or sys.executable,
+        stdout=str(probe_dir / "stdout.txt"), stderr=str(probe_dir / "stderr.txt"),
+        parsl_resource_specification=mpi_resources(site, 1))
+    exc = future.exception()
+    log_file = probe_dir / "log.lammps"
+    energy = thermo_tables(log_file).get("timed", [{}])[0].get("PotEng") if log_file.exists() else None
+    if exc is None and energy is not None:
+        log(f"site engine preflight: {lmp} evaluated the {site.md.mliap_model} export (run 0, "
+            f"{parse_log(log_file).atoms} atoms, PE {energy:.3f} eV) in {time.monotonic() - start:.0f} s")
+        return
+    output = "".join(p.read_text(errors="replace") for p in (probe_dir / "stdout.txt", probe_dir / "stderr.txt")
+                     if p.exists())
+    reason = quote_failure(output, log_file.read_text(errors="replace") if log_file.exists() else "")
+    raise EngineError(
+        f"md.engine mliap: the site's LAMMPS {lmp} cannot run the exported model (preflight, run 0 in {probe_dir}): "
+        f"{reason}. No MD case was started; the trained model is kept: fix this, then continue with "
+        f"--resume {run_dir}")
 
 
 def record_provenance(run_dir: Path, dfk, worker_f, dataset_f, export_f, cases):

@@ -12,8 +12,7 @@ def md_cases(site: SiteConfig, run_dir: Path) -> list:
     weak = site.md.weak_scaling
     if weak.zrep_per_rank:
         points += [("weak", f"weak_r{r}", weak.zrep_per_rank * r, r) for r in weak.ranks]
-    # As configured, not resolved here: MD runs where the workers are, whose PATH may differ from the driver's.
-    lmp = (site.md.lmp or os.environ.get("LMP", "") or "lmp") if site.md.engine == "mliap" else ""
+    lmp = site_lmp(site) if site.md.engine == "mliap" else ""
     cases = []
     for sweep, name, zrep, ranks in points:
         case_dir = run_dir / "md" / name
@@ -31,6 +30,7 @@ def md_cases(site: SiteConfig, run_dir: Path) -> list:
             "dtype": site.md.dtype,
             "lmp": lmp,
             "kokkos": site.md.kokkos,
+            "mliap_model": site.md.mliap_model,
             "kokkos_gpus": min(ranks, ranks_per_node(site)),  # -k on g N: GPUs each node's ranks share
             "dir": str(case_dir),
             "log": str(case_dir / "log.lammps"),
@@ -38,18 +38,44 @@ def md_cases(site: SiteConfig, run_dir: Path) -> list:
     return cases
 
 
-def write_site_engine_deck(case: dict, train_dir: Path) -> Path:
-    """in.lammps for the site's LAMMPS: the MD-HO deck with `pair_style mliap unified` (the seed's deck)."""
-    from ..science.deck import make_deck, protocol_by_name
-    from ..science.export import BOX_FILE, MODEL_FILE
+def site_lmp(site: SiteConfig) -> str:
+    """md.lmp, else $LMP, else `lmp`: as configured, not resolved here: MD runs where the workers are, whose
+    PATH may differ from the driver's."""
+    return site.md.lmp or os.environ.get("LMP", "") or "lmp"
 
-    deck = make_deck(
+
+def site_engine_deck(case: dict, train_dir: Path):
+    """The MD-HO deck with `pair_style mliap unified` (the seed's deck) on md.mliap_model's export."""
+    from ..science.deck import make_deck, protocol_by_name
+    from ..science.export import BOX_FILE, MLIAP_MODEL_FILES
+
+    return make_deck(
         train_dir / BOX_FILE, case["replicate"], protocol_by_name(case["profile"]), engine="mliap",
-        model_file=train_dir / MODEL_FILE, kokkos=case["kokkos"],
+        model_file=train_dir / MLIAP_MODEL_FILES[case["mliap_model"]], kokkos=case["kokkos"],
     )
+
+
+def write_site_engine_deck(case: dict, train_dir: Path) -> Path:
     path = Path(case["dir"]) / "in.lammps"
-    path.write_text(deck.text)
+    path.write_text(site_engine_deck(case, train_dir).text)
     return path
+
+
+PROBE_REPLICATE = (2, 2, 1)  # 284 atoms: seconds, and ghosts on every side at 1 rank
+
+
+def write_site_engine_probe(site: SiteConfig, run_dir: Path) -> Path:
+    """The preflight's folder and in.lammps: the site's export evaluated once (run 0)."""
+    from ..science.deck import make_deck, single_stage_protocol
+    from ..science.export import BOX_FILE, MLIAP_MODEL_FILES
+
+    train_dir = run_dir / "train"
+    probe_dir = run_dir / "md" / "site_engine_preflight"
+    probe_dir.mkdir(parents=True, exist_ok=True)
+    deck = make_deck(train_dir / BOX_FILE, PROBE_REPLICATE, single_stage_protocol(0), engine="mliap",
+                     model_file=train_dir / MLIAP_MODEL_FILES[site.md.mliap_model], kokkos=site.md.kokkos)
+    (probe_dir / "in.lammps").write_text(deck.text)
+    return probe_dir
 
 
 def ranks_per_node(site: SiteConfig) -> int:

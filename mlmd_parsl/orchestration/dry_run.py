@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from ..science.export import BOX_FILE, MODEL_FILE
-from .cases import md_cases, mpi_resources, threads_per_rank
-from .tasks import md_command
+from .cases import md_cases, mpi_resources, site_engine_deck, site_lmp, threads_per_rank
+from .tasks import md_command, site_engine_probe_command
 
 PYTHON_TASKS = ("prepare_dataset", "train_model", "export_for_lammps", "validate_exported_model", "collect_results")
 
@@ -60,6 +60,13 @@ def plan(site: SiteConfig, run_dir: Path) -> list:
               if p.gpus_per_node else "1 worker, whole node")
     tasks = [{"task": name, "executor": "cpu (HighThroughputExecutor)", "resources": worker,
               "command": f"python app mlmd_parsl.orchestration.tasks.{name}"} for name in PYTHON_TASKS]
+    if site.md.engine == "mliap":
+        resources = mpi_resources(site, 1)
+        command = site_engine_probe_command(str(run_dir / "md" / "site_engine_preflight"), site_lmp(site),
+                                            site.md.kokkos, python)
+        tasks.insert(-2, {"task": "site_engine_preflight (run 0 of the export, before any MD case)",
+                          "executor": "mpi (MPIExecutor)", "resources": resources,
+                          "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))})
     for case in md_cases(site, run_dir):
         threads = threads_per_rank(site, case["ranks"], case["packed"])
         command = md_command(case, exported, python, site.md.custom_kernels, threads)
@@ -82,11 +89,8 @@ def print_plan(site: SiteConfig, run_dir: Path, out=print):
         out(f"\n[{task['task']}] on {task['executor']}; resources: {task['resources']}")
         out(f"  {task['command']}")
     if site.md.engine == "mliap":
-        from ..science.deck import make_deck, protocol_by_name
-
         case = md_cases(site, run_dir)[0]
-        deck = make_deck(run_dir / "train" / BOX_FILE, case["replicate"], protocol_by_name(case["profile"]),
-                         engine="mliap", model_file=run_dir / "train" / MODEL_FILE, kokkos=case["kokkos"])
+        deck = site_engine_deck(case, run_dir / "train")
         out(f"\n# in.lammps of {case['task']} (each case's differs only in its replicate line):\n{deck.text}")
     if site.provider.kind == "slurm":
         for label, script in sbatch_scripts(site, run_dir).items():

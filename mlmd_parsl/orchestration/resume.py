@@ -45,6 +45,7 @@ def mark_done(folder, what: str, key: str, **extra) -> None:
 def md_case_key(case: dict, model_file, custom_kernels: str, threads: int) -> str:
     lmp = case.get("lmp") or ""
     lmp_digest = file_sha256(lmp) if lmp and Path(lmp).is_file() else lmp
-    fields = {k: case[k] for k in ("replicate", "ranks", "profile", "engine", "model_device", "dtype", "kokkos")}
+    fields = {k: case[k] for k in ("replicate", "ranks", "profile", "engine", "model_device", "dtype", "kokkos",
+                                   "mliap_model")}
     return content_key(what="md", model=file_sha256(model_file), lmp=lmp_digest, kernels=custom_kernels,
                        threads=threads, kokkos_gpus=case.get("kokkos_gpus", 1), **fields)

@@ -9,7 +9,8 @@ from pathlib import Path
 # Parsl app function name -> task kind of the site's `retries:` section
 TASK_KINDS = {"prepare_dataset": "dataset", "train_model": "training", "export_for_lammps": "export",
               "_run_md": "md", "validate_exported_model": "validation", "collect_results": "collection",
-              "describe_worker": "collection", "_probe_mpi": "md"}
+              "describe_worker": "collection", "_probe_mpi": "md",
+              "_probe_site_engine": "preflight"}  # no budget: its failure is the message the user needs
 
 
 def lammps_error(log_path) -> str:

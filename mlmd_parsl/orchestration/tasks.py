@@ -36,25 +36,24 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
     return summary
 
 
-def export_for_lammps(training_summary: dict, train_dir: str, model_device: str) -> dict:
+def export_for_lammps(training_summary: dict, train_dir: str, model_device: str, lean: bool = False) -> dict:
+    """hippynn_lammps_model.pt and ag_box.data; with `lean`, also lean_lammps_model.pt (md.mliap_model: lean)."""
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
     from mlmd_parsl.science.dataset import file_sha256
-    from mlmd_parsl.science.export import BOX_FILE, MODEL_FILE, export_model
+    from mlmd_parsl.science.export import BOX_FILE, LEAN_MODEL_FILE, MODEL_FILE, export_model
 
     folder = Path(train_dir)
     state = folder / "network_state.pt"
-    key = content_key(what="export", state=file_sha256(state), device=model_device, dataset=training_summary["dataset"])
+    key = content_key(what="export", state=file_sha256(state), device=model_device, dataset=training_summary["dataset"],
+                      lean=lean)
     paths = {"model": str(folder / MODEL_FILE), "box": str(folder / BOX_FILE)}
+    if lean:
+        paths["lean_model"] = str(folder / LEAN_MODEL_FILE)
     reused = is_done(folder, "export", key, paths.values())
     if not reused:
-        paths = export_model(state, training_summary["dataset"], train_dir, model_device)
+        paths = export_model(state, training_summary["dataset"], train_dir, model_device, lean=lean)
         mark_done(folder, "export", key)
     return {**paths, "dataset_label": training_summary["dataset_label"], "reused": reused}
-
-
-def kokkos_gpu_args(gpus: int) -> list:
-    """The seed's Kokkos flags; `g N` = the GPUs of a node its ranks use (1 for a packed single-GPU case)."""
-    return ["-k", "on", "g", str(int(gpus)), "-sf", "kk", "-pk", "kokkos", "neigh", "full", "newton", "on"]
 
 
 def launch_prefix(case: dict) -> str:
@@ -68,7 +67,7 @@ def launch_prefix(case: dict) -> str:
 def md_command(case: dict, exported: dict, python: str, custom_kernels: str, threads: int) -> str:
     """The bash command of one MD case (see launch_prefix for how it starts its ranks)."""
     if case["engine"] == "mliap":
-        return site_engine_command(case, threads)
+        return site_engine_command(case, threads, python)
     args = [
         python, "-m", "mlmd_parsl.md",
         "--model", exported["model"],
@@ -87,17 +86,33 @@ def md_command(case: dict, exported: dict, python: str, custom_kernels: str, thr
     )
 
 
-def site_engine_command(case: dict, threads: int) -> str:
-    """The seed's way: the site's LAMMPS runs in.lammps (pair_style mliap unified) written by the campaign."""
+def site_engine_command(case: dict, threads: int, python: str) -> str:
+    """The seed's way: the site's LAMMPS runs in.lammps (pair_style mliap unified) written by the campaign,
+    with the environment its embedded Python needs (science/site_lammps.py says why)."""
+    from mlmd_parsl.science.site_lammps import kokkos_gpu_args, site_lmp_shell_exports
+
     args = [case["lmp"], *(kokkos_gpu_args(case.get("kokkos_gpus", 1)) if case.get("kokkos") else []), "-in", "in.lammps", "-log", case["log"]]
     return (
-        f"cd {shlex.quote(case['dir'])} && export OMP_NUM_THREADS={int(threads)} && "
+        f"cd {shlex.quote(case['dir'])} && export OMP_NUM_THREADS={int(threads)} PYTHONWARNINGS=ignore && "
+        f"{site_lmp_shell_exports(python)} && "
         f"{launch_prefix(case)}{' '.join(shlex.quote(a) for a in args)}"
     )
 
 
-def validate_exported_model(exported: dict, training_summary: dict, out_dir: str, spec: dict) -> dict:
-    """The physics validation suite on the exported model (the EAM oracle comparison on synthetic data)."""
+def site_engine_probe_command(probe_dir: str, lmp: str, kokkos: bool, python: str) -> str:
+    """Preflight by doing: one rank of the site's LAMMPS evaluates the exported model once (run 0), launched the
+    way MD cases are, so whatever stops it (model load, imports, packages, MPI) stops it here, in seconds."""
+    from mlmd_parsl.science.site_lammps import kokkos_gpu_args, site_lmp_shell_exports
+
+    args = [lmp, *(kokkos_gpu_args(1) if kokkos else []), "-in", "in.lammps", "-log", "log.lammps"]
+    return (f"cd {shlex.quote(probe_dir)} && export OMP_NUM_THREADS=1 PYTHONWARNINGS=ignore && "
+            f"{site_lmp_shell_exports(python)} && $PARSL_MPI_PREFIX {' '.join(shlex.quote(a) for a in args)}")
+
+
+def validate_exported_model(exported: dict, training_summary: dict, out_dir: str, spec: dict,
+                            site_engine: dict = None) -> dict:
+    """The physics validation suite on the exported model (the EAM oracle comparison on synthetic data); with
+    site_engine ({"lmp", "mliap_model", "kokkos"}), the site's LAMMPS against the embedded engine too."""
     from mlmd_parsl.science.validation import ValidationSpec, validate_model
 
     import json
@@ -106,15 +121,19 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
     from mlmd_parsl.science.dataset import file_sha256
 
     with_oracle = exported["dataset_label"] == "synthetic"
+    if site_engine:
+        model_key = "lean_model" if site_engine["mliap_model"] == "lean" else "model"
+        site_engine = {"lmp": site_engine["lmp"], "model": exported[model_key], "kokkos": site_engine["kokkos"]}
     key = content_key(what="validation", model=file_sha256(exported["model"]), spec=spec, oracle=with_oracle,
-                      training=training_summary.get("metrics"))
+                      training=training_summary.get("metrics"),
+                      site_engine={**site_engine, "model": file_sha256(site_engine["model"])} if site_engine else None)
     report_json = Path(out_dir) / "validation.json"
     if is_done(out_dir, "validation", key, [report_json]):
         return {"flags": json.loads(report_json.read_text())["flags"], "report": str(Path(out_dir) / "validation.md"),
                 "reused": True}
     spec = ValidationSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
     report = validate_model(exported["model"], exported["box"], out_dir, spec,
-                            with_oracle=with_oracle, training=training_summary)
+                            with_oracle=with_oracle, training=training_summary, site_engine=site_engine)
     mark_done(out_dir, "validation", key)
     return {"flags": report["flags"], "report": str(Path(out_dir) / "validation.md")}
 

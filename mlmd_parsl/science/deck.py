@@ -127,7 +127,7 @@ def make_deck(
         *force_field_lines(engine, model_file, cutoff, eam_file, kokkos),
         f"neighbor {NEIGHBOUR_SKIN} bin",
         "neigh_modify every 1 delay 0 check yes",
-        "thermo_style custom step temp pe ke etotal press pxx pyy pzz",
+        "thermo_style custom step temp pe ke etotal press pxx pyy pzz pxy pxz pyz",
         "thermo_modify norm no flush yes",
         f"thermo {protocol.thermo_every}",
     ]

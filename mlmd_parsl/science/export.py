@@ -1,11 +1,14 @@
-"""Export a trained model for LAMMPS: hippynn_lammps_model.pt (MLIAPInterface) and ag_box.data."""
+"""Export a trained model for LAMMPS: hippynn_lammps_model.pt (MLIAPInterface), ag_box.data, and on
+request lean_lammps_model.pt (the same weights behind our lean step, for `pair_style mliap unified`)."""
 from pathlib import Path
 
 MODEL_FILE = "hippynn_lammps_model.pt"
+LEAN_MODEL_FILE = "lean_lammps_model.pt"
 BOX_FILE = "ag_box.data"
+MLIAP_MODEL_FILES = {"hippynn": MODEL_FILE, "lean": LEAN_MODEL_FILE}  # md.mliap_model -> file
 
 
-def export_model(state_file, dataset_path, out_dir, model_device="cpu") -> dict:
+def export_model(state_file, dataset_path, out_dir, model_device="cpu", lean=False) -> dict:
     """Rebuild the seed graph, load the trained weights and save the LAMMPS artifacts."""
     import ase.io
     import torch
@@ -23,10 +26,15 @@ def export_model(state_file, dataset_path, out_dir, model_device="cpu") -> dict:
     interface = MLIAPInterface(graph.henergy, ["Ag"], model_device=torch.device(model_device))
     model_path = out_dir / MODEL_FILE
     torch.save(interface, model_path)
+    paths = {"model": str(model_path)}
+    if lean:
+        from .lean_mliap import export_lean_model
+
+        paths["lean_model"] = str(export_lean_model(interface, out_dir, model_device))
 
     box_path = out_dir / BOX_FILE
     ase.io.write(str(box_path), first_frame(dataset_path), format="lammps-data", masses=True)
-    return {"model": str(model_path), "box": str(box_path)}
+    return {**paths, "box": str(box_path)}
 
 
 def load_exported_model(path, device="cpu"):

@@ -69,13 +69,15 @@ class LeanHipnn(torch.nn.Module):
         species = self.species_map[atomic_numbers].unsqueeze(-1)
         return (species == torch.arange(1, self.n_species, device=species.device)).to(dtype)
 
-    def atom_energies(self, atomic_numbers, pair_i, pair_j, pair_coord):
-        """Per-atom energies (n,) for atoms with these atomic numbers and pairs (i, j, x_i - x_j)."""
+    def atom_energies(self, atomic_numbers, pair_i, pair_j, pair_coord, nlocal=None):
+        """Per-atom energies of the first nlocal atoms (default: all) with these atomic numbers and pairs
+        (i, j, x_i - x_j); every pair's i must be one of them, its j may be any atom (a ghost)."""
+        nlocal = len(atomic_numbers) if nlocal is None else nlocal
         features = self.one_hot(atomic_numbers, pair_coord.dtype)
         sense, angular = pair_terms(self, pair_coord)
         radial = pair_radial(self, sense, features[pair_j])
-        out = neighbour_sums(pair_i, angular, radial, len(features))  # (atoms, 9, nf_out)
-        onehot_part, final_part = energy_terms(self, features, out)
+        out = neighbour_sums(pair_i, angular, radial, nlocal)  # (nlocal, 9, nf_out)
+        onehot_part, final_part = energy_terms(self, features[:nlocal], out)
         return onehot_part + final_part
 
     def energy_and_pair_forces(self, atomic_numbers, pair_i, pair_j, pair_coord, local_weight):

@@ -44,6 +44,11 @@ POSITIONS_EVERY = 50  # steps between position samples of the 5 fs run
 MD_5FS_REPLICATE = (2, 2, 2)  # 568 atoms, the seed's smallest benchmark size
 WALL_MIN_EV = 2.0  # Boltzmann factor at 1111 K below 1e-9; EAM's own wall rises 2.5 eV by 2.1 A
 WALL_DISTANCES_A = (2.8, 2.6, 2.4, 2.3, 2.2, 2.1, 2.0, 1.9, 1.8, 1.6, 1.4, 1.2, 1.0)
+# site engine vs embedded engine, both float32: 1e-4 of the largest force is ~1000 float32 roundings of it;
+# energies and pressures are printed by LAMMPS with 8 significant digits, hence the absolute floors
+CROSS_FORCE_RTOL = 1e-4
+CROSS_ENERGY_RTOL = 1e-6
+CROSS_VIRIAL_RTOL = 1e-4
 ACCURACY_GATE = {"test_epa_mae_mev": 0.7, "test_force_mae_mev_per_a": 25.0}  # the seed's
 
 
@@ -170,6 +175,51 @@ def check_rank_invariance(model, box, out_dir, spec: ValidationSpec):
     worst64 = max((d["max_position_difference_a"] for d in results["float64"].values()), default=0.0)
     return {"steps": spec.trajectory_steps, "timestep_fs": 1.0, "ranks": list(spec.rank_counts), "deviations": results,
             "max_position_difference_float64_a": worst64, "ok": worst64 <= TRAJECTORY_TOL_A}
+
+
+CROSS_ENGINE_BOXES = ("replica_2x2x1", "noncubic_1x2x3", "strained_3pct")
+VIRIAL_COMPONENTS = ("Pxx", "Pyy", "Pzz", "Pxy", "Pxz", "Pyz")
+
+
+def check_cross_engine(site_engine: dict, model, box, out_dir, spec: ValidationSpec):
+    """The site's LAMMPS (`pair_style mliap unified` on site_engine['model']) against the embedded engine
+    (on `model`, hippynn's export) on the same boxes and rank counts: forces, energy and the virial (the
+    pressure at T = 0). Both compute in float32, in different summation orders: the tolerances are float32's."""
+    from .site_lammps import run_site_lammps
+
+    folder = Path(out_dir) / "cross_engine"
+    folder.mkdir(parents=True, exist_ok=True)
+    boxes = [b for b in validation_boxes(box, out_dir) if b[0] in CROSS_ENGINE_BOXES]
+    cases = []
+    for name, data, replicate in boxes:
+        for ranks in spec.rank_counts:
+            tag = f"{name}_{ranks}ranks"
+            site_dump = folder / f"site_{tag}.dump"
+            deck = make_deck(Path(data).resolve(), replicate, single_stage_protocol(0), engine="mliap",
+                             model_file=Path(site_engine["model"]).resolve(), dump_forces=str(site_dump),
+                             kokkos=site_engine.get("kokkos", False))
+            site_log = run_site_lammps(site_engine["lmp"], deck.text, folder, ranks, site_engine.get("kokkos", False),
+                                       tag=f"site_{tag}")
+            dump, log = _run_standalone(model, data, folder, f"embedded_{tag}", replicate, 0, ranks, "float32")
+            site_row, row = thermo_tables(site_log)["timed"][0], thermo_tables(log)["timed"][0]
+            site_forces, forces = read_force_dump(site_dump)[2], read_force_dump(dump)[2]
+            scale = float(np.abs(forces).max())
+            force_error = float(np.abs(site_forces - forces).max())
+            virial_scale = max(abs(row[k]) for k in VIRIAL_COMPONENTS)
+            virial_error = max(abs(site_row[k] - row[k]) for k in VIRIAL_COMPONENTS)
+            energy_error = abs(site_row["PotEng"] - row["PotEng"])
+            cases.append({
+                "box": name, "ranks": ranks, "atoms": len(forces), "max_force_ev_per_a": scale,
+                "max_force_difference": force_error, "pe_site_ev": site_row["PotEng"], "pe_embedded_ev": row["PotEng"],
+                "pe_difference_ev": energy_error, "max_virial_difference_bar": virial_error,
+                "ok": (force_error <= CROSS_FORCE_RTOL * scale + 1e-6
+                       and energy_error <= CROSS_ENERGY_RTOL * abs(row["PotEng"]) + 1e-3
+                       and virial_error <= CROSS_VIRIAL_RTOL * virial_scale + 1.0),
+            })
+    return {"lmp": site_engine["lmp"], "model": str(site_engine["model"]), "cases": cases,
+            "ok": all(c["ok"] for c in cases),
+            "tolerances": {"force_relative": CROSS_FORCE_RTOL, "energy_relative": CROSS_ENERGY_RTOL,
+                           "virial_relative": CROSS_VIRIAL_RTOL}}
 
 
 def check_nve_drift(model, box, out_dir, spec: ValidationSpec):
@@ -370,8 +420,10 @@ def read_rdf(path):
     return np.array([r for r, _ in rows]), np.array([g for _, g in rows])
 
 
-def validate_model(model, box, out_dir, spec: ValidationSpec = ValidationSpec(), with_oracle=False, training=None):
-    """Run every check, write validation.json and validation.md in out_dir, return the report."""
+def validate_model(model, box, out_dir, spec: ValidationSpec = ValidationSpec(), with_oracle=False, training=None,
+                   site_engine=None):
+    """Run every check, write validation.json and validation.md in out_dir, return the report. site_engine
+    ({"lmp", "model", "kokkos"}) adds the cross-engine check of the site's `pair_style mliap unified`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = {"model": str(model), "box": str(box), "spec": asdict(spec)}
@@ -379,6 +431,8 @@ def validate_model(model, box, out_dir, spec: ValidationSpec = ValidationSpec(),
     report["pressure"] = check_pressure(model, box, out_dir)
     report["rank_invariance"] = check_rank_invariance(model, box, out_dir, spec)
     report["nve"] = check_nve_drift(model, box, out_dir, spec)
+    if site_engine:
+        report["cross_engine"] = check_cross_engine(site_engine, model, box, out_dir, spec)
     report["wall"] = check_repulsive_wall(model, box, with_oracle)
     report["md_5fs"], oracle = check_protocol_md(model, box, out_dir, spec, with_oracle)
     if oracle is not None:
@@ -415,6 +469,7 @@ def validity_flags(report: dict) -> dict:
         "md_5fs_check": flag("md_5fs"),
         "closest_approach_a": f"{report['md_5fs']['closest_approach_a']:.3f}" if "md_5fs" in report else "",
         "oracle_check": flag("oracle"),
+        "cross_engine_check": flag("cross_engine"),
     }
 
 
@@ -430,7 +485,7 @@ def physics_verdict(flags: dict) -> str:
 
 
 PHYSICS_CHECKS = ("force_check", "pressure_check", "rank_invariance", "nve_check", "wall_check", "md_5fs_check",
-                  "oracle_check")
+                  "oracle_check", "cross_engine_check")
 
 
 def render_markdown(report: dict) -> str:
@@ -457,6 +512,19 @@ def render_markdown(report: dict) -> str:
         for ranks, d in deviations.items():
             lines.append(f"| {dtype} | {ranks} vs {r['ranks'][0]} | {d['max_position_difference_a']:.2e} | "
                          f"{d['max_force_difference_ev_per_a']:.2e} |")
+    if "cross_engine" in report:
+        c = report["cross_engine"]
+        t = c["tolerances"]
+        lines += ["", f"## Site engine (`pair_style mliap unified`, {Path(c['model']).name}) vs embedded engine", "",
+                  f"`{c['lmp']}` against this package's engine on the same boxes, run 0, float32 (tolerances: force "
+                  f"{t['force_relative']:g} of the largest, energy {t['energy_relative']:g} relative, virial "
+                  f"{t['virial_relative']:g} of the largest component).", "",
+                  "| box | ranks | atoms | max force (eV/A) | max force difference (eV/A) | PE site (eV) | PE embedded (eV) "
+                  "| max virial difference (bar) | ok |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+        for x in c["cases"]:
+            lines.append(f"| {x['box']} | {x['ranks']} | {x['atoms']} | {x['max_force_ev_per_a']:.3f} | "
+                         f"{x['max_force_difference']:.2e} | {x['pe_site_ev']:.4f} | {x['pe_embedded_ev']:.4f} | "
+                         f"{x['max_virial_difference_bar']:.3f} | {x['ok']} |")
     n = report["nve"]
     lines += ["", "## NVE energy conservation", "",
               f"{n['steps']} steps at 1 fs ({n['duration_ps']:.2f} ps), {n['atoms']} atoms, {n['dtype']}: drift "

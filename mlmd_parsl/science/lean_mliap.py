@@ -1,0 +1,96 @@
+"""Our lean HIP-NN step inside the seed's engine: an `MLIAPUnified` for `pair_style mliap unified`.
+
+`lean_lammps_model.pt` holds the same weights as `hippynn_lammps_model.pt` (it is made from it) and
+answers LAMMPS' `compute_forces` call the way hippynn's MLIAPInterface does: per-atom energies of the
+local atoms, their sum, and one force per pair (LAMMPS adds it to i and subtracts it from j; the virial
+is LAMMPS' own f.r sum). Only the arithmetic differs: LeanHipnn instead of hippynn's graph.
+
+ML-IAP hands over host (numpy) arrays in a plain LAMMPS build and device arrays (Kokkos views exposed
+through the CUDA array interface) in a Kokkos build; both are read with `torch.as_tensor`, and results
+go back the way each build expects (numpy arrays, or a copy into the device view plus
+`update_pair_forces_gpu`), as hippynn's interface does.
+"""
+import warnings
+
+import torch
+from lammps.mliap.mliap_unified_abc import MLIAPUnified
+
+from .export import LEAN_MODEL_FILE
+from .lean_hipnn import LeanHipnn
+
+
+class LeanMLIAPModel(MLIAPUnified):
+    def __init__(self, lean: LeanHipnn, species_set, element_types, rcutfac, model_device="cpu",
+                 dtype=torch.float32):
+        super().__init__(element_types=list(element_types), ndescriptors=1,
+                         nparams=sum(b.numel() for b in lean.state_dict().values()), rcutfac=float(rcutfac))
+        # Saved on the CPU (a bare torch.load must work on any machine); moved to model_device on load.
+        self.lean = lean.to("cpu", dtype)
+        self.species_set = species_set.detach().to("cpu")
+        self.model_device = str(model_device)
+        self.dtype = dtype
+
+    @classmethod
+    def from_interface(cls, interface, model_device="cpu"):
+        """From hippynn's MLIAPInterface (the seed's export): same weights, cutoff, species and precision."""
+        lean = LeanHipnn.from_graph(interface.graph)
+        return cls(lean, interface.species_set, interface.element_types, interface.rcutfac, model_device,
+                   interface.compute_dtype)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.model_device.startswith("cuda") and not torch.cuda.is_available():
+            warnings.warn(f"{LEAN_MODEL_FILE}: model device {self.model_device} not available, using the CPU")
+            self.model_device = "cpu"
+        self.lean.to(self.model_device)
+        self.species_set = self.species_set.to(self.model_device)
+
+    def compute_descriptors(self, data):
+        pass
+
+    def compute_gradients(self, data):
+        pass
+
+    def compute_forces(self, data):
+        nlocal = int(data.nlistatoms)
+        if nlocal <= 0:
+            return
+        kokkos = "kokkos" in type(data).__module__.lower()
+        device = torch.device(self.model_device)
+        elems = torch.as_tensor(data.elems, device=device).to(torch.int64)
+        atomic_numbers = self.species_set[elems + 1]
+        if data.npairs > 0:
+            pair_i = torch.as_tensor(data.pair_i, device=device).to(torch.int64)
+            pair_j = torch.as_tensor(data.pair_j, device=device).to(torch.int64)
+            # LAMMPS' rij is x_j - x_i; LeanHipnn takes x_i - x_j
+            pair_coord = -torch.as_tensor(data.rij, device=device).to(self.dtype)
+        else:
+            pair_i = pair_j = torch.zeros(0, dtype=torch.int64, device=device)
+            pair_coord = torch.zeros((0, 3), dtype=self.dtype, device=device)
+        pair_coord.requires_grad_(True)
+        energies = self.lean.atom_energies(atomic_numbers, pair_i, pair_j, pair_coord, nlocal)
+        (grad,) = torch.autograd.grad(energies.sum(), pair_coord)
+        pair_forces = (-grad).to(torch.float64)  # f_ij = -dE/d(x_i - x_j): + on i, - on j
+        energies = energies.detach().to(torch.float64)
+        data.energy = float(energies.sum())
+        if not kokkos:
+            data.eatoms = energies.cpu().numpy()
+            if data.npairs > 0:
+                data.update_pair_forces(pair_forces.cpu().numpy())
+            return
+        return_device = elems.device  # where Kokkos keeps its views
+        torch.as_tensor(data.eatoms, device=return_device).copy_(energies)
+        if data.npairs > 0:
+            if return_device.type == "cpu":
+                data.update_pair_forces_cpu(pair_forces.to(return_device))
+            else:
+                data.update_pair_forces_gpu(pair_forces.to(return_device))
+
+
+def export_lean_model(interface, out_dir, model_device="cpu"):
+    """Write lean_lammps_model.pt next to hippynn's export, from the same MLIAPInterface."""
+    from pathlib import Path
+
+    path = Path(out_dir) / LEAN_MODEL_FILE
+    torch.save(LeanMLIAPModel.from_interface(interface, model_device), path)
+    return path
