@@ -11,7 +11,9 @@ Same machine, model, atoms and step count for every column:
 - MD per size: our embedded engine (`python -m mlmd_parsl.md`, the timed stage of the quick profile,
   after its warm-up stages) on 1 and --ranks ranks; the raw model step (energy + forces on fixed pairs, no
   MD): ours ("model", the engine's floor) and hippynn's stock LAMMPS graph ("stock"); ASE's
-  VelocityVerlet with hippynn's ASE calculator (with --state); LAMMPS' own EAM on the same box and profile.
+  VelocityVerlet with hippynn's ASE calculator (with --state); LAMMPS' own EAM on the same box and profile;
+  with --site-lmp (a LAMMPS with ML-IAP's Python coupling), the seed's engine (`pair_style mliap unified`)
+  on 1 and --ranks ranks with hippynn's export and with the lean export (lean_lammps_model.pt).
 Prints a table with the ratios the performance targets are stated in, the step-cost fit (per-step floor
 + per-atom slope) of each column over the sizes and step_cost.png, and writes JSON to --out. On a noisy
 shared machine, --best-of N runs every column N times, interleaved, and keeps each one's fastest.
@@ -97,7 +99,17 @@ def lammps_rate(args, zrep, ranks, engine, workdir):
     from mlmd_parsl.science.lammps_runtime import eam_potential_path, mpiexec_executable
 
     log = workdir / f"{engine}_z{zrep}_r{ranks}.log"
-    if engine == "embedded":
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, args.threads // ranks)), "PYTHONWARNINGS": "ignore"}
+    if engine in SITE_ENGINE_EXPORTS:  # the seed's engine: the site's lmp, pair_style mliap unified
+        from mlmd_parsl.science.site_lammps import site_lmp_environment
+
+        model = args.model if engine == "mliap" else args.lean_model
+        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], protocol_by_name(args.profile), engine="mliap",
+                         model_file=model)
+        (workdir / f"in.{engine}").write_text(deck.text)
+        cmd = [args.site_lmp, "-in", str(workdir / f"in.{engine}"), "-log", str(log), "-screen", "none"]
+        env = site_lmp_environment(env)
+    elif engine == "embedded":
         cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", args.model, "--box", args.box, "--replicate", "2",
                "2", str(zrep), "--profile", args.profile, "--device", args.device, "--log", str(log),
                *args.engine_args.split()]
@@ -111,7 +123,6 @@ def lammps_rate(args, zrep, ranks, engine, workdir):
         cmd = [sys.executable, "-c", run_deck, str(workdir / "in.eam"), str(log)]
     if ranks > 1:
         cmd = [mpiexec_executable(), "-n", str(ranks)] + cmd
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, args.threads // ranks)), "PYTHONWARNINGS": "ignore"}
     subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=workdir)
     parsed = parse_log(log)
     return parsed.katom_step_s if parsed.status == "ok" else None
@@ -141,7 +152,8 @@ def training_comparison(args, workdir):
 TRAINERS = (("reference", "hippynn", False), ("hippynn", "hippynn", True), ("lean", "lean", True))
 
 
-COLUMNS = ("engine", "model", "stock", "ase", "eam")
+COLUMNS = ("engine", "model", "stock", "ase", "eam", "mliap")
+SITE_ENGINE_EXPORTS = {"mliap": "hippynn_lammps_model.pt", "mliap-lean": "lean_lammps_model.pt"}
 
 
 def main(argv=None):
@@ -166,6 +178,8 @@ def main(argv=None):
     parser.add_argument("--best-of", type=int, default=1, help="rounds per size; each column keeps its fastest")
     parser.add_argument("--columns", nargs="+", default=list(COLUMNS), choices=COLUMNS,
                         help="MD columns to measure (a million atoms: engine and model only, say)")
+    parser.add_argument("--site-lmp", help="a LAMMPS with ML-IAP's Python coupling: the mliap column runs the seed's "
+                                           "engine (pair_style mliap unified) with hippynn's export and the lean export")
     parser.add_argument("--out", default="benchmark_harness")
     args = parser.parse_args(argv)
     for name in ("model", "box", "state", "dataset"):  # the runs below work in their own folder
@@ -189,6 +203,12 @@ def main(argv=None):
     print(f"{'atoms':>9} {'engine 1r':>10} {f'engine {args.ranks}r':>10} {'model':>9} {'eng/model':>9} "
           f"{'stock':>9} {'eng/stock':>9} {'ASE MD':>8} {'eng/ASE':>8} {'EAM 1r':>8} {f'EAM {args.ranks}r':>8}",
           flush=True)
+    site_engine = "mliap" in args.columns and args.site_lmp
+    if site_engine:
+        from mlmd_parsl.science.export import load_exported_model
+        from mlmd_parsl.science.lean_mliap import export_lean_model
+
+        args.lean_model = str(export_lean_model(load_exported_model(args.model), workdir))
     many = f"engine_{args.ranks}r" if args.ranks > 1 else "unused_engine"
     many_eam = f"eam_{args.ranks}r" if args.ranks > 1 else "unused_eam"
     for zrep in args.zreps:
@@ -208,6 +228,10 @@ def main(argv=None):
             _keep_best(row, "eam_1", lammps_rate(args, zrep, 1, "eam", workdir) if "eam" in on else None)
             _keep_best(row, many_eam, lammps_rate(args, zrep, args.ranks, "eam", workdir)
                        if args.ranks > 1 and "eam" in on else None)
+            for engine in SITE_ENGINE_EXPORTS:
+                for ranks in sorted({1, args.ranks}):
+                    _keep_best(row, f"{engine}_{ranks}r", lammps_rate(args, zrep, ranks, engine, workdir)
+                               if site_engine else None)
         row["engine_over_model"] = row["engine_1"] / row["model"] if row["engine_1"] and row["model"] else None
         row["engine_over_stock"] = row["engine_1"] / row["stock"] if row["engine_1"] and row["stock"] else None
         row["engine_over_ase"] = row["engine_1"] / row["ase_md"] if row["engine_1"] and row["ase_md"] else None
@@ -216,6 +240,8 @@ def main(argv=None):
               f"{_f(row['engine_over_model'], 9, 3)} {_f(row['stock'], 9)} {_f(row['engine_over_stock'], 9, 2)} "
               f"{_f(row['ase_md'], 8)} {_f(row['engine_over_ase'], 8)} "
               f"{_f(row['eam_1'], 8)} {_f(row[many_eam], 8)}", flush=True)
+    if site_engine:
+        print_site_engine_table(result["md"], args.ranks)
     result["step_cost_fit"] = {}
     for column in ("engine_1", "model", "stock", "eam_1"):
         fit = fit_step_cost([(r["atoms"], r[column]) for r in result["md"]])
@@ -231,6 +257,25 @@ def main(argv=None):
         print(f"step cost plot: {out_dir / 'step_cost.png'}")
     (out_dir / "harness.json").write_text(json.dumps(result, indent=2))
     return 0 if "engine" not in args.columns or all(r["engine_1"] for r in result["md"]) else 1
+
+
+def print_site_engine_table(rows, many):
+    """The seed's engine (site lmp, pair_style mliap unified) with each export, next to our embedded engine."""
+    counts = sorted({1, many})
+    print("\nSeed's engine (pair_style mliap unified) vs the embedded engine, Katom-step/s, same CPU, same profile:")
+    header = f"{'atoms':>9}"
+    for ranks in counts:
+        header += f" {f'hippynn {ranks}r':>11} {f'lean {ranks}r':>9} {f'embedded {ranks}r':>12} {'lean/hip':>8} {'emb/hip':>8}"
+    print(header, flush=True)
+    for row in rows:
+        line = f"{row['atoms']:>9}"
+        for ranks in counts:
+            hippynn, lean = row.get(f"mliap_{ranks}r"), row.get(f"mliap-lean_{ranks}r")
+            embedded = row.get("engine_1") if ranks == 1 else row.get(f"engine_{ranks}r")
+            line += (f" {_f(hippynn, 11)} {_f(lean, 9)} {_f(embedded, 12)} "
+                     f"{_f(lean / hippynn if lean and hippynn else None, 8, 2)} "
+                     f"{_f(embedded / hippynn if embedded and hippynn else None, 8, 2)}")
+        print(line, flush=True)
 
 
 def _keep_best(row, key, value):

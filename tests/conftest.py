@@ -87,3 +87,22 @@ def standalone(model, box, out_dir, ranks, mpiexec, replicate=(2, 2, 1), steps=0
     result = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     return read_force_dump(dump)
+
+
+SHARED_MLIAP_LMP = REPO.parent / "shared" / "lammps-mliap" / "bin" / "lmp"
+
+
+@pytest.fixture(scope="session")
+def site_lmp():
+    """A LAMMPS that runs the seed's engine (pair_style mliap unified): $MLMD_MLIAP_LMP, else the one shared
+    beside this clone (../shared/lammps-mliap). Gated on what its `lmp -h` reports."""
+    from mlmd_parsl.errors import EngineError
+    from mlmd_parsl.science.lammps_build import preflight
+
+    candidate = os.environ.get("MLMD_MLIAP_LMP") or str(SHARED_MLIAP_LMP)
+    if not Path(candidate).is_file():
+        pytest.skip(f"no LAMMPS with ML-IAP's Python coupling: {candidate} does not exist (set MLMD_MLIAP_LMP)")
+    try:
+        return preflight("mliap", candidate).executable
+    except EngineError as exc:
+        pytest.skip(f"{candidate} cannot run pair_style mliap unified: {exc}")

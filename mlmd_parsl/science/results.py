@@ -12,7 +12,7 @@ COLUMNS = [
     # validity of the model (the same on every row): see science/validation.py; `physics` above is their verdict
     # (physical / unphysical / empty when no check ran): a throughput on an unphysical model is not physics
     "accuracy_gate", "force_check", "pressure_check", "rank_invariance", "nve_drift_mev_atom_ps", "nve_check",
-    "wall_check", "wall_barrier_ev", "md_5fs_check", "closest_approach_a", "oracle_check",
+    "wall_check", "wall_barrier_ev", "md_5fs_check", "closest_approach_a", "oracle_check", "cross_engine_check",
     # where the ranks ran (placement.json of the embedded engine): hosts, devices, Slurm job ids
     "hosts", "devices", "slurm_jobs", "log", "error",
 ]
@@ -57,7 +57,8 @@ def md_row(case: dict, dataset_label: str, error: str = None) -> dict:
         "zrep": case["zrep"],
         "mpi_grid": "x".join(map(str, log.mpi_grid)) if log.mpi_grid else "",
         "profile": case["profile"],
-        "engine": case["engine"],
+        # the site engine's rows say which export it loaded: mliap (hippynn's, the seed's) or mliap-lean
+        "engine": case["engine"] + ("-lean" if case["engine"] == "mliap" and case.get("mliap_model") == "lean" else ""),
         "device": case.get("model_device", ""),
         "timed_steps": log.timed_steps,
         "log": case["log"],

@@ -56,6 +56,8 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("md.engine=gromacs", "md.engine: 'gromacs'; allowed: embedded, mliap"),
         ("md.kokkos=true", "md.kokkos: Kokkos applies to the site engine only"),
         ("md.kokkos=yes please", "md.kokkos: expected true or false, got 'yes please'"),
+        ("md.mliap_model=torchscript", "md.mliap_model: 'torchscript'; allowed: hippynn, lean"),
+        ("md.mliap_model=lean", "md.mliap_model: the exported model for pair_style mliap applies to the site engine only"),
         ("md.model_device=gpu0", "md.model_device: 'gpu0'; allowed: cpu, cuda, cuda:N"),
         ("md.zreps=4", "md.zreps: expected a non-empty list, got 4"),
         ("dataset.synthetic.frames=3", "need at least 20 frames"),

@@ -1,0 +1,109 @@
+"""The seed's own engine, for real: a LAMMPS with ML-IAP's Python coupling (`pair_style mliap unified`)
+running our exports and our campaign. Skipped, saying why, where no such LAMMPS is at hand (see conftest)."""
+import csv
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlmd_parsl.science.deck import make_deck, single_stage_protocol
+from mlmd_parsl.science.logs import thermo_tables
+from mlmd_parsl.science.reference_forces import read_force_dump
+from mlmd_parsl.science.site_lammps import run_site_lammps
+from tests.conftest import run_cli
+
+HERE = Path(__file__).resolve().parent
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
+VIRIAL = ("Pxx", "Pyy", "Pzz", "Pxy", "Pxz", "Pyz")
+
+
+def site_run_0(lmp, model, box, folder, ranks, tag):
+    dump = folder / f"{tag}.dump"
+    deck = make_deck(Path(box).resolve(), (2, 2, 2), single_stage_protocol(0), engine="mliap",
+                     model_file=Path(model).resolve(), dump_forces=str(dump))
+    log = run_site_lammps(lmp, deck.text, folder, ranks, tag=tag)
+    assert f"on {ranks} procs for 0 steps" in log.read_text()
+    return read_force_dump(dump)[2], thermo_tables(log)["timed"][0]
+
+
+def test_the_lean_export_gives_the_hippynn_exports_forces_energy_and_virial_in_the_seeds_engine(
+        trained_model, site_lmp, mpiexec, tmp_path):
+    from mlmd_parsl.science.export import load_exported_model
+    from mlmd_parsl.science.lean_mliap import export_lean_model
+
+    lean = export_lean_model(load_exported_model(trained_model["model"]), tmp_path)
+    for ranks in (1, 2):
+        forces, row = site_run_0(site_lmp, trained_model["model"], trained_model["box"], tmp_path, ranks, f"hippynn_{ranks}")
+        lean_forces, lean_row = site_run_0(site_lmp, lean, trained_model["box"], tmp_path, ranks, f"lean_{ranks}")
+        scale = np.abs(forces).max()
+        assert scale > 0.1  # a trained model's forces, not zeros
+        assert np.abs(lean_forces - forces).max() <= 1e-4 * scale  # float32 both, other summation order
+        assert abs(lean_row["PotEng"] - row["PotEng"]) <= 1e-6 * abs(row["PotEng"]) + 1e-3
+        virial_scale = max(abs(row[k]) for k in VIRIAL)
+        assert max(abs(lean_row[k] - row[k]) for k in VIRIAL) <= 1e-4 * virial_scale + 1.0
+
+
+def test_the_cross_engine_check_compares_the_seeds_engine_with_ours_at_1_and_2_ranks(
+        trained_model, site_lmp, mpiexec, tmp_path):
+    from mlmd_parsl.science.lean_mliap import export_lean_model
+    from mlmd_parsl.science.export import load_exported_model
+    from mlmd_parsl.science.validation import CROSS_ENGINE_BOXES, ValidationSpec, check_cross_engine
+
+    lean = export_lean_model(load_exported_model(trained_model["model"]), tmp_path)
+    result = check_cross_engine({"lmp": site_lmp, "model": lean}, trained_model["model"], trained_model["box"],
+                                tmp_path, ValidationSpec(rank_counts=(1, 2)))
+    assert result["ok"], result
+    assert {(c["box"], c["ranks"]) for c in result["cases"]} == {(b, r) for b in CROSS_ENGINE_BOXES for r in (1, 2)}
+    for case in result["cases"]:
+        assert case["max_force_difference"] < 1e-4 * case["max_force_ev_per_a"]
+        assert case["pe_site_ev"] != 0 and abs(case["pe_site_ev"] - case["pe_embedded_ev"]) < 1e-2
+
+
+@pytest.fixture(scope="module")
+def lmp_without_the_load_override(site_lmp, tmp_path_factory):
+    """The site's lmp as a site with a pre-2025 LAMMPS and torch >= 2.6 meets it: no weights_only override."""
+    wrapper = tmp_path_factory.mktemp("bin") / "lmp"
+    wrapper.write_text(f"#!/bin/sh\nunset TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD\nexec {site_lmp} \"$@\"\n")
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return wrapper
+
+
+def test_the_mliap_campaign_stops_at_the_preflight_then_resumes_and_runs_every_case(
+        site_lmp, lmp_without_the_load_override, tmp_path):
+    site = ["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}", "--set", "md.engine=mliap"]
+    failed = run_cli(site + ["--set", f"md.lmp={lmp_without_the_load_override}"])
+    assert failed.returncode == 2, failed.stdout[-3000:] + failed.stderr[-3000:]
+    assert "Traceback" not in failed.stderr
+    error = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "cannot run the exported model (preflight, run 0" in error[0]
+    assert "Weights only load failed" in error[0] and "--resume" in error[0]
+    run_dir = next(tmp_path.glob("tiny-*"))
+    assert (run_dir / "train" / "network_state.pt").is_file()  # nothing computed is lost
+    assert not list((run_dir / "md").glob("md_z*/log.lammps"))  # no MD case was started
+
+    resumed = run_cli(site + ["--set", f"md.lmp={site_lmp}", "--resume", str(run_dir)])
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "training: done (reused)" in resumed.stdout and "site engine preflight:" in resumed.stdout
+    rows = list(csv.DictReader(open(run_dir / "results.csv")))
+    md = [r for r in rows if r["kind"] == "md"]
+    assert {(r["atoms"], r["ranks"]) for r in md} == {("284", "1"), ("284", "2"), ("568", "1"), ("568", "2")}
+    for row in md:
+        assert row["status"] == "ok" and row["engine"] == "mliap" and float(row["katom_step_s"]) > 0, row
+        assert "pair_style mliap unified" in (Path(row["log"]).parent / "in.lammps").read_text()
+    assert rows[0]["cross_engine_check"] == "pass"
+    assert "## Site engine (`pair_style mliap unified`, hippynn_lammps_model.pt) vs embedded engine" in (
+        run_dir / "validation" / "validation.md").read_text()
+
+
+def test_the_mliap_campaign_runs_the_lean_export_when_the_site_asks(site_lmp, tmp_path):
+    result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}",
+                      "--set", "md.engine=mliap", "--set", f"md.lmp={site_lmp}", "--set", "md.mliap_model=lean",
+                      "--set", "validation.enabled=false"])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = next(tmp_path.glob("tiny-*"))
+    md = [r for r in csv.DictReader(open(run_dir / "results.csv")) if r["kind"] == "md"]
+    assert len(md) == 4 and all(r["status"] == "ok" and r["engine"] == "mliap-lean" for r in md), md
+    for row in md:
+        assert "pair_style mliap unified" in (deck := (Path(row["log"]).parent / "in.lammps").read_text())
+        assert "lean_lammps_model.pt" in deck
