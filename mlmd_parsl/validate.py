@@ -52,7 +52,7 @@ def main(argv=None):
         if args.site_lmp:
             from .science.lammps_build import preflight, resolve_lmp
 
-            site_engine = {"lmp": preflight("mliap", resolve_lmp(args.site_lmp), args.kokkos).executable,
+            site_engine = {"lmp": preflight("mliap", resolve_lmp(args.site_lmp, "--site-lmp"), args.kokkos).executable,
                            "model": args.site_model or args.model, "kokkos": args.kokkos}
             if not Path(site_engine["model"]).is_file():
                 raise UserInputError(f"--site-model {site_engine['model']}: no such file")

@@ -28,12 +28,12 @@ class LammpsBuild:
     kokkos_backends: frozenset = field(default_factory=frozenset)
 
 
-def resolve_lmp(configured: str = "") -> str:
-    """md.lmp from the site config, else $LMP, else `lmp` on PATH; raise EngineError if none runs."""
+def resolve_lmp(configured: str = "", option: str = "md.lmp") -> str:
+    """`configured` (named `option` in errors), else $LMP, else `lmp` on PATH; raise EngineError if none runs."""
     candidate = configured or os.environ.get("LMP", "") or "lmp"
     path = shutil.which(candidate)
     if path is None:
-        source = "md.lmp" if configured else ("$LMP" if os.environ.get("LMP") else "PATH")
+        source = option if configured else ("$LMP" if os.environ.get("LMP") else "PATH")
         raise EngineError(f"LAMMPS executable {candidate!r} (from {source}) not found or not executable; {SEED_BUILD_HINT}")
     return path
 

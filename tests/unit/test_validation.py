@@ -137,3 +137,14 @@ def test_validate_cli_rejects_a_file_that_is_not_a_model(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mlmd_parsl.validate", "--model", str(bogus), "--box", "x.data"],
                             env=child_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "cannot be loaded by torch" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--site-model", "lean_lammps_model.pt"], "--site-model and --kokkos need --site-lmp"),
+    (["--site-lmp", "/no/such/lmp"], "LAMMPS executable '/no/such/lmp' (from --site-lmp) not found"),
+])
+def test_validate_cli_rejects_a_cross_engine_request_it_cannot_run(untrained_model, extra, message):
+    result = subprocess.run([sys.executable, "-m", "mlmd_parsl.validate", "--model", str(untrained_model["model"]),
+                             "--box", str(untrained_model["box"]), *extra],
+                            env=child_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
