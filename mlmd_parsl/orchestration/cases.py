@@ -72,6 +72,8 @@ def write_site_engine_probe(site: SiteConfig, run_dir: Path) -> Path:
     train_dir = run_dir / "train"
     probe_dir = run_dir / "md" / "site_engine_preflight"
     probe_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("stdout.txt", "stderr.txt", "log.lammps"):  # Parsl appends: a resumed run must not quote old output
+        (probe_dir / stale).unlink(missing_ok=True)
     deck = make_deck(train_dir / BOX_FILE, PROBE_REPLICATE, single_stage_protocol(0), engine="mliap",
                      model_file=train_dir / MLIAP_MODEL_FILES[site.md.mliap_model], kokkos=site.md.kokkos)
     (probe_dir / "in.lammps").write_text(deck.text)
