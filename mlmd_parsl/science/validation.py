@@ -49,6 +49,8 @@ WALL_DISTANCES_A = (2.8, 2.6, 2.4, 2.3, 2.2, 2.1, 2.0, 1.9, 1.8, 1.6, 1.4, 1.2, 
 CROSS_FORCE_RTOL = 1e-4
 CROSS_ENERGY_RTOL = 1e-6
 CROSS_VIRIAL_RTOL = 1e-4
+CROSS_TOLERANCES = {"force_relative": CROSS_FORCE_RTOL, "energy_relative": CROSS_ENERGY_RTOL,
+                    "virial_relative": CROSS_VIRIAL_RTOL}
 ACCURACY_GATE = {"test_epa_mae_mev": 0.7, "test_force_mae_mev_per_a": 25.0}  # the seed's
 
 
@@ -185,7 +187,7 @@ def check_cross_engine(site_engine: dict, model, box, out_dir, spec: ValidationS
     """The site's LAMMPS (`pair_style mliap unified` on site_engine['model']) against the embedded engine
     (on `model`, hippynn's export) on the same boxes and rank counts: forces, energy and the virial (the
     pressure at T = 0). Both compute in float32, in different summation orders: the tolerances are float32's."""
-    from .site_lammps import run_site_lammps
+    from .site_lammps import SiteLammpsFailed, run_site_lammps
 
     folder = Path(out_dir) / "cross_engine"
     folder.mkdir(parents=True, exist_ok=True)
@@ -198,8 +200,12 @@ def check_cross_engine(site_engine: dict, model, box, out_dir, spec: ValidationS
             deck = make_deck(Path(data).resolve(), replicate, single_stage_protocol(0), engine="mliap",
                              model_file=Path(site_engine["model"]).resolve(), dump_forces=str(site_dump),
                              kokkos=site_engine.get("kokkos", False))
-            site_log = run_site_lammps(site_engine["lmp"], deck.text, folder, ranks, site_engine.get("kokkos", False),
-                                       tag=f"site_{tag}")
+            try:
+                site_log = run_site_lammps(site_engine["lmp"], deck.text, folder, ranks, site_engine.get("kokkos", False),
+                                           tag=f"site_{tag}")
+            except SiteLammpsFailed as exc:  # a failed check, not a lost validation: the other checks still run
+                return {"lmp": site_engine["lmp"], "model": str(site_engine["model"]), "cases": cases, "ok": False,
+                        "error": str(exc), "tolerances": CROSS_TOLERANCES}
             dump, log = _run_standalone(model, data, folder, f"embedded_{tag}", replicate, 0, ranks, "float32")
             site_row, row = thermo_tables(site_log)["timed"][0], thermo_tables(log)["timed"][0]
             site_forces, forces = read_force_dump(site_dump)[2], read_force_dump(dump)[2]
@@ -217,9 +223,7 @@ def check_cross_engine(site_engine: dict, model, box, out_dir, spec: ValidationS
                        and virial_error <= CROSS_VIRIAL_RTOL * virial_scale + 1.0),
             })
     return {"lmp": site_engine["lmp"], "model": str(site_engine["model"]), "cases": cases,
-            "ok": all(c["ok"] for c in cases),
-            "tolerances": {"force_relative": CROSS_FORCE_RTOL, "energy_relative": CROSS_ENERGY_RTOL,
-                           "virial_relative": CROSS_VIRIAL_RTOL}}
+            "ok": all(c["ok"] for c in cases), "tolerances": CROSS_TOLERANCES}
 
 
 def check_nve_drift(model, box, out_dir, spec: ValidationSpec):
@@ -518,8 +522,10 @@ def render_markdown(report: dict) -> str:
         lines += ["", f"## Site engine (`pair_style mliap unified`, {Path(c['model']).name}) vs embedded engine", "",
                   f"`{c['lmp']}` against this package's engine on the same boxes, run 0, float32 (tolerances: force "
                   f"{t['force_relative']:g} of the largest, energy {t['energy_relative']:g} relative, virial "
-                  f"{t['virial_relative']:g} of the largest component).", "",
-                  "| box | ranks | atoms | max force (eV/A) | max force difference (eV/A) | PE site (eV) | PE embedded (eV) "
+                  f"{t['virial_relative']:g} of the largest component).", ""]
+        if "error" in c:
+            lines += [f"**FAILED: the site's LAMMPS did not run: {c['error']}**", ""]
+        lines += ["| box | ranks | atoms | max force (eV/A) | max force difference (eV/A) | PE site (eV) | PE embedded (eV) "
                   "| max virial difference (bar) | ok |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for x in c["cases"]:
             lines.append(f"| {x['box']} | {x['ranks']} | {x['atoms']} | {x['max_force_ev_per_a']:.3f} | "
