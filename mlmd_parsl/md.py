@@ -50,7 +50,7 @@ def check_arguments(args):
     box = Path(args.box)
     if not box.is_file():
         raise UserInputError(f"box file not found: {box}")
-    load_exported_model(args.model)
+    return load_exported_model(args.model)
 
 
 def main(argv=None):
@@ -59,10 +59,11 @@ def main(argv=None):
 
     from .science.deck import make_deck, protocol_by_name, single_stage_protocol
     from .science.engine import run_embedded
+    from .science.export import model_cutoff
 
     comm = MPI.COMM_WORLD
     try:
-        check_arguments(args)
+        interface = check_arguments(args)
         protocol = single_stage_protocol(args.steps) if args.steps is not None else protocol_by_name(args.profile)
     except UserInputError as exc:
         if comm.Get_rank() == 0:
@@ -73,6 +74,7 @@ def main(argv=None):
         args.replicate,
         protocol,
         engine="embedded",
+        cutoff=model_cutoff(interface),  # LAMMPS keeps ghosts to the model's cutoff + skin
         dump_forces=str(Path(args.dump_forces).resolve()) if args.dump_forces else None,
     )
     summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm,

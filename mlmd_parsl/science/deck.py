@@ -72,6 +72,7 @@ def protocol_by_name(name: str) -> Protocol:
 class Deck:
     setup: str  # up to and including the force field; the embedded engine hooks its callback after it
     stages: str
+    ghost_cutoff: float = None  # embedded engine: how far LAMMPS keeps ghosts (cutoff + skin), for its check
 
     @property
     def text(self):
@@ -165,7 +166,8 @@ def make_deck(
         stages.append(
             f"write_dump all custom {dump_forces} id type x y z fx fy fz modify sort id format float %20.15g"
         )
-    return Deck("\n".join(setup) + "\n", "\n".join(stages) + "\n")
+    ghost_cutoff = cutoff + NEIGHBOUR_SKIN if engine == "embedded" else None
+    return Deck("\n".join(setup) + "\n", "\n".join(stages) + "\n", ghost_cutoff)
 
 
 def _rdf_lines(rdf_file, steps, every=10):

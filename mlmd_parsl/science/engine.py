@@ -12,7 +12,7 @@ import traceback
 
 import numpy as np
 
-from .deck import MODEL_FIX_ID, Deck
+from .deck import MODEL_FIX_ID, NEIGHBOUR_SKIN, Deck
 from .ghost_router import GhostForceRouter, neighbour_ranks_from_subdomains
 from .model_evaluator import ModelEvaluator
 from .pairs import DEFAULT_SKIN, VerletPairs
@@ -135,6 +135,12 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
     model_device = device_for_rank(model_device, comm)
     _quiet_hippynn()
     evaluator = ModelEvaluator(load_exported_model(model_path, device=model_device), model_device, dtype, model_step)
+    if deck.ghost_cutoff is not None and deck.ghost_cutoff < evaluator.cutoff + NEIGHBOUR_SKIN:
+        from ..errors import ModelError
+
+        raise ModelError(f"the deck keeps ghosts to {deck.ghost_cutoff:g} A, but {model_path} has a {evaluator.cutoff:g} A "
+                         f"cutoff (needs {evaluator.cutoff + NEIGHBOUR_SKIN:g} A): build the deck with make_deck(..., "
+                         "cutoff=model_cutoff(model))")
     if evaluator.fallback_reason and comm.Get_rank() == 0:
         print(f"note: {evaluator.fallback_reason}", file=sys.stderr, flush=True)
     lmp = open_lammps(log_file=log_file, comm=comm)

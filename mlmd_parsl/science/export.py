@@ -37,6 +37,11 @@ def export_model(state_file, dataset_path, out_dir, model_device="cpu", lean=Fal
     return {**paths, "box": str(box_path)}
 
 
+def model_cutoff(interface) -> float:
+    """The exported model's hard cutoff in Angstrom (hippynn stores half of it as ML-IAP's rcutfac)."""
+    return 2.0 * float(interface.rcutfac)
+
+
 def load_exported_model(path, device="cpu"):
     """Load hippynn_lammps_model.pt; raise ModelError if it is not a hippynn MLIAPInterface."""
     import torch

@@ -14,6 +14,7 @@ class ModelEvaluator:
     def __init__(self, interface, device="cpu", dtype="float32", model_step="lean"):
         import torch
 
+        from .export import model_cutoff
         from .lean_hipnn import LeanHipnn, UnsupportedNetwork
 
         if model_step not in MODEL_STEPS:
@@ -23,7 +24,7 @@ class ModelEvaluator:
         self.dtype = getattr(torch, dtype)
         self.graph = interface.graph.to(self.device).to(self.dtype)
         self.species_set = interface.species_set.to(self.device)
-        self.cutoff = float(interface.rcutfac) * 2.0  # rcutfac is half the hard cutoff
+        self.cutoff = model_cutoff(interface)
         self.element_types = list(interface.element_types)
         self.lean, self.fallback_reason = None, ""
         if model_step == "lean":

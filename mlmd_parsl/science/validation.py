@@ -91,9 +91,16 @@ def _evaluate_in_process(model, box, out_dir, tag, replicate, dtype):
     from .engine import run_embedded
 
     dump, log = out_dir / f"{tag}.dump", out_dir / f"{tag}.lammps"
-    deck = make_deck(Path(box).resolve(), replicate, single_stage_protocol(0), dump_forces=str(dump))
+    deck = make_deck(Path(box).resolve(), replicate, single_stage_protocol(0), dump_forces=str(dump),
+                     cutoff=_cutoff_of(model))
     run_embedded(deck, model, str(log), dtype=dtype, comm=MPI.COMM_SELF)
     return dump, log
+
+
+def _cutoff_of(model):
+    from .export import load_exported_model, model_cutoff
+
+    return model_cutoff(load_exported_model(model))
 
 
 def validation_boxes(box, out_dir):
@@ -329,7 +336,8 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, with_oracle=Fal
     protocol = oracle_protocol(spec)
     files = {name: (out_dir / f"rdf_{name}.txt", out_dir / f"positions_{name}.dump") for name in ("model", "eam")}
     rdf, positions = files["model"]
-    deck = make_deck(box, MD_5FS_REPLICATE, protocol, rdf_file=str(rdf), positions_dump=(str(positions), POSITIONS_EVERY))
+    deck = make_deck(box, MD_5FS_REPLICATE, protocol, rdf_file=str(rdf), positions_dump=(str(positions), POSITIONS_EVERY),
+                     cutoff=_cutoff_of(model))
     run_embedded(deck, model, str(out_dir / "oracle_model.lammps"), dtype=spec.dtype, comm=MPI.COMM_SELF)
     summaries = {"model": _md_summary(out_dir / "oracle_model.lammps", rdf, positions)}
     if with_oracle:

@@ -77,3 +77,43 @@ def test_reused_pair_candidates_give_the_trajectory_of_pairs_found_every_step(un
     assert builds["0"] == 61 and 1 < builds["1.0"] < 30  # reused, and rebuilt as atoms moved
     (_, x0, f0, _), (_, x1, f1, _) = (read_force_dump(dumps[skin]) for skin in ("0", "1.0"))
     assert np.abs(x0 - x1).max() < 1e-9 and np.abs(f0 - f1).max() < 1e-9
+
+
+@pytest.fixture(scope="module")
+def long_range_model(tmp_path_factory):
+    """The seed's architecture with a 6.5 A cutoff: beyond the 4 A + 2 A skin a 4 A deck keeps ghosts for."""
+    import torch
+
+    from mlmd_parsl.science.export import export_model
+    from mlmd_parsl.science.network import SEED_NETWORK_PARAMS, build_seed_graph, graph_state
+
+    out = tmp_path_factory.mktemp("cutoff_6p5")
+    params = {**SEED_NETWORK_PARAMS, "dist_soft_max": 6.0, "dist_hard_max": 6.5}
+    torch.manual_seed(99)
+    graph = build_seed_graph(params)
+    with torch.no_grad():
+        for p in graph.henergy.torch_module.parameters():
+            p.mul_(50.0)
+    state = out / "network_state.pt"
+    torch.save({"network_params": params, "state": graph_state(graph)}, state)
+    return {"state": state, **export_model(state, FIXTURES / "ag_frame.xyz", out)}
+
+
+def test_the_decks_ghost_reach_follows_the_models_cutoff(long_range_model, tmp_path, mpiexec):
+    model, box = long_range_model["model"], long_range_model["box"]
+    ids, x, forces, lengths = standalone(model, box, tmp_path, 1, mpiexec, replicate=(2, 2, 2))
+    assert "comm_modify cutoff 8.5" in (tmp_path / "log_1.lammps").read_text()
+    energy, reference = hippynn_periodic_prediction(long_range_model["state"], x, np.diag(lengths))
+    assert np.abs(forces - reference).max() <= 1e-5 * np.abs(reference).max() + 1e-6
+
+
+def test_a_deck_whose_ghosts_fall_short_of_the_models_cutoff_is_refused(long_range_model, tmp_path):
+    from mpi4py import MPI
+
+    from mlmd_parsl.errors import ModelError
+    from mlmd_parsl.science.deck import make_deck, single_stage_protocol
+    from mlmd_parsl.science.engine import run_embedded
+
+    deck = make_deck(long_range_model["box"], (2, 2, 2), single_stage_protocol(0))  # the 4 A default
+    with pytest.raises(ModelError, match="keeps ghosts to 6 A, but .* has a 6.5 A cutoff"):
+        run_embedded(deck, long_range_model["model"], str(tmp_path / "log.lammps"), comm=MPI.COMM_SELF)
