@@ -19,6 +19,8 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m mlmd_parsl",
         description="Run the ATS-5 MLMD benchmark (HIPNN training + LAMMPS MD for Ag) on a site.",
+        epilog="other command: python -m mlmd_parsl fetch-data [--dest PATH] downloads the seed's real dataset "
+               "(Ag_warm_nospin.xyz); see python -m mlmd_parsl fetch-data --help",
     )
     parser.add_argument("--site", required=True, help="site name (site_configs/NAME.yaml) or a path to a .yaml file")
     parser.add_argument("--dry-run", action="store_true",

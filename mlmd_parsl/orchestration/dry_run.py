@@ -67,6 +67,7 @@ def plan(site: SiteConfig, run_dir: Path) -> list:
         tasks.insert(-2, {"task": "site_engine_preflight (run 0 of the export, before any MD case)",
                           "executor": "mpi (MPIExecutor)", "resources": resources,
                           "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))})
+    unit_atoms = _unit_box_atoms(site)
     for case in md_cases(site, run_dir):
         threads = threads_per_rank(site, case["ranks"], case["packed"])
         command = md_command(case, exported, python, site.md.custom_kernels, threads)
@@ -77,8 +78,19 @@ def plan(site: SiteConfig, run_dir: Path) -> list:
             resources = mpi_resources(site, case["ranks"])
             task = {"executor": "mpi (MPIExecutor)", "resources": resources}
             command = command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))
-        tasks.insert(-2, {"task": case["task"], **task, "command": command})
+        atoms = unit_atoms * case["replicate"][0] * case["replicate"][1] * case["replicate"][2] if unit_atoms else None
+        tasks.insert(-2, {"task": case["task"], "atoms": atoms, **task, "command": command})
     return tasks
+
+
+def _unit_box_atoms(site: SiteConfig):
+    """Atoms of the unit box; None when dataset.path is set but not readable here (a dry run checks nothing)."""
+    from ..science.dataset import unit_box_atoms
+
+    try:
+        return unit_box_atoms(site.dataset.path)
+    except Exception:  # a missing or malformed set: the real run's preflight says what is wrong with it
+        return None
 
 
 def print_plan(site: SiteConfig, run_dir: Path, out=print):
@@ -86,7 +98,8 @@ def print_plan(site: SiteConfig, run_dir: Path, out=print):
     out("# not checked in a dry run: that dataset.path exists and that the site's lmp has what md.engine needs")
     out(f"# run directory would be {run_dir}")
     for task in plan(site, run_dir):
-        out(f"\n[{task['task']}] on {task['executor']}; resources: {task['resources']}")
+        atoms = f" {task['atoms']:,} atoms" if task.get("atoms") else ""
+        out(f"\n[{task['task']}]{atoms} on {task['executor']}; resources: {task['resources']}")
         out(f"  {task['command']}")
     if site.md.engine == "mliap":
         case = md_cases(site, run_dir)[0]

@@ -26,6 +26,7 @@ DATASET_DOI = "10.24435/materialscloud:fr-ts"
 REAL_DATASET_NAME = "Ag_warm_nospin.xyz"
 SILVER_Z = 47
 LATTICE_CONSTANT_A = 4.16  # the seed's box: 12.48 x 12.48 x 8.32 Angstrom = 3 x 3 x 2 cells
+SYNTHETIC_ATOMS = 71  # 4 atoms x 3x3x2 fcc cells, less one vacancy
 CLOSE_PAIR_RANGE_A = (2.05, 2.3)  # below 1111-1500 K MD's closest approach; above where the seed's sensitivities go blind
 
 
@@ -102,7 +103,7 @@ def generate_synthetic_frames(spec: SyntheticSpec):
     per_block[: spec.frames % len(spec.temperatures_k)] += 1
     frames = []
     for block, (temperature, count) in enumerate(zip(spec.temperatures_k, per_block)):
-        vacancy_id = int(rng.integers(1, 73))
+        vacancy_id = int(rng.integers(1, SYNTHETIC_ATOMS + 2))
         strain = float(rng.uniform(-spec.max_strain, spec.max_strain))
         velocity_seed = int(rng.integers(1, 2**30))
         lmp = open_lammps(comm=MPI.COMM_SELF)
@@ -247,6 +248,11 @@ def validate_dataset(path) -> DatasetInfo:
     return DatasetInfo(
         path=str(path), kind="real", frames=len(frames), atoms_per_frame=natoms, sha256=file_sha256(path)
     )
+
+
+def unit_box_atoms(dataset_path) -> int:
+    """Atoms in the unit box the MD cases replicate: the first frame of the set (synthetic: SYNTHETIC_ATOMS)."""
+    return len(first_frame(dataset_path)) if dataset_path else SYNTHETIC_ATOMS
 
 
 def first_frame(path):

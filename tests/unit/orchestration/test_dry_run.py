@@ -5,7 +5,7 @@ from pathlib import Path
 
 from mlmd_parsl.config import load_site_config
 from mlmd_parsl.orchestration.sites import parsl_config_for
-from tests.conftest import REPO, child_env
+from tests.conftest import FIXTURES, REPO, child_env
 
 
 def dry_run(tmp_path, *args):
@@ -25,6 +25,8 @@ def test_local_dry_run_prints_runnable_mpiexec_commands(tmp_path):
     assert any("mpiexec -n 2 -ppn 2 -hosts localhost" in l and "--replicate 2 2 8" in l for l in md_lines)
     assert any("mpiexec -n 1 -ppn 1 -hosts localhost" in l and "OMP_NUM_THREADS=2" in l for l in md_lines)
     assert "$PARSL_MPI_PREFIX" not in out and "#SBATCH" not in out
+    # each case's size next to its name: the 71-atom synthetic box replicated 2 x 2 x zrep
+    assert "[md_z2_r1] 568 atoms on mpi" in out and "[md_z8_r2] 2,272 atoms on mpi" in out
     for task in ("prepare_dataset", "train_model", "export_for_lammps", "validate_exported_model", "collect_results"):
         assert f"[{task}] on cpu (HighThroughputExecutor)" in out
 
@@ -90,3 +92,17 @@ def test_gpu_site_python_executor_has_one_worker_per_gpu(tmp_path):
     site = load_site_config("chicoma")
     cpu = next(e for e in parsl_config_for(site, Path(tmp_path)).executors if e.label == "cpu")
     assert cpu.max_workers_per_node == 4 and list(cpu.available_accelerators) == ["0", "1", "2", "3"]
+
+
+def test_a_dry_run_with_a_real_dataset_counts_atoms_from_its_first_frame(tmp_path):
+    out = dry_run(tmp_path, "--site", "local", "--set", f"dataset.path={FIXTURES / 'ag_frame.xyz'}", "--set", "md.zreps=[3]")
+    import ase.io
+
+    atoms = len(ase.io.read(FIXTURES / "ag_frame.xyz", index=0)) * 12
+    assert f"[md_z3_r1] {atoms:,} atoms on mpi" in out
+
+
+def test_help_names_the_fetch_data_command():
+    result = subprocess.run([sys.executable, "-m", "mlmd_parsl", "--help"], env=child_env(), capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and "python -m mlmd_parsl fetch-data" in result.stdout
