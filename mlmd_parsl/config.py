@@ -126,7 +126,6 @@ def _construct_mapping(loader, node):
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
-_SECTIONS = {"provider": ProviderConfig, "dataset": DatasetConfig, "md": MDConfig}
 _TOP_KEYS = ("name", "provider", "dataset", "training", "md", "validation", "retries", "runs_dir")
 
 
@@ -395,7 +394,3 @@ def _validate(site: SiteConfig, path):
         fail("dataset.synthetic.close_pairs_per_frame", f"{synthetic.close_pairs_per_frame}: allowed 1 to 10")
     if any(t <= 0 for t in synthetic.temperatures_k):
         fail("dataset.synthetic.temperatures_k", f"{list(synthetic.temperatures_k)}: temperatures must be > 0 K")
-
-
-def as_dict(site: SiteConfig) -> dict:
-    return dataclasses.asdict(site)

@@ -25,18 +25,5 @@ class ModelError(UserInputError):
     """A model or box file is not what the engine needs."""
 
 
-class MDFailed(MlmdError):
-    """A molecular-dynamics run failed: carries the command, directory, exit code and log tail."""
-
-    def __init__(self, command, directory, returncode, log_tail=""):
-        self.command = command
-        self.directory = directory
-        self.returncode = returncode
-        self.log_tail = log_tail
-        super().__init__(
-            f"MD failed (exit code {returncode}) in {directory}: {command}\n--- log tail ---\n{log_tail}"
-        )
-
-
 class EngineError(UserInputError):
     """The chosen MD engine cannot run with the LAMMPS build at hand (missing binary or packages)."""

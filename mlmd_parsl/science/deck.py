@@ -82,7 +82,7 @@ class Deck:
 NEIGHBOUR_SKIN = 2.0  # LAMMPS' default in metal units, stated so the ghost reach below is explicit
 
 
-def force_field_lines(engine: str, model_file=None, cutoff=4.0, eam_file=None, kokkos=False):
+def force_field_lines(engine: str, model_file=None, cutoff=4.0, eam_file=None):
     if engine == "embedded":
         # No pair style: LAMMPS keeps ghosts out to cutoff + skin (comm cutoff) and builds no neighbour
         # list of its own (pair_style zero's unused list cost 18% of a GPU step at 85,200 atoms); the model is
@@ -125,7 +125,7 @@ def make_deck(
         f"read_data {box_file}",
         f"mass 1 {SILVER_MASS}",
         f"replicate {nx} {ny} {nz}",
-        *force_field_lines(engine, model_file, cutoff, eam_file, kokkos),
+        *force_field_lines(engine, model_file, cutoff, eam_file),
         f"neighbor {NEIGHBOUR_SKIN} bin",
         "neigh_modify every 1 delay 0 check yes",
         "thermo_style custom step temp pe ke etotal press pxx pyy pzz pxy pxz pyz",

@@ -11,7 +11,6 @@ communication ourselves. Communication is proportional to the ghost shell:
 """
 import numpy as np
 
-_TAG_QUERY = 7101
 _FORCE_TAG = 7102
 
 
@@ -103,11 +102,6 @@ class GhostForceRouter:
         MPI.Request.Waitall(requests)
         for r, tags in self._recv.items():
             np.add.at(local_forces, local_map[tags], buffers[r])
-
-    def reset(self):
-        self._ghost_tags = None
-        self._recv = {}
-        self._send = {}
 
 
 def _mpi_lor():
