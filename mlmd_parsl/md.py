@@ -101,11 +101,10 @@ def rank_placement(device: str, model_step: str) -> dict:
 
 def write_placement(path: Path, ranks: list):
     import json
-    import os
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps({"ranks": ranks}, indent=1))
-    os.replace(tmp, path)
+    from .atomic_files import write_text_atomically
+
+    write_text_atomically(path, json.dumps({"ranks": ranks}, indent=1))
 
 
 if __name__ == "__main__":

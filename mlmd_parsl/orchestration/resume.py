@@ -7,9 +7,9 @@ are there and whole. Keys are content hashes, never function names, so a changed
 """
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from ..atomic_files import write_text_atomically
 from ..science.dataset import file_sha256
 from .rundir import package_versions
 
@@ -35,11 +35,7 @@ def is_done(folder, what: str, key: str, outputs=()) -> bool:
 
 
 def mark_done(folder, what: str, key: str, **extra) -> None:
-    folder = Path(folder)
-    record = folder / f"done-{what}.json"
-    tmp = folder / f".done-{what}.json.tmp{os.getpid()}"
-    tmp.write_text(json.dumps({"key": key, **extra}, indent=2, default=str))
-    os.replace(tmp, record)
+    write_text_atomically(Path(folder) / f"done-{what}.json", json.dumps({"key": key, **extra}, indent=2, default=str))
 
 
 def md_case_key(case: dict, model_file, custom_kernels: str, threads: int) -> str:

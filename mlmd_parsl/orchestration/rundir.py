@@ -9,6 +9,7 @@ from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
+from ..atomic_files import write_text_atomically
 from ..config import SiteConfig
 
 REPO_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
@@ -102,11 +103,7 @@ def write_manifest(run_dir: Path, site: SiteConfig, extra: dict = None) -> Path:
         "history": history,
         **(extra or {}),
     }
-    path = run_dir / "manifest.json"
-    tmp = path.with_name(".manifest.json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomically(run_dir / "manifest.json", json.dumps(manifest, indent=2, default=str))
 
 
 def update_manifest(run_dir: Path, **fields) -> None:
@@ -114,6 +111,4 @@ def update_manifest(run_dir: Path, **fields) -> None:
     path = Path(run_dir) / "manifest.json"
     manifest = json.loads(path.read_text()) if path.is_file() else {}
     manifest.update(fields)
-    tmp = path.with_name(".manifest.json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(manifest, indent=2, default=str))

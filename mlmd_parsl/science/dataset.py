@@ -14,12 +14,12 @@ from the unmoved frame.
 """
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic_files import replaced_atomically
 from ..errors import DatasetError
 
 DATASET_DOI = "10.24435/materialscloud:fr-ts"
@@ -81,9 +81,8 @@ def synthetic_dataset(spec: SyntheticSpec, cache_dir) -> DatasetInfo:
     path = cache_dir / f"synthetic_Ag_{spec.cache_key()}.xyz"
     if not path.exists():
         frames = generate_synthetic_frames(spec)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.xyz")
-        write_extxyz(frames, tmp)
-        os.replace(tmp, path)
+        with replaced_atomically(path) as tmp:
+            write_extxyz(frames, tmp)
     info = validate_dataset(path)
     return DatasetInfo(**{**asdict(info), "kind": "synthetic", "details": asdict(spec)})
 

@@ -1,8 +1,8 @@
 """results.csv: one row per task (training, each MD case), failures included as rows."""
 import csv
-import os
 from pathlib import Path
 
+from ..atomic_files import replaced_atomically
 from .logs import parse_log, thermo_tables
 
 COLUMNS = [
@@ -94,13 +94,11 @@ def placement_columns(path: Path) -> dict:
 
 def write_results(rows, path):
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", newline="") as handle:
+    with replaced_atomically(path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="raise")
         writer.writeheader()
         for row in rows:
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in COLUMNS})
-    os.replace(tmp, path)
 
 
 def read_results(path):
