@@ -30,8 +30,12 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
 
     from mlmd_parsl.science.training import TrainingSpec, train
 
+    previous = hippynn.custom_kernels.CUSTOM_KERNELS_ACTIVE  # a worker runs other tasks after this one
     hippynn.custom_kernels.set_custom_kernels(_kernel_setting(custom_kernels))
-    summary = train(dataset["path"], train_dir, TrainingSpec(**training_spec), dataset_label=dataset["kind"])
+    try:
+        summary = train(dataset["path"], train_dir, TrainingSpec(**training_spec), dataset_label=dataset["kind"])
+    finally:
+        hippynn.custom_kernels.set_custom_kernels(previous)
     mark_done(folder, "training", key)
     return summary
 

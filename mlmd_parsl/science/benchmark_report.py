@@ -72,7 +72,7 @@ def plot_strong_scaling(rows: list, out_png) -> str:
     sizes = sorted({int(r["atoms"]) for r in md if sum(x["atoms"] == r["atoms"] for x in md) > 1})
     if not sizes:
         return ""
-    plt, fig, ax = new_figure()
+    fig, ax = new_figure()
     seed = seed_reference()
     for atoms in sizes:
         points = sorted((int(r["ranks"]), float(r["katom_step_s"])) for r in md if int(r["atoms"]) == atoms)
@@ -82,7 +82,7 @@ def plot_strong_scaling(rows: list, out_png) -> str:
         if f"cpu_{atoms}" in seed:
             ax.plot(*zip(*seed[f"cpu_{atoms}"]), "s--", color=line.get_color(), alpha=0.35,
                     label=f"seed Crossroads {atoms:,}")
-    return finish_figure(plt, fig, ax, out_png, "MPI ranks", "Katom-step/s", "Strong scaling (dotted: ideal)", log=True)
+    return finish_figure(fig, ax, out_png, "MPI ranks", "Katom-step/s", "Strong scaling (dotted: ideal)", log=True)
 
 
 def plot_weak_scaling(rows: list, out_png) -> str:
@@ -90,13 +90,13 @@ def plot_weak_scaling(rows: list, out_png) -> str:
     md = sorted(_ok_md(rows, "weak"), key=lambda r: int(r["ranks"]))
     if not md:
         return ""
-    plt, fig, ax = new_figure()
+    fig, ax = new_figure()
     ranks = [int(r["ranks"]) for r in md]
     per_rank = [float(r["katom_step_s"]) / int(r["ranks"]) for r in md]
     ax.plot(ranks, per_rank, "o-", label="this run")
     ax.plot(ranks, [per_rank[0]] * len(ranks), ":", color="gray", label="ideal")
     atoms_per_rank = int(md[0]["atoms"]) // int(md[0]["ranks"])
-    return finish_figure(plt, fig, ax, out_png, "MPI ranks (one GPU each on GPU sites)", "Katom-step/s per rank",
+    return finish_figure(fig, ax, out_png, "MPI ranks (one GPU each on GPU sites)", "Katom-step/s per rank",
                    f"Weak scaling, {atoms_per_rank:,} atoms per rank", log=False)
 
 
@@ -142,7 +142,7 @@ def plot_step_cost(rows: list, out_png) -> str:
     fits = step_cost_fits(rows)
     if not fits:
         return ""
-    plt, fig, ax = new_figure()
+    fig, ax = new_figure()
     for ranks, fit in fits.items():
         points = sorted((int(r["atoms"]), int(r["atoms"]) / float(r["katom_step_s"])) for r in md
                         if int(r["ranks"]) == ranks)  # atoms / (Katom-step/s) = ms per step
@@ -152,7 +152,7 @@ def plot_step_cost(rows: list, out_png) -> str:
                 label=f"fit: {fit['floor_ms']:.3g} ms + {fit['us_per_katom']:.3g} us per 1,000 atoms")
     seed = seed_reference()["gpu"]
     ax.plot([a for a, _ in seed], [a / k for a, k in seed], "k--", alpha=0.4, label="seed: Chicoma 1xA100")
-    return finish_figure(plt, fig, ax, out_png, "atoms", "ms per MD step (timed stage)",
+    return finish_figure(fig, ax, out_png, "atoms", "ms per MD step (timed stage)",
                          "Step cost vs system size (fit: per-step floor + per-atom slope)", log=True)
 
 

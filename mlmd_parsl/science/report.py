@@ -22,18 +22,15 @@ def seed_reference():
 
 
 def new_figure(size=(6.5, 4.2)):
-    """(pyplot, figure, axes) on the non-interactive backend (runs on nodes without a display)."""
-    import matplotlib
+    """(figure, axes) outside pyplot: no display needed on nodes, and the process's backend is left alone."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=size)
-    return plt, fig, ax
+    fig = Figure(figsize=size)
+    return fig, fig.subplots()
 
 
-def finish_figure(plt, fig, ax, out_png, xlabel, ylabel, title, log=True) -> str:
-    """Labels, log axes, grid and legend; save to out_png and close."""
+def finish_figure(fig, ax, out_png, xlabel, ylabel, title, log=True) -> str:
+    """Labels, log axes, grid and legend; save to out_png."""
     if log:
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -44,14 +41,13 @@ def finish_figure(plt, fig, ax, out_png, xlabel, ylabel, title, log=True) -> str
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_png, dpi=120)
-    plt.close(fig)
     return str(out_png)
 
 
 def plot_throughput(rows, out_png, title_suffix=""):
     md = [r for r in rows if r.get("kind") == "md" and r.get("status") == "ok"
           and (r.get("sweep") or "throughput") == "throughput"]
-    plt, fig, ax = new_figure((7, 4.5))
+    fig, ax = new_figure((7, 4.5))
     for ranks in sorted({int(r["ranks"]) for r in md}):
         points = sorted((int(r["atoms"]), float(r["katom_step_s"])) for r in md if int(r["ranks"]) == ranks)
         ax.plot(*zip(*points), "o-", label=f"this run: {ranks} MPI rank{'s' if ranks > 1 else ''}")
@@ -67,4 +63,4 @@ def plot_throughput(rows, out_png, title_suffix=""):
     title = "MLMD throughput" + (f" ({title_suffix})" if title_suffix else "")
     if failed:
         title += f" - {len(failed)} failed case(s), see results.csv"
-    return finish_figure(plt, fig, ax, out_png, "atoms", "Katom-step/s (timed stage)", title)
+    return finish_figure(fig, ax, out_png, "atoms", "Katom-step/s (timed stage)", title)

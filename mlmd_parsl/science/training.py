@@ -42,7 +42,19 @@ class TrainingSpec:
 
 
 def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real") -> dict:
-    """Train, test and save weights; return the summary written to training_summary.json."""
+    """Train, test and save weights; return the summary written to training_summary.json. torch's default dtype
+    is float32 while it trains (hippynn builds its modules in it); the caller's default is restored after."""
+    import torch
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        return _train(dataset_path, out_dir, spec, dataset_label)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label) -> dict:
     import hippynn
     import torch
     from hippynn.databases import AseDatabase
@@ -54,7 +66,6 @@ def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real") -> di
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     dataset_path = Path(dataset_path).resolve()
-    torch.set_default_dtype(torch.float32)
     torch.manual_seed(spec.torch_seed)
     device = torch.device(spec.device)
 

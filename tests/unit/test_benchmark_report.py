@@ -77,3 +77,20 @@ def test_only_hippynns_loop_on_the_real_dataset_is_compared_with_the_seeds_train
     (lean,) = compare([{**row, "trainer": "lean"}])
     assert hippynn["seed"] == 1.670 and hippynn["seed_ratio"] == pytest.approx(1.670 / 0.5)
     assert lean["seed"] is None and lean["seed_ratio"] is None
+
+
+def test_drawing_a_plot_leaves_matplotlibs_backend_and_pyplot_alone(tmp_path):
+    import matplotlib
+
+    import matplotlib.pyplot as plt
+
+    backend = matplotlib.get_backend()
+    matplotlib.use("pdf")  # a caller's own choice, which drawing our plots must not switch
+    try:
+        rows = [md(f"md_{n}", n, 1, 100.0) for n in (568, 2272)]
+        plot_step_cost(rows, tmp_path / "cost.png")
+        assert (tmp_path / "cost.png").stat().st_size > 5_000
+        assert matplotlib.get_backend() == "pdf"
+        assert plt.get_fignums() == []  # no figure left open in a long-lived worker
+    finally:
+        matplotlib.use(backend)

@@ -149,3 +149,12 @@ def test_dist_soft_min_moves_only_where_the_sensitivities_start(small_set, tmp_p
     assert float(sigma.mean()) == pytest.approx(64.0, abs=0.1)  # the seed's start: 73.6
     exported = export_model(tmp_path / "network_state.pt", small_set, tmp_path)
     LeanHipnn.from_graph(load_exported_model(exported["model"]).graph)  # the seed's structure, accepted
+
+
+def test_training_leaves_the_callers_default_dtype_as_it_found_it(small_set, tmp_path, float64_default):
+    summary = train(small_set, tmp_path, TrainingSpec(max_epochs=1, engine="lean"), "synthetic")
+    assert summary["epochs"] == 1
+    assert torch.get_default_dtype() == torch.float64  # trained in float32, the worker's process state restored
+    saved = torch.load(tmp_path / "network_state.pt", weights_only=False)
+    mu = next(v for k, v in saved["state"]["network"].items() if k.endswith("sensitivity.mu"))
+    assert mu.dtype == torch.float32
