@@ -1,4 +1,4 @@
-"""The MD-HO LAMMPS input deck (design.md §1), for every engine: only the force-field lines differ.
+"""The seed's MD-HO LAMMPS input deck, for every engine: only the force-field lines differ.
 
 Stages: (1) dt 1 fs NVT with velocities created at T, (2) dt 5 fs NVT, (3) NVE + temp/rescale,
 (4) equilibration, (5) the timed run whose `Performance:` line is FOM 2. Stages 4 and 5 keep the

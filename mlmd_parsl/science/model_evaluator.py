@@ -3,7 +3,8 @@
 The "hippynn" model step is the same call LAMMPS' `pair_style mliap unified` makes
 (MLIAPInterface.compute_forces): graph(z, pair_i, pair_j, -rij, nlocal) -> per-atom energies of local
 atoms, their sum, pair forces. The "lean" step (default) computes the same from the same weights with
-LeanHipnn, 1.4-2x faster on a CPU; networks it does not support fall back to hippynn's graph.
+LeanHipnn (measured against hippynn's step in benchmarks/harness.py, the "model" and "stock" columns);
+networks it does not support fall back to hippynn's graph.
 """
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""The seed's HIPNN graph for silver: network, targets, loss and validation metrics (design.md §1)."""
+"""The seed's HIPNN graph for silver: network, targets, loss and validation metrics (the seed's Ag training)."""
 from dataclasses import dataclass
 
 SEED_NETWORK_PARAMS = {
