@@ -78,7 +78,7 @@ class LeanMLIAPModel(MLIAPUnified):
             if data.npairs > 0:
                 data.update_pair_forces(pair_forces.cpu().numpy())
             return
-        return_device = elems.device  # where Kokkos keeps its views
+        return_device = elems.device  # the model's device, as hippynn's interface returns to Kokkos (untested here)
         torch.as_tensor(data.eatoms, device=return_device).copy_(energies)
         if data.npairs > 0:
             if return_device.type == "cpu":
