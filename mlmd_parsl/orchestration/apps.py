@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 
 from . import provenance, tasks
+from .retry import task_kind
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,17 @@ class Apps:
     describe_worker: object
 
 
+@task_kind("md")
 def _run_md(case, exported, python, custom_kernels, threads, stdout=None, stderr=None, parsl_resource_specification=None):
     return tasks.md_command(case, exported, python, custom_kernels, threads)
 
 
+@task_kind("md")
 def _probe_mpi(expected_ranks, stdout=None, stderr=None, parsl_resource_specification=None):
     return tasks.mpi_probe_command(expected_ranks)
 
 
+@task_kind("preflight")
 def _probe_site_engine(probe_dir, lmp, kokkos, python, stdout=None, stderr=None, parsl_resource_specification=None):
     return tasks.site_engine_probe_command(probe_dir, lmp, kokkos, python)
 

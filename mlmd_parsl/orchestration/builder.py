@@ -11,13 +11,13 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from .apps import Apps, ExecutorLabels, make_apps
-from .cases import md_cases, mpi_resources, threads_per_rank, write_site_engine_deck
-from .rundir import runs_root
+from .cases import CaseOutcome, MDCase, md_cases, mpi_resources, threads_per_rank, write_site_engine_deck
+from .rundir import runs_root, train_dir
 
 
 @dataclass
 class CampaignFutures:
-    """Futures of one campaign; `cases` holds each MD case's parameters, directory and log path."""
+    """Futures of one campaign; `cases` holds each MD case (parameters, directory and log path)."""
     apps: Apps
     run_dir: Path
     dataset: object
@@ -31,12 +31,9 @@ class CampaignFutures:
         from concurrent.futures import wait
 
         wait(list(self.md.values()))
-        training = training_outcome(self.training, self.dataset, self.run_dir / "train")
-        for case in self.cases:
-            future = self.md.get(case["task"])
-            if future is not None and future.exception() is not None:
-                case["error"] = str(future.exception())
-        return self.apps.collect_results(str(self.run_dir), training, self.cases, site_name)
+        training = training_outcome(self.training, self.dataset, train_dir(self.run_dir))
+        outcomes = [CaseOutcome(case, error=str(self.md[case.task].exception() or "")) for case in self.cases]
+        return self.apps.collect_results(str(self.run_dir), training, outcomes, site_name)
 
 
 def training_outcome(train_f, dataset_f, train_dir: Path) -> dict:
@@ -55,29 +52,24 @@ def training_outcome(train_f, dataset_f, train_dir: Path) -> dict:
 
 def submit_model(apps: Apps, site: SiteConfig, run_dir: Path):
     """Futures of the dataset, the trained model and its LAMMPS export (each a dict of paths and numbers)."""
-    train_dir = Path(run_dir) / "train"
+    trained = str(train_dir(run_dir))
     dataset_f = apps.prepare_dataset(asdict(site.dataset), str(runs_root(site) / "cache"))
-    train_f = apps.train_model(dataset_f, str(train_dir), asdict(site.training.spec), site.training.custom_kernels)
+    train_f = apps.train_model(dataset_f, trained, asdict(site.training.spec), site.training.custom_kernels)
     lean = site.md.engine == "mliap" and site.md.mliap_model == "lean"
-    export_f = apps.export_for_lammps(train_f, str(train_dir), site.md.model_device, lean)
+    export_f = apps.export_for_lammps(train_f, trained, site.md.model_device, lean)
     return dataset_f, train_f, export_f
 
 
-def submit_md_case(apps: Apps, site: SiteConfig, case: dict, exported):
+def submit_md_case(apps: Apps, site: SiteConfig, case: MDCase, exported):
     """One MD case; `exported` may be the export's future (Parsl waits for it) or its result."""
-    Path(case["dir"]).mkdir(parents=True, exist_ok=True)
-    if case["engine"] == "mliap":
-        write_site_engine_deck(case, Path(case["dir"]).parents[1] / "train")
-    from .tasks import md_command
-
-    python, threads = site.provider.python or sys.executable, threads_per_rank(site, case["ranks"], case["packed"])
-    if not hasattr(exported, "result"):  # the command, for failure messages (paths are known once exported)
-        case["command"] = md_command(case, exported, python, site.md.custom_kernels, threads)
-    run_md = apps.run_md_packed if case["packed"] else apps.run_md
+    case.dir.mkdir(parents=True, exist_ok=True)
+    if case.engine == "mliap":
+        write_site_engine_deck(case)
+    python, threads = site.provider.python or sys.executable, threads_per_rank(site, case.ranks, case.packed)
+    run_md = apps.run_md_packed if case.packed else apps.run_md
     return run_md(
-        case, exported, python, site.md.custom_kernels, threads,
-        stdout=str(Path(case["dir"]) / "stdout.txt"), stderr=str(Path(case["dir"]) / "stderr.txt"),
-        parsl_resource_specification={} if case["packed"] else mpi_resources(site, case["ranks"]),
+        case, exported, python, site.md.custom_kernels, threads, stdout=str(case.stdout), stderr=str(case.stderr),
+        parsl_resource_specification={} if case.packed else mpi_resources(site, case.ranks),
     )
 
 
@@ -86,5 +78,5 @@ def submit_campaign(site: SiteConfig, run_dir, dfk, labels: ExecutorLabels = Exe
     apps = make_apps(dfk, labels)
     dataset_f, train_f, export_f = submit_model(apps, site, run_dir)
     cases = md_cases(site, run_dir)
-    md = {case["task"]: submit_md_case(apps, site, case, export_f) for case in cases}
+    md = {case.task: submit_md_case(apps, site, case, export_f) for case in cases}
     return CampaignFutures(apps, run_dir, dataset_f, train_f, export_f, md, cases)

@@ -3,28 +3,28 @@
 `run_campaign` takes an already-running DataFlowKernel and executor labels and blocks until the
 report is written, reusing complete tasks of a resumed run. For futures instead, see builder.py.
 """
-from dataclasses import asdict
+import sys
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from ..config import SiteConfig
 from ..science.logs import parse_log
 from .apps import ExecutorLabels, make_apps
 from .builder import submit_md_case, submit_model, training_outcome
-from .cases import md_cases, mpi_resources, site_lmp, threads_per_rank
+from .cases import CaseOutcome, md_cases, mpi_resources, site_lmp, threads_per_rank
 from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
-from .resume import is_done, mark_done, md_case_key
-from .rundir import find_baseline, update_manifest
-from .tasks import collect_results
+from .resume import is_done, mark_done
+from .rundir import find_baseline, train_dir, update_manifest, validation_dir
+from .tasks import collect_results, md_command
 
 
 def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = ExecutorLabels(), log=print,
                  heartbeat_s: float = 60.0) -> dict:
     run_dir = Path(run_dir)
     apps = make_apps(dfk, labels)
-    train_dir = run_dir / "train"
     cases = md_cases(site, run_dir)
-    worker_f = apps.describe_worker(site.md.engine, cases[0]["lmp"] if cases else "")
+    worker_f = apps.describe_worker(site.md.engine, cases[0].lmp if cases else "")
     dataset_f, train_f, export_f = submit_model(apps, site, run_dir)
     progress = Progress(3 + len(cases), log, heartbeat_s)
     for future, name in progress.as_completed({dataset_f: "dataset", train_f: "training", export_f: "export"}):
@@ -37,39 +37,43 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
 
     # MD cases are submitted once the model exists: a case whose inputs (model bytes, deck parameters,
     # engine, code versions) match a complete earlier run of it in this folder is reused, not rerun.
+    outcomes = {}  # task -> CaseOutcome
     md_futures = {}
+    python = site.provider.python or sys.executable
     for case in cases:
-        Path(case["dir"]).mkdir(parents=True, exist_ok=True)
-        threads = threads_per_rank(site, case["ranks"], case["packed"])
+        case.dir.mkdir(parents=True, exist_ok=True)
         if export_f.exception() is not None:
-            case["error"] = "not run: the export failed"
-            progress.report(case["task"], RuntimeError(case["error"]), "")
+            outcomes[case.task] = CaseOutcome(case, error="not run: the export failed")
+            progress.report(case.task, RuntimeError(outcomes[case.task].error), "")
             continue
         exported = export_f.result()
-        model = exported["lean_model"] if case["mliap_model"] == "lean" and case["engine"] == "mliap" else exported["model"]
-        case["key"] = md_case_key(case, model, site.md.custom_kernels, threads)
-        if is_done(case["dir"], "md", case["key"]) and parse_log(case["log"]).status == "ok":
+        threads = threads_per_rank(site, case.ranks, case.packed)
+        key = case.content_key(exported, site.md.custom_kernels, threads)
+        command = md_command(case, exported, python, site.md.custom_kernels, threads)
+        outcomes[case.task] = CaseOutcome(case, key=key, command=command)
+        if is_done(case.dir, "md", key) and parse_log(case.log).status == "ok":
             _note_throughput(progress, case)
-            progress.report(case["task"], None, " (reused)" + _md_brief(case))
+            progress.report(case.task, None, " (reused)" + _md_brief(case))
             continue
-        future = submit_md_case(apps, site, case, exported)
-        md_futures[future] = case
+        md_futures[submit_md_case(apps, site, case, exported)] = case
     for future, case in progress.as_completed(md_futures):
         exc = future.exception()
-        if exc is None and parse_log(case["log"]).status == "ok":
-            mark_done(case["dir"], "md", case["key"], task=case["task"])
+        outcome = outcomes[case.task]
+        if exc is None and parse_log(case.log).status == "ok":
+            mark_done(case.dir, "md", outcome.key, task=case.task)
             _note_throughput(progress, case)
         if exc is not None:
-            case["error"] = describe_md_failure(case, future)
-        progress.report(case["task"], exc, _md_brief(case) if exc is None else "", failure=case.get("error", ""))
+            outcome = outcomes[case.task] = replace(outcome, error=describe_md_failure(case, outcome.command, future))
+        progress.report(case.task, exc, _md_brief(case) if exc is None else "", failure=outcome.error)
+    outcomes = [outcomes[case.task] for case in cases]
 
-    training = training_outcome(train_f, dataset_f, train_dir)
+    training = training_outcome(train_f, dataset_f, train_dir(run_dir))
     validation = None
     if site.validation.enabled and export_f.exception() is None:
         # After the MD cases, so that it never shares the cores with a timed run.
         site_engine = ({"lmp": site_lmp(site), "mliap_model": site.md.mliap_model, "kokkos": site.md.kokkos}
                        if site.md.engine == "mliap" else None)
-        validation_f = apps.validate(export_f, train_f, str(run_dir / "validation"), asdict(site.validation.spec),
+        validation_f = apps.validate(export_f, train_f, str(validation_dir(run_dir)), asdict(site.validation.spec),
                                      site_engine)
         if validation_f.exception() is None:
             validation = validation_f.result()
@@ -78,15 +82,14 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             log(f"validation: failed: {describe_failure(validation_f.exception())}")
     # In this process, not as a task: results.csv must be written even when every block is gone
     # (walltime, lost nodes), and collection only parses logs and draws plots.
-    collected = collect_results(str(run_dir), training, cases, site.name, validation, find_baseline(site, run_dir))
-    record_provenance(run_dir, dfk, worker_f, dataset_f, export_f, cases)
+    collected = collect_results(str(run_dir), training, outcomes, site.name, validation, find_baseline(site, run_dir))
+    record_provenance(run_dir, dfk, worker_f, dataset_f, export_f, outcomes)
     return collected
 
 
 def preflight_site_engine(apps, site: SiteConfig, run_dir: Path, log=print):
     """Preflight by doing: the site's `lmp` evaluates the exported model once (run 0, one rank, launched as MD
     cases are) before any MD case; EngineError (exit 2) quoting why it failed. The trained model is kept."""
-    import sys
     import time
 
     from ..errors import EngineError
@@ -117,7 +120,7 @@ def preflight_site_engine(apps, site: SiteConfig, run_dir: Path, log=print):
         f"--resume {run_dir}")
 
 
-def record_provenance(run_dir: Path, dfk, worker_f, dataset_f, export_f, cases):
+def record_provenance(run_dir: Path, dfk, worker_f, dataset_f, export_f, outcomes):
     """manifest.json: the worker's hardware/software, each executor's scheduler jobs, and the lineage."""
     def result_or_error(future):
         return future.result() if future.exception() is None else {"error": describe_failure(future.exception())}
@@ -127,13 +130,13 @@ def record_provenance(run_dir: Path, dfk, worker_f, dataset_f, export_f, cases):
     dataset = dataset_f.result() if dataset_f.exception() is None else {}
     exported = export_f.result() if export_f.exception() is None else {}
     update_manifest(run_dir, worker=result_or_error(worker_f), scheduler_jobs=jobs,
-                    lineage=lineage(dataset, run_dir / "train", exported, cases))
+                    lineage=lineage(dataset, train_dir(run_dir), exported, outcomes))
 
 
 def _note_throughput(progress, case):
-    parsed = parse_log(case["log"])
+    parsed = parse_log(case.log)
     if parsed.status == "ok":
-        progress.throughput[case["task"]] = parsed.katom_step_s
+        progress.throughput[case.task] = parsed.katom_step_s
 
 
 def _flags_text(flags):
@@ -141,9 +144,9 @@ def _flags_text(flags):
 
 
 def _md_brief(case):
-    parsed = parse_log(case["log"])
+    parsed = parse_log(case.log)
     if parsed.status != "ok":
-        return f" - log: {case['log']}"
+        return f" - log: {case.log}"
     return f" - {parsed.atoms} atoms on {parsed.ranks} rank(s): {parsed.katom_step_s:.2f} Katom-step/s"
 
 

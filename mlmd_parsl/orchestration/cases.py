@@ -1,9 +1,93 @@
-"""The MD cases of a site (its sweeps) and what each needs: ranks per node, MPI resources, threads, deck."""
+"""The MD cases of a site (its sweeps) and what each needs: ranks per node, MPI resources, threads, deck.
+
+An `MDCase` is what one case is (replicate, ranks, placement, engine, paths) and never changes once made;
+a `CaseOutcome` is what became of it in one campaign (its content key, the command it ran, its error).
+"""
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import SiteConfig
+from .rundir import md_case_dir, site_engine_preflight_dir, train_dir
+
+
+@dataclass(frozen=True)
+class MDCase:
+    task: str  # md_z{zrep}_r{ranks} or weak_r{ranks}: the case's folder name
+    sweep: str  # throughput | weak
+    replicate: tuple  # (2, 2, zrep) copies of the unit box
+    ranks: int
+    packed: bool  # one rank on one GPU, run by a worker of the python executor (no MPI launcher)
+    profile: str
+    engine: str  # embedded | mliap
+    model_device: str
+    dtype: str
+    lmp: str  # the site's LAMMPS (engine mliap), as configured: resolved on the worker
+    kokkos: bool
+    mliap_model: str  # hippynn | lean: which export `pair_style mliap unified` loads
+    kokkos_gpus: int  # -k on g N: the GPUs each node's ranks share
+    run_dir: str
+
+    @property
+    def zrep(self) -> int:
+        return self.replicate[2]
+
+    @property
+    def dir(self) -> Path:
+        return md_case_dir(self.run_dir, self.task)
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "log.lammps"
+
+    @property
+    def stdout(self) -> Path:
+        return self.dir / "stdout.txt"
+
+    @property
+    def stderr(self) -> Path:
+        return self.dir / "stderr.txt"
+
+    @property
+    def uses_lean_export(self) -> bool:
+        return self.engine == "mliap" and self.mliap_model == "lean"
+
+    @property
+    def engine_label(self) -> str:
+        """What results.csv calls the engine: the site engine's rows say which export it loaded."""
+        return "mliap-lean" if self.uses_lean_export else self.engine
+
+    def model_file(self, exported: dict) -> str:
+        """The exported file this case's engine loads."""
+        return exported["lean_model"] if self.uses_lean_export else exported["model"]
+
+    def content_key(self, exported: dict, custom_kernels: str, threads: int) -> str:
+        """Every input of the run (model bytes, deck parameters, engine, lmp, threads, code versions)."""
+        from ..science.dataset import file_sha256
+        from .resume import content_key
+
+        lmp_digest = file_sha256(self.lmp) if self.lmp and Path(self.lmp).is_file() else self.lmp
+        return content_key(what="md", model=file_sha256(self.model_file(exported)), lmp=lmp_digest,
+                           kernels=custom_kernels, threads=threads, kokkos_gpus=self.kokkos_gpus,
+                           replicate=list(self.replicate), ranks=self.ranks, profile=self.profile, engine=self.engine,
+                           model_device=self.model_device, dtype=self.dtype, kokkos=self.kokkos,
+                           mliap_model=self.mliap_model)
+
+    def result_fields(self) -> dict:
+        """What a results.csv row of this case takes from the case itself (the rest comes from its log)."""
+        return {"task": self.task, "sweep": self.sweep, "ranks": self.ranks, "zrep": self.zrep,
+                "profile": self.profile, "engine": self.engine_label, "device": self.model_device,
+                "log": str(self.log)}
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """One case in one campaign: `key` when it was run or reused, `command` once known, `error` if it failed."""
+    case: MDCase
+    key: str = ""
+    command: str = ""
+    error: str = ""
 
 
 def md_cases(site: SiteConfig, run_dir: Path) -> list:
@@ -13,29 +97,17 @@ def md_cases(site: SiteConfig, run_dir: Path) -> list:
     if weak.zrep_per_rank:
         points += [("weak", f"weak_r{r}", weak.zrep_per_rank * r, r) for r in weak.ranks]
     lmp = site_lmp(site) if site.md.engine == "mliap" else ""
-    cases = []
-    for sweep, name, zrep, ranks in points:
-        case_dir = run_dir / "md" / name
-        cases.append({
-            "task": name,
-            "sweep": sweep,
-            "zrep": zrep,
-            "replicate": [2, 2, zrep],
-            "ranks": ranks,
+    return [
+        MDCase(
+            task=name, sweep=sweep, replicate=(2, 2, zrep), ranks=ranks,
             # one GPU each, packed one per GPU by the python executor's workers (HTEX available_accelerators)
-            "packed": sweep == "throughput" and ranks == 1 and site.provider.gpus_per_node > 0,
-            "profile": site.md.profile,
-            "engine": site.md.engine,
-            "model_device": site.md.model_device,
-            "dtype": site.md.dtype,
-            "lmp": lmp,
-            "kokkos": site.md.kokkos,
-            "mliap_model": site.md.mliap_model,
-            "kokkos_gpus": min(ranks, ranks_per_node(site)),  # -k on g N: GPUs each node's ranks share
-            "dir": str(case_dir),
-            "log": str(case_dir / "log.lammps"),
-        })
-    return cases
+            packed=sweep == "throughput" and ranks == 1 and site.provider.gpus_per_node > 0,
+            profile=site.md.profile, engine=site.md.engine, model_device=site.md.model_device, dtype=site.md.dtype,
+            lmp=lmp, kokkos=site.md.kokkos, mliap_model=site.md.mliap_model,
+            kokkos_gpus=min(ranks, ranks_per_node(site)), run_dir=str(run_dir),
+        )
+        for sweep, name, zrep, ranks in points
+    ]
 
 
 def site_lmp(site: SiteConfig) -> str:
@@ -44,20 +116,21 @@ def site_lmp(site: SiteConfig) -> str:
     return site.md.lmp or os.environ.get("LMP", "") or "lmp"
 
 
-def site_engine_deck(case: dict, train_dir: Path):
+def site_engine_deck(case: MDCase):
     """The MD-HO deck with `pair_style mliap unified` (the seed's deck) on md.mliap_model's export."""
     from ..science.deck import make_deck, protocol_by_name
     from ..science.export import BOX_FILE, MLIAP_MODEL_FILES
 
+    trained = train_dir(case.run_dir)
     return make_deck(
-        train_dir / BOX_FILE, case["replicate"], protocol_by_name(case["profile"]), engine="mliap",
-        model_file=train_dir / MLIAP_MODEL_FILES[case["mliap_model"]], kokkos=case["kokkos"],
+        trained / BOX_FILE, case.replicate, protocol_by_name(case.profile), engine="mliap",
+        model_file=trained / MLIAP_MODEL_FILES[case.mliap_model], kokkos=case.kokkos,
     )
 
 
-def write_site_engine_deck(case: dict, train_dir: Path) -> Path:
-    path = Path(case["dir"]) / "in.lammps"
-    path.write_text(site_engine_deck(case, train_dir).text)
+def write_site_engine_deck(case: MDCase) -> Path:
+    path = case.dir / "in.lammps"
+    path.write_text(site_engine_deck(case).text)
     return path
 
 
@@ -69,13 +142,13 @@ def write_site_engine_probe(site: SiteConfig, run_dir: Path) -> Path:
     from ..science.deck import make_deck, single_stage_protocol
     from ..science.export import BOX_FILE, MLIAP_MODEL_FILES
 
-    train_dir = run_dir / "train"
-    probe_dir = run_dir / "md" / "site_engine_preflight"
+    trained = train_dir(run_dir)
+    probe_dir = site_engine_preflight_dir(run_dir)
     probe_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("stdout.txt", "stderr.txt", "log.lammps"):  # Parsl appends: a resumed run must not quote old output
         (probe_dir / stale).unlink(missing_ok=True)
-    deck = make_deck(train_dir / BOX_FILE, PROBE_REPLICATE, single_stage_protocol(0), engine="mliap",
-                     model_file=train_dir / MLIAP_MODEL_FILES[site.md.mliap_model], kokkos=site.md.kokkos)
+    deck = make_deck(trained / BOX_FILE, PROBE_REPLICATE, single_stage_protocol(0), engine="mliap",
+                     model_file=trained / MLIAP_MODEL_FILES[site.md.mliap_model], kokkos=site.md.kokkos)
     (probe_dir / "in.lammps").write_text(deck.text)
     return probe_dir
 

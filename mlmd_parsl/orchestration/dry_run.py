@@ -10,6 +10,7 @@ from pathlib import Path
 from ..config import SiteConfig
 from ..science.export import BOX_FILE, MODEL_FILE
 from .cases import md_cases, mpi_resources, site_engine_deck, site_lmp, threads_per_rank
+from .rundir import site_engine_preflight_dir, train_dir
 from .tasks import md_command, site_engine_probe_command
 
 PYTHON_TASKS = ("prepare_dataset", "train_model", "export_for_lammps", "validate_exported_model", "collect_results")
@@ -53,8 +54,8 @@ def sbatch_scripts(site: SiteConfig, run_dir: Path) -> dict:
 
 def plan(site: SiteConfig, run_dir: Path) -> list:
     python = site.provider.python or sys.executable
-    train_dir = run_dir / "train"
-    exported = {"model": str(train_dir / MODEL_FILE), "box": str(train_dir / BOX_FILE)}
+    trained = train_dir(run_dir)
+    exported = {"model": str(trained / MODEL_FILE), "box": str(trained / BOX_FILE)}
     p = site.provider
     worker = (f"1 of {p.gpus_per_node} workers: 1 GPU, {max(1, p.cores_per_node // p.gpus_per_node)} cores"
               if p.gpus_per_node else "1 worker, whole node")
@@ -62,24 +63,24 @@ def plan(site: SiteConfig, run_dir: Path) -> list:
               "command": f"python app mlmd_parsl.orchestration.tasks.{name}"} for name in PYTHON_TASKS]
     if site.md.engine == "mliap":
         resources = mpi_resources(site, 1)
-        command = site_engine_probe_command(str(run_dir / "md" / "site_engine_preflight"), site_lmp(site),
+        command = site_engine_probe_command(str(site_engine_preflight_dir(run_dir)), site_lmp(site),
                                             site.md.kokkos, python)
         tasks.insert(-2, {"task": "site_engine_preflight (run 0 of the export, before any MD case)",
                           "executor": "mpi (MPIExecutor)", "resources": resources,
                           "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))})
     unit_atoms = _unit_box_atoms(site)
     for case in md_cases(site, run_dir):
-        threads = threads_per_rank(site, case["ranks"], case["packed"])
+        threads = threads_per_rank(site, case.ranks, case.packed)
         command = md_command(case, exported, python, site.md.custom_kernels, threads)
-        if case["packed"]:
+        if case.packed:
             task = {"executor": "cpu (HighThroughputExecutor, one worker per GPU)",
                     "resources": "1 GPU: the worker's CUDA_VISIBLE_DEVICES (available_accelerators)"}
         else:
-            resources = mpi_resources(site, case["ranks"])
+            resources = mpi_resources(site, case.ranks)
             task = {"executor": "mpi (MPIExecutor)", "resources": resources}
             command = command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))
-        atoms = unit_atoms * case["replicate"][0] * case["replicate"][1] * case["replicate"][2] if unit_atoms else None
-        tasks.insert(-2, {"task": case["task"], "atoms": atoms, **task, "command": command})
+        atoms = unit_atoms * case.replicate[0] * case.replicate[1] * case.replicate[2] if unit_atoms else None
+        tasks.insert(-2, {"task": case.task, "atoms": atoms, **task, "command": command})
     return tasks
 
 
@@ -103,8 +104,8 @@ def print_plan(site: SiteConfig, run_dir: Path, out=print):
         out(f"  {task['command']}")
     if site.md.engine == "mliap":
         case = md_cases(site, run_dir)[0]
-        deck = site_engine_deck(case, run_dir / "train")
-        out(f"\n# in.lammps of {case['task']} (each case's differs only in its replicate line):\n{deck.text}")
+        deck = site_engine_deck(case)
+        out(f"\n# in.lammps of {case.task} (each case's differs only in its replicate line):\n{deck.text}")
     if site.provider.kind == "slurm":
         for label, script in sbatch_scripts(site, run_dir).items():
             out(f"\n# sbatch script for executor '{label}':\n{script}")

@@ -18,17 +18,18 @@ def tail(path, lines=5) -> str:
     return " | ".join(text[-lines:])
 
 
-def describe_md_failure(case: dict, future) -> str:
-    """Task, sweep point, why (classified), attempts, command, run directory and the log's last lines."""
+def describe_md_failure(case, command: str, future) -> str:
+    """Task, sweep point, why (classified), attempts, command, run directory and the log's last lines of an
+    MDCase whose future failed."""
     from .retry import classify
 
     exc = future.exception()
     record = getattr(future, "task_record", None) or {}
     attempts = record.get("fail_count", 1) or 1
-    log_tail = tail(case["log"]) or tail(f"{case['dir']}/stderr.txt")
-    return (f"{case['task']} (replicate {' '.join(map(str, case['replicate']))}, {case['ranks']} rank(s)) failed "
+    log_tail = tail(case.log) or tail(case.stderr)
+    return (f"{case.task} (replicate {' '.join(map(str, case.replicate))}, {case.ranks} rank(s)) failed "
             f"[{classify(exc, record)}] after {attempts} attempt(s): {describe_failure(exc)}; "
-            f"command: {case.get('command', '')}; run directory: {case['dir']}; log tail: {log_tail or '(empty)'}")
+            f"command: {command}; run directory: {case.dir}; log tail: {log_tail or '(empty)'}")
 
 
 def task_state(future) -> str:

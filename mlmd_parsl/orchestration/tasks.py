@@ -1,9 +1,14 @@
-"""Plain functions that become Parsl apps in apps.py. Only paths and small dicts go in and out."""
+"""Plain functions that become Parsl apps in apps.py. Only paths, small dicts and MD cases go in and out.
+Each is tagged with its task kind: the retry budget of the site's `retries:` section that it draws on."""
 import dataclasses
 import shlex
 from pathlib import Path
 
+from .cases import CaseOutcome, MDCase
+from .retry import task_kind
 
+
+@task_kind("dataset")
 def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
     """Validate the real dataset if a path is set, else make (or reuse) the synthetic default."""
     from mlmd_parsl.science.dataset import SyntheticSpec, synthetic_dataset, validate_dataset
@@ -14,6 +19,7 @@ def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
     return dataclasses.asdict(synthetic_dataset(spec, cache_dir))
 
 
+@task_kind("training")
 def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kernels: str) -> dict:
     """Train, unless this folder already holds a complete training of the same data and settings."""
     import json
@@ -40,6 +46,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
     return summary
 
 
+@task_kind("export")
 def export_for_lammps(training_summary: dict, train_dir: str, model_device: str, lean: bool = False) -> dict:
     """hippynn_lammps_model.pt and ag_box.data; with `lean`, also lean_lammps_model.pt (md.mliap_model: lean)."""
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
@@ -60,44 +67,44 @@ def export_for_lammps(training_summary: dict, train_dir: str, model_device: str,
     return {**paths, "dataset_label": training_summary["dataset_label"], "reused": reused}
 
 
-def launch_prefix(case: dict) -> str:
+def launch_prefix(case: MDCase) -> str:
     """Parsl's MPIExecutor fills $PARSL_MPI_PREFIX (mpiexec/srun ...). A packed single-GPU case starts as an
     MPI singleton, with the PMI variables of the srun that started its worker removed (MPI would use them)."""
-    if case.get("packed"):
+    if case.packed:
         return "env -u PMI_FD -u PMI_RANK -u PMI_SIZE -u PMI_JOBID -u PMIX_RANK -u PMIX_NAMESPACE "
     return "$PARSL_MPI_PREFIX "
 
 
-def md_command(case: dict, exported: dict, python: str, custom_kernels: str, threads: int) -> str:
+def md_command(case: MDCase, exported: dict, python: str, custom_kernels: str, threads: int) -> str:
     """The bash command of one MD case (see launch_prefix for how it starts its ranks)."""
-    if case["engine"] == "mliap":
+    if case.engine == "mliap":
         return site_engine_command(case, threads, python)
     args = [
         python, "-m", "mlmd_parsl.md",
         "--model", exported["model"],
         "--box", exported["box"],
-        "--replicate", *map(str, case["replicate"]),
-        "--profile", case["profile"],
-        "--log", case["log"],
-        "--device", case["model_device"],
-        "--dtype", case["dtype"],
+        "--replicate", *map(str, case.replicate),
+        "--profile", case.profile,
+        "--log", str(case.log),
+        "--device", case.model_device,
+        "--dtype", case.dtype,
     ]
     return (
-        f"cd {shlex.quote(case['dir'])} && "
+        f"cd {shlex.quote(str(case.dir))} && "
         f"export OMP_NUM_THREADS={int(threads)} HIPPYNN_USE_CUSTOM_KERNELS={shlex.quote(custom_kernels)} "
         "PYTHONWARNINGS=ignore && "
         f"{launch_prefix(case)}{' '.join(shlex.quote(a) for a in args)}"
     )
 
 
-def site_engine_command(case: dict, threads: int, python: str) -> str:
+def site_engine_command(case: MDCase, threads: int, python: str) -> str:
     """The seed's way: the site's LAMMPS runs in.lammps (pair_style mliap unified) written by the campaign,
     with the environment its embedded Python needs (science/site_lammps.py says why)."""
     from mlmd_parsl.science.site_lammps import kokkos_gpu_args, site_lmp_shell_exports
 
-    args = [case["lmp"], *(kokkos_gpu_args(case.get("kokkos_gpus", 1)) if case.get("kokkos") else []), "-in", "in.lammps", "-log", case["log"]]
+    args = [case.lmp, *(kokkos_gpu_args(case.kokkos_gpus) if case.kokkos else []), "-in", "in.lammps", "-log", str(case.log)]
     return (
-        f"cd {shlex.quote(case['dir'])} && export OMP_NUM_THREADS={int(threads)} PYTHONWARNINGS=ignore && "
+        f"cd {shlex.quote(str(case.dir))} && export OMP_NUM_THREADS={int(threads)} PYTHONWARNINGS=ignore && "
         f"{site_lmp_shell_exports(python)} && "
         f"{launch_prefix(case)}{' '.join(shlex.quote(a) for a in args)}"
     )
@@ -113,6 +120,7 @@ def site_engine_probe_command(probe_dir: str, lmp: str, kokkos: bool, python: st
             f"{site_lmp_shell_exports(python)} && $PARSL_MPI_PREFIX {' '.join(shlex.quote(a) for a in args)}")
 
 
+@task_kind("validation")
 def validate_exported_model(exported: dict, training_summary: dict, out_dir: str, spec: dict,
                             site_engine: dict = None) -> dict:
     """The physics validation suite on the exported model (the EAM oracle comparison on synthetic data); with
@@ -150,7 +158,8 @@ def mpi_probe_command(expected_ranks: int) -> str:
     return f"$PARSL_MPI_PREFIX python -c {shlex.quote(code)}"
 
 
-def collect_results(run_dir: str, training: dict, cases: list, site_name: str, validation: dict = None,
+@task_kind("collection")
+def collect_results(run_dir: str, training: dict, outcomes: list[CaseOutcome], site_name: str, validation: dict = None,
                     baseline: str = "") -> dict:
     """Parse every log into results.csv (with the model's validity flags), draw the plots and write report.md
     (this run next to the seed's numbers and to `baseline`, an earlier run's results.csv)."""
@@ -161,7 +170,7 @@ def collect_results(run_dir: str, training: dict, cases: list, site_name: str, v
 
     label = training.get("dataset_label", "")
     rows = [training_row(training.get("summary"), label, training.get("log", ""), training.get("error"))]
-    rows += [md_row(case, label, case.get("error")) for case in cases]
+    rows += [md_row(**outcome.case.result_fields(), dataset_label=label, error=outcome.error) for outcome in outcomes]
     flags = (validation or {}).get("flags", {})
     if training.get("summary") and not flags:
         from mlmd_parsl.science.validation import accuracy_gate

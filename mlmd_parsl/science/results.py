@@ -38,40 +38,39 @@ def training_row(summary: dict = None, dataset_label="", log="", error=None) -> 
     }
 
 
-def md_row(case: dict, dataset_label: str, error: str = None) -> dict:
-    """Row for one MD case from its log; `error` is the task's failure (exit code, exception), if any."""
-    log = parse_log(case["log"])
-    status = log.status
-    if error and status == "ok":
+def md_row(task: str, log: str, sweep: str, ranks: int, zrep: int, profile: str, engine: str, device: str,
+           dataset_label: str, error: str = None) -> dict:
+    """Row for one MD case from its log; `error` is the task's failure (exit code, exception), if any. `engine` is
+    what the row calls it (mliap-lean: the site engine on the lean export)."""
+    parsed = parse_log(log)
+    status = parsed.status
+    if error and status in ("ok", "incomplete"):
         status = "failed"  # the run printed its line but the task still failed afterwards
-    if error and status == "incomplete":
-        status = "failed"
     row = {
-        "task": case["task"],
+        "task": task,
         "kind": "md",
-        "sweep": case.get("sweep", "throughput"),
+        "sweep": sweep,
         "status": status,
         "dataset": dataset_label,
-        "atoms": log.atoms if log.atoms is not None else case.get("atoms"),
-        "ranks": log.ranks if log.ranks is not None else case["ranks"],
-        "zrep": case["zrep"],
-        "mpi_grid": "x".join(map(str, log.mpi_grid)) if log.mpi_grid else "",
-        "profile": case["profile"],
-        # the site engine's rows say which export it loaded: mliap (hippynn's, the seed's) or mliap-lean
-        "engine": case["engine"] + ("-lean" if case["engine"] == "mliap" and case.get("mliap_model") == "lean" else ""),
-        "device": case.get("model_device", ""),
-        "timed_steps": log.timed_steps,
-        "log": case["log"],
-        "error": error or log.error or ("" if status == "ok" else "no timed Performance line in the log"),
+        "atoms": parsed.atoms,
+        "ranks": parsed.ranks if parsed.ranks is not None else ranks,
+        "zrep": zrep,
+        "mpi_grid": "x".join(map(str, parsed.mpi_grid)) if parsed.mpi_grid else "",
+        "profile": profile,
+        "engine": engine,
+        "device": device,
+        "timed_steps": parsed.timed_steps,
+        "log": str(log),
+        "error": error or parsed.error or ("" if status == "ok" else "no timed Performance line in the log"),
     }
-    row.update(placement_columns(Path(case["log"]).with_name("placement.json")))
+    row.update(placement_columns(Path(log).with_name("placement.json")))
     if status == "ok":
-        timed = thermo_tables(case["log"]).get("timed", [])
+        timed = thermo_tables(log).get("timed", [])
         if timed:
             row["run_temperature_k"] = f"{sum(r['Temp'] for r in timed) / len(timed):.1f}"
-        row["katom_step_s"] = f"{log.katom_step_s:.4f}"
-        row["ns_per_day"] = log.ns_per_day
-        row["timesteps_per_s"] = log.timesteps_per_s
+        row["katom_step_s"] = f"{parsed.katom_step_s:.4f}"
+        row["ns_per_day"] = parsed.ns_per_day
+        row["timesteps_per_s"] = parsed.timesteps_per_s
     return row
 
 

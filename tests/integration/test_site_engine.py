@@ -80,9 +80,9 @@ def test_the_mliap_campaign_stops_at_the_preflight_then_resumes_and_runs_every_c
     assert rows[0]["cross_engine_check"] == "pass"
     cross = json.loads((run_dir / "validation" / "validation.json").read_text())["cross_engine"]
     assert {(c["box"], c["ranks"]) for c in cross["cases"]} == {(b, r) for b in CROSS_ENGINE_BOXES for r in (1, 2)}
-    for case in cross["cases"]:  # the seed's engine and ours, on the same boxes: float32 round-off apart
-        assert 0 < case["max_force_difference"] < 1e-4 * case["max_force_ev_per_a"], case
-        assert case["pe_site_ev"] != 0 and abs(case["pe_site_ev"] - case["pe_embedded_ev"]) < 1e-2, case
+    for box in cross["cases"]:  # the seed's engine and ours, on the same boxes: float32 round-off apart
+        assert 0 < box["max_force_difference"] < 1e-4 * box["max_force_ev_per_a"], box
+        assert box["pe_site_ev"] != 0 and abs(box["pe_site_ev"] - box["pe_embedded_ev"]) < 1e-2, box
     assert "## Site engine (`pair_style mliap unified`, hippynn_lammps_model.pt) vs embedded engine" in (
         run_dir / "validation" / "validation.md").read_text()
 

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from mlmd_parsl.errors import EngineError
+from mlmd_parsl.orchestration.cases import MDCase
 from mlmd_parsl.orchestration.tasks import md_command
 from mlmd_parsl.science.deck import PROFILES, make_deck
 from mlmd_parsl.science.lammps_build import check_build, parse_help, preflight, read_build, resolve_lmp
@@ -82,7 +83,9 @@ def test_site_engine_deck_and_command_are_the_seeds():
     assert "pair_style mliap unified /r/hippynn_lammps_model.pt 0" in deck and "pair_coeff * * Ag" in deck
     assert "fix ensemble all nvt/kk temp 1111.0 1111.0 $(100*dt)" in deck
     assert not any("external" in line for line in deck)
-    case = {"engine": "mliap", "lmp": "/opt/lammps/bin/lmp", "kokkos": True, "dir": "/r/md/c", "log": "/r/md/c/log.lammps"}
+    case = MDCase(task="c", sweep="throughput", replicate=(2, 2, 8), ranks=1, packed=False, profile="ats5",
+                  engine="mliap", model_device="cpu", dtype="float32", lmp="/opt/lammps/bin/lmp", kokkos=True,
+                  mliap_model="hippynn", kokkos_gpus=1, run_dir="/r")
     command = md_command(case, {}, "python", "pytorch", 1)
     assert command.endswith(
         "$PARSL_MPI_PREFIX /opt/lammps/bin/lmp -k on g 1 -sf kk -pk kokkos neigh full newton on "

@@ -1,6 +1,7 @@
 """Collection turns every task into a row: finished, killed and crashed MD cases alike."""
 import shutil
 
+from mlmd_parsl.orchestration.cases import CaseOutcome, MDCase
 from mlmd_parsl.orchestration.tasks import collect_results
 from mlmd_parsl.science.results import COLUMNS, read_results
 from tests.conftest import FIXTURES
@@ -13,15 +14,13 @@ TRAINING = {
 }
 
 
-def case(tmp_path, name, fixture, error=None):
-    folder = tmp_path / "md" / name
-    folder.mkdir(parents=True)
-    shutil.copy(FIXTURES / "logs" / fixture, folder / "log.lammps")
-    row = {"task": name, "zrep": 1, "replicate": [2, 2, 1], "ranks": 1, "profile": "quick", "engine": "embedded",
-           "dir": str(folder), "log": str(folder / "log.lammps")}
-    if error:
-        row["error"] = error
-    return row
+def case(tmp_path, name, fixture, error=""):
+    md_case = MDCase(task=name, sweep="throughput", replicate=(2, 2, 1), ranks=1, packed=False, profile="quick",
+                     engine="embedded", model_device="cpu", dtype="float32", lmp="", kokkos=False,
+                     mliap_model="hippynn", kokkos_gpus=1, run_dir=str(tmp_path))
+    md_case.dir.mkdir(parents=True)
+    shutil.copy(FIXTURES / "logs" / fixture, md_case.log)
+    return CaseOutcome(md_case, error=error)
 
 
 def test_failed_and_killed_cases_are_rows_with_status_and_log(tmp_path):

@@ -79,11 +79,12 @@ def test_weak_scaling_cases_hold_85200_atoms_per_gpu():
     from mlmd_parsl.orchestration.cases import md_cases, mpi_resources
 
     site = load_site_config("chicoma")
-    weak = [c for c in md_cases(site, Path("/r")) if c["sweep"] == "weak"]
-    assert [(c["ranks"], c["replicate"]) for c in weak] == [
-        (1, [2, 2, 300]), (2, [2, 2, 600]), (4, [2, 2, 1200]), (8, [2, 2, 2400]), (12, [2, 2, 3600])]
-    assert all(71 * 2 * 2 * c["zrep"] == 85_200 * c["ranks"] for c in weak)
-    assert not any(c["packed"] for c in weak)
+    weak = [c for c in md_cases(site, Path("/r")) if c.sweep == "weak"]
+    assert [(c.ranks, c.replicate) for c in weak] == [
+        (1, (2, 2, 300)), (2, (2, 2, 600)), (4, (2, 2, 1200)), (8, (2, 2, 2400)), (12, (2, 2, 3600))]
+    assert all(71 * 2 * 2 * c.zrep == 85_200 * c.ranks for c in weak)
+    assert not any(c.packed for c in weak)
+    assert weak[0].log == Path("/r/md/weak_r1/log.lammps")
     assert mpi_resources(site, 8) == {"num_nodes": 2, "num_ranks": 8, "ranks_per_node": 4,
                                       "launcher_options": "--cpus-per-task 16"}
 

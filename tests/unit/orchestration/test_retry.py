@@ -5,12 +5,19 @@ from parsl.executors.high_throughput.errors import WorkerLost
 
 from mlmd_parsl.config import load_site_config
 from mlmd_parsl.errors import ConfigError, DatasetError
-from mlmd_parsl.orchestration.retry import classify, make_retry_handler, max_retries
+from mlmd_parsl.orchestration import apps, tasks
+from mlmd_parsl.orchestration.cases import md_cases
+from mlmd_parsl.orchestration.retry import TASK_KINDS, classify, kind_of, make_retry_handler, max_retries, task_kind
 from mlmd_parsl.orchestration.sites import parsl_config_for
 
 
-def record(func_name, case=None):
-    return {"func_name": func_name, "args": (case,) if case else ()}
+def md_case(run_dir="/nonexistent"):
+    return md_cases(load_site_config("local"), run_dir)[0]
+
+
+def record(func, case=None):
+    """A task record as Parsl's retry handler receives it: the app's function, and its arguments."""
+    return {"func": func, "func_name": "renamed_" + getattr(func, "__name__", ""), "args": (case,) if case else ()}
 
 
 def retried_times(handler, ceiling, exc, task_record):
@@ -27,21 +34,24 @@ def test_each_kind_gets_its_own_budget():
     site = load_site_config("local", ["retries.md=3", "retries.training=1", "retries.validation=0"])
     handler, ceiling = make_retry_handler(site.retries), max_retries(site.retries)
     lost = WorkerLost(1, "node7")
-    assert retried_times(handler, ceiling, lost, record("_run_md", {"log": "/nonexistent"})) == 3
-    assert retried_times(handler, ceiling, lost, record("train_model")) == 1
-    assert retried_times(handler, ceiling, lost, record("validate_exported_model")) == 0
+    assert retried_times(handler, ceiling, lost, record(apps._run_md, md_case())) == 3
+    assert retried_times(handler, ceiling, lost, record(tasks.train_model)) == 1
+    assert retried_times(handler, ceiling, lost, record(tasks.validate_exported_model)) == 0
+    assert retried_times(handler, ceiling, lost, record(lambda: None)) == 0  # untagged: never retried
 
 
 def test_lammps_input_error_and_bad_input_are_not_retried(tmp_path):
-    log = tmp_path / "log.lammps"
-    log.write_text("LAMMPS (22 Jul 2025)\nERROR: Unrecognized pair style 'mliap' (src/force.cpp:275)\n")
+    case = md_case(tmp_path)
+    case.dir.mkdir(parents=True)
+    case.log.write_text("LAMMPS (22 Jul 2025)\nERROR: Unrecognized pair style 'mliap' (src/force.cpp:275)\n")
     site = load_site_config("local", ["retries.md=3"])
     handler, ceiling = make_retry_handler(site.retries), max_retries(site.retries)
     failure = BashExitFailure("_run_md", 1)
-    assert classify(failure, record("_run_md", {"log": str(log)})) == "deterministic"
-    assert retried_times(handler, ceiling, failure, record("_run_md", {"log": str(log)})) == 0
-    assert classify(BashExitFailure("_run_md", 2), record("_run_md", {"log": "/nonexistent"})) == "deterministic"
-    assert retried_times(handler, ceiling, DatasetError("bad"), record("prepare_dataset")) == 0
+    assert classify(failure, record(apps._run_md, case)) == "deterministic"
+    assert retried_times(handler, ceiling, failure, record(apps._run_md, case)) == 0
+    assert classify(BashExitFailure("_run_md", 1), record(apps._run_md, md_case())) == "failed"
+    assert classify(BashExitFailure("_run_md", 2), record(apps._run_md, md_case())) == "deterministic"
+    assert retried_times(handler, ceiling, DatasetError("bad"), record(tasks.prepare_dataset)) == 0
 
 
 @pytest.mark.parametrize("exc,kind", [
@@ -52,7 +62,40 @@ def test_lammps_input_error_and_bad_input_are_not_retried(tmp_path):
     (BashExitFailure("_run_md", 1), "failed"),
 ])
 def test_failures_are_classified(exc, kind):
-    assert classify(exc, record("_run_md", {"log": "/nonexistent"})) == kind
+    assert classify(exc, record(apps._run_md, md_case())) == kind
+
+
+def test_every_app_reaches_the_retry_handler_with_its_kind(tmp_path):
+    """Each app of make_apps fails once (called without arguments) in a real DataFlowKernel; the handler must
+    find a kind on every task record, through Parsl's python_app and bash_app wrappers."""
+    import parsl
+    from parsl.executors.threads import ThreadPoolExecutor
+
+    seen = {}
+
+    def handler(exc, task_record):
+        seen[task_record["id"]] = kind_of(task_record["func"])
+        return 10  # over the budget: not retried
+
+    config = parsl.Config(executors=[ThreadPoolExecutor(label="cpu"), ThreadPoolExecutor(label="mpi")],
+                          retries=1, retry_handler=handler, run_dir=str(tmp_path), initialize_logging=False)
+    dfk = parsl.DataFlowKernel(config)
+    try:
+        made = apps.make_apps(dfk)
+        futures = {name: getattr(made, name)() for name in made.__dataclass_fields__}
+        kinds = {name: seen.get(future.tid, "no failure reached the handler")
+                 for name, future in futures.items() if future.exception() is not None}
+    finally:
+        dfk.cleanup()
+    assert set(kinds) == set(made.__dataclass_fields__)
+    assert all(kind in TASK_KINDS for kind in kinds.values()), kinds
+    assert kinds["run_md"] == kinds["run_md_packed"] == "md" and kinds["probe_site_engine"] == "preflight"
+    assert kinds["train_model"] == "training" and kinds["collect_results"] == "collection"
+
+
+def test_a_kind_must_be_one_the_retry_policy_knows():
+    with pytest.raises(ValueError, match="task kind 'gpu'; allowed: dataset, training"):
+        task_kind("gpu")
 
 
 def test_parsl_config_carries_the_policy_and_encryption(tmp_path):
