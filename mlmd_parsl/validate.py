@@ -1,6 +1,6 @@
 """Validate any exported model with the embedded engine: python -m mlmd_parsl.validate --model M --box B
 
-Writes validation.json and validation.md (forces vs an independent evaluation on several boxes, energy
+Writes validation.json and validation.md (forces vs hippynn's own periodic graph on several boxes, energy
 and pressure, rank invariance, NVE drift, the repulsive wall, 10 ps of MD at the protocol's 5 fs step, with
 --oracle-eam the same wall and MD side by side with the EAM oracle, and with --site-lmp the site's
 `pair_style mliap unified` against the embedded engine).

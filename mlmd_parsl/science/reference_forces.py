@@ -1,4 +1,5 @@
-"""Independent evaluation of a trained model on a periodic box with hippynn's own periodic graph.
+"""Independent evaluation of a trained model on a periodic box with hippynn's own periodic graph, and the
+reader of the engine's force dumps it is compared with.
 
 Used to check the engine: same weights, but hippynn finds the periodic pairs itself from the cell.
 """
@@ -20,52 +21,68 @@ def read_force_dump(path):
     return ids, positions, forces, lo_hi[:, 1] - lo_hi[:, 0]
 
 
-def hippynn_periodic_prediction(state_file, positions, cell, dtype="float64"):
-    """Energy (eV) and forces (eV/Angstrom) of one periodic Ag box from the trained weights."""
-    import torch
-    from hippynn.graphs import Predictor
+class HippynnPeriodicReference:
+    """hippynn's own periodic graph on a network's weights: hippynn finds the pairs from the positions and the
+    cell (its periodic pair finder), and the forces are autograd's -dE/dR. Nothing of the engine's or of
+    LAMMPS' evaluation is in it (no ghost atoms, no pair lists of ours, no force assembly), so a bug in those
+    cannot hide from a comparison with it."""
 
-    from .network import build_seed_graph, load_graph_state
+    def __init__(self, network_module, energy_module, dtype="float64"):
+        import torch
+        from hippynn.graphs import Predictor, inputs, networks, physics, targets
 
-    saved = torch.load(state_file, map_location="cpu", weights_only=False)
-    graph = build_seed_graph(saved["network_params"])
-    load_graph_state(graph, saved["state"])
-    forces = graph.forces
-    species, positions_node, cell_node = graph.inputs
-    predictor = Predictor(list(graph.inputs), [graph.henergy.mol_energy, forces])
-    torch_dtype = getattr(torch, dtype)
-    predictor.graph.to(torch_dtype)
-    n = len(positions)
-    out = predictor(
-        node_values={
+        species, positions, cell = (inputs.SpeciesNode(db_name="numbers"), inputs.PositionsNode(db_name="positions"),
+                                    inputs.CellNode(db_name="cell"))
+        network_class = networks.HipnnQuad if type(network_module).__name__ == "HipnnQuad" else networks.Hipnn
+        network = network_class("HIPNN", (species, positions, cell), module=network_module, periodic=True)
+        energy = targets.HEnergyNode("HEnergy", network, module=energy_module)
+        forces = physics.GradientNode("forces", (energy.mol_energy, positions), sign=-1)
+        self.inputs, self.energy, self.forces = (species, positions, cell), energy.mol_energy, forces
+        self.dtype = getattr(torch, dtype)
+        self.predictor = Predictor(list(self.inputs), [self.energy, forces])
+        self.predictor.graph.to(self.dtype)
+
+    @classmethod
+    def from_export(cls, model_path, dtype="float64"):
+        """From hippynn_lammps_model.pt alone: its network and energy modules (copies), rewired periodic."""
+        import copy
+
+        from hippynn.layers.targets import HEnergy
+        from hippynn.networks.hipnn import Hipnn
+
+        from .export import load_exported_model
+
+        modules = list(load_exported_model(model_path).graph.modules())
+        network = next(m for m in modules if isinstance(m, Hipnn))
+        energy = next(m for m in modules if isinstance(m, HEnergy))
+        return cls(copy.deepcopy(network), copy.deepcopy(energy), dtype)
+
+    @classmethod
+    def from_training(cls, state_file, dtype="float64"):
+        """From network_state.pt, the training's own save."""
+        import torch
+
+        from .network import build_seed_graph, load_graph_state
+
+        saved = torch.load(state_file, map_location="cpu", weights_only=False)
+        graph = build_seed_graph(saved["network_params"])
+        load_graph_state(graph, saved["state"])
+        return cls(graph.network.torch_module, graph.henergy.torch_module, dtype)
+
+    def __call__(self, positions, cell):
+        """Energy (eV) and forces (eV/Angstrom) of one periodic Ag box: positions (n, 3), cell (3, 3), Angstrom."""
+        import torch
+
+        species, positions_node, cell_node = self.inputs
+        n = len(positions)
+        out = self.predictor(node_values={
             species: torch.full((1, n), 47, dtype=torch.int64),
-            positions_node: torch.as_tensor(np.asarray(positions)[None], dtype=torch_dtype),
-            cell_node: torch.as_tensor(np.asarray(cell)[None], dtype=torch_dtype),
-        }
-    )
-    energy = float(out[graph.henergy.mol_energy].reshape(-1)[0])
-    return energy, out[forces].detach().numpy().reshape(n, 3)
+            positions_node: torch.as_tensor(np.asarray(positions)[None], dtype=self.dtype),
+            cell_node: torch.as_tensor(np.asarray(cell)[None], dtype=self.dtype),
+        })
+        return float(out[self.energy].reshape(-1)[0]), out[self.forces].detach().numpy().reshape(n, 3)
 
 
-def exported_model_prediction(model_path, positions, cell, dtype="float64"):
-    """Energy and forces of one periodic box from hippynn_lammps_model.pt alone, without LAMMPS.
-
-    Pairs come from ASE's periodic neighbour list (cell shifts instead of ghost atoms), every atom is
-    local, so this path shares only the network weights with the engine.
-    """
-    from ase.neighborlist import primitive_neighbor_list
-
-    from .export import load_exported_model
-    from .model_evaluator import ModelEvaluator
-
-    evaluator = ModelEvaluator(load_exported_model(model_path), "cpu", dtype, model_step="hippynn")
-    positions = np.asarray(positions, dtype=np.float64)
-    cell = np.asarray(cell, dtype=np.float64)
-    pair_i, pair_j, shift_vectors = primitive_neighbor_list(
-        "ijD", (True, True, True), cell, positions, evaluator.cutoff, self_interaction=False
-    )
-    pair_coord = -shift_vectors  # D = x_j + shift - x_i; ML-IAP hands the model -r_ij = x_i - x_j
-    n = len(positions)
-    numbers = evaluator.atomic_numbers(np.ones(n, dtype=np.int64))
-    energy, forces, _ = evaluator.evaluate(numbers, n, pair_i.astype(np.int64), pair_j.astype(np.int64), pair_coord)
-    return energy, forces
+def hippynn_periodic_prediction(state_file, positions, cell, dtype="float64"):
+    """Energy (eV) and forces (eV/Angstrom) of one periodic Ag box from the trained weights (network_state.pt)."""
+    return HippynnPeriodicReference.from_training(state_file, dtype)(positions, cell)
