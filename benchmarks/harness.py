@@ -53,19 +53,20 @@ def model_step_rate(model, atoms, device, dtype, repeats, model_step="lean"):
     from ase.neighborlist import neighbor_list
 
     from mlmd_parsl.science.export import load_exported_model
-    from mlmd_parsl.science.model_evaluator import ModelEvaluator
+    from mlmd_parsl.science.model_steps import ExportedModel
 
-    evaluator = ModelEvaluator(load_exported_model(model, device=device), device, dtype, model_step)
-    i, j, shifts = neighbor_list("ijS", atoms, evaluator.cutoff)
+    exported = ExportedModel(load_exported_model(model, device=device), device, dtype)
+    step = exported.eager_step(model_step)
+    i, j, shifts = neighbor_list("ijS", atoms, exported.cutoff)
     positions = atoms.get_positions()
     pair_coord = positions[i] - (positions[j] + shifts @ atoms.cell.array)
-    numbers = evaluator.atomic_numbers(np.ones(len(atoms), dtype=np.int64))
-    pairs = [torch.as_tensor(a, device=evaluator.device) for a in (i, j, pair_coord)]
+    numbers = exported.atomic_numbers(np.ones(len(atoms), dtype=np.int64))
+    pairs = [torch.as_tensor(a, device=exported.device) for a in (i, j, pair_coord)]
     for _ in range(3):  # warm-up: allocator, kernel selection
-        evaluator.evaluate(numbers, len(atoms), *pairs)
+        step.evaluate_pairs(numbers, len(atoms), *pairs)
     start = time.perf_counter()
     for _ in range(repeats):
-        evaluator.evaluate(numbers, len(atoms), *pairs)  # forces come back to the host: synced
+        step.evaluate_pairs(numbers, len(atoms), *pairs)  # forces come back to the host: synced
     return len(atoms) * repeats / (time.perf_counter() - start)
 
 

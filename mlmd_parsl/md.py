@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserInputError
-from .science.model_evaluator import MODEL_STEPS
+from .science.model_steps import MODEL_STEPS
 from .science.pairs import DEFAULT_SKIN, MAX_PAIR_SKIN
 
 

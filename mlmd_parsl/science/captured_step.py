@@ -12,13 +12,16 @@ import math
 
 import torch
 
-from .model_evaluator import assemble
+from .model_steps import assemble
 
 FAR_AWAY = 1.0e3  # Angstrom: the vector of padding pairs, far beyond any cutoff
 HEADROOM = 1.25
 
 
 class CapturedLeanStep:
+    """A ModelStep (model_steps.py): prepare() loads a new candidate list, evaluate() replays the graph."""
+    name = "lean (CUDA graph)"
+
     def __init__(self, lean, device, dtype):
         self.lean = lean
         self.device = torch.device(device)
@@ -26,6 +29,12 @@ class CapturedLeanStep:
         self.graph = None
         self.captures = 0
         self.pair_capacity = self.atom_capacity = self.position_capacity = 0
+
+    def prepare(self, pairs, atomic_numbers):
+        self.load(*pairs.candidates(), atomic_numbers, pairs.nlocal, pairs.natoms, pairs.npositions)
+
+    def evaluate(self, pairs, x):
+        return self.run(x)
 
     def load(self, cand_i, cand_j, model_j, atomic_numbers, nlocal, natoms, npositions):
         """Take a new candidate list (device tensors: position indices i and j, model index of j), the atomic

@@ -14,21 +14,17 @@ import numpy as np
 
 from .deck import MODEL_FIX_ID, NEIGHBOUR_SKIN, Deck
 from .ghost_router import GhostForceRouter, neighbour_ranks_from_subdomains
-from .model_evaluator import ModelEvaluator
+from .model_steps import ExportedModel, ModelStep
 from .pairs import DEFAULT_SKIN, VerletPairs
-
-# Above this many model atoms per rank the eager lean step (pairs filtered to the cutoff) beats the captured
-# one (every candidate pair, about twice as many): fitted step costs on an H100 cross at ~35,000 atoms
-# (benchmarks/RESULTS.md, 2026-11-27).
-CUDA_GRAPH_MAX_ATOMS = 35_000
 
 
 class EmbeddedForceField:
-    def __init__(self, lmp, evaluator: ModelEvaluator, comm, pair_skin=DEFAULT_SKIN, cuda_graph=True):
+    def __init__(self, lmp, model: ExportedModel, step: ModelStep, comm, pair_skin=DEFAULT_SKIN):
         self.lmp = lmp
-        self.evaluator = evaluator
+        self.model = model
+        self.step = step
         self.comm = comm
-        self.cutoff = evaluator.cutoff
+        self.cutoff = model.cutoff
         natoms = int(lmp.get_natoms())
         near = neighbour_ranks_from_subdomains(
             comm,
@@ -40,16 +36,9 @@ class EmbeddedForceField:
             margin=self.cutoff + 4.0,  # ghost cutoff (cutoff + skin) plus drift between re-neighbourings
         )
         self.router = GhostForceRouter(comm, natoms, neighbour_ranks=near)
-        self.pairs = VerletPairs(self.cutoff, pair_skin, evaluator.device)
-        self.captured = None
-        if cuda_graph and evaluator.lean is not None and evaluator.device.type == "cuda":
-            from .captured_step import CapturedLeanStep
-
-            self.captured = CapturedLeanStep(evaluator.lean, evaluator.device, evaluator.dtype)
+        self.pairs = VerletPairs(self.cutoff, pair_skin, model.device)
         self.calls = 0
-        self.graph_steps = 0
-        self._loaded_build = -1
-        self._use_graph = False
+        self._prepared_build = -1
 
     def callback(self, caller, step, nlocal, tags, x, fexternal):
         try:
@@ -71,18 +60,11 @@ class EmbeddedForceField:
             positions = np.asarray(lmp.numpy.extract_atom("x", nelem=ntotal))
             pairs = self.pairs
             x = pairs.update(positions, tags, nlocal)
-            if pairs.builds != self._loaded_build:  # the model's atoms changed: their species too
+            if pairs.builds != self._prepared_build:  # the model's atoms changed: their species too
                 types = np.asarray(lmp.numpy.extract_atom("type", nelem=ntotal)).reshape(-1)
-                self._numbers = self.evaluator.atomic_numbers(types[pairs.model_atoms()].astype(np.int64))
-                self._use_graph = self.captured is not None and pairs.natoms <= CUDA_GRAPH_MAX_ATOMS
-                if self._use_graph:
-                    self._load_captured(nlocal, len(x))
-                self._loaded_build = pairs.builds
-            if self._use_graph:
-                energy, forces, virial = self.captured.run(x)
-                self.graph_steps += 1
-            else:
-                energy, forces, virial = self.evaluator.evaluate(self._numbers, nlocal, *pairs.within_cutoff(x))
+                self.step.prepare(pairs, self.model.atomic_numbers(types[pairs.model_atoms()].astype(np.int64)))
+                self._prepared_build = pairs.builds
+            energy, forces, virial = self.step.evaluate(pairs, x)
             local_forces = forces[:nlocal]
             foreign_tags, foreign_forces = pairs.foreign_tags, forces[nlocal:]
         self.router.add_ghost_forces(tags[:nlocal], foreign_tags, foreign_forces, local_forces)
@@ -93,14 +75,6 @@ class EmbeddedForceField:
         lmp.fix_external_set_energy_global(MODEL_FIX_ID, float(totals[0]))
         lmp.fix_external_set_virial_global(MODEL_FIX_ID, [float(v) for v in totals[1:]])
         self.calls += 1
-
-    def _load_captured(self, nlocal, npositions):
-        try:
-            self.captured.load(*self.pairs.candidates(), self._numbers, nlocal, self.pairs.natoms, npositions)
-        except RuntimeError as exc:  # a torch/driver that cannot capture: keep going, eagerly
-            sys.stderr.write(f"rank {self.comm.Get_rank()}: CUDA graph capture failed ({exc}); "
-                             "the lean step runs eagerly\n")
-            self.captured, self._use_graph = None, False
 
 
 def device_for_rank(model_device: str, comm) -> str:
@@ -134,32 +108,26 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
     comm = comm or MPI.COMM_WORLD
     model_device = device_for_rank(model_device, comm)
     _quiet_hippynn()
-    evaluator = ModelEvaluator(load_exported_model(model_path, device=model_device), model_device, dtype, model_step)
-    if deck.ghost_cutoff is not None and deck.ghost_cutoff < evaluator.cutoff + NEIGHBOUR_SKIN:
+    model = ExportedModel(load_exported_model(model_path, device=model_device), model_device, dtype)
+    if deck.ghost_cutoff is not None and deck.ghost_cutoff < model.cutoff + NEIGHBOUR_SKIN:
         from ..errors import ModelError
 
-        raise ModelError(f"the deck keeps ghosts to {deck.ghost_cutoff:g} A, but {model_path} has a {evaluator.cutoff:g} A "
-                         f"cutoff (needs {evaluator.cutoff + NEIGHBOUR_SKIN:g} A): build the deck with make_deck(..., "
+        raise ModelError(f"the deck keeps ghosts to {deck.ghost_cutoff:g} A, but {model_path} has a {model.cutoff:g} A "
+                         f"cutoff (needs {model.cutoff + NEIGHBOUR_SKIN:g} A): build the deck with make_deck(..., "
                          "cutoff=model_cutoff(model))")
-    if evaluator.fallback_reason and comm.Get_rank() == 0:
-        print(f"note: {evaluator.fallback_reason}", file=sys.stderr, flush=True)
+    step = model.step(model_step, cuda_graph)
+    if step.fallback_reason and comm.Get_rank() == 0:
+        print(f"note: {step.fallback_reason}", file=sys.stderr, flush=True)
     lmp = open_lammps(log_file=log_file, comm=comm)
     try:
         lmp.commands_string(deck.setup)
-        force_field = EmbeddedForceField(lmp, evaluator, comm, pair_skin, cuda_graph)
+        force_field = EmbeddedForceField(lmp, model, step, comm, pair_skin)
         lmp.set_fix_external_callback(MODEL_FIX_ID, force_field.callback)
         lmp.commands_string(deck.stages)
         return {"natoms": int(lmp.get_natoms()), "model_calls": force_field.calls, "device": model_device,
-                "pair_builds": force_field.pairs.builds,
-                "model_step": evaluator.model_step + _graph_note(force_field.graph_steps, force_field.calls)}
+                "pair_builds": force_field.pairs.builds, "model_step": step.name}
     finally:
         lmp.close()
-
-
-def _graph_note(graph_steps, calls):
-    if graph_steps == 0:
-        return ""
-    return " (CUDA graph)" if graph_steps == calls else f" (CUDA graph for {graph_steps} of {calls} steps on rank 0)"
 
 
 def _quiet_hippynn():

@@ -118,6 +118,7 @@ class VerletPairs:
         self._cand_i, self._cand_j, self._model_j = cand_i, cand_j, model_j
         self._tags = tags
         self._built_x = x.clone()
+        self.npositions = len(x)  # the positions (local + ghost atoms) the candidates index
         self.builds += 1
 
     def candidates(self):

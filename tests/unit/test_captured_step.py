@@ -6,16 +6,19 @@ import torch
 
 from mlmd_parsl.science.captured_step import CapturedLeanStep
 from mlmd_parsl.science.export import load_exported_model
-from mlmd_parsl.science.model_evaluator import ModelEvaluator
+from mlmd_parsl.science.model_steps import ExportedModel, SizeSwitchedStep
 from mlmd_parsl.science.pairs import VerletPairs
 from tests.unit.test_pairs import cluster
 
 
-def both_steps(evaluator, step, pairs, positions, tags, nlocal):
+def both_steps(model, step, pairs, positions, tags, nlocal):
+    """The same positions through `step` and through the eager lean step, both by the ModelStep protocol."""
+    eager = model.eager_step("lean")
     x = pairs.update(positions, tags, nlocal)
-    numbers = evaluator.atomic_numbers(np.ones(pairs.natoms, dtype=np.int64))
-    step.load(*pairs.candidates(), numbers, nlocal, pairs.natoms, len(x))
-    return step.run(x), evaluator.evaluate(numbers, nlocal, *pairs.within_cutoff(x))
+    numbers = model.atomic_numbers(np.ones(pairs.natoms, dtype=np.int64))
+    step.prepare(pairs, numbers)
+    eager.prepare(pairs, numbers)
+    return step.evaluate(pairs, x), eager.evaluate(pairs, x)
 
 
 def assert_same(fixed, eager):
@@ -26,8 +29,8 @@ def assert_same(fixed, eager):
 
 
 def test_fixed_shape_step_matches_the_eager_step_through_refills_and_growth(untrained_model):
-    evaluator = ModelEvaluator(load_exported_model(untrained_model["model"]), "cpu", "float64")
-    step = CapturedLeanStep(evaluator.lean, "cpu", torch.float64)
+    evaluator = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float64")
+    step = CapturedLeanStep(evaluator.eager_step("lean").pair_forces.lean, "cpu", torch.float64)
     pairs = VerletPairs(4.0, skin=1.0)
     positions, tags, nlocal = cluster(seed=7, nlocal=120, nforeign=60)
     positions = positions * 1.25  # silver-like spacing, so the far candidates (4-5 A) are many
@@ -39,3 +42,24 @@ def test_fixed_shape_step_matches_the_eager_step_through_refills_and_growth(untr
     larger = cluster(seed=9, nlocal=200, nforeign=80)
     assert_same(*both_steps(evaluator, step, pairs, larger[0] * 1.25, *larger[1:]))
     assert step.pair_capacity > capacity  # grown (and, on a GPU, captured again)
+
+
+def test_the_size_switched_step_captures_small_lists_runs_large_ones_eagerly_and_survives_a_failed_capture(
+        untrained_model):
+    model = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float64")
+    eager = model.eager_step("lean")
+    captured = CapturedLeanStep(eager.pair_forces.lean, "cpu", torch.float64)
+    step = SizeSwitchedStep(captured, eager, max_atoms=200)
+    pairs = VerletPairs(4.0, skin=1.0)
+    small, large = cluster(seed=7, nlocal=120, nforeign=60), cluster(seed=9, nlocal=200, nforeign=80)
+    assert_same(*both_steps(model, step, pairs, small[0] * 1.25, *small[1:]))
+    assert step.current is captured and step.name == "lean (CUDA graph)"
+    assert_same(*both_steps(model, step, pairs, large[0] * 1.25, *large[1:]))
+    assert step.current is eager and step.name == "lean (CUDA graph for 1 of 2 steps)"
+
+    def cannot_capture(*args):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    captured.prepare = cannot_capture
+    assert_same(*both_steps(model, step, pairs, small[0] * 1.25, *small[1:]))
+    assert step.current is eager and step.captured is None  # eager from now on

@@ -5,7 +5,7 @@ import torch
 
 from mlmd_parsl.science.export import load_exported_model
 from mlmd_parsl.science.lean_hipnn import LeanHipnn, UnsupportedNetwork
-from mlmd_parsl.science.model_evaluator import ModelEvaluator
+from mlmd_parsl.science.model_steps import ExportedModel
 from tests.conftest import FIXTURES
 
 
@@ -63,8 +63,8 @@ def test_unsupported_network_falls_back_to_hippynns_graph(untrained_model):
     network.resnet = False
     with pytest.raises(UnsupportedNetwork, match="resnet"):
         LeanHipnn.from_graph(interface.graph)
-    evaluator = ModelEvaluator(interface, "cpu", "float64")
-    assert evaluator.model_step == "hippynn" and "resnet" in evaluator.fallback_reason
+    step = ExportedModel(interface, "cpu", "float64").step("lean")
+    assert step.name == "hippynn" and "resnet" in step.fallback_reason
 
 
 @pytest.mark.parametrize("npairs, sort", [(0, False), (1, False), (500, False), (500, True)])

@@ -15,16 +15,29 @@ from tests.conftest import FIXTURES, child_env
 pytestmark = pytest.mark.mpi
 
 
-def test_engine_forces_equal_an_independent_evaluation_on_every_box(trained_model, tmp_path):
+def test_engine_forces_equal_hippynns_periodic_graph_on_every_box(trained_model, tmp_path):
     result = check_forces(trained_model["model"], trained_model["box"], tmp_path)
     assert [c["box"] for c in result["cases"]] == [
         "unit_cell_71", "replica_2x2x1", "noncubic_1x2x3", "strained_3pct", "five_vacancies"]
     assert [c["atoms"] for c in result["cases"]] == [71, 284, 426, 284, 268]
-    for case in result["cases"]:
-        assert case["max_force_ev_per_a"] > 0.1, case  # a real force field, not zeros
-        assert case["relative_error"] <= 1e-5, case
-        assert case["pe_lammps_ev"] == pytest.approx(case["energy_model_ev"], rel=1e-6)
+    for box in result["cases"]:
+        assert box["max_force_ev_per_a"] > 0.1, box  # a real force field, not zeros
+        assert box["relative_error"] <= 1e-5, box
+        assert box["pe_lammps_ev"] == pytest.approx(box["energy_model_ev"], rel=1e-6)
     assert result["ok"]
+
+
+def test_the_force_check_catches_a_force_assembly_bug_of_the_engine(trained_model, tmp_path, monkeypatch):
+    """The reference shares no code with the engine: pair forces assembled 0.1% too large must fail the check
+    (a reference built on the engine's own assembly would make the same error and pass)."""
+    from mlmd_parsl.science import model_steps
+
+    assemble = model_steps.assemble
+    monkeypatch.setattr(model_steps, "assemble",
+                        lambda n, i, j, coord, pair_forces, energy: assemble(n, i, j, coord, 1.001 * pair_forces, energy))
+    result = check_forces(trained_model["model"], trained_model["box"], tmp_path)
+    assert not result["ok"]
+    assert all(9e-4 < box["relative_error"] < 1.1e-3 for box in result["cases"]), result["cases"]
 
 
 def test_virial_pressure_equals_the_finite_difference_of_the_energy(trained_model, tmp_path):
@@ -118,7 +131,7 @@ def test_validate_cli_writes_the_report_and_exits_by_its_flags(trained_model, tm
     report = json.loads((tmp_path / "validation.json").read_text())
     failed = [k for k, v in report["flags"].items() if v == "fail"]
     assert result.returncode == (1 if failed else 0), result.stderr[-2000:]
-    assert "## Forces: engine vs independent evaluation" in (tmp_path / "validation.md").read_text()
+    assert "## Forces: engine vs hippynn's own periodic graph" in (tmp_path / "validation.md").read_text()
     assert report["flags"]["force_check"] == "pass" and report["flags"]["rank_invariance"] == "pass"
     assert report["md_5fs"]["steps"] == 100 and report["flags"]["wall_check"] in ("pass", "fail")
 
