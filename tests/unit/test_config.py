@@ -111,3 +111,21 @@ def test_weak_scaling_ranks_must_fill_nodes_evenly():
 def test_weak_scaling_unknown_key_lists_allowed():
     with pytest.raises(ConfigError, match=r"md.weak_scaling.atoms: unknown key; allowed keys: zrep_per_rank, ranks"):
         load_site_config("chicoma", ["md.weak_scaling.atoms=85200"])
+
+
+def test_each_section_checks_its_own_values_and_the_file_error_names_the_line(tmp_path):
+    from mlmd_parsl.config import InvalidSetting, MDConfig, RetryConfig, WeakScalingConfig
+
+    with pytest.raises(InvalidSetting, match=r"^engine: 'gromacs'; allowed: embedded, mliap$"):
+        MDConfig(engine="gromacs")
+    with pytest.raises(InvalidSetting, match=r"^ranks: \[2, 0\]: every entry must be an integer >= 1$"):
+        WeakScalingConfig(ranks=(2, 0))
+    with pytest.raises(InvalidSetting, match=r"^md: 11; allowed: 0 to 10$"):
+        RetryConfig(md=11)
+    site = tmp_path / "site.yaml"
+    site.write_text("name: s\nmd:\n  zreps: [2]\n  engine: gromacs\n")
+    with pytest.raises(ConfigError, match=r"site\.yaml:4: md\.engine: 'gromacs'; allowed: embedded, mliap$"):
+        load_site_config(str(site))
+    site.write_text("name: s\nmd:\n  weak_scaling:\n    zrep_per_rank: 1\n    ranks: [1, 0]\n")
+    with pytest.raises(ConfigError, match=r"site\.yaml:5: md\.weak_scaling\.ranks: \[1, 0\]: every entry"):
+        load_site_config(str(site))
