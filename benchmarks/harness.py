@@ -29,9 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mlmd_parsl.science.benchmark_report import fit_step_cost, plot_step_cost
-from mlmd_parsl.science.deck import make_deck, protocol_by_name
-from mlmd_parsl.science.logs import parse_log
+from mlmd_parsl.science.reporting.plots import plot_step_cost
+from mlmd_parsl.science.reporting.step_cost import fit_step_cost
+from mlmd_parsl.science.lammps.deck import make_deck, protocol_by_name
+from mlmd_parsl.science.lammps.logs import parse_log
 
 
 def replicated_atoms(box, zrep):
@@ -52,8 +53,8 @@ def model_step_rate(model, atoms, device, dtype, repeats, model_step="lean"):
     import torch
     from ase.neighborlist import neighbor_list
 
-    from mlmd_parsl.science.export import load_exported_model
-    from mlmd_parsl.science.model_steps import ExportedModel
+    from mlmd_parsl.science.model.export import load_exported_model
+    from mlmd_parsl.science.engine.model_steps import ExportedModel
 
     exported = ExportedModel(load_exported_model(model, device=device), device, dtype)
     step = exported.eager_step(model_step)
@@ -78,7 +79,7 @@ def ase_md_rate(state, atoms, device, steps):
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from hippynn.interfaces.ase_interface import HippynnCalculator
 
-    from mlmd_parsl.science.network import build_seed_graph, load_graph_state
+    from mlmd_parsl.science.model.network import build_seed_graph, load_graph_state
 
     saved = torch.load(state, map_location="cpu", weights_only=False)
     graph = build_seed_graph(saved["network_params"])
@@ -97,12 +98,12 @@ def ase_md_rate(state, atoms, device, steps):
 
 def lammps_rate(args, zrep, ranks, engine, workdir):
     """Katom-step/s of the profile's timed stage (after its warm-up stages): our engine or LAMMPS' EAM."""
-    from mlmd_parsl.science.lammps_runtime import eam_potential_path, mpiexec_executable
+    from mlmd_parsl.science.lammps.runtime import eam_potential_path, mpiexec_executable
 
     log = workdir / f"{engine}_z{zrep}_r{ranks}.log"
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, args.threads // ranks)), "PYTHONWARNINGS": "ignore"}
     if engine in SITE_ENGINE_EXPORTS:  # the seed's engine: the site's lmp, pair_style mliap unified
-        from mlmd_parsl.science.site_lammps import site_lmp_environment
+        from mlmd_parsl.science.lammps.site_lammps import site_lmp_environment
 
         model = args.model if engine == "mliap" else args.lean_model
         deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], protocol_by_name(args.profile), engine="mliap",
@@ -130,7 +131,7 @@ def lammps_rate(args, zrep, ranks, engine, workdir):
 
 
 def training_comparison(args, workdir):
-    from mlmd_parsl.science.training import TrainingSpec, train
+    from mlmd_parsl.science.model.training import TrainingSpec, train
 
     out = {}
     for name, engine, precompute in TRAINERS:
@@ -206,8 +207,8 @@ def main(argv=None):
           flush=True)
     site_engine = "mliap" in args.columns and args.site_lmp
     if site_engine:
-        from mlmd_parsl.science.export import load_exported_model
-        from mlmd_parsl.science.lean_mliap import export_lean_model
+        from mlmd_parsl.science.model.export import load_exported_model
+        from mlmd_parsl.science.model.lean_mliap import export_lean_model
 
         args.lean_model = str(export_lean_model(load_exported_model(args.model), workdir))
     many = f"engine_{args.ranks}r" if args.ranks > 1 else "unused_engine"

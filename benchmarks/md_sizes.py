@@ -14,8 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from mlmd_parsl.science.logs import parse_log
-from mlmd_parsl.science.report import seed_reference
+from mlmd_parsl.science.lammps.logs import parse_log
+from mlmd_parsl.science.reporting.seed import seed_reference
 
 SEED_ZREPS = (2, 4, 8, 12, 16, 24, 32, 40, 48, 56, 64)
 

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from mlmd_parsl.science.training import TRAINERS, TrainingSpec, train
-from mlmd_parsl.science.validation import accuracy_gate
+from mlmd_parsl.science.model.training import TRAINERS, TrainingSpec, train
+from mlmd_parsl.science.validation.verdict import accuracy_gate
 
 
 def validation_milestones(log, every):

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlmd_parsl.science.logs import parse_log
+from mlmd_parsl.science.lammps.logs import parse_log
 
 
 def run_ranks(args, ranks, out_dir):

@@ -2,7 +2,6 @@
 import argparse
 import signal
 import sys
-from pathlib import Path
 
 from .errors import MlmdError, UserInputError
 
@@ -40,9 +39,9 @@ def build_parser():
 
 def preflight(site):
     """Checks that need no Parsl: fail here, before any worker starts."""
-    from .science.dataset import validate_dataset
-    from .science.lammps_build import preflight as lammps_preflight
-    from .science.lammps_build import resolve_lmp
+    from .science.model.dataset import validate_dataset
+    from .science.lammps.build import preflight as lammps_preflight
+    from .science.lammps.build import resolve_lmp
 
     if site.dataset.path:
         validate_dataset(site.dataset.path)
@@ -55,7 +54,7 @@ def preflight(site):
 
 
 def print_summary(collected, run_dir, out=print):
-    from .science.validation import PHYSICS_CHECKS
+    from .science.validation.verdict import PHYSICS_CHECKS
 
     rows = collected["rows"]
     out("")

@@ -13,10 +13,10 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
-from .science.dataset import SyntheticSpec
-from .science.deck import PROFILES
-from .science.training import TRAINERS, TrainingSpec
-from .science.validation import ValidationSpec
+from .science.model.dataset import SyntheticSpec
+from .science.lammps.deck import PROFILES
+from .science.model.training import TRAINERS, TrainingSpec
+from .science.validation.spec import ValidationSpec
 
 PROVIDER_KINDS = ("local", "slurm")
 MLIAP_MODELS = ("hippynn", "lean")  # hippynn_lammps_model.pt (the seed's) or lean_lammps_model.pt (our step)

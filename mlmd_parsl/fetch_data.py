@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from .errors import DatasetError, MlmdError
-from .science.dataset import file_sha256
+from .science.model.dataset import file_sha256
 
 DEFAULT_URL = "https://archive.materialscloud.org/record/file?filename=Ag_warm_nospin.xyz&record_id=1387"
 CHUNK = 1 << 20
@@ -59,7 +59,7 @@ def download(url, dest, expected_size=None, expected_sha256=None, timeout=60, pr
             bad = part.with_name(part.name + ".corrupt")
             os.replace(part, bad)
             raise DownloadError(f"{url}: SHA-256 {digest} does not match {expected_sha256}; kept as {bad}")
-    from .science.dataset import validate_dataset
+    from .science.model.dataset import validate_dataset
 
     try:
         validate_dataset(part)

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from .errors import UserInputError
-from .science.model_steps import MODEL_STEPS
-from .science.pairs import DEFAULT_SKIN, MAX_PAIR_SKIN
+from .science.engine.model_steps import MODEL_STEPS
+from .science.engine.pairs import DEFAULT_SKIN, MAX_PAIR_SKIN
 
 
 def build_parser():
@@ -38,7 +38,7 @@ def build_parser():
 
 
 def check_arguments(args):
-    from .science.export import load_exported_model
+    from .science.model.export import load_exported_model
 
     if any(n < 1 for n in args.replicate):
         raise UserInputError(f"--replicate {' '.join(map(str, args.replicate))}: each factor must be >= 1")
@@ -57,9 +57,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from mpi4py import MPI
 
-    from .science.deck import make_deck, protocol_by_name, single_stage_protocol
-    from .science.engine import run_embedded
-    from .science.export import model_cutoff
+    from .science.lammps.deck import make_deck, protocol_by_name, single_stage_protocol
+    from .science.engine.embedded import run_embedded
+    from .science.model.export import model_cutoff
 
     comm = MPI.COMM_WORLD
     try:

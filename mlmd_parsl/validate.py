@@ -35,8 +35,9 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from .science.export import load_exported_model
-    from .science.validation import ValidationSpec, validate_model
+    from .science.model.export import load_exported_model
+    from .science.validation.spec import ValidationSpec
+    from .science.validation.suite import validate_model
 
     try:
         load_exported_model(args.model)
@@ -50,7 +51,7 @@ def main(argv=None):
         training = json.loads(Path(args.training_summary).read_text()) if args.training_summary else None
         site_engine = None
         if args.site_lmp:
-            from .science.lammps_build import preflight, resolve_lmp
+            from .science.lammps.build import preflight, resolve_lmp
 
             site_engine = {"lmp": preflight("mliap", resolve_lmp(args.site_lmp, "--site-lmp"), args.kokkos).executable,
                            "model": args.site_model or args.model, "kokkos": args.kokkos}

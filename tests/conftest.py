@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlmd_parsl.science.reference_forces import read_force_dump
+from mlmd_parsl.science.validation.reference import read_force_dump
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -36,8 +36,8 @@ def untrained_model(tmp_path_factory):
     """A seed-architecture model with its initial (random, seeded) weights, exported like a trained one."""
     import torch
 
-    from mlmd_parsl.science.export import export_model
-    from mlmd_parsl.science.network import SEED_NETWORK_PARAMS, build_seed_graph, graph_state
+    from mlmd_parsl.science.model.export import export_model
+    from mlmd_parsl.science.model.network import SEED_NETWORK_PARAMS, build_seed_graph, graph_state
 
     out = tmp_path_factory.mktemp("untrained")
     torch.manual_seed(1234)
@@ -56,8 +56,8 @@ def untrained_model(tmp_path_factory):
 def trained_model(tmp_path_factory):
     """A model trained (briefly, for real) on a small synthetic set and exported by the pipeline's own steps."""
     from mlmd_parsl.orchestration.tasks import export_for_lammps, prepare_dataset, train_model
-    from mlmd_parsl.science.dataset import SyntheticSpec
-    from mlmd_parsl.science.training import TrainingSpec
+    from mlmd_parsl.science.model.dataset import SyntheticSpec
+    from mlmd_parsl.science.model.training import TrainingSpec
     from dataclasses import asdict
 
     out = tmp_path_factory.mktemp("trained")
@@ -97,7 +97,7 @@ def site_lmp():
     """A LAMMPS that runs the seed's engine (pair_style mliap unified): $MLMD_MLIAP_LMP, else the one shared
     beside this clone (../shared/lammps-mliap). Gated on what its `lmp -h` reports."""
     from mlmd_parsl.errors import EngineError
-    from mlmd_parsl.science.lammps_build import preflight
+    from mlmd_parsl.science.lammps.build import preflight
 
     candidate = os.environ.get("MLMD_MLIAP_LMP") or str(SHARED_MLIAP_LMP)
     if not Path(candidate).is_file():

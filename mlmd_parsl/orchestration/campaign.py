@@ -8,7 +8,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from ..config import SiteConfig
-from ..science.logs import parse_log
+from ..science.lammps.logs import parse_log
 from .apps import ExecutorLabels, make_apps
 from .builder import submit_md_case, submit_model, training_outcome
 from .cases import CaseOutcome, md_cases, mpi_resources, site_lmp, threads_per_rank
@@ -93,8 +93,8 @@ def preflight_site_engine(apps, site: SiteConfig, run_dir: Path, log=print):
     import time
 
     from ..errors import EngineError
-    from ..science.logs import thermo_tables
-    from ..science.site_lammps import quote_failure
+    from ..science.lammps.logs import thermo_tables
+    from ..science.lammps.site_lammps import quote_failure
     from .cases import write_site_engine_probe
 
     probe_dir = write_site_engine_probe(site, run_dir)

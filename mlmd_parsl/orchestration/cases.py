@@ -64,7 +64,7 @@ class MDCase:
 
     def content_key(self, exported: dict, custom_kernels: str, threads: int) -> str:
         """Every input of the run (model bytes, deck parameters, engine, lmp, threads, code versions)."""
-        from ..science.dataset import file_sha256
+        from ..science.model.dataset import file_sha256
         from .resume import content_key
 
         lmp_digest = file_sha256(self.lmp) if self.lmp and Path(self.lmp).is_file() else self.lmp
@@ -118,8 +118,8 @@ def site_lmp(site: SiteConfig) -> str:
 
 def site_engine_deck(case: MDCase):
     """The MD-HO deck with `pair_style mliap unified` (the seed's deck) on md.mliap_model's export."""
-    from ..science.deck import make_deck, protocol_by_name
-    from ..science.export import BOX_FILE, MLIAP_MODEL_FILES
+    from ..science.lammps.deck import make_deck, protocol_by_name
+    from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES
 
     trained = train_dir(case.run_dir)
     return make_deck(
@@ -139,8 +139,8 @@ PROBE_REPLICATE = (2, 2, 1)  # 284 atoms: seconds, and ghosts on every side at 1
 
 def write_site_engine_probe(site: SiteConfig, run_dir: Path) -> Path:
     """The preflight's folder and in.lammps: the site's export evaluated once (run 0)."""
-    from ..science.deck import make_deck, single_stage_protocol
-    from ..science.export import BOX_FILE, MLIAP_MODEL_FILES
+    from ..science.lammps.deck import make_deck, single_stage_protocol
+    from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES
 
     trained = train_dir(run_dir)
     probe_dir = site_engine_preflight_dir(run_dir)

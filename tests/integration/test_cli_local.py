@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlmd_parsl.science.reference_forces import hippynn_periodic_prediction
+from mlmd_parsl.science.validation.reference import hippynn_periodic_prediction
 from tests.conftest import run_cli, standalone
 
 HERE = Path(__file__).resolve().parent
@@ -64,7 +64,7 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
 def test_manifest_links_dataset_to_model_to_every_md_result(campaign):
     import json
 
-    from mlmd_parsl.science.dataset import file_sha256
+    from mlmd_parsl.science.model.dataset import file_sha256
 
     _, run_dirs = campaign
     manifest = json.loads((run_dirs[0] / "manifest.json").read_text())

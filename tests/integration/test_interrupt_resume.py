@@ -1,5 +1,4 @@
 """Ctrl-C mid-campaign: clean shutdown, and the rerun with --resume recomputes nothing that finished."""
-import os
 import signal
 import subprocess
 import sys

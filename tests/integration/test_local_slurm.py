@@ -3,7 +3,6 @@ right number of ranks (srun without PMI2 would start N silent rank-0 singletons)
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlmd_parsl.science.deck import make_deck, single_stage_protocol
-from mlmd_parsl.science.logs import thermo_tables
-from mlmd_parsl.science.reference_forces import read_force_dump
-from mlmd_parsl.science.site_lammps import run_site_lammps
-from mlmd_parsl.science.validation import CROSS_ENGINE_BOXES
+from mlmd_parsl.science.lammps.deck import make_deck, single_stage_protocol
+from mlmd_parsl.science.lammps.logs import thermo_tables
+from mlmd_parsl.science.validation.reference import read_force_dump
+from mlmd_parsl.science.lammps.site_lammps import run_site_lammps
+from mlmd_parsl.science.validation.cross_engine import CROSS_ENGINE_BOXES
 from tests.conftest import run_cli
 
 HERE = Path(__file__).resolve().parent
@@ -31,8 +31,8 @@ def site_run_0(lmp, model, box, folder, ranks, tag):
 
 def test_the_lean_export_gives_the_hippynn_exports_forces_energy_and_virial_in_the_seeds_engine(
         trained_model, site_lmp, mpiexec, tmp_path):
-    from mlmd_parsl.science.export import load_exported_model
-    from mlmd_parsl.science.lean_mliap import export_lean_model
+    from mlmd_parsl.science.model.export import load_exported_model
+    from mlmd_parsl.science.model.lean_mliap import export_lean_model
 
     lean = export_lean_model(load_exported_model(trained_model["model"]), tmp_path)
     for ranks in (1, 2):

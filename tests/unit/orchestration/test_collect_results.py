@@ -3,7 +3,7 @@ import shutil
 
 from mlmd_parsl.orchestration.cases import CaseOutcome, MDCase
 from mlmd_parsl.orchestration.tasks import collect_results
-from mlmd_parsl.science.results import COLUMNS, read_results
+from mlmd_parsl.science.reporting.results import COLUMNS, read_results
 from tests.conftest import FIXTURES
 
 TRAINING = {

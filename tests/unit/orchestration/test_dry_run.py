@@ -38,7 +38,7 @@ def test_crossroads_dry_run_prints_srun_commands_deck_and_sbatch_scripts(tmp_pat
     preflight = [l for l in srun if "site_engine_preflight" in l]
     assert len(preflight) == 1 and "srun --ntasks 1 " in preflight[0]
     # every launch of the site's lmp gets the model-load override and the venv on the embedded Python's path
-    assert all("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1" in l and "-m mlmd_parsl.science.site_lammps)" in l for l in srun)
+    assert all("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1" in l and "-m mlmd_parsl.science.lammps.site_lammps)" in l for l in srun)
     assert any("srun --ntasks 112 --ntasks-per-node 112 --nodelist <node1> --nodes 1 --hint=nomultithread "
                "--cpus-per-task 1 lmp -in in.lammps" in l for l in srun)
     assert all("OMP_NUM_THREADS=1" in l for l in srun)

@@ -1,0 +1,136 @@
+"""The embedded engine: stock LAMMPS integrates, keeps ghosts and decomposes the domain over MPI;
+a `fix external pf/callback` evaluates the exported hippynn_lammps_model.pt each step.
+
+Per step and rank: pairs (local atom, any atom within the cutoff; VerletPairs reuses a candidate list
+and folds periodic images of my own atoms into those atoms) -> model on local + foreign atoms -> forces
+summed on the model's device; forces on other ranks' atoms go back to their owners (GhostForceRouter);
+energy and virial are summed over ranks and handed to LAMMPS as *global* values (identical on every
+rank), which is what fix external expects.
+"""
+import sys
+import traceback
+
+import numpy as np
+
+from ..lammps.deck import MODEL_FIX_ID, NEIGHBOUR_SKIN, Deck
+from .ghost_router import GhostForceRouter, neighbour_ranks_from_subdomains
+from .model_steps import ExportedModel, ModelStep
+from .pairs import DEFAULT_SKIN, VerletPairs
+
+
+class EmbeddedForceField:
+    def __init__(self, lmp, model: ExportedModel, step: ModelStep, comm, pair_skin=DEFAULT_SKIN):
+        self.lmp = lmp
+        self.model = model
+        self.step = step
+        self.comm = comm
+        self.cutoff = model.cutoff
+        natoms = int(lmp.get_natoms())
+        near = neighbour_ranks_from_subdomains(
+            comm,
+            lmp.extract_global("sublo"),
+            lmp.extract_global("subhi"),
+            lmp.extract_global("boxlo"),
+            lmp.extract_global("boxhi"),
+            lmp.extract_global("periodicity"),
+            margin=self.cutoff + 4.0,  # ghost cutoff (cutoff + skin) plus drift between re-neighbourings
+        )
+        self.router = GhostForceRouter(comm, natoms, neighbour_ranks=near)
+        self.pairs = VerletPairs(self.cutoff, pair_skin, model.device)
+        self.calls = 0
+        self._prepared_build = -1
+
+    def callback(self, caller, step, nlocal, tags, x, fexternal):
+        try:
+            self._compute(nlocal, fexternal)
+        except Exception:  # an exception inside a ctypes callback would be swallowed: stop the run
+            sys.stderr.write(f"rank {self.comm.Get_rank()}: model evaluation failed at step {step}\n")
+            traceback.print_exc()
+            sys.stderr.flush()
+            self.comm.Abort(3)
+
+    def _compute(self, nlocal, fexternal):
+        lmp = self.lmp
+        ntotal = nlocal + int(lmp.extract_global("nghost"))
+        energy, virial = 0.0, np.zeros(6)
+        local_forces = np.zeros((nlocal, 3))
+        foreign_tags, foreign_forces = np.empty(0, dtype=np.int64), np.zeros((0, 3))
+        tags = np.asarray(lmp.numpy.extract_atom("id", nelem=ntotal)).astype(np.int64).reshape(-1)
+        if nlocal > 0:
+            positions = np.asarray(lmp.numpy.extract_atom("x", nelem=ntotal))
+            pairs = self.pairs
+            x = pairs.update(positions, tags, nlocal)
+            if pairs.builds != self._prepared_build:  # the model's atoms changed: their species too
+                types = np.asarray(lmp.numpy.extract_atom("type", nelem=ntotal)).reshape(-1)
+                self.step.prepare(pairs, self.model.atomic_numbers(types[pairs.model_atoms()].astype(np.int64)))
+                self._prepared_build = pairs.builds
+            energy, forces, virial = self.step.evaluate(pairs, x)
+            local_forces = forces[:nlocal]
+            foreign_tags, foreign_forces = pairs.foreign_tags, forces[nlocal:]
+        self.router.add_ghost_forces(tags[:nlocal], foreign_tags, foreign_forces, local_forces)
+        if nlocal > 0:
+            fexternal[:, :] = local_forces
+        totals = np.zeros(7)
+        self.comm.Allreduce(np.concatenate([[energy], virial]), totals)
+        lmp.fix_external_set_energy_global(MODEL_FIX_ID, float(totals[0]))
+        lmp.fix_external_set_virial_global(MODEL_FIX_ID, [float(v) for v in totals[1:]])
+        self.calls += 1
+
+
+def device_for_rank(model_device: str, comm) -> str:
+    """`cuda` means one GPU per rank: the rank's index on its node picks among the GPUs it can see (all of
+    the node's when the launcher binds none, one when it binds one per rank). `cuda:N` and `cpu` are kept."""
+    if model_device != "cuda":
+        return model_device
+    import torch
+    from mpi4py import MPI
+
+    visible = torch.cuda.device_count()
+    if visible <= 1:
+        return "cuda:0"
+    local_rank = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_rank()
+    return f"cuda:{local_rank % visible}"
+
+
+def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="float32", comm=None,
+                 pair_skin=DEFAULT_SKIN, model_step="lean", cuda_graph=True):
+    """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine.
+
+    pair_skin (Angstrom, 0 .. MAX_PAIR_SKIN): reach of the reused pair candidates beyond the cutoff; 0 finds
+    pairs afresh every step. model_step: "lean" (LeanHipnn, falling back to hippynn's graph for networks it
+    does not support) or "hippynn". cuda_graph: on a GPU, replay the lean step as one captured CUDA graph
+    (captured_step.py) instead of launching it eagerly."""
+    from mpi4py import MPI
+
+    from ..model.export import load_exported_model
+    from ..lammps.runtime import open_lammps
+
+    comm = comm or MPI.COMM_WORLD
+    model_device = device_for_rank(model_device, comm)
+    _quiet_hippynn()
+    model = ExportedModel(load_exported_model(model_path, device=model_device), model_device, dtype)
+    if deck.ghost_cutoff is not None and deck.ghost_cutoff < model.cutoff + NEIGHBOUR_SKIN:
+        from ...errors import ModelError
+
+        raise ModelError(f"the deck keeps ghosts to {deck.ghost_cutoff:g} A, but {model_path} has a {model.cutoff:g} A "
+                         f"cutoff (needs {model.cutoff + NEIGHBOUR_SKIN:g} A): build the deck with make_deck(..., "
+                         "cutoff=model_cutoff(model))")
+    step = model.step(model_step, cuda_graph)
+    if step.fallback_reason and comm.Get_rank() == 0:
+        print(f"note: {step.fallback_reason}", file=sys.stderr, flush=True)
+    lmp = open_lammps(log_file=log_file, comm=comm)
+    try:
+        lmp.commands_string(deck.setup)
+        force_field = EmbeddedForceField(lmp, model, step, comm, pair_skin)
+        lmp.set_fix_external_callback(MODEL_FIX_ID, force_field.callback)
+        lmp.commands_string(deck.stages)
+        return {"natoms": int(lmp.get_natoms()), "model_calls": force_field.calls, "device": model_device,
+                "pair_builds": force_field.pairs.builds, "model_step": step.name}
+    finally:
+        lmp.close()
+
+
+def _quiet_hippynn():
+    import hippynn
+
+    hippynn.settings.WARN_LOW_DISTANCES = False

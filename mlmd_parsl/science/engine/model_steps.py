@@ -1,0 +1,187 @@
+"""The engine's model step: one protocol over every back-end, as ASE's `Calculator.calculate()` is one call
+over every code. The back-ends: the lean step (LeanHipnn), hippynn's own graph (the call LAMMPS'
+`pair_style mliap unified` makes, MLIAPInterface.compute_forces), and the lean step captured as one CUDA
+graph (captured_step.py).
+
+A step is told each time the candidate pair list is rebuilt (`prepare`), and evaluates the positions of every
+MD step (`evaluate`): the energy of the local atoms, the forces on every atom the model saw and the virial,
+as host float64 values. The engine calls nothing else.
+"""
+import sys
+from typing import Protocol
+
+import numpy as np
+
+MODEL_STEPS = ("lean", "hippynn")
+
+# Above this many model atoms per rank the eager lean step (pairs filtered to the cutoff) beats the captured
+# one (every candidate pair, about twice as many): fitted step costs on an H100 cross at ~35,000 atoms
+# (benchmarks/RESULTS.md, 2026-11-27).
+CUDA_GRAPH_MAX_ATOMS = 35_000
+
+
+class ModelStep(Protocol):
+    name: str
+
+    def prepare(self, pairs, atomic_numbers) -> None:
+        """A new candidate list in `pairs` (VerletPairs), for model atoms of these atomic numbers."""
+
+    def evaluate(self, pairs, x) -> tuple:
+        """(energy, forces (natoms, 3), virial (6,)) for positions x (device tensor) of the prepared atoms."""
+
+
+class ExportedModel:
+    """An exported hippynn_lammps_model.pt on one device and dtype: its cutoff, species and model steps."""
+
+    def __init__(self, interface, device="cpu", dtype="float32"):
+        import torch
+
+        from ..model.export import model_cutoff
+
+        self.torch = torch
+        self.device = torch.device(device)
+        self.dtype = getattr(torch, dtype)
+        self.graph = interface.graph.to(self.device).to(self.dtype)
+        self.species_set = interface.species_set.to(self.device)
+        self.cutoff = model_cutoff(interface)
+
+    def atomic_numbers(self, lammps_types):
+        """LAMMPS types (1-based, in element_types order) -> atomic numbers of the model's species."""
+        return self.species_set[self.torch.as_tensor(np.asarray(lammps_types), device=self.device)]
+
+    def eager_step(self, model_step="lean"):
+        """The eager step of `model_step`; a network the lean step does not support falls back to hippynn's
+        graph (the returned step's `fallback_reason` says why)."""
+        from ..model.lean_hipnn import LeanHipnn, UnsupportedNetwork
+
+        if model_step not in MODEL_STEPS:
+            raise ValueError(f"model_step {model_step!r}: one of {', '.join(MODEL_STEPS)}")
+        if model_step == "lean":
+            try:
+                return EagerStep(LeanPairForces(LeanHipnn.from_graph(self.graph)), self.device, self.dtype)
+            except UnsupportedNetwork as exc:
+                return EagerStep(HippynnPairForces(self.graph), self.device, self.dtype,
+                                 fallback_reason=f"hippynn's graph used: {exc}")
+        return EagerStep(HippynnPairForces(self.graph), self.device, self.dtype)
+
+    def step(self, model_step="lean", cuda_graph=True) -> ModelStep:
+        """The engine's step: on a GPU with cuda_graph, the lean step captured as a CUDA graph up to
+        CUDA_GRAPH_MAX_ATOMS model atoms and eager above; else the eager step."""
+        eager = self.eager_step(model_step)
+        if cuda_graph and isinstance(eager.pair_forces, LeanPairForces) and self.device.type == "cuda":
+            from .captured_step import CapturedLeanStep
+
+            return SizeSwitchedStep(CapturedLeanStep(eager.pair_forces.lean, self.device, self.dtype), eager,
+                                    CUDA_GRAPH_MAX_ATOMS)
+        return eager
+
+
+class LeanPairForces:
+    name = "lean"
+
+    def __init__(self, lean):
+        self.lean = lean
+
+    def __call__(self, z, pair_i, pair_j, pair_coord, nlocal):
+        torch = sys.modules["torch"]
+        local_weight = (torch.arange(len(z), device=z.device) < nlocal).to(pair_coord.dtype)
+        return self.lean.energy_and_pair_forces(z, pair_i, pair_j, pair_coord, local_weight)
+
+
+class HippynnPairForces:
+    name = "hippynn"
+
+    def __init__(self, graph):
+        self.graph = graph
+
+    def __call__(self, z, pair_i, pair_j, pair_coord, nlocal):
+        torch = sys.modules["torch"]
+        n = torch.as_tensor(nlocal)  # on the host: the graph slices energies with it, a device copy would sync
+        _, total_energy, pair_forces = self.graph(z.reshape(1, -1), pair_i, pair_j, pair_coord, n)
+        return total_energy, pair_forces
+
+
+class EagerStep:
+    """Pairs within the cutoff -> pair forces (lean or hippynn) -> forces and virial assembled on the device."""
+
+    def __init__(self, pair_forces, device, dtype, fallback_reason=""):
+        self.pair_forces, self.device, self.dtype = pair_forces, device, dtype
+        self.name = pair_forces.name
+        self.fallback_reason = fallback_reason
+        self.numbers, self.nlocal = None, 0
+
+    def prepare(self, pairs, atomic_numbers):
+        self.numbers, self.nlocal = atomic_numbers, pairs.nlocal
+
+    def evaluate(self, pairs, x):
+        return self.evaluate_pairs(self.numbers, self.nlocal, *pairs.within_cutoff(x))
+
+    def evaluate_pairs(self, atomic_numbers, nlocal, pair_i, pair_j, pair_coord):
+        """Energy of the first `nlocal` atoms, forces on every atom the model saw and the virial.
+
+        pair_i / pair_j index `atomic_numbers`; pair_coord is x_i - x_j (any float dtype, numpy or torch).
+        Forces are summed on the device (index_add_) in float64 and come back as one (n, 3) numpy array;
+        the virial is sum_pairs (x_i - x_j) f_ij in LAMMPS order (xx, yy, zz, xy, xz, yz), energy units.
+        """
+        torch = sys.modules["torch"]
+        z = atomic_numbers.reshape(-1)
+        pi = torch.as_tensor(pair_i, device=self.device)
+        pj = torch.as_tensor(pair_j, device=self.device)
+        pc = torch.as_tensor(pair_coord, device=self.device)
+        total_energy, pair_forces = self.pair_forces(z, pi, pj, pc.to(self.dtype), nlocal)
+        with torch.no_grad():
+            forces, scalars = assemble(len(z), pi, pj, pc, pair_forces, total_energy)
+            scalars = scalars.cpu().numpy()
+        return float(scalars[0]), forces.cpu().numpy(), scalars[1:]
+
+
+class SizeSwitchedStep:
+    """The captured step for lists of up to max_atoms model atoms, the eager step above (and from the first
+    capture that fails on, with a note on stderr)."""
+
+    def __init__(self, captured, eager, max_atoms):
+        self.captured, self.eager, self.max_atoms = captured, eager, max_atoms
+        self.fallback_reason = eager.fallback_reason
+        self.current = eager
+        self.graph_steps = self.steps = 0
+
+    @property
+    def name(self):
+        if self.graph_steps == 0:
+            return self.eager.name
+        if self.graph_steps == self.steps:
+            return f"{self.eager.name} (CUDA graph)"
+        return f"{self.eager.name} (CUDA graph for {self.graph_steps} of {self.steps} steps)"
+
+    def prepare(self, pairs, atomic_numbers):
+        if self.captured is not None and pairs.natoms <= self.max_atoms:
+            try:
+                self.captured.prepare(pairs, atomic_numbers)
+                self.current = self.captured
+                return
+            except RuntimeError as exc:  # a torch/driver that cannot capture: keep going, eagerly
+                sys.stderr.write(f"CUDA graph capture failed ({exc}); the lean step runs eagerly\n")
+                self.captured = None
+        self.eager.prepare(pairs, atomic_numbers)
+        self.current = self.eager
+
+    def evaluate(self, pairs, x):
+        self.steps += 1
+        self.graph_steps += self.current is self.captured
+        return self.current.evaluate(pairs, x)
+
+
+def assemble(natoms, pair_i, pair_j, pair_coord, pair_forces, energy):
+    """Forces on natoms atoms from pair forces f_ij (+ on i, - on j) and (energy, virial) as one float64
+    tensor, the virial sum_pairs (x_i - x_j) f_ij in LAMMPS order (xx, yy, zz, xy, xz, yz). Torch only, no
+    host sync, so the captured CUDA-graph step uses it too."""
+    import torch
+
+    pair_forces = pair_forces.detach().to(torch.float64)
+    forces = torch.zeros((natoms, 3), dtype=torch.float64, device=pair_forces.device)
+    forces.index_add_(0, pair_i, pair_forces)
+    forces.index_add_(0, pair_j, -pair_forces)  # not alpha=-1: torch's CPU index_add_ takes 3-4x longer with it
+    w = pair_coord.detach().to(torch.float64).T @ pair_forces  # w[a, b] = sum_pairs pc_a f_b
+    scalars = torch.stack([energy.detach().reshape(()).to(torch.float64),
+                           w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]])
+    return forces, scalars

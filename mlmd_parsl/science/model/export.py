@@ -1,0 +1,66 @@
+"""Export a trained model for LAMMPS: hippynn_lammps_model.pt (MLIAPInterface), ag_box.data, and on
+request lean_lammps_model.pt (the same weights behind our lean step, for `pair_style mliap unified`)."""
+from pathlib import Path
+
+MODEL_FILE = "hippynn_lammps_model.pt"
+LEAN_MODEL_FILE = "lean_lammps_model.pt"
+BOX_FILE = "ag_box.data"
+MLIAP_MODEL_FILES = {"hippynn": MODEL_FILE, "lean": LEAN_MODEL_FILE}  # md.mliap_model -> file
+
+
+def export_model(state_file, dataset_path, out_dir, model_device="cpu", lean=False) -> dict:
+    """Rebuild the seed graph, load the trained weights and save the LAMMPS artifacts."""
+    import ase.io
+    import torch
+    from hippynn.interfaces.lammps_interface import MLIAPInterface
+
+    from .dataset import first_frame
+    from .network import build_seed_graph, load_graph_state
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = torch.load(state_file, map_location="cpu", weights_only=False)
+    # A fresh graph: the training graph was rewired for cached pairs, which LAMMPS' graph cannot use.
+    graph = build_seed_graph(saved["network_params"])
+    load_graph_state(graph, saved["state"])
+    interface = MLIAPInterface(graph.henergy, ["Ag"], model_device=torch.device(model_device))
+    model_path = out_dir / MODEL_FILE
+    torch.save(interface, model_path)
+    paths = {"model": str(model_path)}
+    if lean:
+        from .lean_mliap import export_lean_model
+
+        paths["lean_model"] = str(export_lean_model(interface, out_dir, model_device))
+
+    box_path = out_dir / BOX_FILE
+    ase.io.write(str(box_path), first_frame(dataset_path), format="lammps-data", masses=True)
+    return {**paths, "box": str(box_path)}
+
+
+def model_cutoff(interface) -> float:
+    """The exported model's hard cutoff in Angstrom (hippynn stores half of it as ML-IAP's rcutfac)."""
+    return 2.0 * float(interface.rcutfac)
+
+
+def load_exported_model(path, device="cpu"):
+    """Load hippynn_lammps_model.pt; raise ModelError if it is not a hippynn MLIAPInterface."""
+    import torch
+
+    from ...errors import ModelError
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    try:
+        interface = torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:
+        raise ModelError(f"model file {path} cannot be loaded by torch: {exc}") from None
+    if not (hasattr(interface, "graph") and hasattr(interface, "species_set") and hasattr(interface, "rcutfac")):
+        raise ModelError(
+            f"model file {path} is a {type(interface).__name__}, not a hippynn MLIAPInterface export"
+        )
+    if list(getattr(interface, "element_types", [])) != ["Ag"]:
+        raise ModelError(
+            f"model file {path} is for elements {getattr(interface, 'element_types', None)}; this benchmark needs ['Ag']"
+        )
+    return interface

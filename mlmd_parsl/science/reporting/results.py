@@ -1,0 +1,111 @@
+"""results.csv: one row per task (training, each MD case), failures included as rows."""
+import csv
+from pathlib import Path
+
+from ...atomic_files import replaced_atomically
+from ..lammps.logs import parse_log, thermo_tables
+
+COLUMNS = [
+    "task", "kind", "sweep", "status", "physics", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine", "device",
+    "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "trainer", "epoch_time_s", "epochs",
+    "test_epa_mae_mev", "test_force_mae_mev_per_a", "run_temperature_k",
+    # validity of the model (the same on every row): see science/validation.py; `physics` above is their verdict
+    # (physical / unphysical / empty when no check ran): a throughput on an unphysical model is not physics
+    "accuracy_gate", "force_check", "pressure_check", "rank_invariance", "nve_drift_mev_atom_ps", "nve_check",
+    "wall_check", "wall_barrier_ev", "md_5fs_check", "closest_approach_a", "oracle_check", "cross_engine_check",
+    # where the ranks ran (placement.json of the embedded engine): hosts, devices, Slurm job ids
+    "hosts", "devices", "slurm_jobs", "log", "error",
+]
+
+
+def training_row(summary: dict = None, dataset_label="", log="", error=None) -> dict:
+    if summary is None:
+        return {"task": "train", "kind": "training", "status": "failed", "dataset": dataset_label,
+                "log": log, "error": error}
+    test = summary["metrics"].get("test", {})
+    return {
+        "task": "train",
+        "kind": "training",
+        "status": "ok",
+        "dataset": summary["dataset_label"],
+        "device": summary.get("spec", {}).get("device", ""),
+        "trainer": summary.get("trainer", "hippynn"),
+        "epoch_time_s": f"{summary['epoch_time_s']:.6f}",
+        "epochs": summary["epochs"],
+        "test_epa_mae_mev": f"{test.get('EpA-MAE', float('nan')):.4f}",
+        "test_force_mae_mev_per_a": f"{test.get('ForceMAE', float('nan')):.4f}",
+        "log": log,
+    }
+
+
+def md_row(task: str, log: str, sweep: str, ranks: int, zrep: int, profile: str, engine: str, device: str,
+           dataset_label: str, error: str = None) -> dict:
+    """Row for one MD case from its log; `error` is the task's failure (exit code, exception), if any. `engine` is
+    what the row calls it (mliap-lean: the site engine on the lean export)."""
+    parsed = parse_log(log)
+    status = parsed.status
+    if error and status in ("ok", "incomplete"):
+        status = "failed"  # the run printed its line but the task still failed afterwards
+    row = {
+        "task": task,
+        "kind": "md",
+        "sweep": sweep,
+        "status": status,
+        "dataset": dataset_label,
+        "atoms": parsed.atoms,
+        "ranks": parsed.ranks if parsed.ranks is not None else ranks,
+        "zrep": zrep,
+        "mpi_grid": "x".join(map(str, parsed.mpi_grid)) if parsed.mpi_grid else "",
+        "profile": profile,
+        "engine": engine,
+        "device": device,
+        "timed_steps": parsed.timed_steps,
+        "log": str(log),
+        "error": error or parsed.error or ("" if status == "ok" else "no timed Performance line in the log"),
+    }
+    row.update(placement_columns(Path(log).with_name("placement.json")))
+    if status == "ok":
+        timed = thermo_tables(log).get("timed", [])
+        if timed:
+            row["run_temperature_k"] = f"{sum(r['Temp'] for r in timed) / len(timed):.1f}"
+        row["katom_step_s"] = f"{parsed.katom_step_s:.4f}"
+        row["ns_per_day"] = parsed.ns_per_day
+        row["timesteps_per_s"] = parsed.timesteps_per_s
+    return row
+
+
+def placement_columns(path: Path) -> dict:
+    """hosts / devices / slurm_jobs of an MD case, in rank order, from the engine's placement.json."""
+    import json
+
+    try:
+        ranks = json.loads(path.read_text())["ranks"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+    def distinct(key):
+        return " ".join(dict.fromkeys(r.get(key, "") for r in ranks if r.get(key)))
+
+    devices = " ".join(r["device"] + (f"[{r['cuda_visible_devices']}]" if r.get("cuda_visible_devices") else "")
+                       for r in ranks)
+    return {"hosts": distinct("host"), "devices": devices, "slurm_jobs": distinct("slurm_job_id")}
+
+
+def write_results(rows, path):
+    path = Path(path)
+    with replaced_atomically(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="raise")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in COLUMNS})
+
+
+def read_results(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def ok_md_rows(rows: list, sweep: str) -> list:
+    """The MD rows of one sweep (throughput or weak) that finished."""
+    return [r for r in rows if r.get("kind") == "md" and r.get("status") == "ok"
+            and (r.get("sweep") or "throughput") == sweep]

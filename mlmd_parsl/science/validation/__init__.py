@@ -1,0 +1,1 @@
+"""The physics checks every benchmark figure depends on, and hippynn's own periodic reference."""
