@@ -9,7 +9,7 @@ COLUMNS = [
     "task", "kind", "sweep", "status", "physics", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine", "device",
     "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "trainer", "epoch_time_s", "epochs",
     "test_epa_mae_mev", "test_force_mae_mev_per_a", "run_temperature_k",
-    # validity of the model (the same on every row): see science/validation.py; `physics` above is their verdict
+    # validity of the model (the same on every row): see science/validation/; `physics` above is their verdict
     # (physical / unphysical / empty when no check ran): a throughput on an unphysical model is not physics
     "accuracy_gate", "force_check", "pressure_check", "rank_invariance", "nve_drift_mev_atom_ps", "nve_check",
     "wall_check", "wall_barrier_ev", "md_5fs_check", "closest_approach_a", "oracle_check", "cross_engine_check",

@@ -29,18 +29,18 @@ def assert_same(fixed, eager):
 
 
 def test_fixed_shape_step_matches_the_eager_step_through_refills_and_growth(untrained_model):
-    evaluator = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float64")
-    step = CapturedLeanStep(evaluator.eager_step("lean").pair_forces.lean, "cpu", torch.float64)
+    model = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float64")
+    step = CapturedLeanStep(model.eager_step("lean").pair_forces.lean, "cpu", torch.float64)
     pairs = VerletPairs(4.0, skin=1.0)
     positions, tags, nlocal = cluster(seed=7, nlocal=120, nforeign=60)
     positions = positions * 1.25  # silver-like spacing, so the far candidates (4-5 A) are many
-    assert_same(*both_steps(evaluator, step, pairs, positions, tags, nlocal))
+    assert_same(*both_steps(model, step, pairs, positions, tags, nlocal))
     capacity = step.pair_capacity
     smaller = cluster(seed=8, nlocal=100, nforeign=60)
-    assert_same(*both_steps(evaluator, step, pairs, smaller[0] * 1.25, *smaller[1:]))
+    assert_same(*both_steps(model, step, pairs, smaller[0] * 1.25, *smaller[1:]))
     assert step.pair_capacity == capacity  # refilled in place, padding the rest
     larger = cluster(seed=9, nlocal=200, nforeign=80)
-    assert_same(*both_steps(evaluator, step, pairs, larger[0] * 1.25, *larger[1:]))
+    assert_same(*both_steps(model, step, pairs, larger[0] * 1.25, *larger[1:]))
     assert step.pair_capacity > capacity  # grown (and, on a GPU, captured again)
 
 
