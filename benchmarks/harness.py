@@ -31,7 +31,7 @@ import numpy as np
 
 from mlmd_parsl.science.reporting.plots import plot_step_cost
 from mlmd_parsl.science.reporting.step_cost import fit_step_cost
-from mlmd_parsl.science.lammps.deck import make_deck, protocol_by_name
+from mlmd_parsl.science.lammps.deck import TIMED_STAGE, make_deck, protocol_by_name, with_timed_steps
 from mlmd_parsl.science.lammps.logs import parse_log
 
 
@@ -96,6 +96,10 @@ def ase_md_rate(state, atoms, device, steps):
     return len(atoms) * steps / (time.perf_counter() - start)
 
 
+def timed_protocol(args):
+    return with_timed_steps(protocol_by_name(args.profile), args.timed_steps)
+
+
 def lammps_rate(args, zrep, ranks, engine, workdir):
     """Katom-step/s of the profile's timed stage (after its warm-up stages): our engine or LAMMPS' EAM."""
     from mlmd_parsl.science.lammps.runtime import eam_potential_path, mpiexec_executable
@@ -106,17 +110,17 @@ def lammps_rate(args, zrep, ranks, engine, workdir):
         from mlmd_parsl.science.lammps.site_lammps import site_lmp_environment
 
         model = args.model if engine == "mliap" else args.lean_model
-        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], protocol_by_name(args.profile), engine="mliap",
+        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args), engine="mliap",
                          model_file=model)
         (workdir / f"in.{engine}").write_text(deck.text)
         cmd = [args.site_lmp, "-in", str(workdir / f"in.{engine}"), "-log", str(log), "-screen", "none"]
         env = site_lmp_environment(env)
     elif engine == "embedded":
         cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", args.model, "--box", args.box, "--replicate", "2",
-               "2", str(zrep), "--profile", args.profile, "--device", args.device, "--log", str(log),
-               *args.engine_args.split()]
+               "2", str(zrep), "--profile", args.profile, "--timed-steps", str(args.timed_steps), "--device",
+               args.device, "--log", str(log), *args.engine_args.split()]
     else:
-        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], protocol_by_name(args.profile), engine="eam",
+        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args), engine="eam",
                          eam_file=eam_potential_path())
         (workdir / "in.eam").write_text(deck.text)
         # through the lammps Python module (the same library as our engine), not an lmp executable
@@ -171,8 +175,10 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--zreps", type=int, nargs="+", default=[2, 8])
     parser.add_argument("--profile", default="quick", help="MD-HO profile of the engine and EAM runs (timed stage)")
-    parser.add_argument("--steps", type=int, default=60,
-                        help="timed model steps, as many as the quick profile's timed stage (ASE MD: half as many)")
+    parser.add_argument("--timed-steps", type=int, default=None,
+                        help="steps of every MD column's timed stage and of the model columns (ASE MD: half as many); "
+                             "default: the profile's timed stage (60 for quick). On a GPU the quick profile's 60 "
+                             "steps take hundredths of a second: ask for 1000 or more to report a figure")
     parser.add_argument("--ranks", type=int, default=2, help="also run the engine and EAM on this many ranks")
     parser.add_argument("--ase-max-atoms", type=int, default=20_000, help="skip ASE MD above this size (too slow)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="cores to share among ranks")
@@ -184,6 +190,8 @@ def main(argv=None):
                                            "engine (pair_style mliap unified) with hippynn's export and the lean export")
     parser.add_argument("--out", default="benchmark_harness")
     args = parser.parse_args(argv)
+    if args.timed_steps is None:
+        args.timed_steps = next(s.steps for s in protocol_by_name(args.profile).stages if s.name == TIMED_STAGE)
     for name in ("model", "box", "state", "dataset"):  # the runs below work in their own folder
         if getattr(args, name):
             setattr(args, name, str(Path(getattr(args, name)).resolve()))
@@ -201,7 +209,7 @@ def main(argv=None):
         (out_dir / "harness.json").write_text(json.dumps(result, indent=2))
         return 0
     print(f"MD, Katom-step/s ({args.device}; engine and EAM: timed stage of the {args.profile} profile; model: "
-          f"{args.steps} steps; ASE: {max(2, args.steps // 2)} steps; {args.threads} cores):", flush=True)
+          f"{args.timed_steps} steps; ASE: {max(2, args.timed_steps // 2)} steps; {args.threads} cores):", flush=True)
     print(f"{'atoms':>9} {'engine 1r':>10} {f'engine {args.ranks}r':>10} {'model':>9} {'eng/model':>9} "
           f"{'stock':>9} {'eng/stock':>9} {'ASE MD':>8} {'eng/ASE':>8} {'EAM 1r':>8} {f'EAM {args.ranks}r':>8}",
           flush=True)
@@ -221,11 +229,11 @@ def main(argv=None):
             _keep_best(row, "engine_1", lammps_rate(args, zrep, 1, "embedded", workdir) if "engine" in on else None)
             _keep_best(row, many, lammps_rate(args, zrep, args.ranks, "embedded", workdir)
                        if args.ranks > 1 and "engine" in on else None)
-            _keep_best(row, "model", model_step_rate(args.model, atoms, args.device, args.dtype, args.steps) / 1e3
+            _keep_best(row, "model", model_step_rate(args.model, atoms, args.device, args.dtype, args.timed_steps) / 1e3
                        if "model" in on else None)
-            _keep_best(row, "stock", model_step_rate(args.model, atoms, args.device, args.dtype, args.steps,
+            _keep_best(row, "stock", model_step_rate(args.model, atoms, args.device, args.dtype, args.timed_steps,
                                                      "hippynn") / 1e3 if "stock" in on else None)
-            _keep_best(row, "ase_md", ase_md_rate(args.state, atoms, args.device, max(2, args.steps // 2)) / 1e3
+            _keep_best(row, "ase_md", ase_md_rate(args.state, atoms, args.device, max(2, args.timed_steps // 2)) / 1e3
                        if "ase" in on and args.state and len(atoms) <= args.ase_max_atoms else None)
             _keep_best(row, "eam_1", lammps_rate(args, zrep, 1, "eam", workdir) if "eam" in on else None)
             _keep_best(row, many_eam, lammps_rate(args, zrep, args.ranks, "eam", workdir)

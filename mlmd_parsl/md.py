@@ -22,6 +22,8 @@ def build_parser():
     parser.add_argument("--replicate", nargs=3, type=int, default=[2, 2, 1], metavar=("X", "Y", "Z"))
     parser.add_argument("--steps", type=int, default=None, help="one NVE stage of N steps instead of the profile")
     parser.add_argument("--profile", default="ats5", help="MD-HO step profile: ats5 (the seed's) or quick")
+    parser.add_argument("--timed-steps", type=int, default=None,
+                        help="the profile's timed stage runs N steps (its warm-up stages unchanged)")
     parser.add_argument("--dump-forces", default=None, help="write id type x y z fx fy fz of the last step")
     parser.add_argument("--log", default="log.lammps", help="LAMMPS log file")
     parser.add_argument("--device", default="cpu", help="torch device of the model (cpu, cuda, cuda:1)")
@@ -47,6 +49,8 @@ def check_arguments(args):
                              "(0 finds pairs every step; more than LAMMPS' own 2 A skin only adds candidates)")
     if args.steps is not None and args.steps < 0:
         raise UserInputError(f"--steps {args.steps}: must be >= 0")
+    if args.timed_steps is not None and (args.timed_steps < 1 or args.steps is not None):
+        raise UserInputError(f"--timed-steps {args.timed_steps}: must be >= 1, and applies to a profile (not with --steps)")
     box = Path(args.box)
     if not box.is_file():
         raise UserInputError(f"box file not found: {box}")
@@ -57,7 +61,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from mpi4py import MPI
 
-    from .science.lammps.deck import make_deck, protocol_by_name, single_stage_protocol
+    from .science.lammps.deck import make_deck, protocol_by_name, single_stage_protocol, with_timed_steps
     from .science.engine.embedded import run_embedded
     from .science.model.export import model_cutoff
 
@@ -65,6 +69,8 @@ def main(argv=None):
     try:
         interface = check_arguments(args)
         protocol = single_stage_protocol(args.steps) if args.steps is not None else protocol_by_name(args.profile)
+        if args.timed_steps is not None:
+            protocol = with_timed_steps(protocol, args.timed_steps)
     except UserInputError as exc:
         if comm.Get_rank() == 0:
             print(f"error: {exc}", file=sys.stderr)

@@ -14,7 +14,7 @@ def test_harness_runs_every_md_column(untrained_model, tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "harness.py"), "--model", str(untrained_model["model"]),
          "--box", str(FIXTURES / "ag_box.data"), "--state", str(untrained_model["state"]), "--zreps", "1", "2",
-         "--ranks", "1", "--steps", "2", "--out", str(tmp_path)],
+         "--ranks", "1", "--timed-steps", "2", "--out", str(tmp_path)],
         cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     result = json.loads((tmp_path / "harness.json").read_text())
@@ -24,3 +24,8 @@ def test_harness_runs_every_md_column(untrained_model, tmp_path):
                                    "engine_over_stock", "engine_over_ase"))
     assert set(result["step_cost_fit"]) == {"engine_1", "model", "stock", "eam_1"}  # two sizes: floor + slope fitted
     assert (tmp_path / "step_cost.png").stat().st_size > 5_000
+    from mlmd_parsl.science.lammps.logs import parse_log
+
+    for engine in ("embedded", "eam"):  # --timed-steps reached every MD column's timed stage
+        (log,) = tmp_path.glob(f"harness-*/{engine}_z2_r1.log")
+        assert parse_log(log).timed_steps == 2, engine

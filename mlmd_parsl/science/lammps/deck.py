@@ -5,7 +5,7 @@ Stages: (1) dt 1 fs NVT with velocities created at T, (2) dt 5 fs NVT, (3) NVE +
 NVE + temp/rescale integrator of stage 3. Before every stage the deck prints a marker line
 `MLMD_STAGE <name>` so the log parser can find the timed run's line without counting.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 TEMPERATURE_K = 1111.0
 VELOCITY_SEED = 8971317
@@ -58,6 +58,13 @@ PROFILES = {
 def single_stage_protocol(steps: int, timestep_fs: float = 1.0) -> Protocol:
     """One timed NVE stage (the standalone `--steps N`); 0 steps evaluates the box as given."""
     return Protocol(f"steps{steps}", (Stage(TIMED_STAGE, steps, timestep_fs, "nve"),), max(1, steps // 100))
+
+
+def with_timed_steps(protocol: Protocol, steps: int) -> Protocol:
+    """The protocol with its timed stage `steps` long (its warm-up stages as they are): a timing long enough
+    to measure where the profile's own is a few hundredths of a second."""
+    stages = tuple(replace(stage, steps=steps) if stage.name == TIMED_STAGE else stage for stage in protocol.stages)
+    return replace(protocol, name=f"{protocol.name}_timed{steps}", stages=stages)
 
 
 def protocol_by_name(name: str) -> Protocol:

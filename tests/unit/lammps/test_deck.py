@@ -3,7 +3,8 @@ import subprocess
 import pytest
 
 from mlmd_parsl.errors import ConfigError
-from mlmd_parsl.science.lammps.deck import PROFILES, make_deck, protocol_by_name, single_stage_protocol
+from mlmd_parsl.science.lammps.deck import (PROFILES, make_deck, protocol_by_name, single_stage_protocol,
+                                           with_timed_steps)
 from mlmd_parsl.science.lammps.runtime import eam_potential_path, lmp_executable, venv_environment
 from mlmd_parsl.science.lammps.logs import parse_log
 from tests.conftest import FIXTURES
@@ -24,6 +25,13 @@ def test_quick_profile_keeps_every_stage():
     assert quick.total_steps < ats5.total_steps / 100
 
 
+def test_a_longer_timed_stage_keeps_the_warm_up_stages():
+    quick = PROFILES["quick"]
+    longer = with_timed_steps(quick, 1000)
+    assert [s.steps for s in longer.stages] == [s.steps for s in quick.stages[:-1]] + [1000]
+    assert longer.stages[:-1] == quick.stages[:-1] and longer.name == "quick_timed1000"
+
+
 def test_unknown_profile():
     with pytest.raises(ConfigError, match="unknown MD profile 'fast'; allowed: \\['ats5', 'quick'\\]"):
         protocol_by_name("fast")
@@ -41,9 +49,10 @@ def test_embedded_deck_has_the_seed_settings():
     assert text.count("timestep 0.001") == 1 and text.count("timestep 0.005") == 4
 
 
-@pytest.mark.parametrize("profile", ["quick", "ats5", "single"])
+@pytest.mark.parametrize("profile", ["quick", "ats5", "single", "quick_timed7"])
 def test_deck_runs_on_stock_lmp_with_the_eam_swap(profile, tmp_path):
-    protocol = single_stage_protocol(20) if profile == "single" else protocol_by_name(profile)
+    protocol = {"single": single_stage_protocol(20),
+                "quick_timed7": with_timed_steps(PROFILES["quick"], 7)}.get(profile) or protocol_by_name(profile)
     deck = make_deck(FIXTURES / "ag_box.data", (2, 2, 1), protocol, engine="eam", eam_file=eam_potential_path())
     (tmp_path / "in.lmp").write_text(deck.text)
     result = subprocess.run(
