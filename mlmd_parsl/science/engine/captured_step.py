@@ -1,12 +1,17 @@
 """The engine's model step on a GPU as one captured CUDA graph, replayed every MD step.
 
 At the seed's sizes an eager step is launch-bound: a few hundred small kernels and host round trips
-cost more than the arithmetic. Here the whole step - pair vectors from positions, the lean network on
-every candidate pair (pairs beyond the cutoff add exactly zero), the pair-force gradient, forces on the
-model's atoms and the virial - is captured once and replayed with one launch. Shapes are fixed: the
-candidate pairs and model atoms live in buffers with headroom; unused pair slots point at atom 0 with a
-far-away vector (zero energy, zero force) and a dummy model atom of weight 0. A candidate-list rebuild
-only refills the buffers; the graph is captured again only when a list outgrows its buffer.
+cost more than the arithmetic. Here the whole step - pair vectors from positions, the pairs within the
+cutoff compacted into a fixed-size buffer, the lean network on them, the pair-force gradient, forces on
+the model's atoms and the virial - is captured once and replayed with one launch. Shapes are fixed: the
+candidate pairs, the pairs within the cutoff and the model atoms live in buffers with headroom; unused
+pair slots point at a dummy model atom of weight 0 with a far-away vector (zero energy, zero force).
+
+The candidates reach the cutoff plus a skin, about twice the pairs within the cutoff; the network runs
+only on the latter. Which candidates are within the cutoff changes every step, so they are compacted on
+the device every step (a prefix sum gives each its slot); the count comes back with the energy, and a
+step whose pairs outgrow their buffer is run again with a larger one. A candidate-list rebuild only
+refills the buffers; the graph is captured again only when a buffer grows.
 """
 import math
 
@@ -16,34 +21,50 @@ from .model_steps import assemble
 
 FAR_AWAY = 1.0e3  # Angstrom: the vector of padding pairs, far beyond any cutoff
 HEADROOM = 1.25
+# From this many model atoms on, the pairs within the cutoff are compacted before the network: on one H200
+# the engine's ratio to the bare model step rose at 6,816-18,176 atoms in every call. Below it every
+# candidate goes through the network, as before: compaction measured slower at 568 and 2,272 atoms in its
+# one call, within the machine's call-to-call variation (benchmarks/RESULTS.md, 2026-11-29).
+COMPACT_MIN_ATOMS = 4_000
 
 
 class CapturedLeanStep:
     """A ModelStep (model_steps.py): prepare() loads a new candidate list, evaluate() replays the graph."""
     name = "lean (CUDA graph)"
 
-    def __init__(self, lean, device, dtype):
+    def __init__(self, lean, device, dtype, compact_min_atoms=COMPACT_MIN_ATOMS):
         self.lean = lean
         self.device = torch.device(device)
         self.dtype = dtype
+        self.compact_min_atoms = compact_min_atoms
+        self.compact = None  # whether the current list's pairs within the cutoff are compacted
         self.graph = None
-        self.pair_capacity = self.atom_capacity = self.position_capacity = 0
+        self.pair_capacity = self.atom_capacity = self.position_capacity = self.kept_capacity = 0
 
     def prepare(self, pairs, atomic_numbers):
-        self.load(*pairs.candidates(), atomic_numbers, pairs.nlocal, pairs.natoms, pairs.npositions)
+        compact = pairs.natoms >= self.compact_min_atoms
+        self.load(*pairs.candidates(), atomic_numbers, pairs.nlocal, pairs.natoms, pairs.npositions,
+                  pairs.count_within_cutoff() if compact else None)
 
     def evaluate(self, pairs, x):
         return self.run(x)
 
-    def load(self, cand_i, cand_j, model_j, atomic_numbers, nlocal, natoms, npositions):
+    def load(self, cand_i, cand_j, model_j, atomic_numbers, nlocal, natoms, npositions, within_cutoff=None):
         """Take a new candidate list (device tensors: position indices i and j, model index of j), the atomic
-        numbers of the model's natoms atoms and the count of positions the pairs index."""
+        numbers of the model's natoms atoms, the count of positions the pairs index and, to compact the pairs
+        within the cutoff, how many candidates are within it now (None: every candidate is evaluated)."""
         npairs = len(cand_i)
         grow = (npairs > self.pair_capacity or natoms + 1 > self.atom_capacity
                 or npositions > self.position_capacity)
         if grow:
             self._allocate(math.ceil(npairs * HEADROOM) + 1, math.ceil(natoms * HEADROOM) + 1,
                            math.ceil(npositions * HEADROOM) + 1)
+        compact = within_cutoff is not None
+        if compact != self.compact:
+            self.compact, grow = compact, True
+        if compact and (grow or within_cutoff > self.kept_capacity):
+            self._allocate_kept(math.ceil(within_cutoff * HEADROOM) + 1)
+            grow = True
         dummy = self.atom_capacity - 1
         for buffer, values, pad in ((self.pos_i, cand_i, 0), (self.pos_j, cand_j, 0),
                                     (self.model_i, cand_i, dummy), (self.model_j, model_j, dummy)):
@@ -61,12 +82,20 @@ class CapturedLeanStep:
     def run(self, x):
         """(energy, forces on the model's atoms (natoms, 3), virial (6,)) as host float64 arrays for positions x."""
         self.positions[:len(x)] = x
+        scalars = self._replay()
+        kept = int(scalars[7])
+        if kept > self.kept_capacity:  # more pairs came within the cutoff than the buffer holds: again, larger
+            self._allocate_kept(math.ceil(kept * HEADROOM) + 1)
+            self._capture()
+            scalars = self._replay()
+        return float(scalars[0]), self.forces[:self.natoms].cpu().numpy(), scalars[1:7]
+
+    def _replay(self):
         if self.graph is not None:
             self.graph.replay()
         else:  # on a CPU nothing is captured: the same fixed-shape step, run eagerly (how tests check it)
             self._body()
-        scalars = self.scalars.cpu().numpy()
-        return float(scalars[0]), self.forces[:self.natoms].cpu().numpy(), scalars[1:]
+        return self.scalars.cpu().numpy()
 
     def _allocate(self, pairs, atoms, positions):
         index = dict(dtype=torch.int64, device=self.device)
@@ -78,15 +107,44 @@ class CapturedLeanStep:
         self.weight = torch.zeros(atoms, dtype=self.dtype, device=self.device)
         self.positions = torch.zeros((positions, 3), dtype=torch.float64, device=self.device)
         self.forces = torch.zeros((atoms, 3), dtype=torch.float64, device=self.device)
-        self.scalars = torch.zeros(7, dtype=torch.float64, device=self.device)
+        self.scalars = torch.zeros(8, dtype=torch.float64, device=self.device)  # energy, virial (6), pairs kept
+
+    def _allocate_kept(self, pairs):
+        """Buffers of the pairs within the cutoff, and one trash slot past them for every other candidate."""
+        index = dict(dtype=torch.int64, device=self.device)
+        self.kept_capacity = pairs - 1
+        self.kept_i, self.kept_j = torch.zeros(pairs, **index), torch.zeros(pairs, **index)
+        self.kept_coord = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
+        self.padding_coord = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
+        self.padding_coord[:, 0] = FAR_AWAY
 
     def _body(self):
-        pair_coord = self.positions[self.pos_i] - self.positions[self.pos_j] + self.shift
-        energy, pair_forces = self.lean.energy_and_pair_forces(self.numbers, self.model_i, self.model_j,
+        candidates = self.positions[self.pos_i] - self.positions[self.pos_j] + self.shift
+        if not self.compact:  # every candidate through the network: pairs beyond the cutoff add exactly zero
+            self._evaluate(self.model_i, self.model_j, candidates)
+            self.scalars[7:].zero_()
+            return
+        inside = candidates.square() @ candidates.new_ones(3) < self.lean.hard_max ** 2
+        slot = torch.cumsum(inside, 0) - 1  # each kept pair's place, in candidate order
+        kept = slot[-1:] + 1
+        trash = self.kept_capacity
+        slot = torch.where(inside & (slot < trash), slot, trash)
+        dummy = self.atom_capacity - 1
+        self.kept_i.fill_(dummy)
+        self.kept_j.fill_(dummy)
+        self.kept_coord.copy_(self.padding_coord)
+        self.kept_i.scatter_(0, slot, self.model_i)
+        self.kept_j.scatter_(0, slot, self.model_j)
+        self.kept_coord.scatter_(0, slot.unsqueeze(1).expand(-1, 3), candidates)
+        self._evaluate(self.kept_i[:trash], self.kept_j[:trash], self.kept_coord[:trash])
+        self.scalars[7:].copy_(kept)
+
+    def _evaluate(self, pair_i, pair_j, pair_coord):
+        energy, pair_forces = self.lean.energy_and_pair_forces(self.numbers, pair_i, pair_j,
                                                                pair_coord.to(self.dtype), self.weight)
-        forces, scalars = assemble(len(self.forces), self.model_i, self.model_j, pair_coord, pair_forces, energy)
+        forces, scalars = assemble(len(self.forces), pair_i, pair_j, pair_coord, pair_forces, energy)
         self.forces.copy_(forces)
-        self.scalars.copy_(scalars)
+        self.scalars[:7].copy_(scalars)
 
     def _capture(self):
         if self.device.type != "cuda":

@@ -130,6 +130,10 @@ class VerletPairs:
         foreign atom (for their types)."""
         return np.concatenate([np.arange(self.nlocal), self.foreign_atoms])
 
+    def count_within_cutoff(self) -> int:
+        """How many candidates lie within the cutoff at the positions the list was built from (one host sync)."""
+        return len(self.within_cutoff(self._built_x)[0])
+
     def within_cutoff(self, x):
         """(pair_i, pair_j, pair_coord): model atom indices and x_i - x_j (float64) of pairs within the cutoff."""
         # On a CPU, index_select with the kept positions is 1.5-1.8x faster than boolean-mask indexing, and the
