@@ -33,6 +33,9 @@ def build_parser():
                              "graph for networks it does not support); hippynn: hippynn's own LAMMPS graph")
     parser.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false",
                         help="on a GPU, launch the lean model step eagerly instead of replaying a captured CUDA graph")
+    parser.add_argument("--compact-min-atoms", type=int, default=None, metavar="N",
+                        help="on a GPU, the captured step compacts the pairs within the cutoff from N model atoms on "
+                             "(0: always; default: the engine's, 4000); for measuring both ways in one session")
     parser.add_argument("--pair-skin", type=float, default=DEFAULT_SKIN,
                         help=f"Angstrom beyond the cutoff that reused pair candidates reach (0 .. {MAX_PAIR_SKIN}; "
                              f"0 finds pairs every step; default {DEFAULT_SKIN})")
@@ -47,6 +50,8 @@ def check_arguments(args):
     if not 0 <= args.pair_skin <= MAX_PAIR_SKIN:
         raise UserInputError(f"--pair-skin {args.pair_skin}: must be between 0 and {MAX_PAIR_SKIN} Angstrom "
                              "(0 finds pairs every step; more than LAMMPS' own 2 A skin only adds candidates)")
+    if args.compact_min_atoms is not None and args.compact_min_atoms < 0:
+        raise UserInputError(f"--compact-min-atoms {args.compact_min_atoms}: must be >= 0 (0 compacts at every size)")
     if args.steps is not None and args.steps < 0:
         raise UserInputError(f"--steps {args.steps}: must be >= 0")
     if args.timed_steps is not None and (args.timed_steps < 1 or args.steps is not None):
@@ -84,7 +89,8 @@ def main(argv=None):
         dump_forces=str(Path(args.dump_forces).resolve()) if args.dump_forces else None,
     )
     summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm,
-                           pair_skin=args.pair_skin, model_step=args.model_step, cuda_graph=args.cuda_graph)
+                           pair_skin=args.pair_skin, model_step=args.model_step, cuda_graph=args.cuda_graph,
+                           compact_min_atoms=args.compact_min_atoms)
     placement = comm.gather(rank_placement(summary["device"], summary["model_step"]), root=0)
     if comm.Get_rank() == 0:
         write_placement(Path(args.log).with_name(PLACEMENT_FILE), placement)

@@ -161,6 +161,17 @@ def test_box_file_unreadable(untrained_model, tmp_path):
     assert_clean_error(result, f"box file not found: {tmp_path / 'box.data'}")
 
 
+@pytest.mark.parametrize("extra, message", [
+    (("--timed-steps", "0"), "--timed-steps 0: must be >= 1, and applies to a profile (not with --steps)"),
+    (("--steps", "5", "--timed-steps", "9"), "--timed-steps 9: must be >= 1, and applies to a profile"),
+    (("--compact-min-atoms", "-1"), "--compact-min-atoms -1: must be >= 0 (0 compacts at every size)"),
+])
+def test_md_options_out_of_range(untrained_model, extra, message):
+    result = cli("mlmd_parsl.md", "--model", str(untrained_model["model"]), "--box", str(FIXTURES / "ag_box.data"),
+                 *extra)
+    assert_clean_error(result, message)
+
+
 def test_resume_and_dry_run_conflict(runs):
     assert_clean_error(cli("mlmd_parsl", "--site", "local", "--dry-run", "--resume", "x"),
                        "--resume and --dry-run do not go together")

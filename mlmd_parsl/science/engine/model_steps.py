@@ -64,15 +64,17 @@ class ExportedModel:
                                  fallback_reason=f"hippynn's graph used: {exc}")
         return EagerStep(HippynnPairForces(self.graph), self.device, self.dtype)
 
-    def step(self, model_step="lean", cuda_graph=True) -> ModelStep:
+    def step(self, model_step="lean", cuda_graph=True, compact_min_atoms=None) -> ModelStep:
         """The engine's step: on a GPU with cuda_graph, the lean step captured as a CUDA graph up to
-        CUDA_GRAPH_MAX_ATOMS model atoms and eager above; else the eager step."""
+        CUDA_GRAPH_MAX_ATOMS model atoms (compacting the pairs within the cutoff from compact_min_atoms on;
+        None: captured_step's default) and eager above; else the eager step."""
         eager = self.eager_step(model_step)
         if cuda_graph and isinstance(eager.pair_forces, LeanPairForces) and self.device.type == "cuda":
-            from .captured_step import CapturedLeanStep
+            from .captured_step import COMPACT_MIN_ATOMS, CapturedLeanStep
 
-            return SizeSwitchedStep(CapturedLeanStep(eager.pair_forces.lean, self.device, self.dtype), eager,
-                                    CUDA_GRAPH_MAX_ATOMS)
+            compact_from = COMPACT_MIN_ATOMS if compact_min_atoms is None else compact_min_atoms
+            captured = CapturedLeanStep(eager.pair_forces.lean, self.device, self.dtype, compact_from)
+            return SizeSwitchedStep(captured, eager, CUDA_GRAPH_MAX_ATOMS)
         return eager
 
 
