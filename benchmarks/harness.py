@@ -33,6 +33,7 @@ from mlmd_parsl.science.reporting.plots import plot_step_cost
 from mlmd_parsl.science.reporting.step_cost import fit_step_cost
 from mlmd_parsl.science.lammps.deck import TIMED_STAGE, make_deck, protocol_by_name, with_timed_steps
 from mlmd_parsl.science.lammps.logs import parse_log
+from mlmd_parsl.science.reporting.engine_profile import profile_path, read_profile
 
 
 def replicated_atoms(box, zrep):
@@ -134,6 +135,14 @@ def lammps_rate(args, zrep, ranks, engine, workdir):
     return parsed.katom_step_s if parsed.status == "ok" else None
 
 
+def engine_rate(args, zrep, ranks, workdir, row, column):
+    """Our engine's Katom-step/s, keeping in row[column + '_profile'] where the fastest round's steps went."""
+    rate = lammps_rate(args, zrep, ranks, "embedded", workdir)
+    if rate is not None and (row.get(column) is None or rate > row[column]):
+        row[f"{column}_profile"] = read_profile(profile_path(workdir / f"embedded_z{zrep}_r{ranks}.log"))
+    return rate
+
+
 def training_comparison(args, workdir):
     from mlmd_parsl.science.model.training import TrainingSpec, train
 
@@ -226,8 +235,8 @@ def main(argv=None):
         row = {"atoms": len(atoms), "zrep": zrep}
         on = set(args.columns)
         for _ in range(args.best_of):  # rounds interleave the columns, so a slow spell of the machine hits all alike
-            _keep_best(row, "engine_1", lammps_rate(args, zrep, 1, "embedded", workdir) if "engine" in on else None)
-            _keep_best(row, many, lammps_rate(args, zrep, args.ranks, "embedded", workdir)
+            _keep_best(row, "engine_1", engine_rate(args, zrep, 1, workdir, row, "engine_1") if "engine" in on else None)
+            _keep_best(row, many, engine_rate(args, zrep, args.ranks, workdir, row, many)
                        if args.ranks > 1 and "engine" in on else None)
             _keep_best(row, "model", model_step_rate(args.model, atoms, args.device, args.dtype, args.timed_steps) / 1e3
                        if "model" in on else None)
@@ -252,6 +261,8 @@ def main(argv=None):
               f"{_f(row['eam_1'], 8)} {_f(row[many_eam], 8)}", flush=True)
     if site_engine:
         print_site_engine_table(result["md"], args.ranks)
+    if "engine" in args.columns:
+        print_engine_profiles(result["md"], ["engine_1"] + ([many] if args.ranks > 1 else []))
     result["step_cost_fit"] = {}
     for column in ("engine_1", "model", "stock", "eam_1"):
         fit = fit_step_cost([(r["atoms"], r[column]) for r in result["md"]])
@@ -267,6 +278,23 @@ def main(argv=None):
         print(f"step cost plot: {out_dir / 'step_cost.png'}")
     (out_dir / "harness.json").write_text(json.dumps(result, indent=2))
     return 0 if "engine" not in args.columns or all(r["engine_1"] for r in result["md"]) else 1
+
+
+def print_engine_profiles(rows, columns):
+    """Where the engine's timed steps went (engine_profile.json of each size's fastest round), ms per step."""
+    from mlmd_parsl.science.engine.phase_timer import PHASES
+
+    print("\nWhere the engine's timed steps went, ms per step (callback phases averaged over ranks; 'LAMMPS': loop "
+          "time outside the callback - integration, ghost exchange, re-neighbouring):")
+    print(f"{'atoms':>9} {'ranks':>5} {'step':>8} " + " ".join(f"{p:>9}" for p in PHASES) + f" {'LAMMPS':>8} {'builds':>7}")
+    for row in rows:
+        for column in columns:
+            profile = row.get(f"{column}_profile")
+            if profile:
+                phases = profile["callback_ms_per_step"]
+                print(f"{row['atoms']:>9} {profile['ranks']:>5} {profile['loop_ms_per_step']:>8.3f} "
+                      + " ".join(f"{phases[p]:>9.3f}" for p in PHASES)
+                      + f" {profile['outside_callback_ms_per_step']:>8.3f} {profile['pair_builds_rank0']:>7}", flush=True)
 
 
 def print_site_engine_table(rows, many):

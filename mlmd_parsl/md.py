@@ -91,22 +91,35 @@ def main(argv=None):
     summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm,
                            pair_skin=args.pair_skin, model_step=args.model_step, cuda_graph=args.cuda_graph,
                            compact_min_atoms=args.compact_min_atoms)
-    placement = comm.gather(rank_placement(summary["device"], summary["model_step"]), root=0)
+    placement = comm.gather(rank_placement(summary["device"], summary["model_step"], summary["torch_threads"]), root=0)
+    timings = comm.gather({k: summary[k] for k in ("timed_calls", "timed_pair_builds", "timed_ms_per_call")}, root=0)
     if comm.Get_rank() == 0:
         write_placement(Path(args.log).with_name(PLACEMENT_FILE), placement)
         print(f"ran {protocol.name} on {summary['natoms']} atoms, {comm.Get_size()} rank(s), {summary['model_step']} "
               f"model step, pair list built {summary['pair_builds']} times on rank 0; log: {args.log}")
+        report_step_profile(args.log, timings)
     return 0
+
+
+def report_step_profile(log, timings):
+    """engine_profile.json beside the log, and its one-line summary: where the timed stage's steps went."""
+    from .science.lammps.logs import parse_log
+    from .science.reporting.engine_profile import format_profile, profile_path, step_profile, write_profile
+
+    profile = step_profile(parse_log(log), timings)
+    if profile is not None:
+        write_profile(profile_path(log), profile)
+        print(format_profile(profile))
 
 
 PLACEMENT_FILE = "placement.json"  # next to the log: where each rank ran (provenance)
 
 
-def rank_placement(device: str, model_step: str) -> dict:
+def rank_placement(device: str, model_step: str, torch_threads: int) -> dict:
     import os
     import socket
 
-    return {"host": socket.gethostname(), "device": device, "model_step": model_step,
+    return {"host": socket.gethostname(), "device": device, "model_step": model_step, "torch_threads": torch_threads,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""), "slurm_nodelist": os.environ.get("SLURM_JOB_NODELIST", "")}
 

@@ -7,15 +7,17 @@ summed on the model's device; forces on other ranks' atoms go back to their owne
 energy and virial are summed over ranks and handed to LAMMPS as *global* values (identical on every
 rank), which is what fix external expects.
 """
+import os
 import sys
 import traceback
 
 import numpy as np
 
-from ..lammps.deck import MODEL_FIX_ID, NEIGHBOUR_SKIN, Deck
+from ..lammps.deck import MODEL_FIX_ID, NEIGHBOUR_SKIN, Deck, split_before_timed_stage
 from .ghost_router import GhostForceRouter, neighbour_ranks_from_subdomains
 from .model_steps import ExportedModel, ModelStep
 from .pairs import DEFAULT_SKIN, VerletPairs
+from .phase_timer import PhaseTimer
 
 
 class EmbeddedForceField:
@@ -38,6 +40,7 @@ class EmbeddedForceField:
         self.router = GhostForceRouter(comm, natoms, neighbour_ranks=near)
         self.pairs = VerletPairs(self.cutoff, pair_skin, model.device)
         self.calls = 0
+        self.timer = PhaseTimer()
         self._prepared_build = -1
 
     def callback(self, caller, step, nlocal, tags, x, fexternal):
@@ -50,7 +53,8 @@ class EmbeddedForceField:
             self.comm.Abort(3)
 
     def _compute(self, nlocal, fexternal):
-        lmp = self.lmp
+        lmp, timer = self.lmp, self.timer
+        timer.start()
         ntotal = nlocal + int(lmp.extract_global("nghost"))
         energy, virial = 0.0, np.zeros(6)
         local_forces = np.zeros((nlocal, 3))
@@ -58,22 +62,28 @@ class EmbeddedForceField:
         tags = np.asarray(lmp.numpy.extract_atom("id", nelem=ntotal)).astype(np.int64).reshape(-1)
         if nlocal > 0:
             positions = np.asarray(lmp.numpy.extract_atom("x", nelem=ntotal))
+            timer.lap("read")
             pairs = self.pairs
             x = pairs.update(positions, tags, nlocal)
+            timer.lap("pairs")
             if pairs.builds != self._prepared_build:  # the model's atoms changed: their species too
                 types = np.asarray(lmp.numpy.extract_atom("type", nelem=ntotal)).reshape(-1)
                 self.step.prepare(pairs, self.model.atomic_numbers(types[pairs.model_atoms()].astype(np.int64)))
                 self._prepared_build = pairs.builds
+            timer.lap("prepare")
             energy, forces, virial = self.step.evaluate(pairs, x)
             local_forces = forces[:nlocal]
             foreign_tags, foreign_forces = pairs.foreign_tags, forces[nlocal:]
+            timer.lap("model")
         self.router.add_ghost_forces(tags[:nlocal], foreign_tags, foreign_forces, local_forces)
+        timer.lap("route")
         if nlocal > 0:
             fexternal[:, :] = local_forces
         totals = np.zeros(7)
         self.comm.Allreduce(np.concatenate([[energy], virial]), totals)
         lmp.fix_external_set_energy_global(MODEL_FIX_ID, float(totals[0]))
         lmp.fix_external_set_virial_global(MODEL_FIX_ID, [float(v) for v in totals[1:]])
+        timer.lap("hand_back")
         self.calls += 1
 
 
@@ -119,16 +129,36 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
     step = model.step(model_step, cuda_graph, compact_min_atoms)
     if step.fallback_reason and comm.Get_rank() == 0:
         print(f"note: {step.fallback_reason}", file=sys.stderr, flush=True)
+    threads = model_threads(comm)
     lmp = open_lammps(log_file=log_file, comm=comm)
+    model.torch.set_num_threads(threads)  # LAMMPS just set OpenMP's count to 1 if OMP_NUM_THREADS is unset
     try:
         lmp.commands_string(deck.setup)
         force_field = EmbeddedForceField(lmp, model, step, comm, pair_skin)
         lmp.set_fix_external_callback(MODEL_FIX_ID, force_field.callback)
-        lmp.commands_string(deck.stages)
+        warm_up, timed = split_before_timed_stage(deck.stages)
+        lmp.commands_string(warm_up)
+        force_field.timer.reset()  # the phases of the timed stage alone, as LAMMPS' own breakdown of it
+        builds_before_timed = force_field.pairs.builds
+        lmp.commands_string(timed)
         return {"natoms": int(lmp.get_natoms()), "model_calls": force_field.calls, "device": model_device,
-                "pair_builds": force_field.pairs.builds, "model_step": step.name}
+                "pair_builds": force_field.pairs.builds, "model_step": step.name, "torch_threads": model.torch.get_num_threads(),
+                "timed_calls": force_field.timer.calls, "timed_pair_builds": force_field.pairs.builds - builds_before_timed,
+                "timed_ms_per_call": force_field.timer.ms_per_call()}
     finally:
         lmp.close()
+
+
+def model_threads(comm) -> int:
+    """Threads for the model on this rank: OMP_NUM_THREADS when set; else the cores this process may run on,
+    shared among the ranks on its node. (LAMMPS sets OpenMP's thread count to 1 when OMP_NUM_THREADS is unset,
+    which left `python -m mlmd_parsl.md` run by hand on one thread: 1.4x slower on two cores.)"""
+    from mpi4py import MPI
+
+    if os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    ranks_on_node = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
+    return max(1, len(os.sched_getaffinity(0)) // ranks_on_node)
 
 
 def _quiet_hippynn():

@@ -177,6 +177,14 @@ def make_deck(
     return Deck("\n".join(setup) + "\n", "\n".join(stages) + "\n", ghost_cutoff)
 
 
+def split_before_timed_stage(stages: str) -> tuple:
+    """(the commands before the timed stage's marker, the rest): the embedded engine times the timed stage
+    alone. A deck without a timed stage is all warm-up."""
+    marker = f'print "{STAGE_MARKER} {TIMED_STAGE}"'
+    head, found, tail = stages.partition(marker)
+    return (head, found + tail) if found else (stages, "")
+
+
 def _rdf_lines(rdf_file, steps, every=10):
     """Average g(r) over the timed stage (restarting the step count so the average covers it exactly)."""
     if steps % every:

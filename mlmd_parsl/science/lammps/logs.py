@@ -1,4 +1,5 @@
-"""Parse LAMMPS logs: atoms, ranks, MPI grid and the *timed run's* `Performance:` line.
+"""Parse LAMMPS logs: atoms, ranks, MPI grid, the *timed run's* `Performance:` line and where its time went
+(LAMMPS' "MPI task timing breakdown": Pair, Neigh, Comm, Output, Modify, Other, average seconds over ranks).
 
 The deck prints `MLMD_STAGE <name>` before each stage; the timed run is the run that follows
 `MLMD_STAGE timed`. Throughput is normalised from LAMMPS' atom-/katom-/Matom-step/s to atom-step/s.
@@ -16,6 +17,8 @@ _PERFORMANCE = re.compile(r"^Performance:\s*(?P<body>.*)$")
 _LOOP = re.compile(r"^Loop time of (?P<time>\S+) on (?P<procs>\d+) procs for (?P<steps>\d+) steps with (?P<atoms>\d+) atoms")
 _GRID = re.compile(r"^\s*(\d+) by (\d+) by (\d+) MPI processor grid")
 _THREADS = re.compile(r"^\s*using (\d+) OpenMP thread\(s\) per MPI task")
+# "Pair    | 1.4345     | 1.4345     | 1.4345     |   0.0 | 99.43" and "Other   |            | 0.001074   | ..."
+_SECTION = re.compile(r"^(?P<name>Pair|Bond|Kspace|Neigh|Comm|Output|Modify|Other)\s*\|[^|]*\|\s*(?P<avg>\S+)\s*\|")
 
 
 @dataclass
@@ -26,6 +29,7 @@ class RunBlock:
     procs: int = None
     loop_time_s: float = None
     performance: dict = field(default_factory=dict)
+    sections_s: dict = field(default_factory=dict)  # timing breakdown: section -> average seconds over ranks
 
 
 @dataclass
@@ -43,6 +47,7 @@ class LogSummary:
     timesteps_per_s: float = None
     error: str = None
     runs: list = field(default_factory=list)
+    timed_sections_s: dict = field(default_factory=dict)  # the timed run's timing breakdown
 
     @property
     def katom_step_s(self):
@@ -104,6 +109,10 @@ def parse_log(path) -> LogSummary:
         if match and current is not None:
             current.performance = parse_performance(match["body"])
             continue
+        match = _SECTION.match(line)
+        if match and current is not None:
+            current.sections_s[match["name"]] = float(match["avg"])
+            continue
         if line.startswith("ERROR") and error is None:
             error = line.strip()
     summary = LogSummary(str(path), "incomplete", mpi_grid=grid, error=error, runs=runs, threads_per_rank=threads)
@@ -113,6 +122,7 @@ def parse_log(path) -> LogSummary:
         summary.atoms, summary.timed_steps = run.atoms, run.steps
         summary.ranks = grid[0] * grid[1] * grid[2] if grid else run.procs // threads
         summary.loop_time_s = run.loop_time_s
+        summary.timed_sections_s = dict(run.sections_s)
         if "atom_step_s" in run.performance:
             summary.atom_step_s = run.performance["atom_step_s"]
             summary.ns_per_day = run.performance.get("ns_per_day")

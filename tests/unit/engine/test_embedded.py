@@ -117,3 +117,32 @@ def test_a_deck_whose_ghosts_fall_short_of_the_models_cutoff_is_refused(long_ran
     deck = make_deck(long_range_model["box"], (2, 2, 2), single_stage_protocol(0))  # the 4 A default
     with pytest.raises(ModelError, match="keeps ghosts to 6 A, but .* has a 6.5 A cutoff"):
         run_embedded(deck, long_range_model["model"], str(tmp_path / "log.lammps"), comm=MPI.COMM_SELF)
+
+
+def test_a_run_records_where_its_timed_steps_went_and_keeps_torchs_threads(untrained_model, tmp_path):
+    """engine_profile.json: the callback's phases of the timed stage alone, within LAMMPS' loop time; and with
+    OMP_NUM_THREADS unset the model keeps the cores LAMMPS' start-up would have cut to one thread."""
+    import json
+    import os
+
+    env = child_env()
+    env.pop("OMP_NUM_THREADS")
+    log = tmp_path / "log.lammps"
+    result = subprocess.run(
+        [sys.executable, "-m", "mlmd_parsl.md", "--model", str(untrained_model["model"]), "--box",
+         str(untrained_model["box"]), "--replicate", "2", "2", "1", "--profile", "quick", "--timed-steps", "30",
+         "--log", str(log)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    profile = json.loads((tmp_path / "log.engine_profile.json").read_text())
+    assert profile["timed_steps"] == 30 and profile["atoms"] == 284
+    phases = profile["callback_ms_per_step"]
+    assert set(phases) == {"read", "pairs", "prepare", "model", "route", "hand_back"}
+    assert min(phases.values()) >= 0 and phases["model"] == max(phases.values())
+    assert sum(phases.values()) <= profile["loop_ms_per_step"]
+    assert 0 <= profile["outside_callback_ms_per_step"] < profile["loop_ms_per_step"]
+    assert 0 <= profile["pair_builds_rank0"] <= 31  # the timed stage's builds, not the warm-up's too
+    assert "engine callback" in result.stdout and "LAMMPS outside it" in result.stdout
+    placement = json.loads((tmp_path / "placement.json").read_text())
+    assert placement["ranks"][0]["torch_threads"] == len(os.sched_getaffinity(0))

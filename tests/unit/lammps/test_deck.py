@@ -63,3 +63,14 @@ def test_deck_runs_on_stock_lmp_with_the_eam_swap(profile, tmp_path):
     log = parse_log(tmp_path / "log.lammps")
     assert log.status == "ok" and log.atoms == 284 and log.timed_steps == protocol.stages[-1].steps
     assert [run.stage for run in log.runs] == [s.name for s in protocol.stages]
+
+
+def test_split_before_timed_stage_puts_every_warm_up_command_first():
+    from mlmd_parsl.science.lammps.deck import split_before_timed_stage
+
+    deck = make_deck("box.data", (2, 2, 1), protocol_by_name("quick"))
+    warm_up, timed = split_before_timed_stage(deck.stages)
+    assert warm_up + timed == deck.stages
+    assert timed.startswith('print "MLMD_STAGE timed"') and timed.count("run ") == 1
+    assert warm_up.count("run ") == 4
+    assert split_before_timed_stage("run 5\n") == ("run 5\n", "")

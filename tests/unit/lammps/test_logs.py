@@ -61,3 +61,15 @@ def test_missing_log_is_failed(tmp_path):
 )
 def test_performance_units(text, expected):
     assert parse_performance(text)["atom_step_s"] == pytest.approx(expected)
+
+
+def test_timed_run_timing_breakdown_is_the_timed_stage_average_over_ranks():
+    one_rank = parse_log(LOGS / "eam_quick_284atoms_1rank.log")
+    assert one_rank.timed_sections_s == pytest.approx(
+        {"Pair": 0.02485, "Neigh": 0.0012426, "Comm": 0.00051241, "Output": 0.00024354, "Modify": 0.0001796,
+         "Other": 0.0002028})
+    assert one_rank.runs[0].sections_s != one_rank.timed_sections_s  # an earlier stage's table is its own
+    two_ranks = parse_log(LOGS / "eam_36352atoms_2ranks_matom.log")
+    assert two_ranks.timed_sections_s["Pair"] == pytest.approx(5.6361)  # the avg column, not min or max
+    assert two_ranks.timed_sections_s["Comm"] == pytest.approx(0.26661)
+    assert sum(two_ranks.timed_sections_s.values()) == pytest.approx(two_ranks.loop_time_s, rel=0.01)
