@@ -11,7 +11,7 @@ one process, interleaved:
 - compacted: the CUDA-graph step with the pairs within the cutoff compacted first;
 - eager: the eager lean step on the pairs within the cutoff (the engine's step above 35,000 model atoms);
 - compiled: the compacted graph step with the lean network compiled by torch.compile (inductor's fused
-  kernels), if this torch can compile.
+  kernels, compiled_network.py; the engine's default on a GPU), compiled-all: every candidate through it.
 For each: ms per step of the whole `evaluate` (positions in, forces on the host), of the step's GPU work alone,
 and of the host copies around it (positions to the device, forces back, pageable and pinned); then the
 kernels of one variant (--kernels) with their GPU time per step. Ratios are within this run only.
@@ -57,26 +57,8 @@ def synced_ms(torch, func, repeats):
     return 1e3 * (time.perf_counter() - start) / repeats
 
 
-class CompiledLean:
-    """The lean network with its energy compiled by torch.compile; autograd runs inductor's compiled backward."""
-
-    def __init__(self, lean):
-        import torch
-
-        self.lean, self.hard_max = lean, lean.hard_max
-
-        def energy(atomic_numbers, pair_i, pair_j, pair_coord, local_weight):
-            return (lean.atom_energies(atomic_numbers, pair_i, pair_j, pair_coord) * local_weight).sum()
-
-        self.energy = torch.compile(energy, dynamic=False, fullgraph=True)
-
-    def energy_and_pair_forces(self, atomic_numbers, pair_i, pair_j, pair_coord, local_weight):
-        import torch
-
-        pair_coord = pair_coord.detach().requires_grad_(True)
-        energy = self.energy(atomic_numbers, pair_i, pair_j, pair_coord, local_weight)
-        (grad,) = torch.autograd.grad(energy, pair_coord)
-        return energy.detach(), -grad
+VARIANTS = ("captured", "compacted", "eager", "compiled", "compiled-all")
+EVERY_CANDIDATE = 10**12  # compact_min_atoms that never compacts
 
 
 def make_steps(exported, variants):
@@ -88,12 +70,10 @@ def make_steps(exported, variants):
     for name in variants:
         if name == "eager":
             steps[name] = eager
-        elif name == "captured":
-            steps[name] = CapturedLeanStep(lean, exported.device, exported.dtype, compact_min_atoms=10**12)
-        elif name == "compacted":
-            steps[name] = CapturedLeanStep(lean, exported.device, exported.dtype, compact_min_atoms=0)
-        elif name == "compiled":
-            steps[name] = CapturedLeanStep(CompiledLean(lean), exported.device, exported.dtype, compact_min_atoms=0)
+        else:
+            compact_from = EVERY_CANDIDATE if name in ("captured", "compiled-all") else 0
+            steps[name] = CapturedLeanStep(lean, exported.device, exported.dtype, compact_from,
+                                           compile_network=name.startswith("compiled"))
     return steps
 
 
@@ -129,8 +109,7 @@ def main(argv=None):
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--repeats", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each variant keeps its fastest")
-    parser.add_argument("--variants", nargs="+", default=["captured", "compacted", "eager"],
-                        choices=["captured", "compacted", "eager", "compiled"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--kernels", nargs="*", default=["compacted", "eager"], help="variants to profile by kernel")
     args = parser.parse_args(argv)
 
@@ -164,13 +143,12 @@ def main(argv=None):
             host["forces to host (pinned)"] = lambda: pinned_forces.copy_(device_forces, non_blocking=True)
         host["displacement check (one sync)"] = lambda: pairs._moved_too_far(x)
         steps = make_steps(exported, args.variants)
-        try:
-            for step in steps.values():
-                step.prepare(pairs, numbers)
-                step.evaluate(pairs, x)
-        except Exception as exc:  # a torch that cannot compile: say so, measure the others
-            print(f"  a variant failed to prepare: {exc!r}", flush=True)
-            steps = {k: v for k, v in steps.items() if k != "compiled"}
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step.prepare(pairs, numbers)  # captures (and compiles) here
+            step.evaluate(pairs, x)
+            print(f"  {name}: first step (capture, compilation) {time.perf_counter() - start:.1f} s; {step.name}",
+                  flush=True)
         best = {}
         for _ in range(args.rounds):
             for name, step in steps.items():

@@ -33,6 +33,8 @@ def build_parser():
                              "graph for networks it does not support); hippynn: hippynn's own LAMMPS graph")
     parser.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false",
                         help="on a GPU, launch the lean model step eagerly instead of replaying a captured CUDA graph")
+    parser.add_argument("--no-compile", dest="compile_network", action="store_false",
+                        help="on a GPU, capture the lean network as it is instead of compiled by torch.compile")
     parser.add_argument("--compact-min-atoms", type=int, default=None, metavar="N",
                         help="on a GPU, the captured step compacts the pairs within the cutoff from N model atoms on "
                              "(0: always; default: the engine's, 4000); for measuring both ways in one session")
@@ -90,7 +92,7 @@ def main(argv=None):
     )
     summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm,
                            pair_skin=args.pair_skin, model_step=args.model_step, cuda_graph=args.cuda_graph,
-                           compact_min_atoms=args.compact_min_atoms)
+                           compact_min_atoms=args.compact_min_atoms, compile_network=args.compile_network)
     placement = comm.gather(rank_placement(summary["device"], summary["model_step"], summary["torch_threads"]), root=0)
     timings = comm.gather({k: summary[k] for k in ("timed_calls", "timed_pair_builds", "timed_ms_per_call")}, root=0)
     if comm.Get_rank() == 0:

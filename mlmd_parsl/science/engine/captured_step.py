@@ -14,6 +14,7 @@ step whose pairs outgrow their buffer is run again with a larger one. A candidat
 refills the buffers; the graph is captured again only when a buffer grows.
 """
 import math
+import sys
 
 import torch
 
@@ -21,25 +22,46 @@ from .model_steps import assemble
 
 FAR_AWAY = 1.0e3  # Angstrom: the vector of padding pairs, far beyond any cutoff
 HEADROOM = 1.25
-# From this many model atoms on, the pairs within the cutoff are compacted before the network: on one H200
-# the engine's ratio to the bare model step rose at 6,816-18,176 atoms in every call. Below it every
-# candidate goes through the network, as before: compaction measured slower at 568 and 2,272 atoms in its
-# one call, within the machine's call-to-call variation (benchmarks/RESULTS.md, 2026-11-29).
-COMPACT_MIN_ATOMS = 4_000
+# From this many model atoms on, the pairs within the cutoff are compacted before the network. Both ways in one
+# H200 call (benchmarks/profile_model_step.py, RESULTS.md): compiled, compaction is 1.19x faster at 2,272 atoms
+# and 1.26x at 9,088, 7% slower at 568; uncompiled, the same at 568 and 1.22x faster at 2,272.
+COMPACT_MIN_ATOMS = 1_000
 
 
 class CapturedLeanStep:
     """A ModelStep (model_steps.py): prepare() loads a new candidate list, evaluate() replays the graph."""
-    name = "lean (CUDA graph)"
-
-    def __init__(self, lean, device, dtype, compact_min_atoms=COMPACT_MIN_ATOMS):
+    def __init__(self, lean, device, dtype, compact_min_atoms=COMPACT_MIN_ATOMS, compile_network=False):
+        """compile_network: run the lean network compiled by torch.compile (compiled_network.py); if compiling
+        fails, the step says so on stderr and captures the network uncompiled."""
         self.lean = lean
+        self.network = lean
+        if compile_network:
+            from .compiled_network import CompiledLean
+
+            self.network = CompiledLean(lean)
         self.device = torch.device(device)
         self.dtype = dtype
         self.compact_min_atoms = compact_min_atoms
+        self.capturable = self.device.type == "cuda"
         self.compact = None  # whether the current list's pairs within the cutoff are compacted
         self.graph = None
         self.pair_capacity = self.atom_capacity = self.position_capacity = self.kept_capacity = 0
+
+    @property
+    def compiled(self):
+        return self.network is not self.lean
+
+    @property
+    def name(self):
+        return "lean (CUDA graph, compiled)" if self.compiled else "lean (CUDA graph)"
+
+    @property
+    def max_atoms(self):
+        """Up to how many model atoms this step beats the eager one: any count compiled; uncompiled, above
+        CUDA_GRAPH_MAX_ATOMS the eager step (pairs filtered to the cutoff, no padding) is faster."""
+        from .model_steps import CUDA_GRAPH_MAX_ATOMS
+
+        return math.inf if self.compiled else CUDA_GRAPH_MAX_ATOMS
 
     def prepare(self, pairs, atomic_numbers):
         compact = pairs.natoms >= self.compact_min_atoms
@@ -140,15 +162,26 @@ class CapturedLeanStep:
         self.scalars[7:].copy_(kept)
 
     def _evaluate(self, pair_i, pair_j, pair_coord):
-        energy, pair_forces = self.lean.energy_and_pair_forces(self.numbers, pair_i, pair_j,
+        energy, pair_forces = self.network.energy_and_pair_forces(self.numbers, pair_i, pair_j,
                                                                pair_coord.to(self.dtype), self.weight)
         forces, scalars = assemble(len(self.forces), pair_i, pair_j, pair_coord, pair_forces, energy)
         self.forces.copy_(forces)
         self.scalars[:7].copy_(scalars)
 
     def _capture(self):
-        if self.device.type != "cuda":
+        if not self.capturable:
             return
+        try:
+            self._capture_graph()
+        except Exception as exc:  # torch.compile failed in the warm-up (no compiler, an unsupported torch)
+            if not self.compiled:
+                raise
+            sys.stderr.write(f"torch.compile of the lean network failed ({type(exc).__name__}: {str(exc)[:300]}); "
+                             "the captured step runs it uncompiled\n")
+            self.network = self.lean
+            self._capture_graph()
+
+    def _capture_graph(self):
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):  # warm-up off the capture: lazy initialisation, autograd, allocator

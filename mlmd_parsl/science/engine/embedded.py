@@ -103,14 +103,16 @@ def device_for_rank(model_device: str, comm) -> str:
 
 
 def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="float32", comm=None,
-                 pair_skin=DEFAULT_SKIN, model_step="lean", cuda_graph=True, compact_min_atoms=None):
+                 pair_skin=DEFAULT_SKIN, model_step="lean", cuda_graph=True, compact_min_atoms=None,
+                 compile_network=True):
     """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine.
 
     pair_skin (Angstrom, 0 .. MAX_PAIR_SKIN): reach of the reused pair candidates beyond the cutoff; 0 finds
     pairs afresh every step. model_step: "lean" (LeanHipnn, falling back to hippynn's graph for networks it
     does not support) or "hippynn". cuda_graph: on a GPU, replay the lean step as one captured CUDA graph
     (captured_step.py) instead of launching it eagerly; compact_min_atoms: from how many model atoms on that
-    step compacts the pairs within the cutoff (None: captured_step.COMPACT_MIN_ATOMS)."""
+    step compacts the pairs within the cutoff (None: captured_step.COMPACT_MIN_ATOMS); compile_network: that
+    step runs the network compiled by torch.compile (compiled_network.py) where this torch can."""
     from mpi4py import MPI
 
     from ..model.export import load_exported_model
@@ -126,7 +128,7 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
         raise ModelError(f"the deck keeps ghosts to {deck.ghost_cutoff:g} A, but {model_path} has a {model.cutoff:g} A "
                          f"cutoff (needs {model.cutoff + NEIGHBOUR_SKIN:g} A): build the deck with make_deck(..., "
                          "cutoff=model_cutoff(model))")
-    step = model.step(model_step, cuda_graph, compact_min_atoms)
+    step = model.step(model_step, cuda_graph, compact_min_atoms, compile_network)
     if step.fallback_reason and comm.Get_rank() == 0:
         print(f"note: {step.fallback_reason}", file=sys.stderr, flush=True)
     threads = model_threads(comm)

@@ -14,9 +14,9 @@ import numpy as np
 
 MODEL_STEPS = ("lean", "hippynn")
 
-# Above this many model atoms per rank the eager lean step (pairs filtered to the cutoff) beats the captured
-# one (every candidate pair, about twice as many): fitted step costs on an H100 cross at ~35,000 atoms
-# (benchmarks/RESULTS.md, 2026-11-27).
+# Above this many model atoms per rank the eager lean step beats the captured one when the network is not
+# compiled (at 85,200 atoms on an H200: eager 7.4 ms, captured and compacted 9.6 ms). Compiled, the captured
+# step is faster at every size measured (5.4 ms at 85,200): CapturedLeanStep.max_atoms.
 CUDA_GRAPH_MAX_ATOMS = 35_000
 
 
@@ -64,17 +64,22 @@ class ExportedModel:
                                  fallback_reason=f"hippynn's graph used: {exc}")
         return EagerStep(HippynnPairForces(self.graph), self.device, self.dtype)
 
-    def step(self, model_step="lean", cuda_graph=True, compact_min_atoms=None) -> ModelStep:
+    def step(self, model_step="lean", cuda_graph=True, compact_min_atoms=None, compile_network=True) -> ModelStep:
         """The engine's step: on a GPU with cuda_graph, the lean step captured as a CUDA graph up to
         CUDA_GRAPH_MAX_ATOMS model atoms (compacting the pairs within the cutoff from compact_min_atoms on;
-        None: captured_step's default) and eager above; else the eager step."""
+        None: captured_step's default; its network compiled by torch.compile with compile_network, where
+        this torch can) and eager above; else the eager step."""
         eager = self.eager_step(model_step)
         if cuda_graph and isinstance(eager.pair_forces, LeanPairForces) and self.device.type == "cuda":
             from .captured_step import COMPACT_MIN_ATOMS, CapturedLeanStep
+            from .compiled_network import why_not_compiled
 
             compact_from = COMPACT_MIN_ATOMS if compact_min_atoms is None else compact_min_atoms
-            captured = CapturedLeanStep(eager.pair_forces.lean, self.device, self.dtype, compact_from)
-            return SizeSwitchedStep(captured, eager, CUDA_GRAPH_MAX_ATOMS)
+            if compile_network and why_not_compiled(self.device):
+                sys.stderr.write(f"note: the lean network runs uncompiled: {why_not_compiled(self.device)}\n")
+                compile_network = False
+            captured = CapturedLeanStep(eager.pair_forces.lean, self.device, self.dtype, compact_from, compile_network)
+            return SizeSwitchedStep(captured, eager)
         return eager
 
 
@@ -138,28 +143,30 @@ class EagerStep:
 
 
 class SizeSwitchedStep:
-    """The captured step for lists of up to max_atoms model atoms, the eager step above (and from the first
-    capture that fails on, with a note on stderr)."""
+    """The captured step for lists of up to its max_atoms model atoms (or max_atoms if given), the eager step
+    above (and from the first capture that fails on, with a note on stderr)."""
 
-    def __init__(self, captured, eager, max_atoms):
+    def __init__(self, captured, eager, max_atoms=None):
         self.captured, self.eager, self.max_atoms = captured, eager, max_atoms
         self.fallback_reason = eager.fallback_reason
         self.current = eager
         self.graph_steps = self.steps = 0
+        self.graph_name = captured.name
 
     @property
     def name(self):
         if self.graph_steps == 0:
             return self.eager.name
         if self.graph_steps == self.steps:
-            return f"{self.eager.name} (CUDA graph)"
-        return f"{self.eager.name} (CUDA graph for {self.graph_steps} of {self.steps} steps)"
+            return self.graph_name
+        return f"{self.graph_name} for {self.graph_steps} of {self.steps} steps"
 
     def prepare(self, pairs, atomic_numbers):
-        if self.captured is not None and pairs.natoms <= self.max_atoms:
+        limit = self.max_atoms if self.max_atoms is not None else getattr(self.captured, "max_atoms", None)
+        if self.captured is not None and pairs.natoms <= limit:
             try:
                 self.captured.prepare(pairs, atomic_numbers)
-                self.current = self.captured
+                self.current, self.graph_name = self.captured, self.captured.name  # compiled, unless that failed
                 return
             except RuntimeError as exc:  # a torch/driver that cannot capture: keep going, eagerly
                 sys.stderr.write(f"CUDA graph capture failed ({exc}); the lean step runs eagerly\n")

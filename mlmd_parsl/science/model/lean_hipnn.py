@@ -69,14 +69,15 @@ class LeanHipnn(torch.nn.Module):
         species = self.species_map[atomic_numbers].unsqueeze(-1)
         return (species == torch.arange(1, self.n_species, device=species.device)).to(dtype)
 
-    def atom_energies(self, atomic_numbers, pair_i, pair_j, pair_coord, nlocal=None):
+    def atom_energies(self, atomic_numbers, pair_i, pair_j, pair_coord, nlocal=None, padded_sums=None):
         """Per-atom energies of the first nlocal atoms (default: all) with these atomic numbers and pairs
-        (i, j, x_i - x_j); every pair's i must be one of them, its j may be any atom (a ghost)."""
+        (i, j, x_i - x_j); every pair's i must be one of them, its j may be any atom (a ghost). padded_sums:
+        neighbour_sums' layout (None: padded on a CPU)."""
         nlocal = len(atomic_numbers) if nlocal is None else nlocal
         features = self.one_hot(atomic_numbers, pair_coord.dtype)
         sense, angular = pair_terms(self, pair_coord)
         radial = pair_radial(self, sense, features[pair_j])
-        out = neighbour_sums(pair_i, angular, radial, nlocal)  # (nlocal, 9, nf_out)
+        out = neighbour_sums(pair_i, angular, radial, nlocal, padded_sums)  # (nlocal, 9, nf_out)
         onehot_part, final_part = energy_terms(self, features[:nlocal], out)
         return onehot_part + final_part
 
@@ -183,14 +184,17 @@ def energy_terms(w, features, out):
     return w.energy_onehot(features).squeeze(1), w.energy_final(hidden).squeeze(1)
 
 
-def neighbour_sums(pair_i, angular, radial, natoms):
+def neighbour_sums(pair_i, angular, radial, natoms, padded=None):
     """out[i] = sum over atom i's pairs of the outer product angular (9) x radial (nf_out): (natoms, 9, nf_out).
 
     On a GPU: every pair's product, summed with index_add_ (what the H100 measurements of 2026-11-27 ran).
     On a CPU that product and its backward pass over a (pairs, 9, nf_out) tensor took half of the model step;
-    there each atom's pairs go into a padded (atoms, most pairs of an atom, .) layout and one batched matmul
-    sums them, 4x faster for forward + backward at 568 atoms (padding slots are zero and add nothing)."""
-    if angular.is_cuda:
+    there (padded=None on a CPU, or True) each atom's pairs go into a padded (atoms, most pairs of an atom, .)
+    layout and one batched matmul sums them, 4x faster for forward + backward at 568 atoms (padding slots are
+    zero and add nothing). Its width depends on the data, so torch.compile takes the index_add_ layout."""
+    if padded is None:
+        padded = not angular.is_cuda
+    if not padded:
         out = torch.zeros((natoms, 9, radial.shape[1]), dtype=radial.dtype, device=radial.device)
         return out.index_add_(0, pair_i, angular.unsqueeze(2) * radial.unsqueeze(1))
     count = torch.bincount(pair_i, minlength=natoms)

@@ -57,7 +57,7 @@ def test_the_size_switched_step_captures_small_lists_runs_large_ones_eagerly_and
     assert_same(*both_steps(model, step, pairs, small[0] * 1.25, *small[1:]))
     assert step.current is captured and step.name == "lean (CUDA graph)"
     assert_same(*both_steps(model, step, pairs, large[0] * 1.25, *large[1:]))
-    assert step.current is eager and step.name == "lean (CUDA graph for 1 of 2 steps)"
+    assert step.current is eager and step.name == "lean (CUDA graph) for 1 of 2 steps"
 
     def cannot_capture(*args):
         raise RuntimeError("operation not permitted when stream is capturing")
