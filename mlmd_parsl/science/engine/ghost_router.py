@@ -37,6 +37,8 @@ class GhostForceRouter:
 
     def add_ghost_forces(self, local_tags, ghost_tags, ghost_forces, local_forces):
         """Add each ghost's force to its owner's local force array (in place, on every rank)."""
+        if self.size == 1 and len(ghost_tags) == 0:  # one rank folds every image onto its atom: nothing to route
+            return
         local_map = self._local_map(local_tags)
         if self.size == 1:
             if np.any(local_map[ghost_tags] < 0):

@@ -21,18 +21,24 @@ class PhaseTimer:
     def __init__(self):
         self.reset()
 
-    def reset(self):
+    def reset(self, skip_calls=0):
+        """Start again; the next skip_calls calls are not counted (a run's set-up call, outside LAMMPS' loop
+        time, which often rebuilds the pair list)."""
         self.seconds = dict.fromkeys(PHASES, 0.0)
         self.calls = 0
+        self._skip = skip_calls
         self._mark = None
 
     def start(self):
-        self.calls += 1
+        self._counting = self._skip == 0
+        self._skip = max(0, self._skip - 1)
+        self.calls += self._counting
         self._mark = perf_counter()
 
     def lap(self, phase):
         now = perf_counter()
-        self.seconds[phase] += now - self._mark
+        if self._counting:
+            self.seconds[phase] += now - self._mark
         self._mark = now
 
     def ms_per_call(self) -> dict:

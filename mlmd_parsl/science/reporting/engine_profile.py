@@ -17,8 +17,7 @@ def step_profile(log_summary, ranks: list) -> dict:
     steps = log_summary.timed_steps
     if log_summary.status != "ok" or not steps or not ranks:
         return None
-    phases = list(ranks[0]["timed_ms_per_call"])
-    # per call = per step: LAMMPS' extra call in the run's setup is outside the loop time, and like any other
+    phases = list(ranks[0]["timed_ms_per_call"])  # one call per step: the run's set-up call is not counted
     callback = {p: sum(r["timed_ms_per_call"][p] for r in ranks) / len(ranks) for p in phases}
     loop_ms = 1e3 * log_summary.loop_time_s / steps
     return {
@@ -30,6 +29,7 @@ def step_profile(log_summary, ranks: list) -> dict:
         "outside_callback_ms_per_step": loop_ms - sum(callback.values()),
         "lammps_sections_ms_per_step": {k: 1e3 * v / steps for k, v in log_summary.timed_sections_s.items()},
         "pair_builds_rank0": ranks[0]["timed_pair_builds"],
+        "callback_calls_rank0": ranks[0]["timed_calls"],
     }
 
 

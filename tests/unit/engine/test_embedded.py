@@ -137,6 +137,7 @@ def test_a_run_records_where_its_timed_steps_went_and_keeps_torchs_threads(untra
     assert result.returncode == 0, result.stderr[-3000:]
     profile = json.loads((tmp_path / "log.engine_profile.json").read_text())
     assert profile["timed_steps"] == 30 and profile["atoms"] == 284
+    assert profile["callback_calls_rank0"] == 30  # the steps, not the run's set-up call
     phases = profile["callback_ms_per_step"]
     assert set(phases) == {"read", "pairs", "prepare", "model", "route", "hand_back"}
     assert min(phases.values()) >= 0 and phases["model"] == max(phases.values())
