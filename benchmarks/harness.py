@@ -101,7 +101,7 @@ def timed_protocol(args):
     return with_timed_steps(protocol_by_name(args.profile), args.timed_steps)
 
 
-def lammps_rate(args, zrep, ranks, engine, workdir):
+def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None):
     """Katom-step/s of the profile's timed stage (after its warm-up stages): our engine or LAMMPS' EAM."""
     from mlmd_parsl.science.lammps.runtime import eam_potential_path, mpiexec_executable
 
@@ -119,7 +119,7 @@ def lammps_rate(args, zrep, ranks, engine, workdir):
     elif engine == "embedded":
         cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", args.model, "--box", args.box, "--replicate", "2",
                "2", str(zrep), "--profile", args.profile, "--timed-steps", str(args.timed_steps), "--device",
-               args.device, "--log", str(log), *args.engine_args.split()]
+               args.device, "--log", str(log), *(args.engine_args if engine_args is None else engine_args).split()]
     else:
         deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args), engine="eam",
                          eam_file=eam_potential_path())
@@ -135,9 +135,9 @@ def lammps_rate(args, zrep, ranks, engine, workdir):
     return parsed.katom_step_s if parsed.status == "ok" else None
 
 
-def engine_rate(args, zrep, ranks, workdir, row, column):
+def engine_rate(args, zrep, ranks, workdir, row, column, engine_args=None):
     """Our engine's Katom-step/s, keeping in row[column + '_profile'] where the fastest round's steps went."""
-    rate = lammps_rate(args, zrep, ranks, "embedded", workdir)
+    rate = lammps_rate(args, zrep, ranks, "embedded", workdir, engine_args)
     if rate is not None and (row.get(column) is None or rate > row[column]):
         row[f"{column}_profile"] = read_profile(profile_path(workdir / f"embedded_z{zrep}_r{ranks}.log"))
     return rate
@@ -192,6 +192,9 @@ def main(argv=None):
     parser.add_argument("--ase-max-atoms", type=int, default=20_000, help="skip ASE MD above this size (too slow)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="cores to share among ranks")
     parser.add_argument("--engine-args", default="", help="extra options for the engine runs, e.g. '--no-cuda-graph'")
+    parser.add_argument("--engine-variant", default=None, metavar="ARGS",
+                        help="also run the engine on 1 rank with these options instead of --engine-args, in the same "
+                             "rounds (e.g. '--compile on'), and print its ratio to the engine")
     parser.add_argument("--best-of", type=int, default=1, help="rounds per size; each column keeps its fastest")
     parser.add_argument("--columns", nargs="+", default=list(COLUMNS), choices=COLUMNS,
                         help="MD columns to measure (a million atoms: engine and model only, say)")
@@ -238,6 +241,8 @@ def main(argv=None):
             _keep_best(row, "engine_1", engine_rate(args, zrep, 1, workdir, row, "engine_1") if "engine" in on else None)
             _keep_best(row, many, engine_rate(args, zrep, args.ranks, workdir, row, many)
                        if args.ranks > 1 and "engine" in on else None)
+            _keep_best(row, "variant_1", engine_rate(args, zrep, 1, workdir, row, "variant_1", args.engine_variant)
+                       if args.engine_variant is not None and "engine" in on else None)
             _keep_best(row, "model", model_step_rate(args.model, atoms, args.device, args.dtype, args.timed_steps) / 1e3
                        if "model" in on else None)
             _keep_best(row, "stock", model_step_rate(args.model, atoms, args.device, args.dtype, args.timed_steps,
@@ -261,8 +266,19 @@ def main(argv=None):
               f"{_f(row['eam_1'], 8)} {_f(row[many_eam], 8)}", flush=True)
     if site_engine:
         print_site_engine_table(result["md"], args.ranks)
+    if args.engine_variant is not None:
+        print(f"\nEngine on 1 rank with '{args.engine_variant}' (variant) vs '{args.engine_args}' (engine), same rounds:")
+        for row in result["md"]:
+            ratio = row["variant_1"] / row["engine_1"] if row["variant_1"] and row["engine_1"] else None
+            row["variant_over_engine"] = ratio
+            model_ratio = row["variant_1"] / row["model"] if row["variant_1"] and row["model"] else None
+            ase_ratio = row["variant_1"] / row["ase_md"] if row["variant_1"] and row.get("ase_md") else None
+            print(f"{row['atoms']:>9} variant {_f(row['variant_1'], 9)} engine {_f(row['engine_1'], 9)} "
+                  f"variant/engine {_f(ratio, 6, 3)} variant/model {_f(model_ratio, 6, 3)} "
+                  f"variant/ASE {_f(ase_ratio, 6, 2)}", flush=True)
     if "engine" in args.columns:
-        print_engine_profiles(result["md"], ["engine_1"] + ([many] if args.ranks > 1 else []))
+        columns = ["engine_1"] + ([many] if args.ranks > 1 else []) + (["variant_1"] if args.engine_variant else [])
+        print_engine_profiles(result["md"], columns)
     result["step_cost_fit"] = {}
     for column in ("engine_1", "model", "stock", "eam_1"):
         fit = fit_step_cost([(r["atoms"], r[column]) for r in result["md"]])
@@ -286,13 +302,13 @@ def print_engine_profiles(rows, columns):
 
     print("\nWhere the engine's timed steps went, ms per step (callback phases averaged over ranks; 'LAMMPS': loop "
           "time outside the callback - integration, ghost exchange, re-neighbouring):")
-    print(f"{'atoms':>9} {'ranks':>5} {'step':>8} " + " ".join(f"{p:>9}" for p in PHASES) + f" {'LAMMPS':>8} {'builds':>7}")
+    print(f"{'atoms':>9} {'column':>10} {'step':>8} " + " ".join(f"{p:>9}" for p in PHASES) + f" {'LAMMPS':>8} {'builds':>7}")
     for row in rows:
         for column in columns:
             profile = row.get(f"{column}_profile")
             if profile:
                 phases = profile["callback_ms_per_step"]
-                print(f"{row['atoms']:>9} {profile['ranks']:>5} {profile['loop_ms_per_step']:>8.3f} "
+                print(f"{row['atoms']:>9} {column:>10} {profile['loop_ms_per_step']:>8.3f} "
                       + " ".join(f"{phases[p]:>9.3f}" for p in PHASES)
                       + f" {profile['outside_callback_ms_per_step']:>8.3f} {profile['pair_builds_rank0']:>7}", flush=True)
 

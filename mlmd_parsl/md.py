@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserInputError
-from .science.engine.model_steps import MODEL_STEPS
+from .science.engine.model_steps import COMPILE_CHOICES, MODEL_STEPS
 from .science.engine.pairs import DEFAULT_SKIN, MAX_PAIR_SKIN
 
 
@@ -33,8 +33,9 @@ def build_parser():
                              "graph for networks it does not support); hippynn: hippynn's own LAMMPS graph")
     parser.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false",
                         help="on a GPU, launch the lean model step eagerly instead of replaying a captured CUDA graph")
-    parser.add_argument("--no-compile", dest="compile_network", action="store_false",
-                        help="on a GPU, capture the lean network as it is instead of compiled by torch.compile")
+    parser.add_argument("--compile", dest="compile_network", default="auto", choices=COMPILE_CHOICES,
+                        help="the lean network compiled by torch.compile: auto (in the captured GPU step), on (on a "
+                             "CPU too: needs a C++ compiler, 10-15 s per process to compile), off")
     parser.add_argument("--compact-min-atoms", type=int, default=None, metavar="N",
                         help="on a GPU, the captured step compacts the pairs within the cutoff from N model atoms on "
                              "(0: always; default: the engine's, 4000); for measuring both ways in one session")

@@ -44,7 +44,7 @@ def test_captured_step_follows_the_eager_steps_over_a_trajectory(untrained_model
     """60 steps in float64 on the GPU: the replayed graph (candidate lists rebuilt and refilled on the way),
     the eager lean step and hippynn's own graph stay together."""
     runs = {}
-    for name, extra in (("graph", ()), ("uncompiled", ("--no-compile",)), ("eager", ("--no-cuda-graph",)),
+    for name, extra in (("graph", ()), ("uncompiled", ("--compile", "off")), ("eager", ("--no-cuda-graph",)),
                         ("hippynn", ("--model-step", "hippynn"))):
         (ids, x, f, _), out = forces(untrained_model["model"], untrained_model["box"], "cuda", tmp_path,
                                      replicate=(2, 2, 2), steps=60, extra=("--dtype", "float64", *extra), name=name)

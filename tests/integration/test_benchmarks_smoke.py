@@ -14,14 +14,17 @@ def test_harness_runs_every_md_column(untrained_model, tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "harness.py"), "--model", str(untrained_model["model"]),
          "--box", str(FIXTURES / "ag_box.data"), "--state", str(untrained_model["state"]), "--zreps", "1", "2",
-         "--ranks", "1", "--timed-steps", "2", "--out", str(tmp_path)],
+         "--ranks", "1", "--timed-steps", "2", "--engine-variant", "--pair-skin 0", "--out", str(tmp_path)],
         cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     result = json.loads((tmp_path / "harness.json").read_text())
     assert [row["atoms"] for row in result["md"]] == [284, 568]
     for row in result["md"]:
         assert all(row[k] > 0 for k in ("engine_1", "model", "stock", "ase_md", "eam_1", "engine_over_model",
-                                   "engine_over_stock", "engine_over_ase"))
+                                   "engine_over_stock", "engine_over_ase", "variant_1", "variant_over_engine"))
+        for column in ("engine_1", "variant_1"):  # where each one's timed steps went
+            assert row[f"{column}_profile"]["timed_steps"] == 2 and row[f"{column}_profile"]["callback_ms_per_step"]["model"] > 0
+        assert row["variant_1_profile"]["pair_builds_rank0"] >= 2  # --pair-skin 0 finds pairs every step
     assert set(result["step_cost_fit"]) == {"engine_1", "model", "stock", "eam_1"}  # two sizes: floor + slope fitted
     assert (tmp_path / "step_cost.png").stat().st_size > 5_000
     from mlmd_parsl.science.lammps.logs import parse_log

@@ -13,9 +13,10 @@ import torch
 class CompiledLean:
     """LeanHipnn's energy_and_pair_forces with the energy compiled; autograd runs inductor's compiled backward.
     Compilation happens on the first call (the captured step's warm-up, before capture) and again when the
-    captured buffers grow (dynamic=None: a second shape compiles a dynamic-shape kernel set)."""
+    captured buffers grow (dynamic=None: a second shape compiles a dynamic-shape kernel set). The eager CPU
+    step, whose pair count changes every step, asks for dynamic=True at once."""
 
-    def __init__(self, lean):
+    def __init__(self, lean, dynamic=None):
         self.lean = lean
         self.hard_max = lean.hard_max
 
@@ -23,7 +24,7 @@ class CompiledLean:
             energies = lean.atom_energies(atomic_numbers, pair_i, pair_j, pair_coord, padded_sums=False)
             return (energies * local_weight).sum()
 
-        self.energy = torch.compile(energy, fullgraph=True)
+        self.energy = torch.compile(energy, fullgraph=True, dynamic=dynamic)
 
     def energy_and_pair_forces(self, atomic_numbers, pair_i, pair_j, pair_coord, local_weight):
         pair_coord = pair_coord.detach().requires_grad_(True)
@@ -33,12 +34,16 @@ class CompiledLean:
 
 
 def why_not_compiled(device) -> str:
-    """'' when torch.compile can build GPU kernels for `device` here, else the reason (the step then runs the
-    lean network uncompiled)."""
-    if torch.device(device).type != "cuda":
-        return "torch.compile is used on a GPU only"
+    """'' when torch.compile can build kernels for `device` here, else the reason (the network then runs
+    uncompiled)."""
     from importlib.util import find_spec
+    import os
+    import shutil
 
-    if find_spec("triton") is None:
-        return "triton is not installed (torch.compile's GPU kernels need it)"
+    if torch.device(device).type == "cuda":
+        if find_spec("triton") is None:
+            return "triton is not installed (torch.compile's GPU kernels need it)"
+        return ""
+    if not any(shutil.which(c) for c in (os.environ.get("CXX", ""), "g++", "c++", "clang++") if c):
+        return "no C++ compiler found (torch.compile's CPU kernels need one)"
     return ""

@@ -104,15 +104,16 @@ def device_for_rank(model_device: str, comm) -> str:
 
 def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="float32", comm=None,
                  pair_skin=DEFAULT_SKIN, model_step="lean", cuda_graph=True, compact_min_atoms=None,
-                 compile_network=True):
+                 compile_network="auto"):
     """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine.
 
     pair_skin (Angstrom, 0 .. MAX_PAIR_SKIN): reach of the reused pair candidates beyond the cutoff; 0 finds
     pairs afresh every step. model_step: "lean" (LeanHipnn, falling back to hippynn's graph for networks it
     does not support) or "hippynn". cuda_graph: on a GPU, replay the lean step as one captured CUDA graph
     (captured_step.py) instead of launching it eagerly; compact_min_atoms: from how many model atoms on that
-    step compacts the pairs within the cutoff (None: captured_step.COMPACT_MIN_ATOMS); compile_network: that
-    step runs the network compiled by torch.compile (compiled_network.py) where this torch can."""
+    step compacts the pairs within the cutoff (None: captured_step.COMPACT_MIN_ATOMS); compile_network: "auto"
+    (the captured GPU step's network compiled by torch.compile, compiled_network.py), "on" (the CPU's eager
+    step's too) or "off"."""
     from mpi4py import MPI
 
     from ..model.export import load_exported_model

@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 MODEL_STEPS = ("lean", "hippynn")
+COMPILE_CHOICES = ("auto", "on", "off")
 
 # Above this many model atoms per rank the eager lean step beats the captured one when the network is not
 # compiled (at 85,200 atoms on an H200: eager 7.4 ms, captured and compacted 9.6 ms). Compiled, the captured
@@ -49,50 +50,74 @@ class ExportedModel:
         """LAMMPS types (1-based, in element_types order) -> atomic numbers of the model's species."""
         return self.species_set[self.torch.as_tensor(np.asarray(lammps_types), device=self.device)]
 
-    def eager_step(self, model_step="lean"):
-        """The eager step of `model_step`; a network the lean step does not support falls back to hippynn's
-        graph (the returned step's `fallback_reason` says why)."""
+    def eager_step(self, model_step="lean", compiled=False):
+        """The eager step of `model_step` (the lean network compiled by torch.compile with `compiled`); a
+        network the lean step does not support falls back to hippynn's graph (the returned step's
+        `fallback_reason` says why)."""
         from ..model.lean_hipnn import LeanHipnn, UnsupportedNetwork
 
         if model_step not in MODEL_STEPS:
             raise ValueError(f"model_step {model_step!r}: one of {', '.join(MODEL_STEPS)}")
         if model_step == "lean":
             try:
-                return EagerStep(LeanPairForces(LeanHipnn.from_graph(self.graph)), self.device, self.dtype)
+                return EagerStep(LeanPairForces(LeanHipnn.from_graph(self.graph), compiled), self.device, self.dtype)
             except UnsupportedNetwork as exc:
                 return EagerStep(HippynnPairForces(self.graph), self.device, self.dtype,
                                  fallback_reason=f"hippynn's graph used: {exc}")
         return EagerStep(HippynnPairForces(self.graph), self.device, self.dtype)
 
-    def step(self, model_step="lean", cuda_graph=True, compact_min_atoms=None, compile_network=True) -> ModelStep:
-        """The engine's step: on a GPU with cuda_graph, the lean step captured as a CUDA graph up to
-        CUDA_GRAPH_MAX_ATOMS model atoms (compacting the pairs within the cutoff from compact_min_atoms on;
-        None: captured_step's default; its network compiled by torch.compile with compile_network, where
-        this torch can) and eager above; else the eager step."""
-        eager = self.eager_step(model_step)
-        if cuda_graph and isinstance(eager.pair_forces, LeanPairForces) and self.device.type == "cuda":
+    def step(self, model_step="lean", cuda_graph=True, compact_min_atoms=None, compile_network="auto") -> ModelStep:
+        """The engine's step: on a GPU with cuda_graph, the lean step captured as a CUDA graph (compacting the
+        pairs within the cutoff from compact_min_atoms on; None: captured_step's default) up to its size limit
+        and eager above; else the eager step. compile_network (COMPILE_CHOICES): the lean network compiled by
+        torch.compile - "auto" in the captured GPU step only, "on" in the eager CPU step too, "off" nowhere;
+        where this torch cannot compile, a note and the network as it is."""
+        from .compiled_network import why_not_compiled
+
+        if compile_network not in COMPILE_CHOICES:
+            raise ValueError(f"compile_network {compile_network!r}: one of {', '.join(COMPILE_CHOICES)}")
+        captured_graph = cuda_graph and self.device.type == "cuda"
+        compiled = compile_network == "on" or (compile_network == "auto" and captured_graph)
+        if compiled and why_not_compiled(self.device):
+            sys.stderr.write(f"note: the lean network runs uncompiled: {why_not_compiled(self.device)}\n")
+            compiled = False
+        eager = self.eager_step(model_step, compiled=compiled and not captured_graph)
+        if captured_graph and isinstance(eager.pair_forces, LeanPairForces):
             from .captured_step import COMPACT_MIN_ATOMS, CapturedLeanStep
-            from .compiled_network import why_not_compiled
 
             compact_from = COMPACT_MIN_ATOMS if compact_min_atoms is None else compact_min_atoms
-            if compile_network and why_not_compiled(self.device):
-                sys.stderr.write(f"note: the lean network runs uncompiled: {why_not_compiled(self.device)}\n")
-                compile_network = False
-            captured = CapturedLeanStep(eager.pair_forces.lean, self.device, self.dtype, compact_from, compile_network)
+            captured = CapturedLeanStep(eager.pair_forces.lean, self.device, self.dtype, compact_from, compiled)
             return SizeSwitchedStep(captured, eager)
         return eager
 
 
 class LeanPairForces:
-    name = "lean"
-
-    def __init__(self, lean):
+    def __init__(self, lean, compiled=False):
+        """compiled: the network compiled by torch.compile for changing pair counts (compiled_network.py); if
+        compiling fails, a note on stderr and the network as it is from then on."""
         self.lean = lean
+        self.network = lean
+        if compiled:
+            from .compiled_network import CompiledLean
+
+            self.network = CompiledLean(lean, dynamic=True)
+
+    @property
+    def name(self):
+        return "lean (compiled)" if self.network is not self.lean else "lean"
 
     def __call__(self, z, pair_i, pair_j, pair_coord, nlocal):
         torch = sys.modules["torch"]
         local_weight = (torch.arange(len(z), device=z.device) < nlocal).to(pair_coord.dtype)
-        return self.lean.energy_and_pair_forces(z, pair_i, pair_j, pair_coord, local_weight)
+        try:
+            return self.network.energy_and_pair_forces(z, pair_i, pair_j, pair_coord, local_weight)
+        except Exception as exc:  # compiling failed (the uncompiled network's errors are raised as they are)
+            if self.network is self.lean:
+                raise
+            sys.stderr.write(f"torch.compile of the lean network failed ({type(exc).__name__}: {str(exc)[:300]}); "
+                             "it runs uncompiled\n")
+            self.network = self.lean
+            return self.lean.energy_and_pair_forces(z, pair_i, pair_j, pair_coord, local_weight)
 
 
 class HippynnPairForces:
@@ -113,9 +138,12 @@ class EagerStep:
 
     def __init__(self, pair_forces, device, dtype, fallback_reason=""):
         self.pair_forces, self.device, self.dtype = pair_forces, device, dtype
-        self.name = pair_forces.name
         self.fallback_reason = fallback_reason
         self.numbers, self.nlocal = None, 0
+
+    @property
+    def name(self):
+        return self.pair_forces.name
 
     def prepare(self, pairs, atomic_numbers):
         self.numbers, self.nlocal = atomic_numbers, pairs.nlocal

@@ -16,8 +16,11 @@ from tests.unit.engine.test_captured_step import assert_same, both_steps
 from tests.unit.engine.test_pairs import cluster
 
 
-@pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
-                    reason="torch.compile's CPU back-end needs a C++ compiler (none on this machine)")
+needs_cpp = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
+                               reason="torch.compile's CPU back-end needs a C++ compiler (none on this machine)")
+
+
+@needs_cpp
 def test_the_compiled_network_in_the_fixed_shape_step_matches_the_eager_step(untrained_model):
     model = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float64")
     lean = model.eager_step("lean").pair_forces.lean
@@ -51,5 +54,39 @@ def test_a_failed_compilation_leaves_the_captured_step_uncompiled(untrained_mode
     assert "torch.compile of the lean network failed (RuntimeError: triton" in capsys.readouterr().err
 
 
-def test_the_compiled_network_is_for_gpus():
-    assert why_not_compiled("cpu") == "torch.compile is used on a GPU only"
+def test_without_a_cpp_compiler_the_cpu_network_is_not_compiled(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("CXX", raising=False)
+    assert why_not_compiled("cpu") == "no C++ compiler found (torch.compile's CPU kernels need one)"
+
+
+@needs_cpp
+def test_compile_on_gives_the_cpu_eager_step_a_compiled_network_with_the_same_forces(untrained_model):
+    model = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float64")
+    step = model.step("lean", compile_network="on")
+    assert step.name == "lean (compiled)" and model.step("lean").name == "lean"  # auto: uncompiled on a CPU
+    pairs = VerletPairs(4.0, skin=1.0)
+    for seed, nlocal in ((7, 120), (8, 100)):  # two pair counts: one dynamic-shape compilation serves both
+        positions, tags, nlocal = cluster(seed=seed, nlocal=nlocal, nforeign=60)
+        assert_same(*both_steps(model, step, pairs, positions * 1.25, tags, nlocal))
+    assert step.name == "lean (compiled)"
+
+
+def test_a_failed_compilation_leaves_the_eager_step_uncompiled(untrained_model, capsys):
+    model = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float64")
+    step = model.eager_step("lean", compiled=True)
+
+    def cannot_compile(*args):
+        raise RuntimeError("InductorError: C++ compile error")
+
+    step.pair_forces.network.energy = cannot_compile
+    pairs = VerletPairs(4.0, skin=1.0)
+    positions, tags, nlocal = cluster(seed=7, nlocal=120, nforeign=60)
+    assert_same(*both_steps(model, step, pairs, positions * 1.25, tags, nlocal))
+    assert step.name == "lean" and "it runs uncompiled" in capsys.readouterr().err
+
+
+def test_an_unknown_compile_choice_is_refused(untrained_model):
+    model = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float64")
+    with pytest.raises(ValueError, match="compile_network 'yes': one of auto, on, off"):
+        model.step("lean", compile_network="yes")
