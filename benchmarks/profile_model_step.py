@@ -149,15 +149,15 @@ def main(argv=None):
             step.evaluate(pairs, x)
             print(f"  {name}: first step (capture, compilation) {time.perf_counter() - start:.1f} s; {step.name}",
                   flush=True)
+        timed = {}
+        for name, step in steps.items():
+            timed[f"step: {name} (evaluate, forces on host)"] = lambda step=step: step.evaluate(pairs, x)
+            if getattr(step, "graph", None) is not None:
+                timed[f"step: {name} (graph replay alone)"] = step.graph.replay
+        timed.update(host)
         best = {}
-        for _ in range(args.rounds):
-            for name, step in steps.items():
-                ms = synced_ms(torch, lambda: step.evaluate(pairs, x), args.repeats)
-                best[f"step: {name} (evaluate, forces on host)"] = min(ms, best.get(f"step: {name} (evaluate, forces on host)", ms))
-                if hasattr(step, "graph") and step.graph is not None:
-                    gpu = synced_ms(torch, step.graph.replay, args.repeats)
-                    best[f"step: {name} (graph replay alone)"] = min(gpu, best.get(f"step: {name} (graph replay alone)", gpu))
-            for name, func in host.items():
+        for _ in range(args.rounds):  # interleaved: a slow spell of the machine hits every variant alike
+            for name, func in timed.items():
                 ms = synced_ms(torch, func, args.repeats)
                 best[name] = min(ms, best.get(name, ms))
         for name, ms in best.items():

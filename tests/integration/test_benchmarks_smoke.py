@@ -1,5 +1,6 @@
 """The benchmark harness runs end to end (tiny sizes); its numbers are not asserted, only that each column came."""
 import json
+import re
 import subprocess
 import sys
 
@@ -32,3 +33,19 @@ def test_harness_runs_every_md_column(untrained_model, tmp_path):
     for engine in ("embedded", "eam"):  # --timed-steps reached every MD column's timed stage
         (log,) = tmp_path.glob(f"harness-*/{engine}_z2_r1.log")
         assert parse_log(log).timed_steps == 2, engine
+
+
+def test_model_step_profiler_times_each_variant_on_the_engines_own_pairs(untrained_model):
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "profile_model_step.py"), "--model", str(untrained_model["model"]),
+         "--box", str(FIXTURES / "ag_box.data"), "--zreps", "1", "--device", "cpu", "--repeats", "1", "--rounds", "1",
+         "--variants", "eager", "compacted", "--kernels", "eager"],
+        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    out = result.stdout
+    atoms, ghosts, candidates, within = map(int, re.search(
+        r"(\d+) atoms, (\d+) ghosts, (\d+) candidate pairs, (\d+) within the cutoff", out).groups())
+    assert atoms == 284 and ghosts > 0 and candidates > within > 10 * atoms  # fcc silver: 12 neighbours within 4 A
+    for line in ("step: eager (evaluate, forces on host)", "step: compacted (evaluate, forces on host)",
+                 "forces to host (pageable)", "kernels of eager:"):
+        assert line in out

@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from .model_steps import assemble
+from .model_steps import CUDA_GRAPH_MAX_ATOMS, assemble
 
 FAR_AWAY = 1.0e3  # Angstrom: the vector of padding pairs, far beyond any cutoff
 HEADROOM = 1.25
@@ -59,8 +59,6 @@ class CapturedLeanStep:
     def max_atoms(self):
         """Up to how many model atoms this step beats the eager one: any count compiled; uncompiled, above
         CUDA_GRAPH_MAX_ATOMS the eager step (pairs filtered to the cutoff, no padding) is faster."""
-        from .model_steps import CUDA_GRAPH_MAX_ATOMS
-
         return math.inf if self.compiled else CUDA_GRAPH_MAX_ATOMS
 
     def prepare(self, pairs, atomic_numbers):

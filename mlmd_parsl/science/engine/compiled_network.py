@@ -1,4 +1,5 @@
-"""The lean network's energy compiled by torch.compile (inductor), for the captured GPU step.
+"""The lean network's energy compiled by torch.compile (inductor): by default in the captured GPU step; with
+`md.py --compile on` also in the CPU's eager step (measured slower there on a 2-core machine).
 
 Eager, the lean step is about 230 kernels per MD step, most of them elementwise passes over every pair (the
 sensitivities, the cutoff, the angular terms and their backward), each reading and writing the whole pair
