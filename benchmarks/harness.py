@@ -101,11 +101,11 @@ def timed_protocol(args):
     return with_timed_steps(protocol_by_name(args.profile), args.timed_steps)
 
 
-def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None):
+def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None, log_name=None):
     """Katom-step/s of the profile's timed stage (after its warm-up stages): our engine or LAMMPS' EAM."""
     from mlmd_parsl.science.lammps.runtime import eam_potential_path, mpiexec_executable
 
-    log = workdir / f"{engine}_z{zrep}_r{ranks}.log"
+    log = workdir / (log_name or f"{engine}_z{zrep}_r{ranks}.log")
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, args.threads // ranks)), "PYTHONWARNINGS": "ignore"}
     if engine in SITE_ENGINE_EXPORTS:  # the seed's engine: the site's lmp, pair_style mliap unified
         from mlmd_parsl.science.lammps.site_lammps import site_lmp_environment
@@ -137,9 +137,10 @@ def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None):
 
 def engine_rate(args, zrep, ranks, workdir, row, column, engine_args=None):
     """Our engine's Katom-step/s, keeping in row[column + '_profile'] where the fastest round's steps went."""
-    rate = lammps_rate(args, zrep, ranks, "embedded", workdir, engine_args)
+    log_name = f"embedded_z{zrep}_r{ranks}.log" if engine_args is None else f"embedded_variant_z{zrep}_r{ranks}.log"
+    rate = lammps_rate(args, zrep, ranks, "embedded", workdir, engine_args, log_name)
     if rate is not None and (row.get(column) is None or rate > row[column]):
-        row[f"{column}_profile"] = read_profile(profile_path(workdir / f"embedded_z{zrep}_r{ranks}.log"))
+        row[f"{column}_profile"] = read_profile(profile_path(workdir / log_name))
     return rate
 
 

@@ -30,7 +30,7 @@ def test_harness_runs_every_md_column(untrained_model, tmp_path):
     assert (tmp_path / "step_cost.png").stat().st_size > 5_000
     from mlmd_parsl.science.lammps.logs import parse_log
 
-    for engine in ("embedded", "eam"):  # --timed-steps reached every MD column's timed stage
+    for engine in ("embedded", "embedded_variant", "eam"):  # --timed-steps reached every MD column's timed stage
         (log,) = tmp_path.glob(f"harness-*/{engine}_z2_r1.log")
         assert parse_log(log).timed_steps == 2, engine
 

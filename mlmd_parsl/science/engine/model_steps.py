@@ -78,8 +78,9 @@ class ExportedModel:
             raise ValueError(f"compile_network {compile_network!r}: one of {', '.join(COMPILE_CHOICES)}")
         captured_graph = cuda_graph and self.device.type == "cuda"
         compiled = compile_network == "on" or (compile_network == "auto" and captured_graph)
-        if compiled and why_not_compiled(self.device):
-            sys.stderr.write(f"note: the lean network runs uncompiled: {why_not_compiled(self.device)}\n")
+        reason = why_not_compiled(self.device) if compiled else ""
+        if reason:
+            sys.stderr.write(f"note: the lean network runs uncompiled: {reason}\n")
             compiled = False
         eager = self.eager_step(model_step, compiled=compiled and not captured_graph)
         if captured_graph and isinstance(eager.pair_forces, LeanPairForces):
