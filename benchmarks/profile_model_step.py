@@ -13,7 +13,8 @@ one process, interleaved:
 - compiled: the compacted graph step with the lean network compiled by torch.compile (inductor's fused
   kernels, compiled_network.py; the engine's default on a GPU), compiled-all: every candidate through it.
 For each: ms per step of the whole `evaluate` (positions in, forces on the host), of the step's GPU work alone,
-and of the host copies around it (positions to the device, forces back, pageable and pinned); then the
+and of the host copies around it (positions to the device, forces back, pageable and pinned); the cost of one
+candidate-list rebuild by each pair finder (cell_list.py's captured cell list, scipy's k-d tree); then the
 kernels of one variant (--kernels) with their GPU time per step. Ratios are within this run only.
 """
 import argparse
@@ -142,6 +143,15 @@ def main(argv=None):
             pinned_forces = torch.empty((nlocal, 3), dtype=torch.float64).pin_memory()
             host["forces to host (pinned)"] = lambda: pinned_forces.copy_(device_forces, non_blocking=True)
         host["displacement check (one sync)"] = lambda: pairs._moved_too_far(x)
+        # a candidate-list rebuild, as VerletPairs does one: by the finder the engine uses, and by the other
+        built_tags = np.asarray(tags, dtype=np.int64)
+        other = VerletPairs(exported.cutoff, DEFAULT_SKIN, exported.device,
+                            finder="kdtree" if pairs.cell_list is not None else "cell_list")
+        other.update(positions, tags, nlocal)
+        for finder in (pairs, other):
+            name = "cell list" + (" (CUDA graph)" if getattr(finder.cell_list, "graph", None) is not None else "") \
+                if finder.cell_list is not None else "k-d tree (host)"
+            host[f"rebuild: {name}"] = lambda finder=finder: finder._build(positions, built_tags, nlocal, x)
         steps = make_steps(exported, args.variants)
         for name, step in steps.items():
             start = time.perf_counter()
@@ -155,6 +165,10 @@ def main(argv=None):
             if getattr(step, "graph", None) is not None:
                 timed[f"step: {name} (graph replay alone)"] = step.graph.replay
         timed.update(host)
+        prepared = steps.get("compiled")
+        if prepared is not None:
+            timed["rebuild + prepare (compiled step)"] = lambda: (pairs._build(positions, built_tags, nlocal, x),
+                                                                  prepared.prepare(pairs, numbers))
         best = {}
         for _ in range(args.rounds):  # interleaved: a slow spell of the machine hits every variant alike
             for name, func in timed.items():

@@ -47,5 +47,5 @@ def test_model_step_profiler_times_each_variant_on_the_engines_own_pairs(untrain
         r"(\d+) atoms, (\d+) ghosts, (\d+) candidate pairs, (\d+) within the cutoff", out).groups())
     assert atoms == 284 and ghosts > 0 and candidates > within > 10 * atoms  # fcc silver: 12 neighbours within 4 A
     for line in ("step: eager (evaluate, forces on host)", "step: compacted (evaluate, forces on host)",
-                 "forces to host (pageable)", "kernels of eager:"):
+                 "forces to host (pageable)", "kernels of eager:", "rebuild: k-d tree (host)", "rebuild: cell list"):
         assert line in out

@@ -15,6 +15,7 @@ from scipy.spatial import cKDTree
 
 DEFAULT_SKIN = 1.0  # Angstrom
 MAX_PAIR_SKIN = 2.0  # LAMMPS' own neighbour skin in metal units; more only adds candidates
+FINDERS = ("auto", "kdtree", "cell_list")
 
 
 def local_pairs(positions, nlocal, cutoff):
@@ -31,38 +32,6 @@ def local_pairs(positions, nlocal, cutoff):
     return pair_i[order], pair_j[order]
 
 
-def local_pairs_cell_list(x, nlocal, cutoff):
-    """The same pairs as local_pairs, sorted by i, found with a cell list in torch on x's device (a GPU finds
-    85,200 atoms' pairs in milliseconds where the host's k-d tree takes most of a second)."""
-    import torch
-
-    lo = x.min(dim=0).values
-    cell = ((x - lo) / cutoff).floor().long()  # cells at least a cutoff wide: neighbours lie in the 27 around
-    dims = cell.max(dim=0).values + 1
-    cell_id = (cell[:, 0] * dims[1] + cell[:, 1]) * dims[2] + cell[:, 2]
-    ncells = int(dims.prod())
-    atoms_by_cell = torch.argsort(cell_id)
-    count = torch.bincount(cell_id, minlength=ncells)
-    start = torch.cumsum(count, 0) - count
-    offsets = torch.tensor([(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)], device=x.device)
-    pair_i, pair_j = [], []
-    for chunk in torch.arange(nlocal, device=x.device).split(1 << 16):  # bounds memory at a million atoms
-        near = cell[chunk, None, :] + offsets  # (atoms, 27, 3)
-        inside = ((near >= 0) & (near < dims)).all(dim=2)
-        near_id = ((near[..., 0] * dims[1] + near[..., 1]) * dims[2] + near[..., 2]).clamp(0, ncells - 1)
-        n_in_cell = torch.where(inside, count[near_id], 0).reshape(-1)
-        slot = torch.repeat_interleave(torch.arange(len(n_in_cell), device=x.device), n_in_cell)
-        rank_in_cell = torch.arange(len(slot), device=x.device) - (torch.cumsum(n_in_cell, 0) - n_in_cell)[slot]
-        i = chunk[slot // 27]
-        j = atoms_by_cell[start[near_id.reshape(-1)[slot]] + rank_in_cell]
-        keep = ((x[i] - x[j]).square().sum(dim=1) < cutoff**2) & (i != j)
-        i, j = i[keep], j[keep]
-        order = torch.argsort(i * len(x) + j)
-        pair_i.append(i[order])
-        pair_j.append(j[order])
-    return torch.cat(pair_i), torch.cat(pair_j)
-
-
 class VerletPairs:
     """Pairs within `cutoff` from a reused candidate list (cutoff + skin), as torch tensors on `device`.
 
@@ -71,13 +40,23 @@ class VerletPairs:
     needed, since LAMMPS keeps every atom within the cutoff. Skin 0 rebuilds every step.
     """
 
-    def __init__(self, cutoff, skin=DEFAULT_SKIN, device="cpu"):
+    def __init__(self, cutoff, skin=DEFAULT_SKIN, device="cpu", finder="auto"):
+        """finder: how candidates are found - "kdtree" (scipy on the host, 2-3x faster than a torch cell list on
+        a CPU), "cell_list" (cell_list.py: fixed shapes, one captured CUDA graph on a GPU) or "auto" (the cell
+        list on a GPU, else the k-d tree)."""
         import torch
 
+        if finder not in FINDERS:
+            raise ValueError(f"unknown pair finder {finder!r}; allowed: {', '.join(FINDERS)}")
         self.torch = torch
         self.cutoff = float(cutoff)
         self.skin = float(skin)
         self.device = torch.device(device)
+        if finder == "auto":
+            finder = "cell_list" if self.device.type == "cuda" else "kdtree"
+        from .cell_list import CellListPairs
+
+        self.cell_list = CellListPairs(self.cutoff + self.skin, self.cutoff, self.device) if finder == "cell_list" else None
         self.builds = 0
         self._tags = None
 
@@ -97,22 +76,26 @@ class VerletPairs:
 
     def _build(self, positions, tags, nlocal, x):
         torch = self.torch
-        reach = self.cutoff + self.skin
-        if x.is_cuda:
-            cand_i, cand_j = local_pairs_cell_list(x, nlocal, reach)
-        else:  # scipy's k-d tree is 2-3x faster than the torch cell list on a CPU
-            cand_i, cand_j = (torch.from_numpy(a) for a in local_pairs(positions, nlocal, reach))
-        tag = torch.as_tensor(tags, device=self.device)
-        owner_of_tag = torch.full((int(tags.max()) + 1,), -1, dtype=torch.int64, device=self.device)
-        owner_of_tag[tag[:nlocal]] = torch.arange(nlocal, device=self.device)
-        model_j = owner_of_tag[tag[cand_j]]  # my local atom (itself or the one this ghost images), else -1
-        foreign = model_j < 0
-        foreign_tags, foreign_index = torch.unique(tag[cand_j[foreign]], return_inverse=True)
-        foreign_atoms = torch.zeros(len(foreign_tags), dtype=torch.int64, device=self.device)
-        foreign_atoms[foreign_index] = cand_j[foreign]  # one ghost index per foreign atom, for its type
-        model_j[foreign] = nlocal + foreign_index
-        self.foreign_tags = foreign_tags.cpu().numpy()
-        self.foreign_atoms = foreign_atoms.cpu().numpy()
+        owner_of_tag = np.full(int(tags.max()) + 1, -1, dtype=np.int64)
+        owner_of_tag[tags[:nlocal]] = np.arange(nlocal)
+        model_of_position = owner_of_tag[tags]  # my local atom (itself or the one this ghost images), else -1
+        if self.cell_list is not None:
+            cand_i, cand_j, model_j, self._within = self.cell_list.find(
+                x, nlocal, torch.as_tensor(model_of_position, device=self.device))
+        else:
+            cand_i, cand_j = (torch.from_numpy(a).to(self.device) for a in local_pairs(positions, nlocal, self.cutoff + self.skin))
+            model_j = torch.as_tensor(model_of_position, device=self.device)[cand_j]
+            self._within = None
+        self.foreign_tags, self.foreign_atoms = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        if np.any(model_of_position < 0):  # another rank's atoms among my ghosts: each becomes one model atom
+            tag = torch.as_tensor(tags, device=self.device)
+            foreign = model_j < 0
+            foreign_tags, foreign_index = torch.unique(tag[cand_j[foreign]], return_inverse=True)
+            foreign_atoms = torch.zeros(len(foreign_tags), dtype=torch.int64, device=self.device)
+            foreign_atoms[foreign_index] = cand_j[foreign]  # one ghost index per foreign atom, for its type
+            model_j[foreign] = nlocal + foreign_index
+            self.foreign_tags = foreign_tags.cpu().numpy()
+            self.foreign_atoms = foreign_atoms.cpu().numpy()
         self.nlocal = nlocal
         self.natoms = nlocal + len(self.foreign_tags)  # atoms the model sees
         self._cand_i, self._cand_j, self._model_j = cand_i, cand_j, model_j
@@ -131,8 +114,12 @@ class VerletPairs:
         return np.concatenate([np.arange(self.nlocal), self.foreign_atoms])
 
     def count_within_cutoff(self) -> int:
-        """How many candidates lie within the cutoff at the positions the list was built from (one host sync)."""
-        return len(self.within_cutoff(self._built_x)[0])
+        """How many candidates lie within the cutoff at the positions the list was built from (the cell list
+        counts them as it builds; else one host sync)."""
+        if self._within is None:
+            vectors = self._built_x.index_select(0, self._cand_i) - self._built_x.index_select(0, self._cand_j)
+            self._within = int((vectors.square().sum(dim=1) < self.cutoff**2).sum())
+        return self._within
 
     def within_cutoff(self, x):
         """(pair_i, pair_j, pair_coord): model atom indices and x_i - x_j (float64) of pairs within the cutoff."""

@@ -1,10 +1,12 @@
-"""VerletPairs: the pairs within the cutoff, exactly, while its candidate list is reused and rebuilt."""
+"""VerletPairs: the pairs within the cutoff, exactly, while its candidate list is reused and rebuilt, with either
+pair finder (the host's k-d tree; the fixed-shape cell list a GPU replays, run eagerly here)."""
 import numpy as np
 import pytest
 
-from mlmd_parsl.science.engine.pairs import VerletPairs, local_pairs, local_pairs_cell_list
+from mlmd_parsl.science.engine.pairs import VerletPairs
 
 CUTOFF = 4.0
+FINDERS = pytest.mark.parametrize("finder", ["kdtree", "cell_list"])
 
 
 def cluster(seed=0, nlocal=120, nforeign=60):
@@ -40,9 +42,10 @@ def folded(pairs, positions, tags, nlocal):
     return sorted((i, model_tags[j], *np.round(v, 9)) for i, j, v in zip(pair_i, model_j, vectors))
 
 
-def test_pairs_match_brute_force_and_images_fold_onto_their_atoms():
+@FINDERS
+def test_pairs_match_brute_force_and_images_fold_onto_their_atoms(finder):
     positions, tags, nlocal = cluster()
-    pairs = VerletPairs(CUTOFF, skin=1.0)
+    pairs = VerletPairs(CUTOFF, skin=1.0, finder=finder)
     assert folded(pairs, positions, tags, nlocal) == brute_force(positions, tags, nlocal)
     # every image of a local atom became that atom; each foreign atom appears once, however many images
     assert pairs.natoms == nlocal + len(pairs.foreign_tags)
@@ -51,9 +54,10 @@ def test_pairs_match_brute_force_and_images_fold_onto_their_atoms():
     assert any(t in pairs.foreign_tags for t in range(nlocal + 1, nlocal + 11))  # twins present in the pairs
 
 
-def test_candidates_are_reused_while_atoms_move_less_than_half_the_skin():
+@FINDERS
+def test_candidates_are_reused_while_atoms_move_less_than_half_the_skin(finder):
     positions, tags, nlocal = cluster(seed=1)
-    pairs = VerletPairs(CUTOFF, skin=1.0)
+    pairs = VerletPairs(CUTOFF, skin=1.0, finder=finder)
     folded(pairs, positions, tags, nlocal)
     rng = np.random.default_rng(2)
     for _ in range(5):
@@ -62,10 +66,11 @@ def test_candidates_are_reused_while_atoms_move_less_than_half_the_skin():
     assert pairs.builds == 1
 
 
+@FINDERS
 @pytest.mark.parametrize("change", ["one atom moves beyond half the skin", "tags renumbered", "atom count"])
-def test_candidates_are_rebuilt_when_they_may_be_stale(change):
+def test_candidates_are_rebuilt_when_they_may_be_stale(change, finder):
     positions, tags, nlocal = cluster(seed=3)
-    pairs = VerletPairs(CUTOFF, skin=1.0)
+    pairs = VerletPairs(CUTOFF, skin=1.0, finder=finder)
     folded(pairs, positions, tags, nlocal)
     if change == "one atom moves beyond half the skin":
         positions = positions.copy()
@@ -79,22 +84,23 @@ def test_candidates_are_rebuilt_when_they_may_be_stale(change):
     assert pairs.builds == 2
 
 
-def test_zero_skin_finds_pairs_every_step():
+@FINDERS
+def test_zero_skin_finds_pairs_every_step(finder):
     positions, tags, nlocal = cluster(seed=4)
-    pairs = VerletPairs(CUTOFF, skin=0.0)
+    pairs = VerletPairs(CUTOFF, skin=0.0, finder=finder)
     for _ in range(3):
         assert folded(pairs, positions, tags, nlocal) == brute_force(positions, tags, nlocal)
     assert pairs.builds == 3
 
 
-@pytest.mark.parametrize("seed", [5, 6])
-def test_cell_list_finds_the_k_d_tree_pairs(seed):
-    """The GPU's pair finder (torch cell list), run on the CPU here, against scipy's k-d tree."""
-    import torch
+@FINDERS
+def test_the_count_within_the_cutoff_is_that_of_the_pairs(finder):
+    positions, tags, nlocal = cluster(seed=7)
+    pairs = VerletPairs(CUTOFF, skin=1.0, finder=finder)
+    x = pairs.update(positions, tags, nlocal)
+    assert pairs.count_within_cutoff() == len(brute_force(positions, tags, nlocal)) == len(pairs.within_cutoff(x)[0])
 
-    positions, _, nlocal = cluster(seed=seed)
-    positions = positions - 7.0  # negative coordinates and cells
-    expected = local_pairs(positions, nlocal, CUTOFF + 1.0)
-    found = local_pairs_cell_list(torch.as_tensor(positions), nlocal, CUTOFF + 1.0)
-    assert len(expected[0]) > 1000
-    assert all(np.array_equal(e, f.numpy()) for e, f in zip(expected, found))
+
+def test_an_unknown_finder_is_refused_by_name():
+    with pytest.raises(ValueError, match="'octree'.*kdtree, cell_list"):
+        VerletPairs(CUTOFF, finder="octree")

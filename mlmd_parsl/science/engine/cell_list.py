@@ -1,0 +1,143 @@
+"""Candidate pairs from a cell list of fixed shapes: on a GPU one captured CUDA graph per rebuild.
+
+VerletPairs rebuilds its candidates every few MD steps (about 160 times in 1,000 steps of the quick
+profile). Built from data-dependent torch ops (bincount, repeat_interleave, boolean masks, unique), a
+rebuild cost 2.5-6 ms on the lent H200, nearly all of it launches and host round trips. Here every shape
+is fixed ahead: a grid of cells one `reach` wide, at most `per_cell` atoms listed per cell, the 27 cells
+around each local atom read as one dense block, and the candidates written to a buffer of fixed capacity
+by a prefix sum. A rebuild is one graph replay and one read of three counts; a count beyond its buffer
+(more candidates, a fuller cell) grows the buffers, captures again and replays. On a CPU the same code
+runs eagerly (tests).
+
+Positions outside the grid are clamped into its edge cells. That never loses a pair: clamping moves two
+cells at most one apart to cells at most one apart, so every pair still lies in neighbouring cells.
+"""
+import math
+import sys
+
+import torch
+
+HEADROOM = 1.25
+ROWS_PER_CHUNK = 16_384  # local atoms per dense block: bounds the working memory (~0.3 GB) at any size
+_OFFSETS = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]
+
+
+class CellListPairs:
+    """(i, j) pairs with i < nlocal, j != i, |x_i - x_j| < reach, sorted by i, plus how many are within `cutoff`."""
+
+    def __init__(self, reach, cutoff, device):
+        self.reach, self.cutoff = float(reach), float(cutoff)
+        self.device = torch.device(device)
+        self.capturable = self.device.type == "cuda"
+        self.graph = None
+        self.captures = 0
+        self.position_capacity = self.row_capacity = self.per_cell = self.pair_capacity = 0
+        self.dims = None
+
+    def find(self, x, nlocal, model_of_position):
+        """x: (n, 3) float64 positions on the device; model_of_position: (n,) int64, the model atom each position
+        is (-1: none). Returns (i, j, model index of j, pairs within the cutoff), the first three views that are
+        valid until the next find()."""
+        n = len(x)
+        if n > self.position_capacity or nlocal > self.row_capacity:
+            self._reshape(x, n, nlocal, self.per_cell, self.pair_capacity)
+        npairs, fullest, within = self._run(x, nlocal, model_of_position)
+        while npairs > self.pair_capacity or fullest > self.per_cell:  # twice at most: once a cell fits, npairs is exact
+            self._reshape(x, n, nlocal, max(fullest, self.per_cell), max(npairs, self.pair_capacity))
+            npairs, fullest, within = self._run(x, nlocal, model_of_position)
+        return self.pair_i[:npairs], self.pair_j[:npairs], self.model_j[:npairs], within
+
+    def _run(self, x, nlocal, model_of_position):
+        n = len(x)
+        self.positions[:n] = x
+        self.model_of_position[:n] = model_of_position
+        self.sizes[0].fill_(n)
+        self.sizes[1].fill_(nlocal)
+        if self.graph is not None:
+            self.graph.replay()
+        else:
+            self._body()
+        return self.counts.tolist()  # the one host sync of a rebuild
+
+    def _reshape(self, x, n, nlocal, per_cell, pairs):
+        """New buffers with headroom for n positions, nlocal local atoms, per_cell atoms in a cell and `pairs`
+        candidates, on a grid that spans x now; then capture the graph again."""
+        lo, hi = (v.cpu() for v in torch.aminmax(x, dim=0))
+        self.dims = [max(1, math.floor(float(h - l) / self.reach) + 1) for l, h in zip(lo, hi)]
+        self.position_capacity = math.ceil(n * HEADROOM) + 1
+        self.row_capacity = min(math.ceil(nlocal * HEADROOM) + 1, self.position_capacity)
+        occupancy = n / math.prod(self.dims)  # mean atoms per cell: about the atoms within `reach` of one
+        if per_cell == 0:  # first build: estimates from the mean occupancy; a count beyond them builds again
+            per_cell = 2 * occupancy + 4
+        self.per_cell = math.ceil(per_cell * HEADROOM)
+        if pairs == 0:
+            pairs = nlocal * 4.2 * occupancy  # the sphere of radius `reach` holds 4/3 pi cells' worth
+        self.pair_capacity = math.ceil(pairs * HEADROOM)
+        index = dict(dtype=torch.int64, device=self.device)
+        self.positions = torch.zeros((self.position_capacity, 3), dtype=torch.float64, device=self.device)
+        self.model_of_position = torch.full((self.position_capacity,), -1, **index)
+        self.sizes = torch.zeros(2, **index)
+        self.pair_i = torch.zeros(self.pair_capacity + 1, **index)  # + 1: the slot every overflowing pair goes to
+        self.pair_j = torch.zeros(self.pair_capacity + 1, **index)
+        self.model_j = torch.zeros(self.pair_capacity + 1, **index)
+        self.counts = torch.zeros(3, **index)
+        self.grid = torch.tensor(self.dims, **index)
+        self.strides = torch.tensor([self.dims[1] * self.dims[2], self.dims[2], 1], **index)
+        self.offsets = torch.tensor(_OFFSETS, **index)
+        self.graph = None
+        if self.capturable:
+            try:
+                self._capture()
+            except RuntimeError as exc:  # a torch or driver that cannot capture these ops: the same code, eagerly
+                sys.stderr.write(f"capturing the cell list failed ({str(exc)[:300]}); it runs eagerly\n")
+                self.graph, self.capturable = None, False
+
+    def _capture(self):
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):  # warm-up off the capture: lazy initialisation, the allocator
+            self._body()
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self._body()
+        self.captures += 1
+
+    def _body(self):
+        ncells = math.prod(self.dims)
+        empty_cell, spare_cell = ncells, ncells + 1  # no atom is listed in the first; unused positions go in the second
+        n, nlocal = self.sizes[0], self.sizes[1]
+        x = self.positions
+        used = torch.arange(self.position_capacity, device=self.device) < n
+        lo = torch.where(used.unsqueeze(1), x, math.inf).amin(dim=0)
+        cell = torch.minimum(((x - lo) / self.reach).floor().clamp(min=0).long(), self.grid - 1)
+        cell_id = torch.where(used, (cell * self.strides).sum(dim=1), spare_cell)
+        by_cell = torch.argsort(cell_id, stable=True)
+        sorted_cell = cell_id[by_cell]
+        count = torch.zeros(ncells + 2, dtype=torch.int64, device=self.device)
+        count.index_add_(0, cell_id, torch.ones_like(cell_id))
+        first = torch.cumsum(count, 0) - count
+        place = (torch.arange(self.position_capacity, device=self.device) - first[sorted_cell]).clamp(max=self.per_cell)
+        table = torch.full(((ncells + 2) * (self.per_cell + 1),), -1, dtype=torch.int64, device=self.device)
+        table[sorted_cell * (self.per_cell + 1) + place] = by_cell  # column per_cell: atoms beyond a full cell
+        table = table.view(ncells + 2, self.per_cell + 1)[:, :self.per_cell]
+        total = torch.zeros((), dtype=torch.int64, device=self.device)
+        within = torch.zeros((), dtype=torch.int64, device=self.device)
+        spare_slot = self.pair_capacity
+        for start in range(0, self.row_capacity, ROWS_PER_CHUNK):
+            i = torch.arange(start, min(start + ROWS_PER_CHUNK, self.row_capacity), device=self.device)
+            near = cell[i].unsqueeze(1) + self.offsets  # (rows, 27, 3)
+            inside = ((near >= 0) & (near < self.grid)).all(dim=2)
+            near_id = torch.where(inside, (near * self.strides).sum(dim=2), empty_cell)
+            j = table[near_id].reshape(len(i), -1)  # (rows, 27 * per_cell), -1 where no atom
+            d = x[j.clamp(min=0)] - x[i].unsqueeze(1)
+            d2 = (d * d).sum(dim=2)
+            keep = (j >= 0) & (j != i.unsqueeze(1)) & (i < nlocal).unsqueeze(1) & (d2 < self.reach ** 2)
+            within += (keep & (d2 < self.cutoff ** 2)).sum()
+            slot = total + torch.cumsum(keep.reshape(-1), 0) - 1
+            total += keep.sum()
+            slot = torch.where(keep.reshape(-1) & (slot < spare_slot), slot, spare_slot)
+            self.pair_i[slot] = i.unsqueeze(1).expand_as(j).reshape(-1)
+            self.pair_j[slot] = j.reshape(-1)
+        self.model_j.copy_(self.model_of_position[self.pair_j.clamp(min=0)])
+        self.counts.copy_(torch.stack([total, count[:ncells].max(), within]))
