@@ -39,7 +39,7 @@ def test_model_step_profiler_times_each_variant_on_the_engines_own_pairs(untrain
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "profile_model_step.py"), "--model", str(untrained_model["model"]),
          "--box", str(FIXTURES / "ag_box.data"), "--zreps", "1", "--device", "cpu", "--repeats", "1", "--rounds", "1",
-         "--variants", "eager", "compacted", "--kernels", "eager"],
+         "--variants", "eager", "compacted", "--kernels", "eager", "--compare-finders"],
         cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     out = result.stdout

@@ -4,10 +4,10 @@ VerletPairs rebuilds its candidates every few MD steps (about 160 times in 1,000
 profile). Built from data-dependent torch ops (bincount, repeat_interleave, boolean masks, unique), a
 rebuild cost 2.5-6 ms on the lent H200, nearly all of it launches and host round trips. Here every shape
 is fixed ahead: a grid of cells one `reach` wide, at most `per_cell` atoms listed per cell, the 27 cells
-around each local atom read as one dense block, and the candidates written to a buffer of fixed capacity
-by a prefix sum. A rebuild is one graph replay and one read of three counts; a count beyond its buffer
-(more candidates, a fuller cell) grows the buffers, captures again and replays. On a CPU the same code
-runs eagerly (tests).
+around each local atom read as one dense block, and each block's candidates packed by `nonzero_static`
+(at most `per_atom` per local atom) into one buffer of fixed capacity. A rebuild is one graph replay and
+one read of four counts; a count beyond its buffer (more candidates, a fuller cell, an atom with more
+candidates) grows the buffers, captures again and replays. On a CPU the same code runs eagerly (tests).
 
 Positions outside the grid are clamped into its edge cells. That never loses a pair: clamping moves two
 cells at most one apart to cells at most one apart, so every pair still lies in neighbouring cells.
@@ -31,7 +31,7 @@ class CellListPairs:
         self.capturable = self.device.type == "cuda"
         self.graph = None
         self.captures = 0
-        self.position_capacity = self.row_capacity = self.per_cell = self.pair_capacity = 0
+        self.position_capacity = self.row_capacity = self.per_cell = self.per_atom = self.pair_capacity = 0
         self.dims = None
 
     def find(self, x, nlocal, model_of_position):
@@ -40,11 +40,12 @@ class CellListPairs:
         valid until the next find()."""
         n = len(x)
         if n > self.position_capacity or nlocal > self.row_capacity:
-            self._reshape(x, n, nlocal, self.per_cell, self.pair_capacity)
-        npairs, fullest, within = self._run(x, nlocal, model_of_position)
-        while npairs > self.pair_capacity or fullest > self.per_cell:  # twice at most: once a cell fits, npairs is exact
-            self._reshape(x, n, nlocal, max(fullest, self.per_cell), max(npairs, self.pair_capacity))
-            npairs, fullest, within = self._run(x, nlocal, model_of_position)
+            self._reshape(x, n, nlocal)
+        npairs, fullest, most, within = self._run(x, nlocal, model_of_position)
+        # twice at most: once every cell fits, the counts are exact
+        while npairs > self.pair_capacity or fullest > self.per_cell or most > self.per_atom:
+            self._reshape(x, n, nlocal, max(fullest, self.per_cell), max(most, self.per_atom), max(npairs, self.pair_capacity))
+            npairs, fullest, most, within = self._run(x, nlocal, model_of_position)
         return self.pair_i[:npairs], self.pair_j[:npairs], self.model_j[:npairs], within
 
     def _run(self, x, nlocal, model_of_position):
@@ -59,28 +60,32 @@ class CellListPairs:
             self._body()
         return self.counts.tolist()  # the one host sync of a rebuild
 
-    def _reshape(self, x, n, nlocal, per_cell, pairs):
-        """New buffers with headroom for n positions, nlocal local atoms, per_cell atoms in a cell and `pairs`
-        candidates, on a grid that spans x now; then capture the graph again."""
-        lo, hi = (v.cpu() for v in torch.aminmax(x, dim=0))
-        self.dims = [max(1, math.floor(float(h - l) / self.reach) + 1) for l, h in zip(lo, hi)]
+    def _reshape(self, x, n, nlocal, per_cell=0, per_atom=0, pairs=0):
+        """New buffers with headroom for n positions, nlocal local atoms, per_cell atoms in a cell, per_atom
+        candidates of one atom and `pairs` in all (0: from the positions now), on a grid that spans x now; then
+        capture the graph again."""
+        lo, hi = torch.aminmax(x, dim=0)
+        self.dims = [max(1, math.floor(float(h - l) / self.reach) + 1) for l, h in zip(lo.tolist(), hi.tolist())]
         self.position_capacity = math.ceil(n * HEADROOM) + 1
         self.row_capacity = min(math.ceil(nlocal * HEADROOM) + 1, self.position_capacity)
-        occupancy = n / math.prod(self.dims)  # mean atoms per cell: about the atoms within `reach` of one
-        if per_cell == 0:  # first build: estimates from the mean occupancy; a count beyond them builds again
-            per_cell = 2 * occupancy + 4
+        if per_cell == 0:  # first build: the fullest cell now, counted (a sync, once)
+            cell = torch.minimum(((x - lo) / self.reach).floor().long(), torch.tensor(self.dims, device=x.device) - 1)
+            per_cell = int(torch.unique(cell, dim=0, return_counts=True)[1].max())
+        if per_atom == 0:  # a sphere of radius `reach` holds 4/3 pi cells' worth; a count beyond builds again
+            per_atom = 1.5 * 4.2 * n / math.prod(self.dims) + 8
         self.per_cell = math.ceil(per_cell * HEADROOM)
-        if pairs == 0:
-            pairs = nlocal * 4.2 * occupancy  # the sphere of radius `reach` holds 4/3 pi cells' worth
-        self.pair_capacity = math.ceil(pairs * HEADROOM)
+        self.per_atom = math.ceil(per_atom * HEADROOM)
+        self.pair_capacity = math.ceil(max(pairs, nlocal * per_atom / 1.5) * HEADROOM)
+        chunk_slots = min(ROWS_PER_CHUNK, self.row_capacity) * self.per_atom
         index = dict(dtype=torch.int64, device=self.device)
         self.positions = torch.zeros((self.position_capacity, 3), dtype=torch.float64, device=self.device)
         self.model_of_position = torch.full((self.position_capacity,), -1, **index)
         self.sizes = torch.zeros(2, **index)
-        self.pair_i = torch.zeros(self.pair_capacity + 1, **index)  # + 1: the slot every overflowing pair goes to
-        self.pair_j = torch.zeros(self.pair_capacity + 1, **index)
-        self.model_j = torch.zeros(self.pair_capacity + 1, **index)
-        self.counts = torch.zeros(3, **index)
+        # a block writes all its slots after the pairs so far; the next block overwrites the unused ones
+        self.pair_i = torch.zeros(self.pair_capacity + chunk_slots, **index)
+        self.pair_j = torch.zeros(self.pair_capacity + chunk_slots, **index)
+        self.model_j = torch.zeros(self.pair_capacity + chunk_slots, **index)
+        self.counts = torch.zeros(4, **index)
         self.grid = torch.tensor(self.dims, **index)
         self.strides = torch.tensor([self.dims[1] * self.dims[2], self.dims[2], 1], **index)
         self.offsets = torch.tensor(_OFFSETS, **index)
@@ -123,7 +128,8 @@ class CellListPairs:
         table = table.view(ncells + 2, self.per_cell + 1)[:, :self.per_cell]
         total = torch.zeros((), dtype=torch.int64, device=self.device)
         within = torch.zeros((), dtype=torch.int64, device=self.device)
-        spare_slot = self.pair_capacity
+        most = torch.zeros((), dtype=torch.int64, device=self.device)
+        last_slot = len(self.pair_i) - 1
         for start in range(0, self.row_capacity, ROWS_PER_CHUNK):
             i = torch.arange(start, min(start + ROWS_PER_CHUNK, self.row_capacity), device=self.device)
             near = cell[i].unsqueeze(1) + self.offsets  # (rows, 27, 3)
@@ -134,10 +140,13 @@ class CellListPairs:
             d2 = (d * d).sum(dim=2)
             keep = (j >= 0) & (j != i.unsqueeze(1)) & (i < nlocal).unsqueeze(1) & (d2 < self.reach ** 2)
             within += (keep & (d2 < self.cutoff ** 2)).sum()
-            slot = total + torch.cumsum(keep.reshape(-1), 0) - 1
-            total += keep.sum()
-            slot = torch.where(keep.reshape(-1) & (slot < spare_slot), slot, spare_slot)
-            self.pair_i[slot] = i.unsqueeze(1).expand_as(j).reshape(-1)
-            self.pair_j[slot] = j.reshape(-1)
+            per_row = keep.sum(dim=1)
+            most = torch.maximum(most, per_row.max())
+            slots = len(i) * self.per_atom
+            flat = torch.nonzero_static(keep.reshape(-1), size=slots, fill_value=0).squeeze(1)
+            dest = (total + torch.arange(slots, device=self.device)).clamp(max=last_slot)  # the clamp: overflow only
+            self.pair_i[dest] = i[flat // j.shape[1]]
+            self.pair_j[dest] = j.reshape(-1)[flat]
+            total += per_row.sum()
         self.model_j.copy_(self.model_of_position[self.pair_j.clamp(min=0)])
-        self.counts.copy_(torch.stack([total, count[:ncells].max(), within]))
+        self.counts.copy_(torch.stack([total, count[:ncells].max(), most, within]))
