@@ -2,7 +2,8 @@
 
 VerletPairs rebuilds its candidates every few MD steps (about 160 times in 1,000 steps of the quick
 profile). Built from data-dependent torch ops (bincount, repeat_interleave, boolean masks, unique), a
-rebuild cost 2.5-6 ms on the lent H200, nearly all of it launches and host round trips. Here every shape
+rebuild cost about 3.5 ms at 2,272 atoms and 6.4 ms at 18,176 on the lent H200, nearly all of it launches
+and host round trips; this one takes 0.58 and 1.96 ms (benchmarks/RESULTS.md). Here every shape
 is fixed ahead: a grid of cells one `reach` wide, at most `per_cell` atoms listed per cell, the 27 cells
 around each local atom read as one dense block, and each block's candidates packed by `nonzero_static`
 (at most `per_atom` per local atom) into one buffer of fixed capacity. A rebuild is one graph replay and
@@ -18,7 +19,7 @@ import sys
 import torch
 
 HEADROOM = 1.25
-ROWS_PER_CHUNK = 16_384  # local atoms per dense block: bounds the working memory (~0.3 GB) at any size
+ROWS_PER_CHUNK = 16_384  # local atoms per dense block: bounds the working memory (~0.5 GB) at any size
 _OFFSETS = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]
 
 
