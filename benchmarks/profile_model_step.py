@@ -15,7 +15,8 @@ one process, interleaved:
 For each: ms per step of the whole `evaluate` (positions in, forces on the host), of the step's GPU work alone,
 and of the host copies around it (positions to the device, forces back, pageable and pinned); the cost of one
 candidate-list rebuild by the engine's pair finder (--compare-finders: by both, cell_list.py's cell list and
-scipy's k-d tree); then the kernels of one variant (--kernels) with their GPU time per step. Ratios are within this run only.
+scipy's k-d tree); then the kernels of one variant (--kernels) with their GPU time per step. Ratios are within
+this run only.
 """
 import argparse
 import sys
