@@ -13,7 +13,10 @@ Same machine, model, atoms and step count for every column:
   MD): ours ("model", the engine's floor) and hippynn's stock LAMMPS graph ("stock"); ASE's
   VelocityVerlet with hippynn's ASE calculator (with --state); LAMMPS' own EAM on the same box and profile;
   with --site-lmp (a LAMMPS with ML-IAP's Python coupling), the seed's engine (`pair_style mliap unified`)
-  on 1 and --ranks ranks with hippynn's export and with the lean export (lean_lammps_model.pt).
+  on 1 and --ranks ranks with hippynn's export and with the lean export (lean_lammps_model.pt); with
+  --site-kokkos too, that LAMMPS on the GPU through KOKKOS, as Chicoma runs it (one rank; the `-pk kokkos`
+  options found by running it, as the campaign's preflight does), next to the embedded engine on --device:
+  the seed's engine on the same GPU in the same call, with the seed's published A100 number beside it.
 Prints a table with the ratios the performance targets are stated in, the step-cost fit (per-step floor
 + per-atom slope) of each column over the sizes and step_cost.png, and writes JSON to --out. On a noisy
 shared machine, --best-of N runs every column N times, interleaved, and keeps each one's fastest.
@@ -112,9 +115,10 @@ def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None, log_name=N
 
         model = args.model if engine == "mliap" else args.lean_model
         deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args), engine="mliap",
-                         model_file=model)
+                         model_file=model, kokkos=bool(args.kokkos_package))
         (workdir / f"in.{engine}").write_text(deck.text)
-        cmd = [args.site_lmp, "-in", str(workdir / f"in.{engine}"), "-log", str(log), "-screen", "none"]
+        cmd = [args.site_lmp, *site_kokkos_args(args), "-in", str(workdir / f"in.{engine}"), "-log", str(log),
+               "-screen", "none"]
         env = site_lmp_environment(env)
     elif engine == "embedded":
         cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", args.model, "--box", args.box, "--replicate", "2",
@@ -133,6 +137,12 @@ def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None, log_name=N
     subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=workdir)
     parsed = parse_log(log)
     return parsed.katom_step_s if parsed.status == "ok" else None
+
+
+def site_kokkos_args(args) -> list:
+    from mlmd_parsl.science.lammps.kokkos_options import kokkos_gpu_args
+
+    return kokkos_gpu_args(1, args.kokkos_package) if args.kokkos_package else []
 
 
 def engine_rate(args, zrep, ranks, workdir, row, column, engine_args=None):
@@ -201,6 +211,9 @@ def main(argv=None):
                         help="MD columns to measure (a million atoms: engine and model only, say)")
     parser.add_argument("--site-lmp", help="a LAMMPS with ML-IAP's Python coupling: the mliap column runs the seed's "
                                            "engine (pair_style mliap unified) with hippynn's export and the lean export")
+    parser.add_argument("--site-kokkos", action="store_true",
+                        help="run --site-lmp on the GPU through KOKKOS (-k on g 1 -sf kk; the -pk kokkos options it "
+                             "accepts, the seed's first); export the model for --device (cuda) first")
     parser.add_argument("--out", default="benchmark_harness")
     args = parser.parse_args(argv)
     if args.timed_steps is None:
@@ -231,7 +244,8 @@ def main(argv=None):
         from mlmd_parsl.science.model.export import load_exported_model
         from mlmd_parsl.science.model.lean_mliap import export_lean_model
 
-        args.lean_model = str(export_lean_model(load_exported_model(args.model), workdir))
+        args.lean_model = str(export_lean_model(load_exported_model(args.model), workdir, args.device))
+    args.kokkos_package = choose_kokkos(args, workdir) if site_engine and args.site_kokkos else ()
     many = f"engine_{args.ranks}r" if args.ranks > 1 else "unused_engine"
     many_eam = f"eam_{args.ranks}r" if args.ranks > 1 else "unused_eam"
     for zrep in args.zreps:
@@ -254,7 +268,7 @@ def main(argv=None):
             _keep_best(row, many_eam, lammps_rate(args, zrep, args.ranks, "eam", workdir)
                        if args.ranks > 1 and "eam" in on else None)
             for engine in SITE_ENGINE_EXPORTS:
-                for ranks in sorted({1, args.ranks}):
+                for ranks in ([1] if args.kokkos_package else sorted({1, args.ranks})):  # one GPU
                     _keep_best(row, f"{engine}_{ranks}r", lammps_rate(args, zrep, ranks, engine, workdir)
                                if site_engine else None)
         row["engine_over_model"] = row["engine_1"] / row["model"] if row["engine_1"] and row["model"] else None
@@ -266,7 +280,7 @@ def main(argv=None):
               f"{_f(row['ase_md'], 8)} {_f(row['engine_over_ase'], 8)} "
               f"{_f(row['eam_1'], 8)} {_f(row[many_eam], 8)}", flush=True)
     if site_engine:
-        print_site_engine_table(result["md"], args.ranks)
+        print_site_engine_table(result["md"], args.ranks, args.kokkos_package)
     if args.engine_variant is not None:
         print(f"\nEngine on 1 rank with '{args.engine_variant}' (variant) vs '{args.engine_args}' (engine), same rounds:")
         for row in result["md"]:
@@ -314,13 +328,32 @@ def print_engine_profiles(rows, columns):
                       + f" {profile['outside_callback_ms_per_step']:>8.3f} {profile['pair_builds_rank0']:>7}", flush=True)
 
 
-def print_site_engine_table(rows, many):
-    """The seed's engine (site lmp, pair_style mliap unified) with each export, next to our embedded engine."""
-    counts = sorted({1, many})
-    print("\nSeed's engine (pair_style mliap unified) vs the embedded engine, Katom-step/s, same CPU, same profile:")
+def choose_kokkos(args, workdir) -> tuple:
+    """The -pk kokkos options --site-lmp accepts (the seed's line first), or exit saying why none ran."""
+    from mlmd_parsl.science.lammps.site_lammps import choose_site_kokkos
+
+    choice = choose_site_kokkos(args.site_lmp, args.model, args.box, workdir / "kokkos_probe")
+    if choice.failure:
+        sys.exit(f"harness: --site-lmp {args.site_lmp} does not run through KOKKOS: {choice.failure}")
+    print(f"seed's engine on the GPU: {args.site_lmp} -k on g 1 -sf kk {choice.describe()}", flush=True)
+    return choice.package
+
+
+def print_site_engine_table(rows, many, kokkos_package=()):
+    """The seed's engine (site lmp, pair_style mliap unified) with each export, next to our embedded engine;
+    on a GPU (kokkos_package) also the embedded engine over the seed's published A100 number at the same atoms."""
+    from mlmd_parsl.science.reporting.seed import seed_reference
+
+    counts = [1] if kokkos_package else sorted({1, many})
+    where = (f"same GPU (seed's engine: KOKKOS, -pk kokkos {' '.join(kokkos_package)})" if kokkos_package
+             else "same CPU")
+    print(f"\nSeed's engine (pair_style mliap unified) vs the embedded engine, Katom-step/s, {where}, same profile:")
     header = f"{'atoms':>9}"
     for ranks in counts:
         header += f" {f'hippynn {ranks}r':>11} {f'lean {ranks}r':>9} {f'embedded {ranks}r':>12} {'lean/hip':>8} {'emb/hip':>8}"
+    seed_a100 = dict(seed_reference()["gpu"]) if kokkos_package else {}
+    if kokkos_package:
+        header += f" {'emb/lean':>8} {'seed A100':>9} {'emb/A100':>8}"
     print(header, flush=True)
     for row in rows:
         line = f"{row['atoms']:>9}"
@@ -330,6 +363,10 @@ def print_site_engine_table(rows, many):
             line += (f" {_f(hippynn, 11)} {_f(lean, 9)} {_f(embedded, 12)} "
                      f"{_f(lean / hippynn if lean and hippynn else None, 8, 2)} "
                      f"{_f(embedded / hippynn if embedded and hippynn else None, 8, 2)}")
+        if kokkos_package:
+            embedded, lean, a100 = row.get("engine_1"), row.get("mliap-lean_1r"), seed_a100.get(row["atoms"])
+            line += (f" {_f(embedded / lean if embedded and lean else None, 8, 2)} {_f(a100, 9)} "
+                     f"{_f(embedded / a100 if embedded and a100 else None, 8, 2)}")
         print(line, flush=True)
 
 

@@ -82,6 +82,9 @@ def print_summary(collected, run_dir, out=print):
             f"closest approach {train.get('closest_approach_a')} A.")
     else:
         out("Physics: not checked (validation disabled or failed): the throughputs above are unverified.")
+    kokkos = (collected.get("site_engine") or {}).get("kokkos")
+    if kokkos:
+        out(f"Site engine: {collected['site_engine']['lmp']} ran every MD case with {kokkos['summary']}.")
     out(f"run directory: {run_dir}")
     out(f"results:       {collected['results']}")
     out(f"plot:          {collected['plot']}")

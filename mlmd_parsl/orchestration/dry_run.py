@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from ..config import SiteConfig
+from ..science.lammps.kokkos_options import (AUTO, NEWTON_REFUSAL, SEED_PACKAGE, package_text, planned_package,
+                                               preflight_candidates)
 from ..science.model.export import BOX_FILE, MODEL_FILE
 from .cases import md_cases, mpi_resources, site_engine_deck, site_lmp, threads_per_rank
 from .rundir import site_engine_preflight_dir, train_dir
@@ -62,11 +64,14 @@ def plan(site: SiteConfig, run_dir: Path) -> list:
               "command": f"python app mlmd_parsl.orchestration.tasks.{name}"} for name in PYTHON_TASKS]
     if site.md.engine == "mliap":
         resources = mpi_resources(site, 1)
-        command = site_engine_probe_command(str(site_engine_preflight_dir(run_dir)), site_lmp(site),
-                                            site.md.kokkos, python)
-        tasks.insert(-2, {"task": "site_engine_preflight (run 0 of the export, before any MD case)",
-                          "executor": "mpi (MPIExecutor)", "resources": resources,
-                          "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))})
+        tries = preflight_candidates(site.md.kokkos_package) if site.md.kokkos else [()]
+        for number, package in enumerate(tries, start=1):
+            command = site_engine_probe_command(str(site_engine_preflight_dir(run_dir)), site_lmp(site), package,
+                                                python)
+            tasks.insert(-2, {"task": "site_engine_preflight (run 0 of the export, before any MD case"
+                                      + _preflight_try(number, len(tries), package) + ")",
+                              "executor": "mpi (MPIExecutor)", "resources": resources,
+                              "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))})
     unit_atoms = _unit_box_atoms(site)
     for case in md_cases(site, run_dir):
         threads = threads_per_rank(site, case.ranks, case.packed)
@@ -81,6 +86,15 @@ def plan(site: SiteConfig, run_dir: Path) -> list:
         atoms = unit_atoms * case.replicate[0] * case.replicate[1] * case.replicate[2] if unit_atoms else None
         tasks.insert(-2, {"task": case.task, "atoms": atoms, **task, "command": command})
     return tasks
+
+
+def _preflight_try(number: int, tries: int, package: tuple) -> str:
+    if tries == 1:
+        return ""
+    if package == SEED_PACKAGE:
+        return f"; try {number} of {tries}: the seed's Kokkos line"
+    return (f"; try {number} of {tries}, only if LAMMPS refuses the previous one with \"{NEWTON_REFUSAL}\", as "
+            "every release since 2024 does")
 
 
 def _unit_box_atoms(site: SiteConfig):
@@ -101,6 +115,12 @@ def print_plan(site: SiteConfig, run_dir: Path, out=print):
         atoms = f" {task['atoms']:,} atoms" if task.get("atoms") else ""
         out(f"\n[{task['task']}]{atoms} on {task['executor']}; resources: {task['resources']}")
         out(f"  {task['command']}")
+    if site.md.kokkos:
+        out(f"\n# Kokkos: the MD cases above show -pk kokkos {package_text(planned_package(site.md.kokkos_package))}"
+            + (" (md.kokkos_package)" if site.md.kokkos_package != AUTO else
+               f", the line LAMMPS since 2024 accepts; where the site's LAMMPS takes the seed's "
+               f"'{package_text(SEED_PACKAGE)}', the preflight keeps that and the cases run it")
+            + ". The run's manifest (site_engine) and summary say which line ran.")
     if site.md.engine == "mliap":
         case = md_cases(site, run_dir)[0]
         deck = site_engine_deck(case)

@@ -100,9 +100,11 @@ def md_command(case: MDCase, exported: dict, python: str, custom_kernels: str, t
 def site_engine_command(case: MDCase, threads: int, python: str) -> str:
     """The seed's way: the site's LAMMPS runs in.lammps (pair_style mliap unified) written by the campaign,
     with the environment its embedded Python needs (science/site_lammps.py says why)."""
-    from mlmd_parsl.science.lammps.site_lammps import kokkos_gpu_args, site_lmp_shell_exports
+    from mlmd_parsl.science.lammps.kokkos_options import kokkos_gpu_args
+    from mlmd_parsl.science.lammps.site_lammps import site_lmp_shell_exports
 
-    args = [case.lmp, *(kokkos_gpu_args(case.kokkos_gpus) if case.kokkos else []), "-in", "in.lammps", "-log", str(case.log)]
+    kokkos = kokkos_gpu_args(case.kokkos_gpus, case.kokkos_package) if case.kokkos else []
+    args = [case.lmp, *kokkos, "-in", "in.lammps", "-log", str(case.log)]
     return (
         f"cd {shlex.quote(str(case.dir))} && export OMP_NUM_THREADS={int(threads)} PYTHONWARNINGS=ignore && "
         f"{site_lmp_shell_exports(python)} && "
@@ -110,12 +112,15 @@ def site_engine_command(case: MDCase, threads: int, python: str) -> str:
     )
 
 
-def site_engine_probe_command(probe_dir: str, lmp: str, kokkos: bool, python: str) -> str:
+def site_engine_probe_command(probe_dir: str, lmp: str, kokkos_package: tuple, python: str) -> str:
     """Preflight by doing: one rank of the site's LAMMPS evaluates the exported model once (run 0), launched the
-    way MD cases are, so whatever stops it (model load, imports, packages, MPI) stops it here, in seconds."""
-    from mlmd_parsl.science.lammps.site_lammps import kokkos_gpu_args, site_lmp_shell_exports
+    way MD cases are (on one GPU through KOKKOS with `-pk kokkos <kokkos_package>` when that is given), so
+    whatever stops it (model load, imports, packages, Kokkos options, MPI) stops it here, in seconds."""
+    from mlmd_parsl.science.lammps.kokkos_options import kokkos_gpu_args
+    from mlmd_parsl.science.lammps.site_lammps import site_lmp_shell_exports
 
-    args = [lmp, *(kokkos_gpu_args(1) if kokkos else []), "-in", "in.lammps", "-log", "log.lammps"]
+    args = [lmp, *(kokkos_gpu_args(1, kokkos_package) if kokkos_package else []), "-in", "in.lammps", "-log",
+            "log.lammps"]
     return (f"cd {shlex.quote(probe_dir)} && export OMP_NUM_THREADS=1 PYTHONWARNINGS=ignore && "
             f"{site_lmp_shell_exports(python)} && $PARSL_MPI_PREFIX {' '.join(shlex.quote(a) for a in args)}")
 
@@ -124,7 +129,8 @@ def site_engine_probe_command(probe_dir: str, lmp: str, kokkos: bool, python: st
 def validate_exported_model(exported: dict, training_summary: dict, out_dir: str, spec: dict,
                             site_engine: dict = None) -> dict:
     """The physics validation suite on the exported model (the EAM oracle comparison on synthetic data); with
-    site_engine ({"lmp", "mliap_model", "kokkos"}), the site's LAMMPS against the embedded engine too."""
+    site_engine ({"lmp", "mliap_model", "kokkos_package", "device"}), the site's LAMMPS against the embedded
+    engine too."""
     from mlmd_parsl.science.validation.spec import ValidationSpec
     from mlmd_parsl.science.validation.suite import validate_model
 
@@ -136,7 +142,7 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
     with_oracle = exported["dataset_label"] == "synthetic"
     if site_engine:
         model_key = "lean_model" if site_engine["mliap_model"] == "lean" else "model"
-        site_engine = {"lmp": site_engine["lmp"], "model": exported[model_key], "kokkos": site_engine["kokkos"]}
+        site_engine = {**{k: v for k, v in site_engine.items() if k != "mliap_model"}, "model": exported[model_key]}
     key = content_key(what="validation", model=file_sha256(exported["model"]), spec=spec, oracle=with_oracle,
                       training=training_summary.get("metrics"),
                       site_engine={**site_engine, "model": file_sha256(site_engine["model"])} if site_engine else None)

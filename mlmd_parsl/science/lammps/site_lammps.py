@@ -51,11 +51,6 @@ def site_lmp_shell_exports(python: str) -> str:
     return f'export {overrides} PYTHONPATH="$({query})${{PYTHONPATH:+:$PYTHONPATH}}"'
 
 
-def kokkos_gpu_args(gpus: int) -> list:
-    """The seed's Kokkos flags; `g N` = the GPUs of a node its ranks use (1 for a packed single-GPU case)."""
-    return ["-k", "on", "g", str(int(gpus)), "-sf", "kk", "-pk", "kokkos", "neigh", "full", "newton", "on"]
-
-
 def quote_failure(output: str, log_text: str = "") -> str:
     """The lines that say why `lmp` failed: LAMMPS' ERROR line and the Python exception above it."""
     text = output + "\n" + log_text
@@ -81,17 +76,19 @@ class SiteLammpsFailed(EngineError):
         super().__init__(f"`{' '.join(command)}` in {directory} exited with code {returncode}: {reason}")
 
 
-def run_site_lammps(lmp: str, deck_text: str, work_dir, ranks: int = 1, kokkos: bool = False, tag: str = "site",
+def run_site_lammps(lmp: str, deck_text: str, work_dir, ranks: int = 1, kokkos_package=(), tag: str = "site",
                     timeout: float = 1800) -> Path:
     """Write `deck_text` to work_dir/<tag>.in, run it with the site's `lmp` on `ranks` MPI ranks (the venv's
-    mpiexec) and return its log; raise SiteLammpsFailed with the quoted reason if it fails."""
+    mpiexec), on one GPU through KOKKOS with `-pk kokkos <kokkos_package>` when that is given, and return its
+    log; raise SiteLammpsFailed with the quoted reason if it fails."""
+    from .kokkos_options import kokkos_gpu_args
     from .runtime import mpiexec_executable
 
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     deck, log = work_dir / f"{tag}.in", work_dir / f"{tag}.lammps"
     deck.write_text(deck_text)
-    command = [lmp, *(kokkos_gpu_args(1) if kokkos else []), "-in", deck.name, "-log", log.name, "-screen", "none"]
+    command = [lmp, *(kokkos_gpu_args(1, kokkos_package) if kokkos_package else []), "-in", deck.name, "-log", log.name, "-screen", "none"]
     if ranks > 1:
         command = [mpiexec_executable(), "-n", str(ranks)] + command
     env = {**site_lmp_environment(), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
@@ -104,6 +101,26 @@ def run_site_lammps(lmp: str, deck_text: str, work_dir, ranks: int = 1, kokkos: 
         raise SiteLammpsFailed(command, work_dir, result.returncode,
                                quote_failure(result.stdout + result.stderr, log_text))
     return log
+
+
+def choose_site_kokkos(lmp: str, model_file, box_file, work_dir, configured: str = "auto"):
+    """The Kokkos options this `lmp` accepts, found as the campaign's preflight finds them (run 0 of the
+    export on 284 atoms with each candidate line), in this process's environment: for the validation CLI,
+    the harness and tests. Returns a KokkosChoice (its `failure` says why none ran)."""
+    from .deck import make_deck, single_stage_protocol
+    from .kokkos_options import choose_kokkos_package
+
+    deck = make_deck(Path(box_file).resolve(), (2, 2, 1), single_stage_protocol(0), engine="mliap",
+                     model_file=Path(model_file).resolve(), kokkos=True)
+
+    def probe(package):
+        try:
+            run_site_lammps(lmp, deck.text, work_dir, 1, package, tag="kokkos_probe", timeout=600)
+        except SiteLammpsFailed as exc:
+            return exc.reason
+        return None
+
+    return choose_kokkos_package(probe, configured)
 
 
 if __name__ == "__main__":

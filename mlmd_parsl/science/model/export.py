@@ -11,10 +11,21 @@ MLIAP_MODEL_FILES = {"hippynn": MODEL_FILE, "lean": LEAN_MODEL_FILE}  # md.mliap
 def export_model(state_file, dataset_path, out_dir, model_device="cpu", lean=False) -> dict:
     """Rebuild the seed graph, load the trained weights and save the LAMMPS artifacts."""
     import ase.io
+
+    from .dataset import first_frame
+
+    paths = export_models(state_file, out_dir, model_device, lean)
+    box_path = Path(out_dir) / BOX_FILE
+    ase.io.write(str(box_path), first_frame(dataset_path), format="lammps-data", masses=True)
+    return {**paths, "box": str(box_path)}
+
+
+def export_models(state_file, out_dir, model_device="cpu", lean=False) -> dict:
+    """hippynn_lammps_model.pt (and with `lean`, lean_lammps_model.pt) from network_state.pt, for a model on
+    model_device: {"model": path[, "lean_model": path]}."""
     import torch
     from hippynn.interfaces.lammps_interface import MLIAPInterface
 
-    from .dataset import first_frame
     from .network import build_seed_graph, load_graph_state
 
     out_dir = Path(out_dir)
@@ -31,10 +42,7 @@ def export_model(state_file, dataset_path, out_dir, model_device="cpu", lean=Fal
         from .lean_mliap import export_lean_model
 
         paths["lean_model"] = str(export_lean_model(interface, out_dir, model_device))
-
-    box_path = out_dir / BOX_FILE
-    ase.io.write(str(box_path), first_frame(dataset_path), format="lammps-data", masses=True)
-    return {**paths, "box": str(box_path)}
+    return paths
 
 
 def model_cutoff(interface) -> float:

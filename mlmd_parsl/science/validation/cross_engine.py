@@ -22,14 +22,18 @@ VIRIAL_COMPONENTS = ("Pxx", "Pyy", "Pzz", "Pxy", "Pxz", "Pyz")
 
 
 def check_cross_engine(site_engine: dict, model, box, out_dir, spec: ValidationSpec):
-    """The site's LAMMPS (`pair_style mliap unified` on site_engine['model']) against the embedded engine
-    (on `model`, hippynn's export) on the same boxes and rank counts: forces, energy and the virial (the
-    pressure at T = 0). Both compute in float32, in different summation orders: the tolerances are float32's."""
+    """The site's LAMMPS (`pair_style mliap unified` on site_engine['model'], through KOKKOS with
+    site_engine['kokkos_package'] when that is set) against the embedded engine (on `model`, hippynn's export,
+    on site_engine['device'], default the CPU) on the same boxes and rank counts: forces, energy and the virial
+    (the pressure at T = 0). Both compute in float32, in different summation orders: the tolerances are
+    float32's."""
     from ..lammps.site_lammps import SiteLammpsFailed, run_site_lammps
 
     folder = Path(out_dir) / "cross_engine"
     folder.mkdir(parents=True, exist_ok=True)
     boxes = [b for b in validation_boxes(box, out_dir) if b[0] in CROSS_ENGINE_BOXES]
+    kokkos_package = tuple(site_engine.get("kokkos_package") or ())
+    device = site_engine.get("device", "cpu")
     cases = []
     for name, data, replicate in boxes:
         for ranks in spec.rank_counts:
@@ -37,14 +41,15 @@ def check_cross_engine(site_engine: dict, model, box, out_dir, spec: ValidationS
             site_dump = folder / f"site_{tag}.dump"
             deck = make_deck(Path(data).resolve(), replicate, single_stage_protocol(0), engine="mliap",
                              model_file=Path(site_engine["model"]).resolve(), dump_forces=str(site_dump),
-                             kokkos=site_engine.get("kokkos", False))
+                             kokkos=bool(kokkos_package))
             try:
-                site_log = run_site_lammps(site_engine["lmp"], deck.text, folder, ranks, site_engine.get("kokkos", False),
+                site_log = run_site_lammps(site_engine["lmp"], deck.text, folder, ranks, kokkos_package,
                                            tag=f"site_{tag}")
             except SiteLammpsFailed as exc:  # a failed check, not a lost validation: the other checks still run
                 return {"lmp": site_engine["lmp"], "model": str(site_engine["model"]), "cases": cases, "ok": False,
                         "error": str(exc), "tolerances": CROSS_TOLERANCES}
-            dump, log = run_standalone(model, data, folder, f"embedded_{tag}", replicate, 0, ranks, "float32")
+            dump, log = run_standalone(model, data, folder, f"embedded_{tag}", replicate, 0, ranks, "float32",
+                                       device)
             site_row, row = thermo_tables(site_log)["timed"][0], thermo_tables(log)["timed"][0]
             site_forces, forces = read_force_dump(site_dump)[2], read_force_dump(dump)[2]
             scale = float(np.abs(forces).max())
@@ -61,4 +66,5 @@ def check_cross_engine(site_engine: dict, model, box, out_dir, spec: ValidationS
                        and virial_error <= CROSS_VIRIAL_RTOL * virial_scale + 1.0),
             })
     return {"lmp": site_engine["lmp"], "model": str(site_engine["model"]), "cases": cases,
+            "kokkos_package": " ".join(kokkos_package), "embedded_device": device,
             "ok": all(c["ok"] for c in cases), "tolerances": CROSS_TOLERANCES}

@@ -34,7 +34,8 @@ def render_markdown(report: dict) -> str:
         c = report["cross_engine"]
         t = c["tolerances"]
         lines += ["", f"## Site engine (`pair_style mliap unified`, {Path(c['model']).name}) vs embedded engine", "",
-                  f"`{c['lmp']}` against this package's engine on the same boxes, run 0, float32 (tolerances: force "
+                  f"`{c['lmp']}`{kokkos_clause(c)} against this package's engine on {c.get('embedded_device', 'cpu')}, "
+                  f"on the same boxes, run 0, float32 (tolerances: force "
                   f"{t['force_relative']:g} of the largest, energy {t['energy_relative']:g} relative, virial "
                   f"{t['virial_relative']:g} of the largest component).", ""]
         if "error" in c:
@@ -84,3 +85,8 @@ def render_markdown(report: dict) -> str:
         lines += ["", f"## Accuracy gate (seed): test EpA-MAE {a['test_epa_mae_mev']:.3f} meV/atom (< 0.7), "
                       f"Force MAE {a['test_force_mae_mev_per_a']:.2f} meV/A (< 25): {'pass' if a['ok'] else 'fail'}"]
     return "\n".join(lines) + "\n"
+
+
+def kokkos_clause(cross: dict) -> str:
+    package = cross.get("kokkos_package")
+    return f" through KOKKOS on a GPU (`-pk kokkos {package}`)" if package else ""

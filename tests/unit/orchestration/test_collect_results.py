@@ -17,7 +17,7 @@ TRAINING = {
 def case(tmp_path, name, fixture, error=""):
     md_case = MDCase(task=name, sweep="throughput", replicate=(2, 2, 1), ranks=1, packed=False, profile="quick",
                      engine="embedded", model_device="cpu", dtype="float32", lmp="", kokkos=False,
-                     mliap_model="hippynn", kokkos_gpus=1, run_dir=str(tmp_path))
+                     kokkos_package=(), mliap_model="hippynn", kokkos_gpus=1, run_dir=str(tmp_path))
     md_case.dir.mkdir(parents=True)
     shutil.copy(FIXTURES / "logs" / fixture, md_case.log)
     return CaseOutcome(md_case, error=error)

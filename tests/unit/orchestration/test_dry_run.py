@@ -75,6 +75,22 @@ def test_chicoma_dry_run_packs_single_gpu_sizes_and_spreads_weak_scaling_over_no
     assert "#SBATCH --gpus-per-node=4" in out and "#SBATCH --nodes=3" in out and "#SBATCH --account=abc" in out
 
 
+def test_chicoma_dry_run_shows_the_kokkos_line_current_lammps_accepts_and_the_preflights_two_tries(tmp_path):
+    out = dry_run(tmp_path, "--site", "chicoma", "--set", "provider.account=abc")
+    commands = [l.strip() for l in out.splitlines() if l.strip().startswith("cd ")]
+    cases = [c for c in commands if "/md/md_z" in c or "/md/weak_r" in c]
+    assert len(cases) == 16 and all("-sf kk -pk kokkos newton on neigh half -in in.lammps" in c for c in cases)
+    probes = [c for c in commands if "/md/site_engine_preflight" in c]
+    assert [p.split("-pk kokkos ")[1].split(" -in")[0] for p in probes] == ["neigh full newton on", "newton on neigh half"]
+    assert "try 2 of 2, only if LAMMPS refuses the previous one with \"Must use 'newton off'" in out
+    assert "the preflight keeps that and the cases run it" in out
+
+    explicit = dry_run(tmp_path, "--site", "chicoma", "--set", "md.kokkos_package=neigh full newton on")
+    commands = [l.strip() for l in explicit.splitlines() if l.strip().startswith("cd ")]
+    assert all("-pk kokkos neigh full newton on -in" in c for c in commands if "lmp -k" in c)
+    assert sum("/md/site_engine_preflight" in c for c in commands) == 1
+
+
 def test_weak_scaling_cases_hold_85200_atoms_per_gpu():
     from mlmd_parsl.orchestration.cases import md_cases, mpi_resources
 
