@@ -275,6 +275,7 @@ def main(argv=None):
         row["engine_over_stock"] = row["engine_1"] / row["stock"] if row["engine_1"] and row["stock"] else None
         row["engine_over_ase"] = row["engine_1"] / row["ase_md"] if row["engine_1"] and row["ase_md"] else None
         result["md"].append(row)
+        (out_dir / "harness.json").write_text(json.dumps(result, indent=2))  # kept if a later size runs out of time
         print(f"{row['atoms']:>9} {_f(row['engine_1'], 10)} {_f(row[many], 10)} {_f(row['model'], 9)} "
               f"{_f(row['engine_over_model'], 9, 3)} {_f(row['stock'], 9)} {_f(row['engine_over_stock'], 9, 2)} "
               f"{_f(row['ase_md'], 8)} {_f(row['engine_over_ase'], 8)} "
