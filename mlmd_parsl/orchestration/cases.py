@@ -140,12 +140,10 @@ def write_site_engine_deck(case: MDCase) -> Path:
     return path
 
 
-PROBE_REPLICATE = (2, 2, 1)  # 284 atoms: seconds, and ghosts on every side at 1 rank
-
-
 def write_site_engine_probe(site: SiteConfig, run_dir: Path) -> Path:
     """The preflight's folder and in.lammps: the site's export evaluated once (run 0)."""
     from ..science.lammps.deck import make_deck, single_stage_protocol
+    from ..science.lammps.site_lammps import PROBE_REPLICATE
     from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES
 
     trained = train_dir(run_dir)

@@ -23,6 +23,7 @@ from pathlib import Path
 from ...errors import EngineError
 
 WEIGHTS_ONLY_OVERRIDE = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+PROBE_REPLICATE = (2, 2, 1)  # the preflight's box: 284 atoms, seconds, and ghosts on every side at 1 rank
 
 
 def embedded_python_path() -> str:
@@ -88,7 +89,8 @@ def run_site_lammps(lmp: str, deck_text: str, work_dir, ranks: int = 1, kokkos_p
     work_dir.mkdir(parents=True, exist_ok=True)
     deck, log = work_dir / f"{tag}.in", work_dir / f"{tag}.lammps"
     deck.write_text(deck_text)
-    command = [lmp, *(kokkos_gpu_args(1, kokkos_package) if kokkos_package else []), "-in", deck.name, "-log", log.name, "-screen", "none"]
+    kokkos = kokkos_gpu_args(1, kokkos_package) if kokkos_package else []
+    command = [lmp, *kokkos, "-in", deck.name, "-log", log.name, "-screen", "none"]
     if ranks > 1:
         command = [mpiexec_executable(), "-n", str(ranks)] + command
     env = {**site_lmp_environment(), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
@@ -110,7 +112,7 @@ def choose_site_kokkos(lmp: str, model_file, box_file, work_dir, configured: str
     from .deck import make_deck, single_stage_protocol
     from .kokkos_options import choose_kokkos_package
 
-    deck = make_deck(Path(box_file).resolve(), (2, 2, 1), single_stage_protocol(0), engine="mliap",
+    deck = make_deck(Path(box_file).resolve(), PROBE_REPLICATE, single_stage_protocol(0), engine="mliap",
                      model_file=Path(model_file).resolve(), kokkos=True)
 
     def probe(package):
