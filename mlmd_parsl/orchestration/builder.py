@@ -54,10 +54,16 @@ def submit_model(apps: Apps, site: SiteConfig, run_dir: Path):
     """Futures of the dataset, the trained model and its LAMMPS export (each a dict of paths and numbers)."""
     trained = str(train_dir(run_dir))
     dataset_f = apps.prepare_dataset(asdict(site.dataset), str(runs_root(site) / "cache"))
-    train_f = apps.train_model(dataset_f, trained, asdict(site.training.spec), site.training.custom_kernels)
+    train_f = apps.train_model(dataset_f, trained, asdict(site.training.spec), site.training.custom_kernels,
+                               training_threads(site))
     lean = site.md.engine == "mliap" and site.md.mliap_model == "lean"
     export_f = apps.export_for_lammps(train_f, trained, site.md.model_device, lean)
     return dataset_f, train_f, export_f
+
+
+def training_threads(site: SiteConfig) -> int:
+    """The cores of the worker that trains: the node's on a CPU site, one GPU's share on a GPU site."""
+    return threads_per_rank(site, 1, packed=site.provider.gpus_per_node > 0)
 
 
 def submit_md_case(apps: Apps, site: SiteConfig, case: MDCase, exported):

@@ -10,6 +10,7 @@ from ..config import SiteConfig
 from ..science.lammps.kokkos_options import (AUTO, NEWTON_REFUSAL, SEED_PACKAGE, package_text, planned_package,
                                                preflight_candidates)
 from ..science.model.export import BOX_FILE, MODEL_FILE
+from .builder import training_threads
 from .cases import md_cases, mpi_resources, site_engine_deck, site_lmp, threads_per_rank
 from .rundir import site_engine_preflight_dir, train_dir
 from .tasks import md_command, site_engine_probe_command
@@ -62,6 +63,7 @@ def plan(site: SiteConfig, run_dir: Path) -> list:
               if p.gpus_per_node else "1 worker, whole node")
     tasks = [{"task": name, "executor": "cpu (HighThroughputExecutor)", "resources": worker,
               "command": f"python app mlmd_parsl.orchestration.tasks.{name}"} for name in PYTHON_TASKS]
+    tasks[1]["command"] += f" (torch threads: {training_threads(site)})"
     if site.md.engine == "mliap":
         resources = mpi_resources(site, 1)
         tries = preflight_candidates(site.md.kokkos_package) if site.md.kokkos else [()]

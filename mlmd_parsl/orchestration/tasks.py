@@ -20,13 +20,15 @@ def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
 
 
 @task_kind("training")
-def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kernels: str) -> dict:
-    """Train, unless this folder already holds a complete training of the same data and settings."""
+def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kernels: str, threads: int = 0) -> dict:
+    """Train, unless this folder already holds a complete training of the same data and settings. `threads`:
+    torch's threads (FOM 1 depends on them; training.py says why they are always set)."""
     import json
 
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
 
-    key = content_key(what="training", dataset=dataset["sha256"], spec=training_spec, kernels=custom_kernels)
+    key = content_key(what="training", dataset=dataset["sha256"], spec=training_spec, kernels=custom_kernels,
+                      threads=threads)
     folder = Path(train_dir)
     outputs = [folder / n for n in ("training_summary.json", "network_state.pt", "model_results.txt")]
     if is_done(folder, "training", key, outputs):
@@ -39,7 +41,8 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
     previous = hippynn.custom_kernels.CUSTOM_KERNELS_ACTIVE  # a worker runs other tasks after this one
     hippynn.custom_kernels.set_custom_kernels(_kernel_setting(custom_kernels))
     try:
-        summary = train(dataset["path"], train_dir, TrainingSpec(**training_spec), dataset_label=dataset["kind"])
+        summary = train(dataset["path"], train_dir, TrainingSpec(**training_spec), dataset_label=dataset["kind"],
+                        threads=threads)
     finally:
         hippynn.custom_kernels.set_custom_kernels(previous)
     mark_done(folder, "training", key)

@@ -41,17 +41,29 @@ class TrainingSpec:
     dist_soft_min: typing.Optional[float] = None
 
 
-def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real") -> dict:
+def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real", threads: int = 0) -> dict:
     """Train, test and save weights; return the summary written to training_summary.json. torch's default dtype
-    is float32 while it trains (hippynn builds its modules in it); the caller's default is restored after."""
+    is float32 while it trains (hippynn builds its modules in it); the caller's default is restored after.
+
+    `threads`: torch's intra-op threads while it trains (0: the cores this process may run on). Always set, never
+    inherited: a LAMMPS instance anywhere in the process (the synthetic dataset's, in the same Parsl worker) sets
+    OpenMP's thread count to 1, which made FOM 1 twice the training's time on two cores."""
     import torch
 
-    previous = torch.get_default_dtype()
+    previous = torch.get_default_dtype(), torch.get_num_threads()
     torch.set_default_dtype(torch.float32)
+    torch.set_num_threads(threads or training_threads())
     try:
         return _train(dataset_path, out_dir, spec, dataset_label)
     finally:
-        torch.set_default_dtype(previous)
+        torch.set_default_dtype(previous[0])
+        torch.set_num_threads(previous[1])
+
+
+def training_threads() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label) -> dict:
@@ -96,7 +108,7 @@ def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label) -> dict:
     with hippynn.tools.log_terminal(str(out_dir / "model_results.txt"), "wt"):
         if dataset_label == "synthetic":
             print("Dataset: SYNTHETIC (EAM-labelled Ag, not the Materials Cloud set)")
-        print(f"Trainer: {spec.engine}")
+        print(f"Trainer: {spec.engine}, {torch.get_num_threads()} torch thread(s), device {spec.device}")
         if spec.engine == "lean":
             tracker = MetricTracker(list(graph.validation_losses), stopping_key=None)
             tracker.register_metrics(final, when="Final Training")
@@ -120,6 +132,7 @@ def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label) -> dict:
         "dataset_label": dataset_label,
         "trainer": spec.engine,
         "epochs": int(epochs),
+        "threads": torch.get_num_threads(),
         "training_wall_s": elapsed,
         "epoch_time_s": epoch_time,
         "metrics": metrics,

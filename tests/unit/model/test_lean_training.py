@@ -158,3 +158,22 @@ def test_training_leaves_the_callers_default_dtype_as_it_found_it(small_set, tmp
     saved = torch.load(tmp_path / "network_state.pt", weights_only=False)
     mu = next(v for k, v in saved["state"]["network"].items() if k.endswith("sensitivity.mu"))
     assert mu.dtype == torch.float32
+
+
+def test_training_sets_its_threads_whatever_lammps_left_in_the_process(small_set, tmp_path):
+    """A LAMMPS instance in the process (here the fixture's dataset, in a campaign the dataset task in the same
+    Parsl worker) sets OpenMP's threads to 1; FOM 1 must not silently be a one-thread figure."""
+    import os
+
+    from mlmd_parsl.science.lammps.runtime import open_lammps
+
+    cores = len(os.sched_getaffinity(0))
+    if cores < 2:
+        pytest.skip("one core: one thread is all there is")
+    open_lammps().close()
+    assert torch.get_num_threads() == 1  # what LAMMPS leaves behind (the condition this test is about)
+    summary = train(small_set, tmp_path, TrainingSpec(max_epochs=1, engine="lean"), "synthetic")
+    assert summary["threads"] == cores
+    assert f"{cores} torch thread(s)" in (tmp_path / "model_results.txt").read_text()
+    assert torch.get_num_threads() == 1  # the caller's setting restored
+    assert train(small_set, tmp_path, TrainingSpec(max_epochs=1, engine="lean"), "synthetic", threads=1)["threads"] == 1
