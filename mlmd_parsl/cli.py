@@ -1,7 +1,9 @@
 """python -m mlmd_parsl --site NAME: the whole benchmark on a site, orchestrated by Parsl."""
 import argparse
+import contextlib
 import signal
 import sys
+from pathlib import Path
 
 from .errors import MlmdError, UserInputError
 
@@ -27,6 +29,9 @@ def build_parser():
     parser.add_argument("--resume", metavar="RUN",
                         help="continue run directory RUN (a path, or a name under the runs folder): "
                              "tasks whose inputs are unchanged and outputs complete are reused")
+    parser.add_argument("--baseline", metavar="RUN",
+                        help="compare with this earlier run only (a path, or a name under the runs folder); default: "
+                             "every earlier run of the site, like-for-like rows only (same as --set report.baseline=RUN)")
     parser.add_argument("--profile", choices=["ats5", "quick"], help="MD step profile (same as --set md.profile=...)")
     parser.add_argument("--progress-every", type=float, default=60.0, metavar="SECONDS",
                         help="while no task finishes, print a status line this often (default 60)")
@@ -107,8 +112,13 @@ def main(argv=None):
     try:
         from .config import load_site_config
 
-        overrides = args.overrides + ([f"md.profile={args.profile}"] if args.profile else [])
+        overrides = (args.overrides + ([f"md.profile={args.profile}"] if args.profile else [])
+                     + ([f"report.baseline={args.baseline}"] if args.baseline else []))
         site = load_site_config(args.site, overrides)
+        if site.report.baseline:  # here, not hours later when the report is written
+            from .orchestration.rundir import find_baselines
+
+            find_baselines(site, run_dir=Path("."))
         resumed = None
         if args.resume:
             from .orchestration.rundir import resume_run_dir
@@ -130,9 +140,7 @@ def main(argv=None):
             print(f"error: {exc}", file=sys.stderr)
             return exc.exit_code
 
-    from .orchestration.campaign import run_campaign
     from .orchestration.rundir import new_run_dir, write_manifest
-    from .orchestration.sites import parsl_config_for
 
     try:
         run_dir = resumed or new_run_dir(site)
@@ -146,6 +154,43 @@ def main(argv=None):
         print(f"error: cannot create the run directory under {runs_root(site)}: {exc.strerror or exc} "
               f"({exc.filename or ''}); set runs_dir to a writable folder", file=sys.stderr)
         return 2
+    with console_log(run_dir / "console.log"):
+        return _run(site, args, run_dir)
+
+
+@contextlib.contextmanager
+def console_log(path):
+    """Everything this process prints from here on also goes to the run folder's console.log (appended on
+    --resume), so a shared run keeps what its user saw."""
+    with open(path, "a", buffering=1) as file:
+        saved = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = _Tee(sys.stdout, file), _Tee(sys.stderr, file)
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
+
+
+class _Tee:
+    def __init__(self, stream, file):
+        self.stream, self.file = stream, file
+
+    def write(self, text):
+        self.file.write(text)
+        return self.stream.write(text)
+
+    def flush(self):
+        self.file.flush()
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+def _run(site, args, run_dir):
+    from .orchestration.campaign import run_campaign
+    from .orchestration.sites import parsl_config_for
+
     print(f"mlmd_parsl: site {site.name} ({site.source}); run directory {run_dir}", flush=True)
 
     from parsl.dataflow.dflow import DataFlowKernel
@@ -178,6 +223,7 @@ def main(argv=None):
         print(f"{len(failed)} task(s) did not complete; see the status and log columns of results.csv", file=sys.stderr)
         return 1
     return 0
+
 
 
 if __name__ == "__main__":

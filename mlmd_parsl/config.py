@@ -229,6 +229,17 @@ class RetryConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """How report.md compares a run with earlier ones (only like-for-like rows: report_md.py says which)."""
+    regression_tolerance: float = 0.10  # slower than the baseline by more than this (and than its spread): REGRESSION
+    baseline: str = ""  # a run (path or name under the runs folder); empty: every earlier run of this site
+
+    def __post_init__(self):
+        _require(isinstance(self.regression_tolerance, (int, float)) and 0 < self.regression_tolerance < 1,
+                 "regression_tolerance", f"{self.regression_tolerance}: a fraction, above 0 and below 1 (0.1 = 10%)")
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     name: str
     source: str
@@ -238,6 +249,7 @@ class SiteConfig:
     md: MDConfig
     validation: ValidationConfig = field(default_factory=ValidationConfig)
     retries: RetryConfig = field(default_factory=RetryConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     runs_dir: str = ""  # empty = <repository>/runs
 
     def __post_init__(self):
@@ -284,7 +296,7 @@ def _construct_mapping(loader, node):
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
-_TOP_KEYS = ("name", "provider", "dataset", "training", "md", "validation", "retries", "runs_dir")
+_TOP_KEYS = ("name", "provider", "dataset", "training", "md", "validation", "retries", "report", "runs_dir")
 
 
 def site_config_path(site: str) -> Path:
@@ -427,6 +439,7 @@ def _build_site(raw, path) -> SiteConfig:
         "validation": _section_with_spec(ValidationConfig, ValidationSpec, path, raw.get("validation"),
                                          "validation.", ("enabled",)),
         "retries": _build(RetryConfig, path, raw.get("retries"), "retries."),
+        "report": _build(ReportConfig, path, raw.get("report"), "report."),
         "runs_dir": _coerce(path, raw, "runs_dir", "", raw.get("runs_dir", ""), str),
     }
     return _construct(SiteConfig, path, raw, "", values)

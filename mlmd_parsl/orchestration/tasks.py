@@ -11,12 +11,14 @@ from .retry import task_kind
 @task_kind("dataset")
 def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
     """Validate the real dataset if a path is set, else make (or reuse) the synthetic default."""
+    from mlmd_parsl.orchestration.code_digest import source_digest
     from mlmd_parsl.science.model.dataset import SyntheticSpec, synthetic_dataset, validate_dataset
 
     if dataset_config.get("path"):
         return dataclasses.asdict(validate_dataset(dataset_config["path"]))
     spec = SyntheticSpec(**{**dataset_config["synthetic"], "temperatures_k": tuple(dataset_config["synthetic"]["temperatures_k"])})
-    return dataclasses.asdict(synthetic_dataset(spec, cache_dir))
+    # one cache per version of the code that makes the frames: a changed generator makes new ones
+    return dataclasses.asdict(synthetic_dataset(spec, Path(cache_dir) / f"code-{source_digest('dataset')[:12]}"))
 
 
 @task_kind("training")
@@ -27,7 +29,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
 
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
 
-    key = content_key(what="training", dataset=dataset["sha256"], spec=training_spec, kernels=custom_kernels,
+    key = content_key("training", what="training", dataset=dataset["sha256"], spec=training_spec, kernels=custom_kernels,
                       threads=threads)
     folder = Path(train_dir)
     outputs = [folder / n for n in ("training_summary.json", "network_state.pt", "model_results.txt")]
@@ -58,7 +60,7 @@ def export_for_lammps(training_summary: dict, train_dir: str, model_device: str,
 
     folder = Path(train_dir)
     state = folder / "network_state.pt"
-    key = content_key(what="export", state=file_sha256(state), device=model_device, dataset=training_summary["dataset"],
+    key = content_key("export", what="export", state=file_sha256(state), device=model_device, dataset=training_summary["dataset"],
                       lean=lean)
     paths = {"model": str(folder / MODEL_FILE), "box": str(folder / BOX_FILE)}
     if lean:
@@ -146,7 +148,7 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
     if site_engine:
         model_key = "lean_model" if site_engine["mliap_model"] == "lean" else "model"
         site_engine = {**{k: v for k, v in site_engine.items() if k != "mliap_model"}, "model": exported[model_key]}
-    key = content_key(what="validation", model=file_sha256(exported["model"]), spec=spec, oracle=with_oracle,
+    key = content_key("validation", what="validation", model=file_sha256(exported["model"]), spec=spec, oracle=with_oracle,
                       training=training_summary.get("metrics"),
                       site_engine={**site_engine, "model": file_sha256(site_engine["model"])} if site_engine else None)
     report_json = Path(out_dir) / "validation.json"
@@ -170,17 +172,20 @@ def mpi_probe_command(expected_ranks: int) -> str:
 
 @task_kind("collection")
 def collect_results(run_dir: str, training: dict, outcomes: list[CaseOutcome], site_name: str, validation: dict = None,
-                    baseline: str = "") -> dict:
+                    baselines: list = (), tolerance: float = 0.10, context: dict = None) -> dict:
     """Parse every log into results.csv (with the model's validity flags), draw the plots and write report.md
-    (this run next to the seed's numbers and to `baseline`, an earlier run's results.csv)."""
+    (this run next to the seed's numbers and to `baselines`, earlier runs' results.csv, like for like)."""
     from mlmd_parsl.science.reporting.plots import (plot_step_cost, plot_strong_scaling, plot_throughput,
                                                     plot_weak_scaling)
     from mlmd_parsl.science.reporting.report_md import write_report
-    from mlmd_parsl.science.reporting.results import md_row, read_results, training_row, write_results
+    from mlmd_parsl.science.reporting.results import (md_row, read_results, relative_to, training_row,
+                                                      write_results, write_results_json)
 
     label = training.get("dataset_label", "")
-    rows = [training_row(training.get("summary"), label, training.get("log", ""), training.get("error"))]
-    rows += [md_row(**outcome.case.result_fields(), dataset_label=label, error=outcome.error) for outcome in outcomes]
+    rows = [training_row(training.get("summary"), label, training.get("log", ""), training.get("error"),
+                         training.get("dataset_sha256", ""))]
+    rows += [md_row(**outcome.case.result_fields(), dataset_label=label, error=outcome.error, threads=outcome.threads)
+             for outcome in outcomes]
     flags = (validation or {}).get("flags", {})
     if training.get("summary") and not flags:
         from mlmd_parsl.science.validation.verdict import accuracy_gate
@@ -192,15 +197,20 @@ def collect_results(run_dir: str, training: dict, outcomes: list[CaseOutcome], s
         row.update(flags)
         row["physics"] = physics_verdict(flags)
     run_dir = Path(run_dir)
+    for row in rows:
+        row["log"] = relative_to(row.get("log"), run_dir)
     write_results(rows, run_dir / "results.csv")
+    context = context or {}
+    write_results_json(rows, run_dir / "results.json", context.get("run", run_dir.name), context.get("commit"),
+                       context.get("dirty"))
     plot = plot_throughput(rows, run_dir / "throughput.png", title_suffix=f"{site_name}, {label} dataset")
     plots = {"Throughput vs atoms": plot,
              "Step cost vs atoms": plot_step_cost(rows, run_dir / "step_cost.png"),
              "Strong scaling": plot_strong_scaling(rows, run_dir / "strong_scaling.png"),
              "Weak scaling": plot_weak_scaling(rows, run_dir / "weak_scaling.png")}
-    baseline_rows = read_results(baseline) if baseline else None
-    report = write_report(rows, run_dir, f"MLMD benchmark: site {site_name}, {label} dataset", baseline_rows,
-                          baseline_name=str(Path(baseline).parent.name) if baseline else "", plots=plots)
+    baseline_runs = {Path(b).parent.name: read_results(b) for b in baselines}
+    report = write_report(rows, run_dir, f"MLMD benchmark: site {site_name}, {label} dataset", baseline_runs,
+                          tolerance, plots=plots, context=context)
     return {"results": str(run_dir / "results.csv"), "plot": plot, "report": str(report), "rows": rows}
 
 

@@ -3,22 +3,50 @@
 Comparisons are like for like only: a GPU case (model on CUDA, one rank) against the seed's Chicoma
 1xA100 number at the same atom count; a CPU case against the seed's Crossroads number at the same atoms
 and ranks; training against the seed's FOM on the same kind of device, on the real dataset only (epoch
-time grows with the data). A case slower than the seed is flagged `below seed`; a case slower than the
-same case of the baseline run by more than REGRESSION_TOLERANCE is flagged `REGRESSION` (short timed
-stages are noisy: 10% is within noise).
+time grows with the data). A case slower than the seed is flagged `below seed`.
+
+Earlier runs are compared like for like too: a baseline row counts only where it matches on everything that
+changes the figure (COMPARABLE_ON); the baseline is the median over every such row of the baseline runs, and a
+case is flagged `REGRESSION` when it is slower than that median by more than the tolerance *and* by more than
+the baseline's own spread (max - min), so noise seen between earlier runs never raises a flag.
 """
+import statistics
 from pathlib import Path
 
 from .seed import SEED_TRAINING_FOM_S, seed_throughput
 from .step_cost import step_cost_fits
 
 
-REGRESSION_TOLERANCE = 0.10
+REGRESSION_TOLERANCE = 0.10  # report.regression_tolerance's default
+# What must be equal for two rows to be the same measurement (results.csv columns). Rows of runs made before a
+# column existed have it empty, so they match nothing: better no ratio than a wrong one.
+COMPARABLE_ON = {
+    "training": ("dataset", "dataset_sha256", "trainer", "device", "epochs", "threads"),
+    "md": ("sweep", "dataset", "profile", "timed_steps", "engine", "device", "dtype", "atoms", "ranks", "threads"),
+}
 
 
-def compare(rows: list, baseline_rows: list = None) -> list:
-    """One comparison per MD case and for training: value, seed, ratio, baseline, ratio, flags."""
-    baseline = {r["task"]: r for r in (baseline_rows or []) if r.get("status") == "ok"}
+def comparable(row: dict, other: dict) -> bool:
+    fields = COMPARABLE_ON.get(row.get("kind"), ())
+    return (other.get("status") == "ok" and other.get("kind") == row.get("kind") and other.get("task") == row.get("task")
+            and all(str(row.get(k) or "") == str(other.get(k) or "") for k in fields))
+
+
+def figure(row: dict) -> float:
+    return float(row["epoch_time_s"] if row.get("kind") == "training" else row["katom_step_s"])
+
+
+def baseline_of(row: dict, baseline_runs: dict) -> dict:
+    """Median, spread and count of the comparable rows of the baseline runs ({run name: rows})."""
+    values = [figure(r) for rows in (baseline_runs or {}).values() for r in rows if comparable(row, r)]
+    if not values:
+        return {"value": None, "spread": None, "runs": 0}
+    return {"value": statistics.median(values), "spread": max(values) - min(values), "runs": len(values)}
+
+
+def compare(rows: list, baseline_runs: dict = None, tolerance: float = REGRESSION_TOLERANCE) -> list:
+    """One comparison per MD case and for training: value, seed, ratio, baseline (median, spread), ratio, flags.
+    `baseline_runs`: {run name: its results.csv rows}."""
     out = []
     for row in rows:
         if row.get("status") != "ok":
@@ -33,20 +61,18 @@ def compare(rows: list, baseline_rows: list = None) -> list:
         else:
             value, unit, higher_is_better = float(row["katom_step_s"]), "Katom-step/s", True
             seed = seed_throughput(row)
-        before = baseline.get(row["task"])
-        before_value = None
-        if before:
-            before_value = float(before["epoch_time_s"] if row.get("kind") == "training" else before["katom_step_s"])
+        before = baseline_of(row, baseline_runs)
         seed_ratio = _speed_ratio(value, seed, higher_is_better)
-        base_ratio = _speed_ratio(value, before_value, higher_is_better)
+        base_ratio = _speed_ratio(value, before["value"], higher_is_better)
         flags = ["UNPHYSICAL"] if row.get("kind") == "md" and row.get("physics") == "unphysical" else []
         if seed_ratio is not None and seed_ratio < 1:
             flags.append("below seed")
-        if base_ratio is not None and base_ratio < 1 - REGRESSION_TOLERANCE:
+        if base_ratio is not None and base_ratio < 1 - tolerance and abs(value - before["value"]) > before["spread"]:
             flags.append("REGRESSION")
         out.append({"task": row["task"], "kind": row.get("kind"), "sweep": row.get("sweep", ""), "status": "ok",
                     "atoms": row.get("atoms", ""), "ranks": row.get("ranks", ""), "value": value, "unit": unit,
-                    "seed": seed, "seed_ratio": seed_ratio, "baseline": before_value, "baseline_ratio": base_ratio,
+                    "seed": seed, "seed_ratio": seed_ratio, "baseline": before["value"], "baseline_ratio": base_ratio,
+                    "baseline_spread": before["spread"], "baseline_runs": before["runs"],
                     "flags": ", ".join(flags)})
     return out
 
@@ -58,15 +84,23 @@ def _speed_ratio(value, reference, higher_is_better):
     return value / reference if higher_is_better else reference / value
 
 
-def write_report(rows: list, out_dir, title: str, baseline_rows: list = None, baseline_name: str = "",
-                 plots: dict = None) -> Path:
-    """report.md in out_dir: training and MD tables with seed and baseline ratios, flags, and the plots."""
-    comparisons = compare(rows, baseline_rows)
-    lines = [f"# {title}", "",
-             "Ratios are speed ratios (> 1: faster than the reference). Seed = the published ATS-5 MLMD numbers "
-             "(Chicoma 1xA100 for GPU cases, Crossroads for CPU cases, same atoms and ranks); "
-             f"baseline = {baseline_name or 'none (no earlier complete run of this site)'}. "
-             f"`REGRESSION`: slower than the baseline by more than {REGRESSION_TOLERANCE:.0%}.", ""]
+TEMPERATURE_TOLERANCE = 0.05  # a timed stage more than 5% off the protocol's 1111 K is flagged in the header
+
+
+def write_report(rows: list, out_dir, title: str, baseline_runs: dict = None, tolerance: float = REGRESSION_TOLERANCE,
+                 plots: dict = None, context: dict = None) -> Path:
+    """report.md in out_dir: what was measured, the physics verdict and accuracy gate in words, then training and
+    MD tables with seed and baseline ratios, flags, and the plots. `baseline_runs`: {run name: results.csv rows};
+    `context`: {"run", "commit", "dirty", "host"} where known."""
+    comparisons = compare(rows, baseline_runs, tolerance)
+    lines = [f"# {title}", ""] + _run_line(context) + verdict_lines(rows) + measured_lines(rows)
+    names = ", ".join(baseline_runs) if baseline_runs else "none (no earlier complete run of this site)"
+    lines += ["Ratios are speed ratios (> 1: faster than the reference). Seed = the published ATS-5 MLMD numbers "
+              "(Chicoma 1xA100 for GPU cases, Crossroads for CPU cases, same atoms and ranks). "
+              f"Baseline = the median of the comparable rows of: {names}; a row is comparable only where dataset, "
+              "trainer, epochs, profile, timed steps, engine/export, device, dtype, atoms, ranks and threads match "
+              f"(else no ratio). `REGRESSION`: slower than the baseline by more than {tolerance:.0%} and by more "
+              "than the baseline's spread.", ""]
     unphysical = [r["task"] for r in rows if r.get("kind") == "md" and r.get("physics") == "unphysical"]
     if unphysical:
         lines += [f"**UNPHYSICAL: {len(unphysical)} MD case(s) ran with a model that failed the physics checks "
@@ -81,15 +115,17 @@ def write_report(rows: list, out_dir, title: str, baseline_rows: list = None, ba
     flagged = [c for c in comparisons if "REGRESSION" in c["flags"] or c["flags"] == "failed"]
     lines += [f"**{len(flagged)} flagged** (regressions or failures): "
               + (", ".join(c["task"] for c in flagged) if flagged else "none"), ""]
-    lines += ["| task | sweep | atoms | ranks | value | unit | seed | × seed | baseline | × baseline | flags |",
-              "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"]
+    lines += ["| task | sweep | atoms | ranks | value | unit | seed | × seed | baseline (median) | spread | runs "
+              "| × baseline | flags |",
+              "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for c in comparisons:
         if c["status"] != "ok":
-            lines.append(f"| {c['task']} | | | | | | | | | | {c['status']} |")
+            lines.append(f"| {c['task']} | | | | | | | | | | | | {c['status']} |")
             continue
         lines.append(f"| {c['task']} | {c['sweep']} | {c['atoms']} | {c['ranks']} | {c['value']:.4g} | {c['unit']} | "
                      f"{_num(c['seed'])} | {_num(c['seed_ratio'], 3)} | {_num(c['baseline'])} | "
-                     f"{_num(c['baseline_ratio'], 3)} | {c['flags']} |")
+                     f"{_num(c['baseline_spread'], 3)} | {c['baseline_runs'] or ''} | {_num(c['baseline_ratio'], 3)} | "
+                     f"{c['flags']} |")
     lines += _fit_lines(rows)
     for name, path in (plots or {}).items():
         if path:
@@ -97,6 +133,85 @@ def write_report(rows: list, out_dir, title: str, baseline_rows: list = None, ba
     path = Path(out_dir) / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _run_line(context):
+    if not context:
+        return []
+    commit = context.get("commit")
+    code = (f"commit {commit[:12]}{' with uncommitted changes' if context.get('dirty') else ''}" if commit
+            else "code not in a git checkout")
+    return [f"Run `{context.get('run', '')}` on {context.get('host', '?')}: {code}.", ""]
+
+
+def verdict_lines(rows: list) -> list:
+    """The physics verdict and the seed's accuracy gate, in words (the same flags are on every row)."""
+    from ..validation.verdict import ACCURACY_GATE, PHYSICS_CHECKS
+
+    first = rows[0] if rows else {}
+    verdict = first.get("physics", "")
+    if verdict == "physical":
+        passed = [k for k in PHYSICS_CHECKS if first.get(k) == "pass"]
+        physics = f"**Physics: the model passed every physics check that ran** ({', '.join(passed)})."
+    elif verdict == "unphysical":
+        failed = [k for k in PHYSICS_CHECKS if first.get(k) == "fail"]
+        physics = (f"**Physics: UNPHYSICAL: the model failed {', '.join(failed)}**: every throughput below is "
+                   "measured on a broken simulation.")
+    else:
+        physics = "**Physics: not checked** (validation disabled or failed): the throughputs below are unverified."
+    training = next((r for r in rows if r.get("kind") == "training" and r.get("status") == "ok"), None)
+    gate = first.get("accuracy_gate", "")
+    limits = (f"test EpA-MAE < {ACCURACY_GATE['test_epa_mae_mev']} meV/atom and Force MAE < "
+              f"{ACCURACY_GATE['test_force_mae_mev_per_a']:g} meV/Å")
+    if training and gate:
+        values = (f"{float(training['test_epa_mae_mev']):.3f} meV/atom, "
+                  f"{float(training['test_force_mae_mev_per_a']):.2f} meV/Å")
+        accuracy = (f"**Accuracy gate (the seed's: {limits}): {'pass' if gate == 'pass' else 'FAIL'}** ({values})."
+                    + ("" if gate == "pass" else " The model is short of the seed's accuracy; its MD can still be "
+                       "physics (the verdict above), but it is not the seed's model quality."))
+    else:
+        accuracy = f"**Accuracy gate (the seed's: {limits}): not evaluated** (no complete training)."
+    return [physics, "", accuracy, ""]
+
+
+def measured_lines(rows: list) -> list:
+    """What was measured: profile, timed steps and seconds, timed-stage temperature against the protocol's,
+    dataset, trainer, engine and device."""
+    from ..lammps.deck import PROFILES, TEMPERATURE_K, TIMED_STAGE
+
+    md = [r for r in rows if r.get("kind") == "md" and r.get("status") == "ok"]
+    training = next((r for r in rows if r.get("kind") == "training"), {})
+    table = ["| what was measured | |", "| --- | --- |"]
+    if training:
+        table.append(f"| dataset | {training.get('dataset') or '?'}"
+                     + (f" (sha256 {training['dataset_sha256'][:12]})" if training.get("dataset_sha256") else "") + " |")
+    if training.get("status") == "ok":
+        table.append(f"| training (FOM 1) | {training.get('trainer') or 'hippynn'} trainer, {training.get('epochs')} "
+                     f"epochs, on {training.get('device') or '?'}"
+                     + (f" with {training['threads']} torch thread(s)" if training.get("threads") else "") + " |")
+    for profile in sorted({r.get("profile") for r in md if r.get("profile")}):
+        stage = next((st for st in PROFILES[profile].stages if st.name == TIMED_STAGE), None) if profile in PROFILES else None
+        what = (f"{profile}: the MD-HO stages, {PROFILES[profile].total_steps:,} steps, of which the timed stage is "
+                f"{stage.steps:,} steps at {stage.timestep_fs:g} fs" if stage else profile)
+        if profile == "quick":
+            what += f" (the seed's ats5 times {PROFILES['ats5'].stages[-1].steps:,}): a short timing, noisy"
+        table.append(f"| MD profile | {what} |")
+    seconds = [int(r["timed_steps"]) / float(r["timesteps_per_s"]) for r in md
+               if r.get("timed_steps") and r.get("timesteps_per_s")]
+    if seconds:
+        table.append(f"| timed stage wall time | {min(seconds):.2g} to {max(seconds):.2g} s per case |")
+    engines = sorted({f"{r.get('engine')} on {r.get('device')}" + (f", {r['dtype']}" if r.get("dtype") else "")
+                      for r in md})
+    if engines:
+        table.append(f"| MD engine | {'; '.join(engines)} |")
+    temperatures = [float(r["run_temperature_k"]) for r in md if r.get("run_temperature_k")]
+    if temperatures:
+        low, high = min(temperatures), max(temperatures)
+        off = max(abs(low - TEMPERATURE_K), abs(high - TEMPERATURE_K)) / TEMPERATURE_K
+        table.append(f"| timed-stage temperature | {low:.0f} to {high:.0f} K against the protocol's "
+                     f"{TEMPERATURE_K:g} K: " + (f"within {TEMPERATURE_TOLERANCE:.0%}" if off <= TEMPERATURE_TOLERANCE
+                                                 else f"**{off:.0%} off the protocol's temperature**") + " |")
+    return table + [""] if len(table) > 2 else []
 
 
 def _fit_lines(rows):

@@ -2,11 +2,12 @@
 import csv
 from pathlib import Path
 
-from ...atomic_files import replaced_atomically
+from ...atomic_files import replaced_atomically, write_text_atomically
 from ..lammps.logs import parse_log, thermo_tables
 
 COLUMNS = [
-    "task", "kind", "sweep", "status", "physics", "dataset", "atoms", "ranks", "zrep", "mpi_grid", "profile", "engine", "device",
+    "task", "kind", "sweep", "status", "physics", "dataset", "dataset_sha256", "atoms", "ranks", "zrep", "mpi_grid",
+    "profile", "engine", "device", "dtype", "threads",
     "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "trainer", "epoch_time_s", "epochs",
     "test_epa_mae_mev", "test_force_mae_mev_per_a", "run_temperature_k",
     # validity of the model (the same on every row): see science/validation/; `physics` above is their verdict
@@ -18,17 +19,19 @@ COLUMNS = [
 ]
 
 
-def training_row(summary: dict = None, dataset_label="", log="", error=None) -> dict:
+def training_row(summary: dict = None, dataset_label="", log="", error=None, dataset_sha256="") -> dict:
     if summary is None:
         return {"task": "train", "kind": "training", "status": "failed", "dataset": dataset_label,
-                "log": log, "error": error}
+                "dataset_sha256": dataset_sha256, "log": log, "error": error}
     test = summary["metrics"].get("test", {})
     return {
         "task": "train",
         "kind": "training",
         "status": "ok",
         "dataset": summary["dataset_label"],
+        "dataset_sha256": dataset_sha256,
         "device": summary.get("spec", {}).get("device", ""),
+        "threads": summary.get("threads", ""),
         "trainer": summary.get("trainer", "hippynn"),
         "epoch_time_s": f"{summary['epoch_time_s']:.6f}",
         "epochs": summary["epochs"],
@@ -39,7 +42,7 @@ def training_row(summary: dict = None, dataset_label="", log="", error=None) -> 
 
 
 def md_row(task: str, log: str, sweep: str, ranks: int, zrep: int, profile: str, engine: str, device: str,
-           dataset_label: str, error: str = None) -> dict:
+           dataset_label: str, error: str = None, dtype: str = "", threads: int = None) -> dict:
     """Row for one MD case from its log; `error` is the task's failure (exit code, exception), if any. `engine` is
     what the row calls it (mliap-lean: the site engine on the lean export)."""
     parsed = parse_log(log)
@@ -59,6 +62,8 @@ def md_row(task: str, log: str, sweep: str, ranks: int, zrep: int, profile: str,
         "profile": profile,
         "engine": engine,
         "device": device,
+        "dtype": dtype,
+        "threads": threads,
         "timed_steps": parsed.timed_steps,
         "log": str(log),
         "error": error or parsed.error or ("" if status == "ok" else "no timed Performance line in the log"),
@@ -89,6 +94,40 @@ def placement_columns(path: Path) -> dict:
     devices = " ".join(r["device"] + (f"[{r['cuda_visible_devices']}]" if r.get("cuda_visible_devices") else "")
                        for r in ranks)
     return {"hosts": distinct("host"), "devices": devices, "slurm_jobs": distinct("slurm_job_id")}
+
+
+def relative_to(path, root) -> str:
+    """`path` relative to `root` when it lies inside it (a run folder that can be moved and shared), else as is."""
+    import os
+
+    if not path:
+        return path or ""
+    absolute, root = Path(path).resolve(), Path(root).resolve()
+    return os.path.relpath(absolute, root) if absolute.is_relative_to(root) else str(path)
+
+
+FIGURES = {"training": ("FOM 1: average epoch time", "epoch_time_s", "s/epoch"),
+           "md": ("FOM 2: MD throughput", "katom_step_s", "Katom-step/s")}
+
+
+def write_results_json(rows, path, run: str, commit=None, dirty=None):
+    """results.json: one record per figure of merit (value, unit, task, atoms, ranks, commit, run), complete
+    tasks only; results.csv has every row with its status."""
+    import json
+
+    records = []
+    for row in rows:
+        if row.get("status") != "ok" or row.get("kind") not in FIGURES:
+            continue
+        name, column, unit = FIGURES[row["kind"]]
+        records.append({"figure": name, "value": float(row[column]), "unit": unit, "task": row["task"],
+                        "atoms": _int(row.get("atoms")), "ranks": _int(row.get("ranks")),
+                        "physics": row.get("physics") or None, "run": run, "commit": commit, "dirty": dirty})
+    write_text_atomically(path, json.dumps(records, indent=2) + "\n")
+
+
+def _int(value):
+    return int(value) if value not in (None, "") else None
 
 
 def write_results(rows, path):

@@ -1,18 +1,29 @@
 """validation.md: every check's numbers and verdict as a human reads them."""
 from pathlib import Path
 
-from .engine_checks import NVE_DRIFT_LIMIT
-from .protocol_md import ORACLE_PE_TOL_MEV, ORACLE_PEAK_TOL_A, TEMPERATURE_TOL_K
-from .verdict import physics_verdict
+from .cross_engine import CROSS_FORCE_RTOL
+from .engine_checks import FORCE_RTOL, NVE_DRIFT_LIMIT, TRAJECTORY_TOL_A
+from .protocol_md import MIN_APPROACH_A, ORACLE_PE_TOL_MEV, ORACLE_PEAK_TOL_A, TEMPERATURE_TOL_K
+from .verdict import ACCURACY_GATE, PHYSICS_CHECKS, physics_verdict
+from .wall import WALL_MIN_EV
 
 
 def render_markdown(report: dict) -> str:
-    lines = [f"# Validation of {report['model']}", ""]
+    lines = [f"# Validation of {Path(report['model']).name}", ""]
     flags = report["flags"]
-    if physics_verdict(flags) == "unphysical":
-        lines += ["**UNPHYSICAL: this model failed a physics check below; every MD throughput measured with it is "
-                  "measured on a broken simulation.**", ""]
-    lines += ["| check | result |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in flags.items()] + [""]
+    verdict = physics_verdict(flags)
+    if verdict == "unphysical":
+        lines += ["**Verdict: UNPHYSICAL: this model failed a physics check below; every MD throughput measured "
+                  "with it is measured on a broken simulation.**", ""]
+    elif verdict == "physical":
+        lines += [f"**Verdict: physical: every physics check that ran passed** "
+                  f"({sum(flags.get(k) == 'pass' for k in PHYSICS_CHECKS)} of {len(PHYSICS_CHECKS)}; "
+                  f"the accuracy gate, not a physics check: {flags.get('accuracy_gate') or 'not run'}).", ""]
+    else:
+        lines += ["**Verdict: no physics check ran.**", ""]
+    lines += ["| check | result | measured | allowed |", "| --- | --- | --- | --- |"]
+    lines += [f"| {name} | {flags.get(name) or 'not run'} | {measured} | {allowed} |"
+              for name, measured, allowed in summary_rows(report)] + [""]
     lines += ["## Forces: engine vs hippynn's own periodic graph (same weights)", "",
               "| box | atoms | max abs error (eV/A) | relative | pe (LAMMPS) | energy (model) | ok |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -85,6 +96,51 @@ def render_markdown(report: dict) -> str:
         lines += ["", f"## Accuracy gate (seed): test EpA-MAE {a['test_epa_mae_mev']:.3f} meV/atom (< 0.7), "
                       f"Force MAE {a['test_force_mae_mev_per_a']:.2f} meV/A (< 25): {'pass' if a['ok'] else 'fail'}"]
     return "\n".join(lines) + "\n"
+
+
+def summary_rows(report: dict) -> list:
+    """(flag, what was measured with its unit, the threshold) per check that ran."""
+    rows = []
+    if "accuracy_gate" in report:
+        a = report["accuracy_gate"]
+        rows.append(("accuracy_gate", f"test EpA-MAE {a['test_epa_mae_mev']:.3f} meV/atom, Force MAE "
+                     f"{a['test_force_mae_mev_per_a']:.2f} meV/Å",
+                     f"< {ACCURACY_GATE['test_epa_mae_mev']} meV/atom and < {ACCURACY_GATE['test_force_mae_mev_per_a']:g} "
+                     "meV/Å (the seed's)"))
+    if report.get("forces", {}).get("cases"):
+        worst = max(c["relative_error"] for c in report["forces"]["cases"])
+        rows.append(("force_check", f"largest force error {worst:.1e} of the largest force (engine vs hippynn)",
+                     f"<= {FORCE_RTOL:g}"))
+    if "max_abs_difference_bar" in report.get("pressure", {}):
+        rows.append(("pressure_check", f"virial vs energy finite difference: "
+                     f"{report['pressure']['max_abs_difference_bar']:.3g} bar", "<= 1e-3 of the largest component + 1 bar"))
+    if "max_position_difference_float64_a" in report.get("rank_invariance", {}):
+        r = report["rank_invariance"]
+        rows.append(("rank_invariance", f"{r['max_position_difference_float64_a']:.1e} Å apart after {r['steps']} steps "
+                     "(float64)", f"<= {TRAJECTORY_TOL_A:g} Å"))
+    if "nve" in report:
+        rows.append(("nve_check", f"drift {report['nve']['drift_mev_per_atom_ps']:.4f} meV/atom/ps",
+                     f"|drift| <= {NVE_DRIFT_LIMIT:g} meV/atom/ps"))
+    if "wall" in report:
+        rows.append(("wall_check", f"barrier {report['wall']['barrier_ev']:.3f} eV", f">= {WALL_MIN_EV:g} eV"))
+    if "md_5fs" in report:
+        m = report["md_5fs"]
+        rows.append(("md_5fs_check", f"closest approach {m['closest_approach_a']:.3f} Å, mean T "
+                     f"{m['mean_temperature_k']:.0f} K", f">= {MIN_APPROACH_A:g} Å, 1111 ± {TEMPERATURE_TOL_K:g} K"))
+    if "oracle" in report:
+        o = report["oracle"]
+        pe = 1000 * (o["model"]["pe_per_atom_ev"] - o["eam"]["pe_per_atom_ev"])
+        peak = o["model"]["rdf_first_peak_a"] - o["eam"]["rdf_first_peak_a"]
+        rows.append(("oracle_check", f"PE/atom {pe:+.1f} meV, g(r) peak {peak:+.3f} Å against EAM",
+                     f"|ΔPE| <= {ORACLE_PE_TOL_MEV:g} meV/atom, |Δpeak| <= {ORACLE_PEAK_TOL_A:g} Å"))
+    if "cross_engine" in report:
+        c = report["cross_engine"]
+        worst = max((x["max_force_difference"] / max(x["max_force_ev_per_a"], 1e-12) for x in c.get("cases", [])),
+                    default=float("nan"))
+        measured = (f"site engine vs embedded: force difference {worst:.1e} of the largest" if c.get("cases")
+                    else f"the site's LAMMPS did not run: {c.get('error', '')[:120]}")
+        rows.append(("cross_engine_check", measured, f"<= {CROSS_FORCE_RTOL:g}"))
+    return rows
 
 
 def kokkos_clause(cross: dict) -> str:

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from mlmd_parsl.science.validation.verdict import PHYSICS_CHECKS
 from tests.conftest import child_env
 
 pytestmark = pytest.mark.mpi
@@ -20,7 +21,13 @@ def test_validate_cli_writes_the_report_and_exits_by_its_flags(trained_model, tm
     report = json.loads((tmp_path / "validation.json").read_text())
     failed = [k for k, v in report["flags"].items() if v == "fail"]
     assert result.returncode == (1 if failed else 0), result.stderr[-2000:]
-    assert "## Forces: engine vs hippynn's own periodic graph" in (tmp_path / "validation.md").read_text()
+    text = (tmp_path / "validation.md").read_text()
+    assert "## Forces: engine vs hippynn's own periodic graph" in text
+    assert ("**Verdict: UNPHYSICAL" if any(report["flags"][k] == "fail" for k in PHYSICS_CHECKS)
+            else "**Verdict: physical") in text
+    nve = next(line for line in text.splitlines() if line.startswith("| nve_check |"))
+    assert "meV/atom/ps" in nve and "<= 1 meV/atom/ps" in nve  # value with its unit, beside its threshold
+    assert "| wall_check |" in text and ">= 2 eV |" in text
     assert report["flags"]["force_check"] == "pass" and report["flags"]["rank_invariance"] == "pass"
     assert report["md_5fs"]["steps"] == 100 and report["flags"]["wall_check"] in ("pass", "fail")
 
