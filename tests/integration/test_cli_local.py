@@ -1,5 +1,6 @@
 """The real CLI on a tiny config: real Parsl (HTEX + MPIExecutor), hippynn, LAMMPS and MPI."""
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
         assert row["status"] == "ok", row
         assert row["dataset"] == "synthetic" and row["profile"] == "quick" and row["engine"] == "embedded"
         assert float(row["katom_step_s"]) > 0 and float(row["timesteps_per_s"]) > 0 and float(row["ns_per_day"]) > 0
-        assert Path(row["log"]).is_file()
+        assert not Path(row["log"]).is_absolute() and (run_dir / row["log"]).is_file()  # a run folder can move
     assert {(r["atoms"], r["ranks"]) for r in md} == {("284", "1"), ("284", "2"), ("568", "1"), ("568", "2")}
     for row in rows:  # the model's validity flags travel with every row
         assert row["force_check"] == "pass" and row["pressure_check"] == "pass", row
@@ -58,7 +59,18 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
     assert (run_dir / "throughput.png").stat().st_size > 10_000
     assert (run_dir / "strong_scaling.png").stat().st_size > 10_000  # 1 and 2 ranks at each size
     report = (run_dir / "report.md").read_text()
-    assert "baseline = none" in report and "| md_z2_r2 | throughput | 568 | 2 |" in report
+    assert "comparable rows of: none" in report and "| md_z2_r2 | throughput | 568 | 2 |" in report
+    assert "**Accuracy gate (the seed's" in report and "FAIL**" in report and "| MD profile | quick:" in report
+    assert "**Physics: " in report and "| timed-stage temperature |" in report
+    records = json.loads((run_dir / "results.json").read_text())
+    assert [r["task"] for r in records] == [r["task"] for r in rows]  # every task finished: one record each
+    assert records[0]["unit"] == "s/epoch" and records[0]["value"] == float(train["epoch_time_s"])
+    assert records[1]["unit"] == "Katom-step/s" and records[1]["atoms"] == 284 and records[1]["run"] == run_dir.name
+    commit = json.loads((run_dir / "manifest.json").read_text())["code"]["commit"]
+    assert records[1]["commit"] == commit
+    console = (run_dir / "console.log").read_text()
+    assert f"run directory {run_dir}" in console and "md_z2_r2: done" in console
+    assert "Training (synthetic dataset, lean trainer): FOM Average Epoch time" in console
 
 
 def test_manifest_links_dataset_to_model_to_every_md_result(campaign):
