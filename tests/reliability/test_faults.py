@@ -17,7 +17,7 @@ TINY = str(REPO / "tests" / "integration" / "tiny_site.yaml")
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.mpi]
 
 
-# The case a test kills mid-MD: once its log shows stage 2, 110 steps remain. At 284 atoms the faster engine
+# The case a test kills mid-MD: once its log shows stage 2, 140 steps remain. At 284 atoms the faster engine
 # (11-27) ran them in about half a second, a window the 0.2 s polling could miss; 4,544 atoms take seconds.
 MID_MD_ZREP = 16
 MID_MD_ATOMS = 284 * MID_MD_ZREP

@@ -53,7 +53,7 @@ def _md_ho(name, steps, thermo_every, rescale_every=100):
 
 PROFILES = {
     "ats5": _md_ho("ats5", (10_000, 10_000, 10_000, 5_000, 10_000), 1000),
-    # The seed's stages, far shorter. Its rescaling every 100 steps would never fire in 110 steps, and the
+    # The seed's stages, far shorter. Its rescaling every 100 steps barely fires in so few steps, and the
     # crystal started at 1111 K gives half its kinetic energy to the potential: the timed stage ran at about
     # 925 K. Rescaling every 20 steps brings it to the protocol's temperature (thermo samples every 10 steps,
     # half of them between rescalings).
