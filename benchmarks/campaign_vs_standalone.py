@@ -99,9 +99,11 @@ def standalone_figures(site, run_dir: Path, out: Path) -> dict:
     return figures
 
 
-def parsl_task_cost(site, out: Path, tasks: int) -> dict:
+def parsl_task_cost(site, out: Path, tasks: int, md_pairs: int = 0, run_dir: Path = None) -> dict:
     """Seconds Parsl adds to one task: a trivial MPI task (1 and 2 ranks) and a trivial python task, each
-    submitted one at a time through the site's Parsl config, against the same command alone."""
+    submitted one at a time through the site's Parsl config, against the same command alone. With md_pairs,
+    also each MD case of run_dir through the MPI executor and by hand, alternately, md_pairs times: the campaign
+    and standalone columns above come from runs minutes apart on a shared machine, these from runs seconds apart."""
     from parsl import bash_app, python_app
     from parsl.dataflow.dflow import DataFlowKernel
 
@@ -118,9 +120,9 @@ def parsl_task_cost(site, out: Path, tasks: int) -> dict:
     def nothing():
         return None
 
-    run_dir = out / "parsl-cost"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    dfk = DataFlowKernel(parsl_config_for(site, run_dir))
+    parsl_dir = out / "parsl-cost"
+    parsl_dir.mkdir(parents=True, exist_ok=True)
+    dfk = DataFlowKernel(parsl_config_for(site, parsl_dir))
     try:
         mpi_app = bash_app(mpi_true, data_flow_kernel=dfk, executors=["mpi"])
         py_app = python_app(nothing, data_flow_kernel=dfk, executors=["cpu"])
@@ -143,11 +145,44 @@ def parsl_task_cost(site, out: Path, tasks: int) -> dict:
             py_app().result()
             through_parsl.append(time.perf_counter() - start)
         cost["python_task"] = {"parsl_s": statistics.median(through_parsl), "alone_s": 0.0}
+        md_ab = interleaved_md(site, run_dir, out / "interleaved", md_pairs, bash_app, dfk) if md_pairs else {}
     finally:
         dfk.cleanup()
     for value in cost.values():
         value["overhead_s"] = value["parsl_s"] - value["alone_s"]
-    return cost
+    return cost, md_ab
+
+
+def interleaved_md(site, run_dir: Path, out: Path, pairs: int, bash_app, dfk) -> dict:
+    """{task: {"parsl": [Katom-step/s], "alone": [...]}}: each MD case of run_dir's sweep, its own command
+    through the MPI executor, then alone, `pairs` times."""
+    def md_task(command, stdout=None, stderr=None, parsl_resource_specification=None):
+        return command
+
+    app = bash_app(md_task, data_flow_kernel=dfk, executors=["mpi"])
+    train_dir(out).parent.mkdir(parents=True, exist_ok=True)
+    train_dir(out).symlink_to(train_dir(run_dir).resolve(), target_is_directory=True)
+    exported = {"model": str(train_dir(out) / MODEL_FILE), "box": str(train_dir(out) / BOX_FILE)}
+    python = site.provider.python or sys.executable
+    results = {}
+    for case in md_cases(site, out):
+        case.dir.mkdir(parents=True, exist_ok=True)
+        if case.engine == "mliap":
+            write_site_engine_deck(case)
+        command = md_command(case, exported, python, site.md.custom_kernels, threads_per_rank(site, case.ranks, case.packed))
+        resources = mpi_resources(site, case.ranks)
+        results[case.task] = {"parsl": [], "alone": []}
+        for _ in range(pairs):
+            app(command, stdout=str(case.stdout), stderr=str(case.stderr), parsl_resource_specification=resources).result()
+            results[case.task]["parsl"].append(parse_log(case.log).katom_step_s)
+            subprocess.run(["bash", "-c", command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))],
+                           check=True, capture_output=True, env=venv_environment())
+            results[case.task]["alone"].append(parse_log(case.log).katom_step_s)
+        print(f"  interleaved {case.task}: through Parsl {results[case.task]['parsl']}, alone "
+              f"{results[case.task]['alone']}", flush=True)
+    return results
+
+
 
 
 def median_and_spread(values):
@@ -161,6 +196,10 @@ def main(argv=None):
     parser.add_argument("--run", help="an earlier run to reproduce alone, instead of running campaigns")
     parser.add_argument("--repeat", type=int, default=1, help="campaign + standalone pairs, interleaved")
     parser.add_argument("--parsl-tasks", type=int, default=10, help="trivial tasks per kind for Parsl's cost")
+    parser.add_argument("--interleaved-md", type=int, default=3, metavar="PAIRS",
+                        help="each MD case through Parsl and alone, alternately, this many times (0: skip)")
+    parser.add_argument("--interleaved-only", action="store_true",
+                        help="with --run: only Parsl's cost and the interleaved MD cases")
     parser.add_argument("--out", default="/tmp/campaign_vs_standalone")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -172,14 +211,15 @@ def main(argv=None):
             sys.exit(f"--run {args.run} was made with other md settings than --site {args.site} {args.set}")
 
     campaign, standalone = [], []
-    for repeat in range(1 if args.run else args.repeat):
+    run_dir = Path(args.run) if args.run else None
+    for repeat in range(0 if args.interleaved_only else 1 if args.run else args.repeat):
         run_dir = Path(args.run) if args.run else run_campaign(args, out, repeat)
         campaign.append(campaign_figures(run_dir))
         standalone.append(standalone_figures(site, run_dir, out / f"standalone-{repeat}"))
-    cost = parsl_task_cost(site, out, args.parsl_tasks)
+    cost, md_ab = parsl_task_cost(site, out, args.parsl_tasks, args.interleaved_md, run_dir)
 
     rows = []
-    for task in campaign[0]:
+    for task in (campaign[0] if campaign else []):
         c, c_spread = median_and_spread([f[task] for f in campaign])
         s, s_spread = median_and_spread([f[task] for f in standalone])
         # campaign/standalone as a speed: < 1 means the campaign measured the work slower than it runs alone
@@ -196,8 +236,13 @@ def main(argv=None):
     for name, value in cost.items():
         print(f"  {name:<18} through Parsl {value['parsl_s']:.3f} s, alone {value['alone_s']:.3f} s: "
               f"overhead {value['overhead_s']:.3f} s")
+    if md_ab:
+        print(f"\nMD cases through Parsl's MPI executor and alone, alternately ({args.interleaved_md} pairs, medians):")
+        for task, values in md_ab.items():
+            p, a = statistics.median(values["parsl"]), statistics.median(values["alone"])
+            print(f"  {task:<12} through Parsl {p:8.2f}, alone {a:8.2f} Katom-step/s: ratio {p / a:.3f}")
     result = {"site": args.site, "set": args.set, "run": args.run, "repeat": len(campaign), "figures": rows,
-              "parsl_task_cost": cost, "host": os.uname().nodename, "cpus": os.cpu_count()}
+              "parsl_task_cost": cost, "interleaved_md": md_ab, "host": os.uname().nodename, "cpus": os.cpu_count()}
     (out / "campaign_vs_standalone.json").write_text(json.dumps(result, indent=2))
     print(f"\nwritten: {out / 'campaign_vs_standalone.json'}")
 

@@ -16,9 +16,10 @@ def render_markdown(report: dict) -> str:
         lines += ["**Verdict: UNPHYSICAL: this model failed a physics check below; every MD throughput measured "
                   "with it is measured on a broken simulation.**", ""]
     elif verdict == "physical":
+        not_run = [k for k in PHYSICS_CHECKS if not flags.get(k)]
         lines += [f"**Verdict: physical: every physics check that ran passed** "
-                  f"({sum(flags.get(k) == 'pass' for k in PHYSICS_CHECKS)} of {len(PHYSICS_CHECKS)}; "
-                  f"the accuracy gate, not a physics check: {flags.get('accuracy_gate') or 'not run'}).", ""]
+                  f"({len(PHYSICS_CHECKS) - len(not_run)} passed" + (f", not run: {', '.join(not_run)}" if not_run else "")
+                  + f"; the accuracy gate, not a physics check: {flags.get('accuracy_gate') or 'not run'}).", ""]
     else:
         lines += ["**Verdict: no physics check ran.**", ""]
     lines += ["| check | result | measured | allowed |", "| --- | --- | --- | --- |"]
@@ -120,7 +121,7 @@ def summary_rows(report: dict) -> list:
                      "(float64)", f"<= {TRAJECTORY_TOL_A:g} Å"))
     if "nve" in report:
         rows.append(("nve_check", f"drift {report['nve']['drift_mev_per_atom_ps']:.4f} meV/atom/ps",
-                     f"|drift| <= {NVE_DRIFT_LIMIT:g} meV/atom/ps"))
+                     f"drift within ±{NVE_DRIFT_LIMIT:g} meV/atom/ps"))
     if "wall" in report:
         rows.append(("wall_check", f"barrier {report['wall']['barrier_ev']:.3f} eV", f">= {WALL_MIN_EV:g} eV"))
     if "md_5fs" in report:
@@ -132,7 +133,7 @@ def summary_rows(report: dict) -> list:
         pe = 1000 * (o["model"]["pe_per_atom_ev"] - o["eam"]["pe_per_atom_ev"])
         peak = o["model"]["rdf_first_peak_a"] - o["eam"]["rdf_first_peak_a"]
         rows.append(("oracle_check", f"PE/atom {pe:+.1f} meV, g(r) peak {peak:+.3f} Å against EAM",
-                     f"|ΔPE| <= {ORACLE_PE_TOL_MEV:g} meV/atom, |Δpeak| <= {ORACLE_PEAK_TOL_A:g} Å"))
+                     f"ΔPE within ±{ORACLE_PE_TOL_MEV:g} meV/atom, Δpeak within ±{ORACLE_PEAK_TOL_A:g} Å"))
     if "cross_engine" in report:
         c = report["cross_engine"]
         worst = max((x["max_force_difference"] / max(x["max_force_ev_per_a"], 1e-12) for x in c.get("cases", [])),
