@@ -93,7 +93,7 @@ def print_summary(collected, run_dir, out=print):
     out(f"run directory: {run_dir}")
     out(f"results:       {collected['results']}")
     out(f"plot:          {collected['plot']}")
-    out(f"report:        {collected['report']} (next to the seed's numbers and the previous run)")
+    out(f"report:        {collected['report']} (next to the seed's numbers and earlier comparable runs)")
 
 
 def main(argv=None):

@@ -76,7 +76,7 @@ def test_the_mliap_campaign_stops_at_the_preflight_then_resumes_and_runs_every_c
     assert {(r["atoms"], r["ranks"]) for r in md} == {("284", "1"), ("284", "2"), ("568", "1"), ("568", "2")}
     for row in md:
         assert row["status"] == "ok" and row["engine"] == "mliap" and float(row["katom_step_s"]) > 0, row
-        assert "pair_style mliap unified" in (Path(row["log"]).parent / "in.lammps").read_text()
+        assert "pair_style mliap unified" in ((run_dir / row["log"]).parent / "in.lammps").read_text()
     assert rows[0]["cross_engine_check"] == "pass"
     cross = json.loads((run_dir / "validation" / "validation.json").read_text())["cross_engine"]
     assert {(c["box"], c["ranks"]) for c in cross["cases"]} == {(b, r) for b in CROSS_ENGINE_BOXES for r in (1, 2)}
@@ -96,5 +96,5 @@ def test_the_mliap_campaign_runs_the_lean_export_when_the_site_asks(site_lmp, tm
     md = [r for r in csv.DictReader(open(run_dir / "results.csv")) if r["kind"] == "md"]
     assert len(md) == 4 and all(r["status"] == "ok" and r["engine"] == "mliap-lean" for r in md), md
     for row in md:
-        assert "pair_style mliap unified" in (deck := (Path(row["log"]).parent / "in.lammps").read_text())
+        assert "pair_style mliap unified" in (deck := ((run_dir / row["log"]).parent / "in.lammps").read_text())
         assert "lean_lammps_model.pt" in deck

@@ -17,7 +17,7 @@ TINY = str(REPO / "tests" / "integration" / "tiny_site.yaml")
 pytestmark = [pytest.mark.reliability, pytest.mark.slow, pytest.mark.mpi]
 
 
-# The case a test kills mid-MD: once its log shows stage 2, 140 steps remain. At 284 atoms the faster engine
+# The case a test kills mid-MD: once its log shows stage 2, 110 steps remain. At 284 atoms the faster engine
 # (11-27) ran them in about half a second, a window the 0.2 s polling could miss; 4,544 atoms take seconds.
 MID_MD_ZREP = 16
 MID_MD_ATOMS = 284 * MID_MD_ZREP
@@ -135,7 +135,7 @@ def test_lammps_crash_is_a_failed_row_with_command_and_log_tail_and_other_cases_
     for fragment in (f"{crashing} (replicate 2 2 {MID_MD_ZREP}, 1 rank(s)) failed", "after 1 attempt(s)", "command: cd ",
                      "-m mlmd_parsl.md", "run directory: ", "log tail: "):
         assert fragment in crashed["error"], crashed["error"]
-    last_line = [l.strip() for l in Path(crashed["log"]).read_text().splitlines() if l.strip()][-1]
+    last_line = [l.strip() for l in (next(tmp_path.glob("tiny-*")) / crashed["log"]).read_text().splitlines() if l.strip()][-1]
     assert crashed["error"].endswith(last_line)  # the log's last lines travel with the failure
     assert "[crashed]" in crashed["error"]  # SIGSEGV: classified, so a retry policy could treat it apart
     assert rows["md_z2_r1"]["status"] == "ok" and rows["train"]["status"] == "ok"
