@@ -225,6 +225,5 @@ def _run(site, args, run_dir):
     return 0
 
 
-
 if __name__ == "__main__":
     sys.exit(main())
