@@ -12,6 +12,7 @@ from ..science.lammps.logs import parse_log
 from .apps import ExecutorLabels, make_apps
 from .builder import submit_md_case, submit_model, training_outcome
 from .cases import CaseOutcome, md_cases, mpi_resources, site_lmp, threads_per_rank
+from .code_digest import source_digest
 from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
 from .resume import is_done, mark_done
@@ -43,6 +44,7 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     outcomes = {}  # task -> CaseOutcome
     md_futures = {}
     python = site.provider.python or sys.executable
+    md_code = source_digest(f"md_{site.md.engine}")  # the same for every case: hashed once, not per case
     for case in cases:
         case.dir.mkdir(parents=True, exist_ok=True)
         if export_f.exception() is not None:
@@ -52,7 +54,7 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
         exported = export_f.result()
         threads = threads_per_rank(site, case.ranks, case.packed)
         command = md_command(case, exported, python, site.md.custom_kernels, threads)
-        key = case.content_key(exported, site.md.custom_kernels, threads, command)
+        key = case.content_key(exported, site.md.custom_kernels, threads, command, md_code)
         outcomes[case.task] = CaseOutcome(case, key=key, command=command, threads=threads)
         if is_done(case.dir, "md", key) and parse_log(case.log).status == "ok":
             _note_throughput(progress, case)

@@ -63,14 +63,14 @@ class MDCase:
         """The exported file this case's engine loads."""
         return exported["lean_model"] if self.uses_lean_export else exported["model"]
 
-    def content_key(self, exported: dict, custom_kernels: str, threads: int, command: str) -> str:
-        """Every input of the run (model bytes, deck parameters, engine, lmp, threads, its command line, the
-        source of the engine or deck and the versions of the packages it runs)."""
+    def content_key(self, exported: dict, custom_kernels: str, threads: int, command: str, code: str) -> str:
+        """Every input of the run (model bytes, deck parameters, engine, lmp, threads, its command line, `code`:
+        the source digest of its engine or deck, and the versions of the packages it runs)."""
         from ..science.model.dataset import file_sha256
         from .resume import content_key
 
         lmp_digest = file_sha256(self.lmp) if self.lmp and Path(self.lmp).is_file() else self.lmp
-        return content_key(f"md_{self.engine}", what="md", command=command,
+        return content_key(code, what="md", command=command,
                            model=file_sha256(self.model_file(exported)), lmp=lmp_digest,
                            kernels=custom_kernels, threads=threads, kokkos_gpus=self.kokkos_gpus,
                            replicate=list(self.replicate), ranks=self.ranks, profile=self.profile, engine=self.engine,

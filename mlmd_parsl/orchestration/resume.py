@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 from ..atomic_files import write_text_atomically
-from .code_digest import source_digest
 from .rundir import package_versions
 
 # Packages whose version can change a task's numbers (parsl, matplotlib and this package's version cannot:
@@ -23,10 +22,10 @@ def result_versions() -> dict:
     return {name: version for name, version in package_versions().items() if name in RESULT_PACKAGES}
 
 
-def content_key(source: str, **parts) -> str:
-    """`source`: the task whose code computes the result (code_digest.TASK_SOURCES)."""
-    payload = json.dumps({**parts, "source": source_digest(source), "versions": result_versions()}, sort_keys=True,
-                         default=str)
+def content_key(code: str, **parts) -> str:
+    """`code`: code_digest.source_digest of the task whose code computes the result (computed once per campaign
+    for the MD cases, which share it)."""
+    payload = json.dumps({**parts, "source": code, "versions": result_versions()}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

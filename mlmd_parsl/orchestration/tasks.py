@@ -27,9 +27,11 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
     torch's threads (FOM 1 depends on them; training.py says why they are always set)."""
     import json
 
+    from mlmd_parsl.orchestration.code_digest import source_digest
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
 
-    key = content_key("training", what="training", dataset=dataset["sha256"], spec=training_spec, kernels=custom_kernels,
+    key = content_key(source_digest("training"), what="training",
+                      dataset=dataset["sha256"], spec=training_spec, kernels=custom_kernels,
                       threads=threads)
     folder = Path(train_dir)
     outputs = [folder / n for n in ("training_summary.json", "network_state.pt", "model_results.txt")]
@@ -54,13 +56,15 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
 @task_kind("export")
 def export_for_lammps(training_summary: dict, train_dir: str, model_device: str, lean: bool = False) -> dict:
     """hippynn_lammps_model.pt and ag_box.data; with `lean`, also lean_lammps_model.pt (md.mliap_model: lean)."""
+    from mlmd_parsl.orchestration.code_digest import source_digest
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
     from mlmd_parsl.science.model.dataset import file_sha256
     from mlmd_parsl.science.model.export import BOX_FILE, LEAN_MODEL_FILE, MODEL_FILE, export_model
 
     folder = Path(train_dir)
     state = folder / "network_state.pt"
-    key = content_key("export", what="export", state=file_sha256(state), device=model_device, dataset=training_summary["dataset"],
+    key = content_key(source_digest("export"), what="export",
+                      state=file_sha256(state), device=model_device, dataset=training_summary["dataset"],
                       lean=lean)
     paths = {"model": str(folder / MODEL_FILE), "box": str(folder / BOX_FILE)}
     if lean:
@@ -141,6 +145,7 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
 
     import json
 
+    from mlmd_parsl.orchestration.code_digest import source_digest
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
     from mlmd_parsl.science.model.dataset import file_sha256
 
@@ -148,7 +153,8 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
     if site_engine:
         model_key = "lean_model" if site_engine["mliap_model"] == "lean" else "model"
         site_engine = {**{k: v for k, v in site_engine.items() if k != "mliap_model"}, "model": exported[model_key]}
-    key = content_key("validation", what="validation", model=file_sha256(exported["model"]), spec=spec, oracle=with_oracle,
+    key = content_key(source_digest("validation"), what="validation",
+                      model=file_sha256(exported["model"]), spec=spec, oracle=with_oracle,
                       training=training_summary.get("metrics"),
                       site_engine={**site_engine, "model": file_sha256(site_engine["model"])} if site_engine else None)
     report_json = Path(out_dir) / "validation.json"
