@@ -64,6 +64,16 @@ class LeanHipnn(torch.nn.Module):
         n_species = int(energies[0].layers[0].in_features) + 1
         return cls(encoders[0].species_map, n_species, interaction, atom_layers, energies[0].layers)
 
+    def use_fused_kernels(self, on=True):
+        """Compute the pair part with the fused Triton kernels (fused_pairs.py) from now on, or stop; raises
+        ValueError for a network they do not take (see fused_kernels_unavailable)."""
+        self.fused = None
+        if on:
+            from .fused_pairs import FusedPairWeights
+
+            self.fused = FusedPairWeights(self)
+        return self
+
     def one_hot(self, atomic_numbers, dtype):
         # by comparison: F.one_hot checks its input on the host (a sync)
         species = self.species_map[atomic_numbers].unsqueeze(-1)
@@ -75,9 +85,15 @@ class LeanHipnn(torch.nn.Module):
         neighbour_sums' layout (None: padded on a CPU)."""
         nlocal = len(atomic_numbers) if nlocal is None else nlocal
         features = self.one_hot(atomic_numbers, pair_coord.dtype)
-        sense, angular = pair_terms(self, pair_coord)
-        radial = pair_radial(self, sense, features[pair_j])
-        out = neighbour_sums(pair_i, angular, radial, nlocal, padded_sums)  # (nlocal, 9, nf_out)
+        fused = getattr(self, "fused", None)  # older pickles of this module have no such attribute
+        if fused is not None:
+            from .fused_pairs import fused_pair_sums
+
+            out = fused_pair_sums(fused, pair_i, pair_coord, nlocal, pair_coord.dtype)
+        else:
+            sense, angular = pair_terms(self, pair_coord)
+            radial = pair_radial(self, sense, features[pair_j])
+            out = neighbour_sums(pair_i, angular, radial, nlocal, padded_sums)  # (nlocal, 9, nf_out)
         onehot_part, final_part = energy_terms(self, features[:nlocal], out)
         return onehot_part + final_part
 
@@ -87,6 +103,22 @@ class LeanHipnn(torch.nn.Module):
         energy = (self.atom_energies(atomic_numbers, pair_i, pair_j, pair_coord) * local_weight).sum()
         (grad,) = torch.autograd.grad(energy, pair_coord)
         return energy.detach(), -grad
+
+
+PAIR_KERNELS = ("auto", "triton", "torch")
+
+
+def fused_kernels_unavailable(lean, device) -> str:
+    """'' when the fused Triton pair kernels can run this network on `device`, else the reason."""
+    from importlib.util import find_spec
+
+    if torch.device(device).type != "cuda":
+        return "the fused pair kernels run on CUDA devices only"
+    if find_spec("triton") is None:
+        return "triton is not installed"
+    if lean.nf_in != 1:
+        return f"the fused pair kernels take one-species networks only (this one has {lean.nf_in} species)"
+    return ""
 
 
 def check_supported(net, energy):

@@ -1,0 +1,35 @@
+"""The fused Triton pair kernels (fused_pairs.py) compute LeanHipnn's energy and pair forces: checked here on a
+CPU under Triton's interpreter (on the GPU by tests/gpu). Skipped where triton is not installed."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def fused_against_torch(untrained_model):
+    pytest.importorskip("triton", reason="triton is not installed (pip install triton: the fused kernels' compiler)")
+    env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, "-m", "tests.unit.model.fused_pairs_check", str(untrained_model["model"])],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-12), ("float32", 2e-5)])
+def test_fused_kernels_give_the_torch_energy_and_pair_forces(fused_against_torch, dtype, tolerance):
+    result = fused_against_torch[dtype]
+    assert result["fused"] and result["dtype"] == f"torch.{dtype}"
+    assert result["force_scale"] > 0.01  # real forces, not zeros
+    assert result["force_error"] <= tolerance * result["force_scale"]
+    assert result["energy"] == pytest.approx(result["ref_energy"], rel=tolerance)
+
+
+def test_padding_pairs_far_away_get_exactly_zero_force(fused_against_torch):
+    assert all(r["padding_force"] == 0.0 for r in fused_against_torch.values())
+    assert all(r["no_pairs_forces"] == 0 for r in fused_against_torch.values())
