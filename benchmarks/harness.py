@@ -113,7 +113,7 @@ def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None, log_name=N
     if engine in SITE_ENGINE_EXPORTS:  # the seed's engine: the site's lmp, pair_style mliap unified
         from mlmd_parsl.science.lammps.site_lammps import site_lmp_environment
 
-        model = args.model if engine == "mliap" else args.lean_model
+        model = args.site_models[engine]
         deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args), engine="mliap",
                          model_file=model, kokkos=bool(args.kokkos_package))
         (workdir / f"in.{engine}").write_text(deck.text)
@@ -134,7 +134,8 @@ def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None, log_name=N
         cmd = [sys.executable, "-c", run_deck, str(workdir / "in.eam"), str(log)]
     if ranks > 1:
         cmd = [mpiexec_executable(), "-n", str(ranks)] + cmd
-    subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=workdir)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=workdir)
+    log.with_suffix(".out").write_text(done.stdout + done.stderr)  # which model step ran, notes, errors
     parsed = parse_log(log)
     return parsed.katom_step_s if parsed.status == "ok" else None
 
@@ -179,7 +180,10 @@ TRAINERS = (("reference", "hippynn", False), ("hippynn", "hippynn", True), ("lea
 
 
 COLUMNS = ("engine", "model", "stock", "ase", "eam", "mliap")
-SITE_ENGINE_EXPORTS = {"mliap": "hippynn_lammps_model.pt", "mliap-lean": "lean_lammps_model.pt"}
+# the seed's engine with each export: hippynn's, the lean export as exported (on a GPU through KOKKOS: fused pair
+# kernels in one captured CUDA graph) and the lean export made eager (the step before issue 24)
+SITE_ENGINE_EXPORTS = {"mliap": "hippynn_lammps_model.pt", "mliap-lean": "lean_lammps_model.pt",
+                       "mliap-lean-eager": "lean_eager_lammps_model.pt"}
 
 
 def main(argv=None):
@@ -244,7 +248,11 @@ def main(argv=None):
         from mlmd_parsl.science.model.export import load_exported_model
         from mlmd_parsl.science.model.lean_mliap import export_lean_model
 
-        args.lean_model = str(export_lean_model(load_exported_model(args.model), workdir, args.device))
+        interface = load_exported_model(args.model)
+        args.site_models = {"mliap": args.model,
+                            "mliap-lean": str(export_lean_model(interface, workdir, args.device)),
+                            "mliap-lean-eager": str(export_lean_model(interface, workdir, args.device, fast=False,
+                                                                      name=SITE_ENGINE_EXPORTS["mliap-lean-eager"]))}
     args.kokkos_package = choose_kokkos(args, workdir) if site_engine and args.site_kokkos else ()
     many = f"engine_{args.ranks}r" if args.ranks > 1 else "unused_engine"
     many_eam = f"eam_{args.ranks}r" if args.ranks > 1 else "unused_eam"
@@ -351,7 +359,8 @@ def print_site_engine_table(rows, many, kokkos_package=()):
     print(f"\nSeed's engine (pair_style mliap unified) vs the embedded engine, Katom-step/s, {where}, same profile:")
     header = f"{'atoms':>9}"
     for ranks in counts:
-        header += f" {f'hippynn {ranks}r':>11} {f'lean {ranks}r':>9} {f'embedded {ranks}r':>12} {'lean/hip':>8} {'emb/hip':>8}"
+        header += (f" {f'hippynn {ranks}r':>11} {f'lean eager {ranks}r':>13} {f'lean {ranks}r':>9} {f'embedded {ranks}r':>12}"
+                   f" {'lean/hip':>8} {'emb/hip':>8} {'lean/eager':>10}")
     seed_a100 = dict(seed_reference()["gpu"]) if kokkos_package else {}
     if kokkos_package:
         header += f" {'emb/lean':>8} {'seed A100':>9} {'emb/A100':>8}"
@@ -360,10 +369,12 @@ def print_site_engine_table(rows, many, kokkos_package=()):
         line = f"{row['atoms']:>9}"
         for ranks in counts:
             hippynn, lean = row.get(f"mliap_{ranks}r"), row.get(f"mliap-lean_{ranks}r")
+            eager = row.get(f"mliap-lean-eager_{ranks}r")
             embedded = row.get("engine_1") if ranks == 1 else row.get(f"engine_{ranks}r")
-            line += (f" {_f(hippynn, 11)} {_f(lean, 9)} {_f(embedded, 12)} "
+            line += (f" {_f(hippynn, 11)} {_f(eager, 13)} {_f(lean, 9)} {_f(embedded, 12)} "
                      f"{_f(lean / hippynn if lean and hippynn else None, 8, 2)} "
-                     f"{_f(embedded / hippynn if embedded and hippynn else None, 8, 2)}")
+                     f"{_f(embedded / hippynn if embedded and hippynn else None, 8, 2)} "
+                     f"{_f(lean / eager if lean and eager else None, 10, 2)}")
         if kokkos_package:
             embedded, lean, a100 = row.get("engine_1"), row.get("mliap-lean_1r"), seed_a100.get(row["atoms"])
             line += (f" {_f(embedded / lean if embedded and lean else None, 8, 2)} {_f(a100, 9)} "

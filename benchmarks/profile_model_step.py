@@ -11,7 +11,9 @@ one process, interleaved:
 - compacted: the CUDA-graph step with the pairs within the cutoff compacted first;
 - eager: the eager lean step on the pairs within the cutoff (the engine's step above 35,000 model atoms);
 - compiled: the compacted graph step with the lean network compiled by torch.compile (inductor's fused
-  kernels, compiled_network.py; the engine's default on a GPU), compiled-all: every candidate through it.
+  kernels, compiled_network.py), compiled-all: every candidate through it;
+- fused: the compacted graph step with the pair part in the fused Triton kernels (fused_pairs.py; the engine's
+  default on a GPU), fused-all: every candidate through them, fused-eager: the eager step with them.
 For each: ms per step of the whole `evaluate` (positions in, forces on the host), of the step's GPU work alone,
 and of the host copies around it (positions to the device, forces back, pageable and pinned); the cost of one
 candidate-list rebuild by the engine's pair finder (--compare-finders: by both, cell_list.py's cell list and
@@ -59,7 +61,7 @@ def synced_ms(torch, func, repeats):
     return 1e3 * (time.perf_counter() - start) / repeats
 
 
-VARIANTS = ("captured", "compacted", "eager", "compiled", "compiled-all")
+VARIANTS = ("captured", "compacted", "eager", "compiled", "compiled-all", "fused", "fused-all", "fused-eager")
 EVERY_CANDIDATE = 10**12  # compact_min_atoms that never compacts
 
 
@@ -68,14 +70,16 @@ def make_steps(exported, variants):
 
     eager = exported.eager_step("lean")
     lean = eager.pair_forces.lean
+    fused_eager = exported.eager_step("lean")  # a LeanHipnn of its own: the fused switch is the module's
+    fused = fused_eager.pair_forces.lean.use_fused_kernels()
     steps = {}
     for name in variants:
-        if name == "eager":
-            steps[name] = eager
+        if name in ("eager", "fused-eager"):
+            steps[name] = eager if name == "eager" else fused_eager
         else:
-            compact_from = EVERY_CANDIDATE if name in ("captured", "compiled-all") else 0
-            steps[name] = CapturedLeanStep(lean, exported.device, exported.dtype, compact_from,
-                                           compile_network=name.startswith("compiled"))
+            compact_from = EVERY_CANDIDATE if name in ("captured", "compiled-all", "fused-all") else 0
+            steps[name] = CapturedLeanStep(fused if name.startswith("fused") else lean, exported.device,
+                                           exported.dtype, compact_from, compile_network=name.startswith("compiled"))
     return steps
 
 
@@ -164,6 +168,12 @@ def main(argv=None):
             step.evaluate(pairs, x)
             print(f"  {name}: first step (capture, compilation) {time.perf_counter() - start:.1f} s; {step.name}",
                   flush=True)
+        if "eager" in steps:  # every variant's forces against the eager lean step's, same positions
+            reference = steps["eager"].evaluate(pairs, x)[1]
+            scale = np.abs(reference).max()
+            for name, step in steps.items():
+                print(f"  {name}: largest force difference from eager {np.abs(step.evaluate(pairs, x)[1] - reference).max():.3g}"
+                      f" eV/A (largest force {scale:.3g})", flush=True)
         timed = {}
         for name, step in steps.items():
             timed[f"step: {name} (evaluate, forces on host)"] = lambda step=step: step.evaluate(pairs, x)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserInputError
-from .science.engine.model_steps import COMPILE_CHOICES, MODEL_STEPS
+from .science.engine.model_steps import COMPILE_CHOICES, MODEL_STEPS, PAIR_KERNELS
 from .science.engine.pairs import DEFAULT_SKIN, MAX_PAIR_SKIN
 
 
@@ -36,6 +36,9 @@ def build_parser():
     parser.add_argument("--compile", dest="compile_network", default="auto", choices=COMPILE_CHOICES,
                         help="the lean network compiled by torch.compile: auto (in the captured GPU step), on (on a "
                              "CPU too: needs a C++ compiler, 10-15 s per process to compile), off")
+    parser.add_argument("--pair-kernels", default="auto", choices=PAIR_KERNELS,
+                        help="the lean network's pair part: fused Triton kernels (auto: on a GPU where triton runs; "
+                             "triton: asked for) or torch's operations")
     parser.add_argument("--compact-min-atoms", type=int, default=None, metavar="N",
                         help="on a GPU, the captured step compacts the pairs within the cutoff from N model atoms on "
                              "(0: always; default: the engine's, 4000); for measuring both ways in one session")
@@ -93,7 +96,8 @@ def main(argv=None):
     )
     summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm,
                            pair_skin=args.pair_skin, model_step=args.model_step, cuda_graph=args.cuda_graph,
-                           compact_min_atoms=args.compact_min_atoms, compile_network=args.compile_network)
+                           compact_min_atoms=args.compact_min_atoms, compile_network=args.compile_network,
+                           pair_kernels=args.pair_kernels)
     placement = comm.gather(rank_placement(summary["device"], summary["model_step"], summary["torch_threads"]), root=0)
     timings = comm.gather({k: summary[k] for k in ("timed_calls", "timed_pair_builds", "timed_ms_per_call")}, root=0)
     if comm.Get_rank() == 0:

@@ -106,15 +106,26 @@ def kokkos_run_0(lmp, package, model, box, folder, tag):
                      model_file=Path(model).resolve(), kokkos=True, dump_forces=str(dump))
     log = run_site_lammps(lmp, deck.text, folder, 1, package, tag=tag)
     assert "will use up to 1 GPU(s) per node" in log.read_text()
-    return read_force_dump(dump)[2], thermo_tables(log)["timed"][0]
+    return read_force_dump(dump)[2], thermo_tables(log)["timed"][0], (folder / f"{tag}.out").read_text()
 
 
 def test_the_lean_export_gives_the_hippynn_exports_forces_energy_and_virial_through_kokkos(
         kokkos_lmp, kokkos_package, cuda_run, tmp_path):
+    """The lean export as exported (fused pair kernels in one captured CUDA graph) and made eager."""
+    from mlmd_parsl.science.model.export import load_exported_model
+    from mlmd_parsl.science.model.lean_mliap import export_lean_model
+
     run_dir, exported = cuda_run
-    forces, row = kokkos_run_0(kokkos_lmp, kokkos_package, exported["model"], exported["box"], tmp_path, "hippynn")
-    lean_forces, lean_row = kokkos_run_0(kokkos_lmp, kokkos_package, exported["lean_model"], exported["box"],
-                                         tmp_path, "lean")
+    forces, row, _ = kokkos_run_0(kokkos_lmp, kokkos_package, exported["model"], exported["box"], tmp_path, "hippynn")
+    eager = export_lean_model(load_exported_model(exported["model"]), tmp_path, "cuda", fast=False, name="eager.pt")
+    for tag, model, step in (("lean", exported["lean_model"], "lean (CUDA graph, fused pair kernels) on cuda"),
+                             ("eager", eager, None)):
+        lean_forces, lean_row, out = kokkos_run_0(kokkos_lmp, kokkos_package, model, exported["box"], tmp_path, tag)
+        assert (step in out) if step else ("CUDA graph" not in out), out[-2000:]
+        check_same_results(forces, row, lean_forces, lean_row)
+
+
+def check_same_results(forces, row, lean_forces, lean_row):
     scale = np.abs(forces).max()
     assert len(forces) == 1136 and scale > 0.1  # a trained model's forces, not zeros
     assert np.abs(lean_forces - forces).max() <= 1e-4 * scale  # float32 both, other summation order

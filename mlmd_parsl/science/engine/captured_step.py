@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from .model_steps import CUDA_GRAPH_MAX_ATOMS, assemble
+from .force_assembly import assemble
 
 FAR_AWAY = 1.0e3  # Angstrom: the vector of padding pairs, far beyond any cutoff
 HEADROOM = 1.25
@@ -26,6 +26,10 @@ HEADROOM = 1.25
 # H200 call (benchmarks/profile_model_step.py, RESULTS.md): compiled, compaction is 1.19x faster at 2,272 atoms
 # and 1.26x at 9,088, 7% slower at 568; uncompiled, the same at 568 and 1.22x faster at 2,272.
 COMPACT_MIN_ATOMS = 1_000
+# Above this many model atoms per rank the eager lean step beats the captured one when the network is neither
+# compiled nor fused (at 85,200 atoms on an H200: eager 7.4 ms, captured and compacted 9.6 ms). Compiled, the
+# captured step is faster at every size measured (5.4 ms at 85,200): CapturedLeanStep.max_atoms.
+CUDA_GRAPH_MAX_ATOMS = 35_000
 
 
 class CapturedLeanStep:
@@ -52,14 +56,20 @@ class CapturedLeanStep:
         return self.network is not self.lean
 
     @property
+    def fused(self):
+        return getattr(self.lean, "fused", None) is not None
+
+    @property
     def name(self):
-        return "lean (CUDA graph, compiled)" if self.compiled else "lean (CUDA graph)"
+        kinds = [k for k, on in (("compiled", self.compiled), ("fused pair kernels", self.fused)) if on]
+        return f"lean (CUDA graph{''.join(', ' + k for k in kinds)})"
 
     @property
     def max_atoms(self):
-        """Up to how many model atoms this step beats the eager one: any count compiled; uncompiled, above
-        CUDA_GRAPH_MAX_ATOMS the eager step (pairs filtered to the cutoff, no padding) is faster."""
-        return math.inf if self.compiled else CUDA_GRAPH_MAX_ATOMS
+        """Up to how many model atoms this step beats the eager one: any count compiled or with the fused pair
+        kernels (padding pairs cost them little); in plain torch, above CUDA_GRAPH_MAX_ATOMS the eager step (pairs
+        filtered to the cutoff, no padding) is faster."""
+        return math.inf if self.compiled or self.fused else CUDA_GRAPH_MAX_ATOMS
 
     def prepare(self, pairs, atomic_numbers):
         compact = pairs.natoms >= self.compact_min_atoms

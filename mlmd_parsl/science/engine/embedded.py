@@ -104,7 +104,7 @@ def device_for_rank(model_device: str, comm) -> str:
 
 def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="float32", comm=None,
                  pair_skin=DEFAULT_SKIN, model_step="lean", cuda_graph=True, compact_min_atoms=None,
-                 compile_network="auto"):
+                 compile_network="auto", pair_kernels="auto"):
     """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine.
 
     pair_skin (Angstrom, 0 .. MAX_PAIR_SKIN): reach of the reused pair candidates beyond the cutoff; 0 finds
@@ -112,8 +112,9 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
     does not support) or "hippynn". cuda_graph: on a GPU, replay the lean step as one captured CUDA graph
     (captured_step.py) instead of launching it eagerly; compact_min_atoms: from how many model atoms on that
     step compacts the pairs within the cutoff (None: captured_step.COMPACT_MIN_ATOMS); compile_network: "auto"
-    (the captured GPU step's network compiled by torch.compile, compiled_network.py), "on" (the CPU's eager
-    step's too) or "off"."""
+    (the captured GPU step's network compiled by torch.compile, compiled_network.py, unless the fused pair kernels
+    run), "on" (the CPU's eager step's too) or "off"; pair_kernels: the fused Triton pair kernels ("auto": on a GPU
+    where they run, "triton", "torch": never)."""
     from mpi4py import MPI
 
     from ..model.export import load_exported_model
@@ -129,7 +130,7 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
         raise ModelError(f"the deck keeps ghosts to {deck.ghost_cutoff:g} A, but {model_path} has a {model.cutoff:g} A "
                          f"cutoff (needs {model.cutoff + NEIGHBOUR_SKIN:g} A): build the deck with make_deck(..., "
                          "cutoff=model_cutoff(model))")
-    step = model.step(model_step, cuda_graph, compact_min_atoms, compile_network)
+    step = model.step(model_step, cuda_graph, compact_min_atoms, compile_network, pair_kernels)
     if step.fallback_reason and comm.Get_rank() == 0:
         print(f"note: {step.fallback_reason}", file=sys.stderr, flush=True)
     threads = model_threads(comm)

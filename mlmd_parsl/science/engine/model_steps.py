@@ -12,14 +12,11 @@ from typing import Protocol
 
 import numpy as np
 
+from .force_assembly import assemble
+
 MODEL_STEPS = ("lean", "hippynn")
 COMPILE_CHOICES = ("auto", "on", "off")
-
-# Above this many model atoms per rank the eager lean step beats the captured one when the network is not
-# compiled (at 85,200 atoms on an H200: eager 7.4 ms, captured and compacted 9.6 ms). Compiled, the captured
-# step is faster at every size measured (5.4 ms at 85,200): CapturedLeanStep.max_atoms.
-CUDA_GRAPH_MAX_ATOMS = 35_000
-
+PAIR_KERNELS = ("auto", "triton", "torch")  # the lean network's pair part: fused Triton kernels or torch
 
 class ModelStep(Protocol):
     name: str
@@ -66,23 +63,32 @@ class ExportedModel:
                                  fallback_reason=f"hippynn's graph used: {exc}")
         return EagerStep(HippynnPairForces(self.graph), self.device, self.dtype)
 
-    def step(self, model_step="lean", cuda_graph=True, compact_min_atoms=None, compile_network="auto") -> ModelStep:
+    def step(self, model_step="lean", cuda_graph=True, compact_min_atoms=None, compile_network="auto",
+             pair_kernels="auto") -> ModelStep:
         """The engine's step: on a GPU with cuda_graph, the lean step captured as a CUDA graph (compacting the
         pairs within the cutoff from compact_min_atoms on; None: captured_step's default) up to its size limit
-        and eager above; else the eager step. compile_network (COMPILE_CHOICES): the lean network compiled by
-        torch.compile - "auto" in the captured GPU step only, "on" in the eager CPU step too, "off" nowhere;
-        where this torch cannot compile, a note and the network as it is."""
+        and eager above; else the eager step. pair_kernels (PAIR_KERNELS): the lean network's pair part by the
+        fused Triton kernels (fused_pairs.py) - "auto" on a GPU where they run, "triton" asked for, "torch"
+        never. compile_network (COMPILE_CHOICES): the lean network compiled by torch.compile - "auto" in the
+        captured GPU step without fused kernels, "on" in the eager CPU step and beside fused kernels too, "off"
+        nowhere; where this torch cannot compile or the kernels cannot run, a note and the network as it is."""
         from .compiled_network import why_not_compiled
 
         if compile_network not in COMPILE_CHOICES:
             raise ValueError(f"compile_network {compile_network!r}: one of {', '.join(COMPILE_CHOICES)}")
+        if pair_kernels not in PAIR_KERNELS:
+            raise ValueError(f"pair_kernels {pair_kernels!r}: one of {', '.join(PAIR_KERNELS)}")
         captured_graph = cuda_graph and self.device.type == "cuda"
-        compiled = compile_network == "on" or (compile_network == "auto" and captured_graph)
+        eager = self.eager_step(model_step)
+        fused = pair_kernels != "torch" and isinstance(eager.pair_forces, LeanPairForces) and self._fuse(
+            eager.pair_forces.lean, say_why=pair_kernels == "triton")
+        compiled = compile_network == "on" or (compile_network == "auto" and captured_graph and not fused)
         reason = why_not_compiled(self.device) if compiled else ""
         if reason:
             sys.stderr.write(f"note: the lean network runs uncompiled: {reason}\n")
             compiled = False
-        eager = self.eager_step(model_step, compiled=compiled and not captured_graph)
+        if compiled and not captured_graph and isinstance(eager.pair_forces, LeanPairForces):
+            eager = EagerStep(LeanPairForces(eager.pair_forces.lean, compiled=True), self.device, self.dtype)
         if captured_graph and isinstance(eager.pair_forces, LeanPairForces):
             from .captured_step import COMPACT_MIN_ATOMS, CapturedLeanStep
 
@@ -90,6 +96,17 @@ class ExportedModel:
             captured = CapturedLeanStep(eager.pair_forces.lean, self.device, self.dtype, compact_from, compiled)
             return SizeSwitchedStep(captured, eager)
         return eager
+
+    def _fuse(self, lean, say_why) -> bool:
+        """Switch `lean` to the fused pair kernels where they run here; if asked for and not possible, say why."""
+        from ..model.lean_hipnn import fused_kernels_unavailable
+
+        reason = fused_kernels_unavailable(lean, self.device)
+        if reason and say_why:
+            sys.stderr.write(f"note: the lean network's pair part runs in torch: {reason}\n")
+        if not reason:
+            lean.use_fused_kernels()
+        return not reason
 
 
 class LeanPairForces:
@@ -105,7 +122,8 @@ class LeanPairForces:
 
     @property
     def name(self):
-        return "lean (compiled)" if self.network is not self.lean else "lean"
+        name = "lean (compiled)" if self.network is not self.lean else "lean"
+        return name + (" + fused pair kernels" if getattr(self.lean, "fused", None) is not None else "")
 
     def __call__(self, z, pair_i, pair_j, pair_coord, nlocal):
         torch = sys.modules["torch"]
@@ -207,19 +225,3 @@ class SizeSwitchedStep:
         self.steps += 1
         self.graph_steps += self.current is self.captured
         return self.current.evaluate(pairs, x)
-
-
-def assemble(natoms, pair_i, pair_j, pair_coord, pair_forces, energy):
-    """Forces on natoms atoms from pair forces f_ij (+ on i, - on j) and (energy, virial) as one float64
-    tensor, the virial sum_pairs (x_i - x_j) f_ij in LAMMPS order (xx, yy, zz, xy, xz, yz). Torch only, no
-    host sync, so the captured CUDA-graph step uses it too."""
-    import torch
-
-    pair_forces = pair_forces.detach().to(torch.float64)
-    forces = torch.zeros((natoms, 3), dtype=torch.float64, device=pair_forces.device)
-    forces.index_add_(0, pair_i, pair_forces)
-    forces.index_add_(0, pair_j, -pair_forces)  # not alpha=-1: torch's CPU index_add_ takes 3-4x longer with it
-    w = pair_coord.detach().to(torch.float64).T @ pair_forces  # w[a, b] = sum_pairs pc_a f_b
-    scalars = torch.stack([energy.detach().reshape(()).to(torch.float64),
-                           w[0, 0], w[1, 1], w[2, 2], w[0, 1], w[0, 2], w[1, 2]])
-    return forces, scalars

@@ -98,6 +98,7 @@ def run_site_lammps(lmp: str, deck_text: str, work_dir, ranks: int = 1, kokkos_p
         result = subprocess.run(command, cwd=work_dir, env=env, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SiteLammpsFailed(command, work_dir, -1, str(exc)) from None
+    (work_dir / f"{tag}.out").write_text(result.stdout + result.stderr)  # what the site's LAMMPS printed
     if result.returncode != 0:
         log_text = log.read_text(errors="replace") if log.exists() else ""
         raise SiteLammpsFailed(command, work_dir, result.returncode,

@@ -2,10 +2,7 @@
 request lean_lammps_model.pt (the same weights behind our lean step, for `pair_style mliap unified`)."""
 from pathlib import Path
 
-MODEL_FILE = "hippynn_lammps_model.pt"
-LEAN_MODEL_FILE = "lean_lammps_model.pt"
-BOX_FILE = "ag_box.data"
-MLIAP_MODEL_FILES = {"hippynn": MODEL_FILE, "lean": LEAN_MODEL_FILE}  # md.mliap_model -> file
+from .artifacts import BOX_FILE, LEAN_MODEL_FILE, MLIAP_MODEL_FILES, MODEL_FILE  # noqa: F401 (names of the export)
 
 
 def export_model(state_file, dataset_path, out_dir, model_device="cpu", lean=False) -> dict:

@@ -105,9 +105,6 @@ class LeanHipnn(torch.nn.Module):
         return energy.detach(), -grad
 
 
-PAIR_KERNELS = ("auto", "triton", "torch")
-
-
 def fused_kernels_unavailable(lean, device) -> str:
     """'' when the fused Triton pair kernels can run this network on `device`, else the reason."""
     from importlib.util import find_spec

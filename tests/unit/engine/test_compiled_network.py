@@ -9,7 +9,8 @@ import torch
 
 from mlmd_parsl.science.engine.captured_step import CapturedLeanStep
 from mlmd_parsl.science.engine.compiled_network import CompiledLean, why_not_compiled
-from mlmd_parsl.science.engine.model_steps import CUDA_GRAPH_MAX_ATOMS, ExportedModel
+from mlmd_parsl.science.engine.captured_step import CUDA_GRAPH_MAX_ATOMS
+from mlmd_parsl.science.engine.model_steps import ExportedModel
 from mlmd_parsl.science.engine.pairs import VerletPairs
 from mlmd_parsl.science.model.export import load_exported_model
 from tests.unit.engine.test_captured_step import assert_same, both_steps

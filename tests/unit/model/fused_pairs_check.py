@@ -28,5 +28,48 @@ def compare(model, dtype, pad=7):
             "fused": lean.fused is not None, "no_pairs_forces": len(no_pairs[1]), "npairs": len(i)}
 
 
+class KokkosLikeData:
+    """What ML-IAP's KOKKOS coupling hands compute_forces (device arrays there, CPU tensors here): local atoms,
+    pairs within the cutoff (pair_i, rij = x_j - x_i), every atom's element, and where results go."""
+
+    def __init__(self, nlocal, ntotal, pair_i, pair_j, pair_coord):
+        self.nlistatoms, self.npairs = nlocal, len(pair_i)
+        self.pair_i, self.pair_j = pair_i.to(torch.int32), pair_j.to(torch.int32)
+        self.rij = (-pair_coord).to(torch.float64)
+        self.elems = torch.zeros(ntotal, dtype=torch.int32)
+        self.eatoms = torch.full((nlocal,), float("nan"), dtype=torch.float64)
+        self.energy = self.pair_forces = None
+
+    def update_pair_forces_gpu(self, forces):
+        self.pair_forces = forces.clone()
+
+
+def captured_mliap_step(model, shrink=40):
+    """CapturedMLIAPStep (run eagerly on a CPU) over two steps, the second with fewer pairs and local atoms in the
+    buffers the first sized, against the torch arithmetic on the same pairs."""
+    from mlmd_parsl.science.model.lean_mliap import LeanMLIAPModel
+    from mlmd_parsl.science.model.lean_mliap_step import CapturedMLIAPStep
+
+    interface = load_exported_model(model)
+    export = LeanMLIAPModel.from_interface(interface)  # what lean_lammps_model.pt holds
+    reference = LeanHipnn.from_graph(interface.graph)
+    step = CapturedMLIAPStep(export.lean.use_fused_kernels(), export.species_set, "cpu", export.dtype)
+    n, i, j, pc = periodic_pairs(4.0, replicate=(1, 1, 2))
+    worst = {"energy": 0.0, "eatoms": 0.0, "force": 0.0}
+    for nlocal in (n, n - shrink):
+        keep = i < nlocal  # ML-IAP's pairs start at local atoms
+        data = KokkosLikeData(nlocal, n, i[keep], j[keep], pc[keep])
+        step.compute_forces(data)
+        z, weight = torch.full((n,), 47), (torch.arange(n) < nlocal).to(torch.float32)
+        energy, forces = reference.energy_and_pair_forces(z, i[keep], j[keep], pc[keep].float(), weight)
+        eatoms = reference.atom_energies(z, i[keep], j[keep], pc[keep].float(), nlocal)
+        worst["energy"] = max(worst["energy"], abs(data.energy - float(energy)) / abs(float(energy)))
+        worst["eatoms"] = max(worst["eatoms"], float((data.eatoms - eatoms.detach()).abs().max()))
+        worst["force"] = max(worst["force"], float((data.pair_forces - forces).abs().max() / forces.abs().max()))
+    return {**worst, "pair_capacity": step.pair_capacity, "npairs_first": int((i < n).sum()),
+            "forces_dtype": str(data.pair_forces.dtype)}
+
+
 if __name__ == "__main__":
-    print(json.dumps({name: compare(sys.argv[1], getattr(torch, name)) for name in ("float64", "float32")}))
+    result = {name: compare(sys.argv[1], getattr(torch, name)) for name in ("float64", "float32")}
+    print(json.dumps({**result, "mliap_step": captured_mliap_step(sys.argv[1])}))

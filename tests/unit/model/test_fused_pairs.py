@@ -31,5 +31,15 @@ def test_fused_kernels_give_the_torch_energy_and_pair_forces(fused_against_torch
 
 
 def test_padding_pairs_far_away_get_exactly_zero_force(fused_against_torch):
-    assert all(r["padding_force"] == 0.0 for r in fused_against_torch.values())
-    assert all(r["no_pairs_forces"] == 0 for r in fused_against_torch.values())
+    for dtype in ("float64", "float32"):
+        assert fused_against_torch[dtype]["padding_force"] == 0.0
+        assert fused_against_torch[dtype]["no_pairs_forces"] == 0
+
+
+def test_the_lean_exports_captured_mliap_step_gives_the_torch_results_as_ml_iap_wants_them(fused_against_torch):
+    """Two steps through one set of buffers (the second with fewer pairs and atoms): energy, per-atom energies
+    and float64 pair forces as the torch arithmetic gives them (float32 model)."""
+    result = fused_against_torch["mliap_step"]
+    assert result["forces_dtype"] == "torch.float64"
+    assert result["pair_capacity"] >= result["npairs_first"]
+    assert result["energy"] < 1e-5 and result["force"] < 2e-5 and result["eatoms"] < 1e-4

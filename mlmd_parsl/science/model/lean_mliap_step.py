@@ -1,0 +1,91 @@
+"""The lean export's step inside the seed's engine on a GPU: fused pair kernels, one captured CUDA graph.
+
+Through KOKKOS, ML-IAP hands `compute_forces` its pairs within the cutoff as device arrays (pair_i, rij) whose
+count changes every step. Launched eagerly, the lean network is a few hundred kernels and host round trips per
+step; here the pairs are copied into buffers of fixed size (headroom for more pairs; unused slots point at a
+dummy atom far away, which adds exactly zero), and the network, its gradient and the per-atom energies are one
+CUDA graph replayed every step. A step with more pairs or atoms than the buffers hold grows them and captures
+again. What goes back to LAMMPS is what hippynn's interface gives it: per-atom energies of the local atoms,
+their sum and one float64 force per pair (LAMMPS adds it to i, subtracts it from j and sums the virial).
+
+One species only: the fused kernels (fused_pairs.py) do not read the neighbour's species. On a CPU nothing is
+captured: the same fixed-size step runs eagerly (how the unit tests check it, with Triton's interpreter).
+"""
+import math
+
+import torch
+
+FAR_AWAY = 1.0e3  # Angstrom: the vector of padding pairs, far beyond any cutoff
+HEADROOM = 1.25
+
+
+class CapturedMLIAPStep:
+    def __init__(self, lean, species_set, device, dtype):
+        if getattr(lean, "fused", None) is None:
+            raise ValueError("CapturedMLIAPStep needs the lean network on its fused pair kernels")
+        self.lean, self.species_set = lean, species_set
+        self.device, self.dtype = torch.device(device), dtype
+        self.graph = None
+        self.pair_capacity = self.atom_capacity = 0
+        self.captures = 0
+
+    def compute_forces(self, data):
+        """ML-IAP's call (Kokkos data on this step's device): energies, per-atom energies and pair forces."""
+        nlocal, npairs = int(data.nlistatoms), int(data.npairs)
+        if npairs > self.pair_capacity or nlocal + 1 > self.atom_capacity:
+            self._allocate(math.ceil(max(npairs, 1) * HEADROOM), math.ceil(nlocal * HEADROOM) + 1)
+        if npairs:
+            self.pair_i[:npairs].copy_(torch.as_tensor(data.pair_i, device=self.device))
+            torch.neg(torch.as_tensor(data.rij, device=self.device), out=self.coord[:npairs])  # rij is x_j - x_i
+        self.pair_i[npairs:].fill_(self.atom_capacity - 1)
+        self.coord[npairs:].copy_(self.padding[npairs:])
+        elems = torch.as_tensor(data.elems, device=self.device)[:nlocal].to(torch.int64)
+        self.numbers[:nlocal].copy_(self.species_set[elems + 1])
+        torch.lt(self.atom_index, nlocal, out=self.local)
+        if self.device.type != "cuda":
+            self._body()
+        else:
+            if self.graph is None:
+                self._capture()
+            self.graph.replay()
+        torch.as_tensor(data.eatoms, device=self.device).copy_(self.eatoms[:nlocal])
+        if npairs:
+            data.update_pair_forces_gpu(self.pair_forces[:npairs])
+        data.energy = float(self.energy)  # the one host sync of the step
+
+    def _allocate(self, pairs, atoms):
+        index = dict(dtype=torch.int64, device=self.device)
+        self.pair_capacity, self.atom_capacity = pairs, atoms
+        self.pair_i = torch.zeros(pairs, **index)
+        self.coord = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
+        self.padding = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
+        self.padding[:, 0] = FAR_AWAY
+        self.numbers = torch.full((atoms,), int(self.species_set[1]), **index)
+        self.atom_index = torch.arange(atoms, device=self.device)
+        self.local = torch.zeros(atoms, dtype=torch.bool, device=self.device)
+        self.pair_forces = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
+        self.eatoms = torch.zeros(atoms, dtype=torch.float64, device=self.device)
+        self.energy = torch.zeros((), dtype=torch.float64, device=self.device)
+        self.graph = None
+
+    def _body(self):
+        coord = self.coord.to(self.dtype, copy=True).requires_grad_(True)
+        # pair_j None: the fused kernels take one species, so the neighbour's does not enter
+        energies = self.lean.atom_energies(self.numbers, self.pair_i, None, coord)
+        energy = (energies * self.local.to(energies.dtype)).sum()
+        (grad,) = torch.autograd.grad(energy, coord)
+        self.pair_forces.copy_(grad.neg())
+        self.eatoms.copy_(energies.detach())
+        self.energy.copy_(energy.detach())
+
+    def _capture(self):
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):  # warm-up off the capture: the kernels' compilation, autograd, allocator
+            for _ in range(2):
+                self._body()
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self._body()
+        self.captures += 1
