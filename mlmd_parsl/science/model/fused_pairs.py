@@ -17,7 +17,8 @@ import torch
 import triton
 import triton.language as tl
 
-ANGULAR = 9  # 1, r-hat (3), traceless r-hat r-hat^T (5: xx, xy, xz, yy, yz), hippynn's order
+ANGULAR_TERMS = 9  # 1, r-hat (3), traceless r-hat r-hat^T (5: xx, xy, xz, yy, yz), hippynn's order
+ANGULAR = tl.constexpr(ANGULAR_TERMS)  # the same, as kernels may read a global
 BLOCK_PAIRS = 64
 
 
@@ -156,7 +157,7 @@ class _FusedPairSums(torch.autograd.Function):
     @staticmethod
     def forward(ctx, pair_coord, pair_i, natoms, weights, dtype):
         inv_mu, nhs, w = weights.on(dtype, pair_coord.device)
-        out = torch.zeros((natoms, ANGULAR, weights.nf_pad), dtype=dtype, device=pair_coord.device)
+        out = torch.zeros((natoms, ANGULAR_TERMS, weights.nf_pad), dtype=dtype, device=pair_coord.device)
         npairs = len(pair_i)
         coord = pair_coord.contiguous()
         if npairs:
@@ -172,7 +173,7 @@ class _FusedPairSums(torch.autograd.Function):
         coord, pair_i = ctx.saved_tensors
         weights, dtype = ctx.weights, ctx.dtype
         inv_mu, nhs, w = weights.on(dtype, coord.device)
-        padded = torch.zeros((len(grad_out), ANGULAR, weights.nf_pad), dtype=dtype, device=coord.device)
+        padded = torch.zeros((len(grad_out), ANGULAR_TERMS, weights.nf_pad), dtype=dtype, device=coord.device)
         padded[:, :, :weights.nf_out] = grad_out
         grad = torch.empty_like(coord)
         npairs = len(pair_i)
@@ -181,6 +182,17 @@ class _FusedPairSums(torch.autograd.Function):
             _backward_kernel[grid](coord, pair_i, padded, grad, inv_mu, nhs, w, npairs, weights.hard_max,
                                    NDIST=weights.ndist_pad, NF=weights.nf_pad, BLOCK=BLOCK_PAIRS)
         return grad, None, None, None, None
+
+
+def kernel_signatures(dtype="fp32", coord="fp64"):
+    """(kernel, argument types) of both kernels for Triton's ahead-of-time compile (the unit tests compile them for
+    a GPU on a machine without one): sums and weights in `dtype`, pair vectors in `coord`."""
+    common = {"inv_mu_ptr": f"*{dtype}", "nhs_ptr": f"*{dtype}", "w_ptr": f"*{dtype}", "npairs": "i32",
+              "hard_max": "fp32", "NDIST": "constexpr", "NF": "constexpr", "BLOCK": "constexpr"}
+    forward = {"coord_ptr": f"*{coord}", "pair_i_ptr": "*i64", "out_ptr": f"*{dtype}", **common}
+    backward = {"coord_ptr": f"*{coord}", "pair_i_ptr": "*i64", "grad_out_ptr": f"*{dtype}",
+                "grad_ptr": f"*{coord}", **common}
+    return [(_forward_kernel, forward), (_backward_kernel, backward)]
 
 
 def fused_pair_sums(weights: FusedPairWeights, pair_i, pair_coord, natoms, dtype):

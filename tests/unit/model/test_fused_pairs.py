@@ -43,3 +43,20 @@ def test_the_lean_exports_captured_mliap_step_gives_the_torch_results_as_ml_iap_
     assert result["forces_dtype"] == "torch.float64"
     assert result["pair_capacity"] >= result["npairs_first"]
     assert result["energy"] < 1e-5 and result["force"] < 2e-5 and result["eatoms"] < 1e-4
+
+
+@pytest.mark.parametrize("dtype, coord", [("fp32", "fp64"), ("fp32", "fp32"), ("fp64", "fp64")])
+def test_both_kernels_compile_for_a_hopper_gpu(dtype, coord):
+    """Triton's interpreter runs what its compiler refuses (a plain global read inside a kernel did): compile both
+    kernels ahead of time for sm_90 here, no GPU needed, to a cubin."""
+    pytest.importorskip("triton", reason="triton is not installed (pip install triton: the fused kernels' compiler)")
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    from mlmd_parsl.science.model.fused_pairs import BLOCK_PAIRS, kernel_signatures
+
+    for kernel, signature in kernel_signatures(dtype, coord):
+        source = ASTSource(kernel, signature, constexprs={"NDIST": 16, "NF": 8, "BLOCK": BLOCK_PAIRS})
+        compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32))
+        assert len(compiled.asm["cubin"]) > 1000
