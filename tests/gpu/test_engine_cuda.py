@@ -29,12 +29,12 @@ def forces(model, box, device, out_dir, replicate=(2, 2, 4), steps=0, extra=(), 
     return read_force_dump(dump), result.stdout
 
 
-@pytest.mark.parametrize("kernels, step", [("auto", "lean (CUDA graph, fused pair kernels)"),
-                                           ("torch", "lean (CUDA graph, compiled)")])
+@pytest.mark.parametrize("kernels, step", [("triton", "lean (CUDA graph, fused pair kernels)"),
+                                           ("auto", "lean (CUDA graph, compiled)")])
 @pytest.mark.parametrize("compact", ["0", "1000000"], ids=["pairs within the cutoff", "every candidate"])
 def test_cuda_forces_equal_cpu_forces(untrained_model, tmp_path, compact, kernels, step):
-    """float32: the captured GPU step (by default with the fused pair kernels; with torch's, compiled) against the
-    CPU's eager lean step."""
+    """float32: the captured GPU step (by default compiled; with the fused pair kernels) against the CPU's eager
+    lean step."""
     (ids_cpu, _, f_cpu, _), _ = forces(untrained_model["model"], untrained_model["box"], "cpu", tmp_path)
     (ids_gpu, _, f_gpu, _), out = forces(untrained_model["model"], untrained_model["box"], "cuda", tmp_path,
                                          extra=("--compact-min-atoms", compact, "--pair-kernels", kernels))
@@ -48,9 +48,9 @@ def test_captured_step_follows_the_eager_steps_over_a_trajectory(untrained_model
     refilled on the way), with torch's compiled and uncompiled, the eager step with the fused kernels, and
     hippynn's own graph stay together."""
     runs = {}
-    for name, extra in (("graph", ()), ("compiled", ("--pair-kernels", "torch")),
-                        ("uncompiled", ("--pair-kernels", "torch", "--compile", "off")),
-                        ("eager", ("--no-cuda-graph",)), ("hippynn", ("--model-step", "hippynn"))):
+    fused = ("--pair-kernels", "triton")
+    for name, extra in (("graph", fused), ("compiled", ()), ("uncompiled", ("--compile", "off")),
+                        ("eager", ("--no-cuda-graph", *fused)), ("hippynn", ("--model-step", "hippynn"))):
         (ids, x, f, _), out = forces(untrained_model["model"], untrained_model["box"], "cuda", tmp_path,
                                      replicate=(2, 2, 2), steps=60, extra=("--dtype", "float64", *extra), name=name)
         runs[name] = (ids, x, f, out)

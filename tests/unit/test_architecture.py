@@ -40,3 +40,43 @@ def test_no_md_case_is_read_by_string_key_outside_the_case_module():
     sources = [p for p in PACKAGE.rglob("*.py") if p.name != "cases.py"] + [PACKAGE.parent / "README.md"]
     offenders = [p.name for p in sources if pattern.search(p.read_text())]
     assert offenders == []
+
+
+def package_import_graph():
+    """{module: the package's modules it imports}, imports inside functions included."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    graph = {}
+    for name, path in modules.items():
+        graph[name] = set()
+        for imported in filter(None, imported_modules(path)):
+            while imported and imported not in modules:  # `from module import name` names a module's attribute
+                imported = imported.rpartition(".")[0]
+            if imported and imported not in (name, "mlmd_parsl"):
+                graph[name].add(imported)
+    return graph
+
+
+def test_no_import_cycle_in_the_package():
+    graph = package_import_graph()
+    assert "mlmd_parsl.science.engine.force_assembly" in graph["mlmd_parsl.science.engine.captured_step"]
+
+    def cycle_from(start):
+        path, seen = [start], set()
+        stack = [iter(sorted(graph[start]))]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                seen.add(path.pop())
+            elif nxt == start:
+                return path + [start]
+            elif nxt not in seen and nxt not in path:
+                path.append(nxt)
+                stack.append(iter(sorted(graph[nxt])))
+        return None
+
+    cycles = [c for c in map(cycle_from, graph) if c]
+    assert cycles == []

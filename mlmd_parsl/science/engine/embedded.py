@@ -113,8 +113,8 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
     (captured_step.py) instead of launching it eagerly; compact_min_atoms: from how many model atoms on that
     step compacts the pairs within the cutoff (None: captured_step.COMPACT_MIN_ATOMS); compile_network: "auto"
     (the captured GPU step's network compiled by torch.compile, compiled_network.py, unless the fused pair kernels
-    run), "on" (the CPU's eager step's too) or "off"; pair_kernels: the fused Triton pair kernels ("auto": on a GPU
-    where they run, "triton", "torch": never)."""
+    run), "on" (the CPU's eager step's too) or "off"; pair_kernels: "triton" for the fused Triton pair kernels,
+    "auto" or "torch" for torch's operations."""
     from mpi4py import MPI
 
     from ..model.export import load_exported_model

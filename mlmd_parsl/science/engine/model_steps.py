@@ -16,7 +16,10 @@ from .force_assembly import assemble
 
 MODEL_STEPS = ("lean", "hippynn")
 COMPILE_CHOICES = ("auto", "on", "off")
-PAIR_KERNELS = ("auto", "triton", "torch")  # the lean network's pair part: fused Triton kernels or torch
+# The lean network's pair part: fused Triton kernels or torch's operations. "auto" is torch in this engine: on an
+# H200 the compiled network's captured step beat the fused kernels' (benchmarks/RESULTS.md, issue 24); the lean
+# export in the seed's LAMMPS uses them (lean_mliap.py).
+PAIR_KERNELS = ("auto", "triton", "torch")
 
 class ModelStep(Protocol):
     name: str
@@ -68,8 +71,7 @@ class ExportedModel:
         """The engine's step: on a GPU with cuda_graph, the lean step captured as a CUDA graph (compacting the
         pairs within the cutoff from compact_min_atoms on; None: captured_step's default) up to its size limit
         and eager above; else the eager step. pair_kernels (PAIR_KERNELS): the lean network's pair part by the
-        fused Triton kernels (fused_pairs.py) - "auto" on a GPU where they run, "triton" asked for, "torch"
-        never. compile_network (COMPILE_CHOICES): the lean network compiled by torch.compile - "auto" in the
+        fused Triton kernels (fused_pairs.py) with "triton", by torch's operations with "auto" or "torch". compile_network (COMPILE_CHOICES): the lean network compiled by torch.compile - "auto" in the
         captured GPU step without fused kernels, "on" in the eager CPU step and beside fused kernels too, "off"
         nowhere; where this torch cannot compile or the kernels cannot run, a note and the network as it is."""
         from .compiled_network import why_not_compiled
@@ -80,8 +82,8 @@ class ExportedModel:
             raise ValueError(f"pair_kernels {pair_kernels!r}: one of {', '.join(PAIR_KERNELS)}")
         captured_graph = cuda_graph and self.device.type == "cuda"
         eager = self.eager_step(model_step)
-        fused = pair_kernels != "torch" and isinstance(eager.pair_forces, LeanPairForces) and self._fuse(
-            eager.pair_forces.lean, say_why=pair_kernels == "triton")
+        fused = pair_kernels == "triton" and isinstance(eager.pair_forces, LeanPairForces) and self._fuse(
+            eager.pair_forces.lean, say_why=True)
         compiled = compile_network == "on" or (compile_network == "auto" and captured_graph and not fused)
         reason = why_not_compiled(self.device) if compiled else ""
         if reason:
