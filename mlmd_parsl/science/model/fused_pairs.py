@@ -19,12 +19,13 @@ import triton.language as tl
 
 ANGULAR_TERMS = 9  # 1, r-hat (3), traceless r-hat r-hat^T (5: xx, xy, xz, yy, yz), hippynn's order
 ANGULAR = tl.constexpr(ANGULAR_TERMS)  # the same, as kernels may read a global
-BLOCK_PAIRS = 128
+BLOCK_PAIRS = 64
 
 
 @triton.jit
-def _pair_geometry(coord_ptr, p, mask, hard_max, DTYPE: tl.constexpr):
-    """Per pair [BLOCK]: the unit vector, 1/d, the cosine cutoff's cos and sin, inside the cutoff, the cutoff."""
+def _pair_geometry(coord_ptr, p, mask, inv_mu, nhs, hard_max, DTYPE: tl.constexpr):
+    """The pair's unit vector, distance terms and cut-off sensitivities [BLOCK, NDIST] (and what the backward
+    needs of them)."""
     x = tl.load(coord_ptr + 3 * p, mask=mask, other=1000.0).to(DTYPE)
     y = tl.load(coord_ptr + 3 * p + 1, mask=mask, other=0.0).to(DTYPE)
     z = tl.load(coord_ptr + 3 * p + 2, mask=mask, other=0.0).to(DTYPE)
@@ -34,20 +35,9 @@ def _pair_geometry(coord_ptr, p, mask, hard_max, DTYPE: tl.constexpr):
     cos, sin = tl.cos(phase), tl.sin(phase)
     inside = d <= hard_max
     cut = tl.where(inside, cos * cos, 0.0)
-    return x * u, y * u, z * u, u, cos, sin, inside, cut
-
-
-@triton.jit
-def _radial(u, cut, inv_mu_ptr, nhs_ptr, w_ptr, o, NDIST: tl.constexpr, NF: tl.constexpr, BLOCK: tl.constexpr,
-            DTYPE: tl.constexpr):
-    """[BLOCK, NF]: sum_k s_k w[k, :], the sensitivities s_k = exp(nhs_k (1/d - inv_mu_k)^2) cut, one k at a time
-    (no [BLOCK, NDIST, NF] product, no reduction across threads)."""
-    radial = tl.zeros((BLOCK, NF), dtype=DTYPE)
-    for k in tl.static_range(NDIST):
-        t = u - tl.load(inv_mu_ptr + k)
-        s = tl.exp(t * t * tl.load(nhs_ptr + k)) * cut
-        radial += s[:, None] * tl.load(w_ptr + k * NF + o)[None, :]
-    return radial
+    t = u[:, None] - inv_mu[None, :]
+    e = tl.exp(t * t * nhs[None, :])
+    return x * u, y * u, z * u, d, u, cos, sin, inside, cut, t, e
 
 
 @triton.jit
@@ -55,10 +45,15 @@ def _forward_kernel(coord_ptr, pair_i_ptr, out_ptr, inv_mu_ptr, nhs_ptr, w_ptr, 
                     NDIST: tl.constexpr, NF: tl.constexpr, BLOCK: tl.constexpr):
     p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = p < npairs
+    k = tl.arange(0, NDIST)
     o = tl.arange(0, NF)
     DTYPE = out_ptr.dtype.element_ty
-    xh, yh, zh, u, cos, sin, inside, cut = _pair_geometry(coord_ptr, p, mask, hard_max, DTYPE)
-    radial = _radial(u, cut, inv_mu_ptr, nhs_ptr, w_ptr, o, NDIST, NF, BLOCK, DTYPE)
+    inv_mu = tl.load(inv_mu_ptr + k)
+    nhs = tl.load(nhs_ptr + k)
+    w = tl.load(w_ptr + k[:, None] * NF + o[None, :])
+    xh, yh, zh, d, u, cos, sin, inside, cut, t, e = _pair_geometry(coord_ptr, p, mask, inv_mu, nhs, hard_max, DTYPE)
+    s = e * cut[:, None]
+    radial = tl.sum(s[:, :, None] * w[None, :, :], axis=1)  # [BLOCK, NF]
     i = tl.load(pair_i_ptr + p, mask=mask, other=0).to(tl.int64)
     base = out_ptr + i[:, None] * (ANGULAR * NF) + o[None, :]
     m2 = mask[:, None]
@@ -78,10 +73,15 @@ def _backward_kernel(coord_ptr, pair_i_ptr, grad_out_ptr, grad_ptr, inv_mu_ptr, 
                      NDIST: tl.constexpr, NF: tl.constexpr, BLOCK: tl.constexpr):
     p = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = p < npairs
+    k = tl.arange(0, NDIST)
     o = tl.arange(0, NF)
     DTYPE = grad_out_ptr.dtype.element_ty
-    xh, yh, zh, u, cos, sin, inside, cut = _pair_geometry(coord_ptr, p, mask, hard_max, DTYPE)
-    radial = _radial(u, cut, inv_mu_ptr, nhs_ptr, w_ptr, o, NDIST, NF, BLOCK, DTYPE)
+    inv_mu = tl.load(inv_mu_ptr + k)
+    nhs = tl.load(nhs_ptr + k)
+    w = tl.load(w_ptr + k[:, None] * NF + o[None, :])
+    xh, yh, zh, d, u, cos, sin, inside, cut, t, e = _pair_geometry(coord_ptr, p, mask, inv_mu, nhs, hard_max, DTYPE)
+    s = e * cut[:, None]
+    radial = tl.sum(s[:, :, None] * w[None, :, :], axis=1)
     i = tl.load(pair_i_ptr + p, mask=mask, other=0).to(tl.int64)
     base = grad_out_ptr + i[:, None] * (ANGULAR * NF) + o[None, :]
     m2 = mask[:, None]
@@ -106,16 +106,11 @@ def _backward_kernel(coord_ptr, pair_i_ptr, grad_out_ptr, grad_ptr, inv_mu_ptr, 
     g_radial = (g0 + xh[:, None] * g1 + yh[:, None] * g2 + zh[:, None] * g3 + (xh * xh - 1.0 / 3.0)[:, None] * g4
                 + (xh * yh)[:, None] * g5 + (xh * zh)[:, None] * g6 + (yh * yh - 1.0 / 3.0)[:, None] * g7
                 + (yh * zh)[:, None] * g8)
-    # s_k = e_k cut(d), e_k = exp(nhs_k (1/d - inv_mu_k)^2), cut = cos^2(pi d / (2 hard_max)) inside the cutoff:
-    # dE/dd = sum_k (sum_o g_radial[o] w[k, o]) (de_k/dd cut + e_k dcut/dd)
+    g_sense = tl.sum(g_radial[:, None, :] * w[None, :, :], axis=2)  # [BLOCK, NDIST]
+    # s_k = e_k cut(d), e_k = exp(nhs_k (1/d - inv_mu_k)^2), cut = cos^2(pi d / (2 hard_max)) inside the cutoff
     dcut = tl.where(inside, -2.0 * cos * sin * (0.5 * 3.141592653589793 / hard_max), 0.0)
-    g_dist = tl.zeros((BLOCK,), dtype=DTYPE)
-    for k in tl.static_range(NDIST):
-        nhs = tl.load(nhs_ptr + k)
-        t = u - tl.load(inv_mu_ptr + k)
-        e = tl.exp(t * t * nhs)
-        g_sense = tl.sum(g_radial * tl.load(w_ptr + k * NF + o)[None, :], axis=1)
-        g_dist += g_sense * (e * (2.0 * nhs * t) * (-(u * u)) * cut + e * dcut)
+    de = e * (2.0 * nhs[None, :] * t) * (-(u * u))[:, None]
+    g_dist = tl.sum(g_sense * (de * cut[:, None] + e * dcut[:, None]), axis=1)
     # angular terms as functions of r-hat, then r-hat and d as functions of the pair vector
     gx = a1 + 2.0 * xh * a4 + yh * a5 + zh * a6
     gy = a2 + xh * a5 + 2.0 * yh * a7 + zh * a8
