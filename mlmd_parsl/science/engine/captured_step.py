@@ -190,12 +190,6 @@ class CapturedLeanStep:
             self._capture_graph()
 
     def _capture_graph(self):
-        side = torch.cuda.Stream(self.device)
-        side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):  # warm-up off the capture: lazy initialisation, autograd, allocator
-            for _ in range(2):
-                self._body()
-        torch.cuda.current_stream(self.device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self._body()
+        from ..cuda_graph import capture_cuda_graph
+
+        self.graph = capture_cuda_graph(self._body, self.device)

@@ -99,14 +99,9 @@ class CellListPairs:
                 self.graph, self.capturable = None, False
 
     def _capture(self):
-        side = torch.cuda.Stream(self.device)
-        side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):  # warm-up off the capture: lazy initialisation, the allocator
-            self._body()
-        torch.cuda.current_stream(self.device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self._body()
+        from ..cuda_graph import capture_cuda_graph
+
+        self.graph = capture_cuda_graph(self._body, self.device, warmups=1)
         self.captures += 1
 
     def _body(self):

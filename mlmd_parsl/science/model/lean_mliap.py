@@ -108,7 +108,6 @@ class LeanMLIAPModel(MLIAPUnified):
             else:
                 data.update_pair_forces_gpu(pair_forces.to(return_device))
 
-
     def _captured_step(self, device):
         """The captured step, made on the first call where it can run; else None from then on, with a note."""
         if self.captured is None and self.fast:

@@ -79,13 +79,7 @@ class CapturedMLIAPStep:
         self.energy.copy_(energy.detach())
 
     def _capture(self):
-        side = torch.cuda.Stream(self.device)
-        side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):  # warm-up off the capture: the kernels' compilation, autograd, allocator
-            for _ in range(2):
-                self._body()
-        torch.cuda.current_stream(self.device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self._body()
+        from ..cuda_graph import capture_cuda_graph
+
+        self.graph = capture_cuda_graph(self._body, self.device)
         self.captures += 1
