@@ -178,10 +178,12 @@ class MDConfig:
     def __post_init__(self):
         _one_of("engine", self.engine, ENGINES)
         _require(not self.kokkos or self.engine == "mliap", "kokkos",
-                 "Kokkos applies to the site engine only (md.engine: mliap)")
+                 "Kokkos applies to the site engine only (md.engine: mliap); with another engine set "
+                 "md.kokkos: false (--set md.kokkos=false)")
         _one_of("mliap_model", self.mliap_model, MLIAP_MODELS)
         _require(self.mliap_model == "hippynn" or self.engine == "mliap", "mliap_model",
-                 "the exported model for pair_style mliap applies to the site engine only (md.engine: mliap)")
+                 f"{self.mliap_model}: the exported model for pair_style mliap applies to the site engine only "
+                 "(md.engine: mliap); with another engine leave it at hippynn (--set md.mliap_model=hippynn)")
         _require(not (self.kokkos and self.model_device == "cpu"), "kokkos",
                  "Kokkos on GPUs needs md.model_device: cuda (the exported model's device)")
         try:

@@ -89,7 +89,7 @@ def test_the_probe_catches_singletons_when_pmi_is_off(slurm_cluster, tmp_path):
 # same executors, providers and sweeps; smaller sizes, CPU models, no validation step.
 SCALED = ["provider.partition=debug", "provider.interface=lo", "provider.walltime=00:20:00", "provider.cores_per_node=2",
           "provider.exclusive=false", "dataset.path=null", "dataset.synthetic.frames=40", "training.max_epochs=3",
-          "training.device=cpu", "md.engine=embedded", "md.kokkos=false", "md.profile=quick", "md.zreps=[1,2]",
+          "training.device=cpu", "md.engine=embedded", "md.kokkos=false", "md.mliap_model=hippynn", "md.profile=quick", "md.zreps=[1,2]",
           "md.model_device=cpu", "validation.enabled=false"]
 CHICOMA_SCALED = SCALED + ["provider.gpus_per_node=2", "provider.nodes_per_block=1", 'provider.launcher_options=""',
                            "md.weak_scaling.zrep_per_rank=1", "md.weak_scaling.ranks=[1,2]"]

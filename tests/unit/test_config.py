@@ -60,7 +60,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("md.kokkos_package=newton on neigh half", "md.kokkos_package: Kokkos options need md.kokkos: true"),
         ("md.kokkos_package=newton on nieghbor half", "unknown package kokkos keyword 'nieghbor'"),
         ("md.mliap_model=torchscript", "md.mliap_model: 'torchscript'; allowed: hippynn, lean"),
-        ("md.mliap_model=lean", "md.mliap_model: the exported model for pair_style mliap applies to the site engine only"),
+        ("md.mliap_model=lean", "md.mliap_model: lean: the exported model for pair_style mliap applies to the site engine only"),
         ("md.model_device=gpu0", "md.model_device: 'gpu0'; allowed: cpu, cuda, cuda:N"),
         ("md.zreps=4", "md.zreps: expected a non-empty list, got 4"),
         ("dataset.synthetic.frames=3", "need at least 20 frames"),
@@ -132,3 +132,16 @@ def test_each_section_checks_its_own_values_and_the_file_error_names_the_line(tm
     site.write_text("name: s\nmd:\n  weak_scaling:\n    zrep_per_rank: 1\n    ranks: [1, 0]\n")
     with pytest.raises(ConfigError, match=r"site\.yaml:5: md\.weak_scaling\.ranks: \[1, 0\]: every entry"):
         load_site_config(str(site))
+
+
+def test_switching_a_gpu_site_to_the_embedded_engine_takes_the_flags_its_file_documents():
+    """chicoma.yaml (and the README) tell users how to switch engine: those flags must load."""
+    import re
+
+    from mlmd_parsl.config import site_config_path
+
+    documented = re.search(r"(--set md\.engine=embedded.*?)\.?$", site_config_path("chicoma").read_text(), re.M)
+    flags = [flag.rstrip(".") for flag in re.findall(r"--set (\S+)", documented.group(1))]
+    assert load_site_config("chicoma", flags).md.engine == "embedded"
+    with pytest.raises(ConfigError, match=r"md.mliap_model: lean: .*--set md.mliap_model=hippynn"):
+        load_site_config("chicoma", ["md.engine=embedded", "md.kokkos=false"])
