@@ -2,6 +2,7 @@
 model reaches the seed's accuracy gate, in how long, and how the validation errors evolved.
 
     python benchmarks/seed_protocol_training.py --dataset Ag.xyz --device cuda [--engine lean] [--out DIR]
+        [--oracle ag_u3_short|ag_u3|real]
 """
 import argparse
 import json
@@ -9,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from mlmd_parsl.science.lammps.eam_oracle import DEFAULT_ORACLE, ORACLES
 from mlmd_parsl.science.model.training import TRAINERS, TrainingSpec, train
 from mlmd_parsl.science.validation.verdict import accuracy_gate
 
@@ -35,11 +37,15 @@ def main(argv=None):
     parser.add_argument("--dist-soft-min", type=float, default=None, help="where the sensitivities start (the seed's: 2.3)")
     parser.add_argument("--seed", type=int, default=0, help="torch seed of the initial weights")
     parser.add_argument("--out", default="seed_protocol_training")
+    parser.add_argument("--oracle", default=DEFAULT_ORACLE, choices=(*ORACLES, "real"),
+                        help="the EAM that labelled a synthetic --dataset, or real (the DFT set)")
     args = parser.parse_args(argv)
     spec = TrainingSpec(max_epochs=args.max_epochs, termination_patience=args.patience, device=args.device,
                         engine=args.engine, dist_soft_min=args.dist_soft_min, torch_seed=args.seed)
     start = time.perf_counter()
-    summary = train(args.dataset, args.out, spec, dataset_label="synthetic")
+    real = args.oracle == "real"
+    summary = train(args.dataset, args.out, spec, dataset_label="real" if real else "synthetic",
+                    oracle=None if real else args.oracle)
     wall = time.perf_counter() - start
     gate = accuracy_gate(summary)
     result = {"summary": summary, "gate": gate, "wall_s": wall}

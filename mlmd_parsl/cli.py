@@ -44,12 +44,12 @@ def build_parser():
 
 def preflight(site):
     """Checks that need no Parsl: fail here, before any worker starts."""
-    from .science.model.dataset import validate_dataset
+    from .science.model.dataset import expected_md5, validate_dataset
     from .science.lammps.build import preflight as lammps_preflight
     from .science.lammps.build import resolve_lmp
 
     if site.dataset.path:
-        validate_dataset(site.dataset.path)
+        validate_dataset(site.dataset.path, expected_md5(site.dataset.path, site.dataset.md5))
     if site.md.engine == "mliap":
         lammps_preflight("mliap", resolve_lmp(site.md.lmp), site.md.kokkos)
     if site.provider.kind == "slurm":
@@ -68,6 +68,7 @@ def print_summary(collected, run_dir, out=print):
         out(f"Training ({train['dataset']} dataset, {train.get('trainer') or 'hippynn'} trainer): FOM Average Epoch time {float(train['epoch_time_s']):.4f} s "
             f"over {train['epochs']} epochs; test EpA-MAE {train['test_epa_mae_mev']} meV/atom, "
             f"Force MAE {train['test_force_mae_mev_per_a']} meV/A")
+        out(accuracy_gate_line(train))
     else:
         out(f"Training FAILED: {train.get('error')}")
     out(f"{'case':<14}{'atoms':>8}{'ranks':>7}{'Katom-step/s':>15}  status")
@@ -94,6 +95,21 @@ def print_summary(collected, run_dir, out=print):
     out(f"results:       {collected['results']}")
     out(f"plot:          {collected['plot']}")
     out(f"report:        {collected['report']} (next to the seed's numbers and earlier comparable runs)")
+
+
+def accuracy_gate_line(train: dict) -> str:
+    """The seed's accuracy gate for the training row, and when it is missed, by how much, in words."""
+    from .science.validation.verdict import ACCURACY_GATE
+
+    measured = {"energy": (float(train["test_epa_mae_mev"]), ACCURACY_GATE["test_epa_mae_mev"], "meV/atom"),
+                "force": (float(train["test_force_mae_mev_per_a"]), ACCURACY_GATE["test_force_mae_mev_per_a"], "meV/A")}
+    limits = f"test EpA-MAE < {measured['energy'][1]:g} meV/atom and Force MAE < {measured['force'][1]:g} meV/A"
+    missed = [f"{name} {value:.3g} {unit} is {value / limit:.1f}x its limit" for name, (value, limit, unit)
+              in measured.items() if not value < limit]
+    if not missed:
+        return f"Accuracy gate (the seed's: {limits}): pass"
+    return (f"Accuracy gate (the seed's: {limits}): not reached: {'; '.join(missed)}"
+            + (f" (on {train['dataset']} data, {train['epochs']} epochs)" if train.get("dataset") else ""))
 
 
 def main(argv=None):

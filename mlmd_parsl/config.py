@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
+from .science.lammps.eam_oracle import ORACLES
 from .science.model.dataset import SyntheticSpec
 from .science.lammps.deck import PROFILES
 from .science.lammps.kokkos_options import AUTO as AUTO_KOKKOS, parse_package
@@ -118,9 +119,12 @@ class ProviderConfig:
 @dataclass(frozen=True)
 class DatasetConfig:
     path: typing.Optional[str] = None  # Ag_warm_nospin.xyz; None = the synthetic default
+    md5: str = "auto"  # auto: Ag_warm_nospin.xyz must be the seed's file (dataset.py); none; or a 32-digit MD5
     synthetic: SyntheticSpec = field(default_factory=SyntheticSpec)
 
     def __post_init__(self):
+        _require(self.md5 in ("auto", "none") or re.fullmatch(r"[0-9a-fA-F]{32}", self.md5 or "") is not None, "md5",
+                 f"{self.md5!r}; allowed: auto, none, or an MD5 digest (32 hexadecimal digits)")
         synthetic = self.synthetic
         _require(synthetic.frames >= 20, "synthetic.frames",
                  f"{synthetic.frames}: need at least 20 frames (10% test, 10% valid)")
@@ -128,6 +132,7 @@ class DatasetConfig:
                  f"{synthetic.close_pair_fraction}: allowed 0 to 0.5")
         _require(1 <= synthetic.close_pairs_per_frame <= 10, "synthetic.close_pairs_per_frame",
                  f"{synthetic.close_pairs_per_frame}: allowed 1 to 10")
+        _one_of("synthetic.oracle", synthetic.oracle, ORACLES)
         _require(all(t > 0 for t in synthetic.temperatures_k), "synthetic.temperatures_k",
                  f"{list(synthetic.temperatures_k)}: temperatures must be > 0 K")
 

@@ -3,7 +3,9 @@
 The real training set of the benchmark (Materials Cloud, DOI 10.24435/materialscloud:fr-ts; the data of
 the Allegro paper). A broken download resumes from its `.part` file with an HTTP Range request; the
 finished file is checked against the expected size and SHA-256 (when given) and read frame by frame
-as an Ag extxyz set before it replaces anything. Then set `dataset.path` in the site config to it.
+as an Ag extxyz set before it replaces anything; then its MD5 is compared with the one public loaders of
+this file pin (REAL_DATASET_MD5; --md5 to expect another, --md5 none for none): on a mismatch the file is
+kept and both digests are printed with the override. Then set `dataset.path` in the site config to it.
 """
 import argparse
 import os
@@ -13,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from .errors import DatasetError, MlmdError
-from .science.model.dataset import file_sha256
+from .science.model.dataset import check_md5, expected_md5, file_sha256
 
 DEFAULT_URL = "https://archive.materialscloud.org/record/file?filename=Ag_warm_nospin.xyz&record_id=1387"
 CHUNK = 1 << 20
@@ -23,7 +25,7 @@ class DownloadError(MlmdError):
     """The transfer failed or the file it brought is not the dataset."""
 
 
-def download(url, dest, expected_size=None, expected_sha256=None, timeout=60, progress=None) -> Path:
+def download(url, dest, expected_size=None, expected_sha256=None, timeout=60, progress=None, expected_md5=None) -> Path:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -68,6 +70,10 @@ def download(url, dest, expected_size=None, expected_sha256=None, timeout=60, pr
         os.replace(part, bad)
         raise DownloadError(f"the downloaded file is not a valid Ag dataset ({exc}); kept as {bad}") from None
     os.replace(part, dest)
+    try:
+        check_md5(dest, expected_md5)
+    except DatasetError as exc:
+        raise DownloadError(str(exc)) from None
     return dest
 
 
@@ -82,6 +88,9 @@ def main(argv=None):
     parser.add_argument("--dest", default="data/Ag_warm_nospin.xyz", help="where to put it")
     parser.add_argument("--sha256", help="expected SHA-256 of the file")
     parser.add_argument("--size", type=int, help="expected size in bytes")
+    parser.add_argument("--md5", default="auto",
+                        help="expected MD5: auto (default: the seed's file when --dest is named Ag_warm_nospin.xyz), "
+                             "none, or a digest")
     args = parser.parse_args(argv)
 
     def progress(have, total):
@@ -89,7 +98,8 @@ def main(argv=None):
             print(f"\r{have / 1e6:8.1f} / {total / 1e6:.1f} MB", end="", flush=True)
 
     try:
-        path = download(args.url, args.dest, args.size, args.sha256, progress=progress)
+        path = download(args.url, args.dest, args.size, args.sha256, progress=progress,
+                        expected_md5=expected_md5(args.dest, args.md5))
     except MlmdError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .errors import UserInputError
+from .science.lammps.eam_oracle import DEFAULT_ORACLE, ORACLES
 
 
 def build_parser():
@@ -24,7 +25,8 @@ def build_parser():
     parser.add_argument("--nve-steps", type=int, default=1000, help="NVE steps at 1 fs (1000 = 1 ps)")
     parser.add_argument("--md-5fs-steps", type=int, default=2000,
                         help="timed steps of the 1111 K run at 5 fs (2000 = 10 ps; a fifth as many before it)")
-    parser.add_argument("--oracle-eam", action="store_true", help="also compare with the EAM oracle (synthetic data)")
+    parser.add_argument("--oracle-eam", nargs="?", const=DEFAULT_ORACLE, default=None, choices=ORACLES,
+                        help=f"also compare with the EAM oracle that labelled the synthetic data (default {DEFAULT_ORACLE})")
     parser.add_argument("--training-summary", help="training_summary.json: adds the seed's accuracy gate")
     parser.add_argument("--site-lmp", help="a LAMMPS with ML-IAP's Python coupling: adds the cross-engine check "
                                            "(its pair_style mliap unified against the embedded engine)")
@@ -72,7 +74,7 @@ def main(argv=None):
         return 2
     spec = ValidationSpec(rank_counts=tuple(args.ranks), trajectory_steps=args.trajectory_steps, nve_steps=args.nve_steps,
                           oracle_steps=args.md_5fs_steps, oracle_equilibration_steps=max(1, args.md_5fs_steps // 5))
-    report = validate_model(args.model, args.box, args.out, spec, with_oracle=args.oracle_eam, training=training,
+    report = validate_model(args.model, args.box, args.out, spec, oracle=args.oracle_eam, training=training,
                             site_engine=site_engine)
     print((Path(args.out) / "validation.md").read_text())
     failed = [k for k, v in report["flags"].items() if v == "fail"]

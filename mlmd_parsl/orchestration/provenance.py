@@ -77,7 +77,8 @@ def lineage(dataset: dict, train_dir: Path, exported: dict, outcomes: list) -> d
             "placement": json.loads(placement.read_text())["ranks"] if placement.is_file() else [],
         })
     return {
-        "dataset": {k: dataset.get(k) for k in ("kind", "path", "sha256", "frames", "atoms_per_frame")} if dataset else {},
+        "dataset": {**{k: dataset.get(k) for k in ("kind", "path", "sha256", "md5", "frames", "atoms_per_frame", "contents")},
+                    "oracle": (dataset.get("details") or {}).get("oracle")} if dataset else {},
         "training": {"dir": str(train_dir), "network_state_sha256": _sha256(Path(train_dir) / "network_state.pt")},
         "export": {"model": exported.get("model"), "model_sha256": model_sha256,
                    "box": exported.get("box")} if exported else {},

@@ -14,8 +14,11 @@ def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
     from mlmd_parsl.orchestration.code_digest import source_digest
     from mlmd_parsl.science.model.dataset import SyntheticSpec, synthetic_dataset, validate_dataset
 
+    from mlmd_parsl.science.model.dataset import expected_md5
+
     if dataset_config.get("path"):
-        return dataclasses.asdict(validate_dataset(dataset_config["path"]))
+        path = dataset_config["path"]
+        return dataclasses.asdict(validate_dataset(path, expected_md5(path, dataset_config["md5"])))
     spec = SyntheticSpec(**{**dataset_config["synthetic"], "temperatures_k": tuple(dataset_config["synthetic"]["temperatures_k"])})
     # one cache per version of the code that makes the frames: a changed generator makes new ones
     return dataclasses.asdict(synthetic_dataset(spec, Path(cache_dir) / f"code-{source_digest('dataset')[:12]}"))
@@ -46,7 +49,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
     hippynn.custom_kernels.set_custom_kernels(_kernel_setting(custom_kernels))
     try:
         summary = train(dataset["path"], train_dir, TrainingSpec(**training_spec), dataset_label=dataset["kind"],
-                        threads=threads)
+                        threads=threads, oracle=dataset["details"].get("oracle"))
     finally:
         hippynn.custom_kernels.set_custom_kernels(previous)
     mark_done(folder, "training", key)
@@ -73,7 +76,16 @@ def export_for_lammps(training_summary: dict, train_dir: str, model_device: str,
     if not reused:
         paths = export_model(state, training_summary["dataset"], train_dir, model_device, lean=lean)
         mark_done(folder, "export", key)
-    return {**paths, "dataset_label": training_summary["dataset_label"], "reused": reused}
+    return {**paths, "dataset_label": training_summary["dataset_label"], "oracle": training_oracle(training_summary),
+            "reused": reused}
+
+
+def training_oracle(training_summary: dict):
+    """The EAM oracle that labelled the training's synthetic data (trainings from before issue 25 recorded none:
+    theirs was Ag_u3); None on real data."""
+    if training_summary["dataset_label"] != "synthetic":
+        return None
+    return training_summary.get("oracle") or "ag_u3"
 
 
 def launch_prefix(case: MDCase) -> str:
@@ -149,12 +161,12 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
     from mlmd_parsl.science.model.dataset import file_sha256
 
-    with_oracle = exported["dataset_label"] == "synthetic"
+    oracle = exported["oracle"]
     if site_engine:
         model_key = "lean_model" if site_engine["mliap_model"] == "lean" else "model"
         site_engine = {**{k: v for k, v in site_engine.items() if k != "mliap_model"}, "model": exported[model_key]}
     key = content_key(source_digest("validation"), what="validation",
-                      model=file_sha256(exported["model"]), spec=spec, oracle=with_oracle,
+                      model=file_sha256(exported["model"]), spec=spec, oracle=oracle,
                       training=training_summary.get("metrics"),
                       site_engine={**site_engine, "model": file_sha256(site_engine["model"])} if site_engine else None)
     report_json = Path(out_dir) / "validation.json"
@@ -163,7 +175,7 @@ def validate_exported_model(exported: dict, training_summary: dict, out_dir: str
                 "reused": True}
     spec = ValidationSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
     report = validate_model(exported["model"], exported["box"], out_dir, spec,
-                            with_oracle=with_oracle, training=training_summary, site_engine=site_engine)
+                            oracle=oracle, training=training_summary, site_engine=site_engine)
     mark_done(out_dir, "validation", key)
     return {"flags": report["flags"], "report": str(Path(out_dir) / "validation.md")}
 

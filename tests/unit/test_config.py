@@ -64,6 +64,8 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("md.model_device=gpu0", "md.model_device: 'gpu0'; allowed: cpu, cuda, cuda:N"),
         ("md.zreps=4", "md.zreps: expected a non-empty list, got 4"),
         ("dataset.synthetic.frames=3", "need at least 20 frames"),
+        ("dataset.md5=abc", "dataset.md5: 'abc'; allowed: auto, none, or an MD5 digest (32 hexadecimal digits)"),
+        ("dataset.synthetic.oracle=lj", "dataset.synthetic.oracle: 'lj'; allowed: ag_u3_short, ag_u3"),
         ("provider.kind=pbs", "provider.kind: 'pbs'; allowed: local, slurm"),
         ("provider.walltime=2h", "provider.walltime: '2h'; expected HH:MM:SS"),
         ("provider.partition=gpu;rm -rf", "provider.partition: 'gpu;rm -rf': only letters, digits"),

@@ -109,8 +109,27 @@ def test_cli_says_where_it_put_the_file(server, tmp_path):
 
     dest = tmp_path / "data" / "Ag_warm_nospin.xyz"
     result = subprocess.run(
-        [sys.executable, "-m", "mlmd_parsl", "fetch-data", "--url", server.url, "--dest", str(dest), "--sha256", SHA],
+        [sys.executable, "-m", "mlmd_parsl", "fetch-data", "--url", server.url, "--dest", str(dest), "--sha256", SHA,
+         "--md5", hashlib.md5(PAYLOAD).hexdigest()],
         env=child_env(), capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 0, result.stderr
     assert f"saved and verified: {dest}" in result.stdout and f"--set dataset.path={dest}" in result.stdout
+
+
+def test_cli_keeps_a_file_whose_md5_is_not_the_pinned_one_and_says_how_to_take_it(server, tmp_path):
+    """Our 40-frame stand-in is a valid Ag set but not the seed's file: the pinned MD5 catches it."""
+    import subprocess
+    import sys
+
+    from mlmd_parsl.science.model.dataset import REAL_DATASET_MD5
+    from tests.conftest import child_env
+
+    dest = tmp_path / "Ag_warm_nospin.xyz"
+    result = subprocess.run([sys.executable, "-m", "mlmd_parsl", "fetch-data", "--url", server.url, "--dest", str(dest)],
+                            env=child_env(), capture_output=True, text=True, timeout=120)
+    actual = hashlib.md5(PAYLOAD).hexdigest()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"MD5 {actual}, expected {REAL_DATASET_MD5}" in result.stderr
+    assert f"--set dataset.md5={actual}" in result.stderr
+    assert dest.read_bytes() == PAYLOAD  # kept

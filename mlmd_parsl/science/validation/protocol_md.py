@@ -25,13 +25,14 @@ def oracle_protocol(spec: ValidationSpec):
                                Stage("timed", spec.oracle_steps, step, "nvt")), 10)
 
 
-def check_protocol_md(model, box, out_dir, spec: ValidationSpec, with_oracle=False):
-    """1111 K NVT at the protocol's step with the model (and its EAM oracle, side by side, on synthetic data):
-    returns (md_5fs check, oracle comparison or None)."""
+def check_protocol_md(model, box, out_dir, spec: ValidationSpec, oracle=None):
+    """1111 K NVT at the protocol's step with the model (and with `oracle`, the EAM oracle that labelled synthetic
+    data, side by side): returns (md_5fs check, oracle comparison or None)."""
     from mpi4py import MPI
 
     from ..engine.embedded import run_embedded
-    from ..lammps.runtime import eam_potential_path, lmp_executable, venv_environment
+    from ..lammps.eam_oracle import oracle_potential
+    from ..lammps.runtime import lmp_executable, venv_environment
 
     box = Path(box).resolve()
     protocol = oracle_protocol(spec)
@@ -41,9 +42,10 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, with_oracle=Fal
                      cutoff=cutoff_of(model))
     run_embedded(deck, model, str(out_dir / "oracle_model.lammps"), dtype=spec.dtype, comm=MPI.COMM_SELF)
     summaries = {"model": _md_summary(out_dir / "oracle_model.lammps", rdf, positions)}
-    if with_oracle:
+    if oracle:
         rdf, positions = files["eam"]
-        deck = make_deck(box, MD_5FS_REPLICATE, protocol, engine="eam", eam_file=eam_potential_path(), rdf_file=str(rdf),
+        deck = make_deck(box, MD_5FS_REPLICATE, protocol, engine="eam", eam_file=oracle_potential(oracle, out_dir),
+                         rdf_file=str(rdf),
                          positions_dump=(str(positions), POSITIONS_EVERY))
         (out_dir / "oracle_eam.in").write_text(deck.text)
         subprocess.run([lmp_executable(), "-in", "oracle_eam.in", "-log", "oracle_eam.lammps", "-screen", "none"],
@@ -58,7 +60,7 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, with_oracle=Fal
         "ok": model["closest_approach_a"] >= MIN_APPROACH_A
         and abs(model["mean_temperature_k"] - 1111.0) <= TEMPERATURE_TOL_K,
     }
-    if not with_oracle:
+    if not oracle:
         return md_5fs, None
     r = np.array(model.pop("r"))
     g_model, g_eam = np.array(model.pop("g")), np.array(summaries["eam"].pop("g"))
@@ -66,14 +68,14 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, with_oracle=Fal
     dr = r[1] - r[0]
     pe_difference = 1e3 * (model["pe_per_atom_ev"] - summaries["eam"]["pe_per_atom_ev"])
     peak_shift = model["rdf_first_peak_a"] - summaries["eam"]["rdf_first_peak_a"]
-    oracle = {
-        "temperature_k": 1111.0, "steps": spec.oracle_steps, "timestep_fs": spec.oracle_timestep_fs, **summaries,
+    comparison = {
+        "oracle": oracle, "temperature_k": 1111.0, "steps": spec.oracle_steps, "timestep_fs": spec.oracle_timestep_fs, **summaries,
         "pe_difference_mev_per_atom": pe_difference, "rdf_first_peak_shift_a": peak_shift,
         "ok": abs(pe_difference) <= ORACLE_PE_TOL_MEV and abs(peak_shift) <= ORACLE_PEAK_TOL_A,
         "rdf_l1_difference": float(np.sum(np.abs(g_model - g_eam)) * dr),
         "rdf": {"r": r.tolist(), "g_model": g_model.tolist(), "g_eam": g_eam.tolist()},
     }
-    return md_5fs, oracle
+    return md_5fs, comparison
 
 
 def _md_summary(log, rdf_file, positions_dump):

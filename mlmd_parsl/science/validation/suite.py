@@ -34,9 +34,11 @@ from .verdict import accuracy_gate, validity_flags
 from .wall import check_repulsive_wall
 
 
-def validate_model(model, box, out_dir, spec: ValidationSpec = ValidationSpec(), with_oracle=False, training=None,
+def validate_model(model, box, out_dir, spec: ValidationSpec = ValidationSpec(), oracle=None, training=None,
                    site_engine=None):
-    """Run every check, write validation.json and validation.md in out_dir, return the report. site_engine
+    """Run every check, write validation.json and validation.md in out_dir, return the report. `oracle`: the EAM
+    oracle that labelled the synthetic training data (its wall and MD beside the model's); None on real data.
+    site_engine
     ({"lmp", "model", "kokkos"}) adds the cross-engine check of the site's `pair_style mliap unified`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -47,10 +49,10 @@ def validate_model(model, box, out_dir, spec: ValidationSpec = ValidationSpec(),
     report["nve"] = check_nve_drift(model, box, out_dir, spec)
     if site_engine:
         report["cross_engine"] = check_cross_engine(site_engine, model, box, out_dir, spec)
-    report["wall"] = check_repulsive_wall(model, box, with_oracle)
-    report["md_5fs"], oracle = check_protocol_md(model, box, out_dir, spec, with_oracle)
-    if oracle is not None:
-        report["oracle"] = oracle
+    report["wall"] = check_repulsive_wall(model, box, oracle, out_dir)
+    report["md_5fs"], comparison = check_protocol_md(model, box, out_dir, spec, oracle)
+    if comparison is not None:
+        report["oracle"] = comparison
     if training is not None:
         report["accuracy_gate"] = accuracy_gate(training)
     report["flags"] = validity_flags(report)

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..lammps.eam_oracle import oracle_potential
 from .reference import HippynnPeriodicReference
 
 
@@ -31,25 +32,26 @@ def wall_path(box):
     return unit.cell.array, path
 
 
-def check_repulsive_wall(model, box, with_oracle=False):
+def check_repulsive_wall(model, box, oracle=None, potential_dir="."):
+    """The model's energy along the wall path; with `oracle` (an EAM oracle's name), the oracle's beside it."""
     cell, path = wall_path(box)
     periodic_reference = HippynnPeriodicReference.from_export(model)
     model_energy = [periodic_reference(p, cell)[0] for p in path]
     result = {"distances_a": list(WALL_DISTANCES_A),
               "model_rise_ev": [e - model_energy[0] for e in model_energy], "min_barrier_ev": WALL_MIN_EV}
-    if with_oracle:
-        eam = _eam_energies(box, path)
-        result["eam_rise_ev"] = [e - eam[0] for e in eam]
+    if oracle:
+        eam = _eam_energies(box, path, oracle_potential(oracle, potential_dir))
+        result["eam_rise_ev"], result["oracle"] = [e - eam[0] for e in eam], oracle
     result["barrier_ev"] = max(result["model_rise_ev"])
     result["barrier_at_a"] = WALL_DISTANCES_A[int(np.argmax(result["model_rise_ev"]))]
     result["ok"] = result["barrier_ev"] >= WALL_MIN_EV
     return result
 
 
-def _eam_energies(box, path):
+def _eam_energies(box, path, potential):
     from mpi4py import MPI
 
-    from ..lammps.runtime import eam_potential_path, open_lammps
+    from ..lammps.runtime import open_lammps
 
     lmp = open_lammps(comm=MPI.COMM_SELF)
     try:
@@ -61,7 +63,7 @@ def _eam_energies(box, path):
             read_data {Path(box).resolve()}
             mass 1 107.8682
             pair_style eam
-            pair_coeff 1 1 {eam_potential_path()}
+            pair_coeff 1 1 {potential}
             thermo_style custom pe
             """)
         energies = []

@@ -43,6 +43,42 @@ def test_synthetic_set_is_deterministic_and_cached(small_spec, tmp_path):
     assert other.sha256 != first.sha256
 
 
+def _eam_energy(frame, potential):
+    from mpi4py import MPI
+
+    from mlmd_parsl.science.lammps.runtime import open_lammps
+
+    lmp = open_lammps(comm=MPI.COMM_SELF)
+    try:
+        a, b, c = np.diag(frame.cell.array)
+        lmp.commands_string(f"units metal\natom_style atomic\nboundary p p p\nregion box block 0 {a} 0 {b} 0 {c}\n"
+                            f"create_box 1 box\nmass 1 107.8682\npair_style eam\npair_coeff 1 1 {potential}")
+        for x, y, z in frame.positions:
+            lmp.command(f"create_atoms 1 single {x:.12f} {y:.12f} {z:.12f}")
+        lmp.command("run 0")
+        return lmp.get_thermo("pe")
+    finally:
+        lmp.close()
+
+
+def test_each_oracle_labels_its_own_cached_set(small_spec, tmp_path):
+    import ase.io
+
+    from mlmd_parsl.science.lammps.eam_oracle import DEFAULT_ORACLE, oracle_potential
+
+    assert small_spec.oracle == DEFAULT_ORACLE == "ag_u3_short"
+    sets = {name: synthetic_dataset(SyntheticSpec(**{**small_spec.__dict__, "oracle": name}), tmp_path)
+            for name in ("ag_u3_short", "ag_u3")}
+    assert sets["ag_u3_short"].path != sets["ag_u3"].path  # the cache key names the oracle
+    for name, info in sets.items():
+        assert info.details["oracle"] == name
+        frame = ase.io.read(info.path, index=0)
+        assert frame.info["source"] == f"synthetic (LAMMPS EAM {name})"
+        own, other = (oracle_potential(n, tmp_path) for n in (name, ({"ag_u3", "ag_u3_short"} - {name}).pop()))
+        assert _eam_energy(frame, own) == pytest.approx(frame.get_potential_energy(), abs=1e-6)
+        assert abs(_eam_energy(frame, other) - frame.get_potential_energy()) > 0.1  # 71 atoms: eV apart
+
+
 def test_close_pair_frames_put_one_pair_on_the_repulsive_wall_and_the_md_goes_on(small_spec, tmp_path):
     import ase.io
     from ase.neighborlist import neighbor_list
@@ -75,6 +111,46 @@ def test_valid_file_passes(tmp_path):
     path.write_text(FRAME + FRAME)
     info = validate_dataset(path)
     assert (info.kind, info.frames, info.atoms_per_frame) == ("real", 2, 71)
+
+
+def test_the_seeds_file_is_checked_by_its_pinned_md5_and_described(tmp_path):
+    import hashlib
+
+    from mlmd_parsl.science.model.dataset import REAL_DATASET_MD5, expected_md5
+
+    path = tmp_path / "Ag_warm_nospin.xyz"
+    path.write_text(FRAME + FRAME)
+    actual = hashlib.md5(path.read_bytes()).hexdigest()
+    assert expected_md5(path, "auto") == REAL_DATASET_MD5 and expected_md5(tmp_path / "mine.xyz", "auto") is None
+    assert expected_md5(path, "none") is None and expected_md5(path, actual.upper()) == actual
+    with pytest.raises(DatasetError) as err:
+        validate_dataset(path, expected_md5(path, "auto"))
+    assert f"MD5 {actual}, expected {REAL_DATASET_MD5}" in str(err.value)
+    assert f"--set dataset.md5={actual}" in str(err.value) and path.read_text() == FRAME + FRAME  # kept
+    info = validate_dataset(path, actual)  # the right digest passes
+    assert info.md5 == actual and info.contents["species"] == ["Ag"]
+    import ase.io
+
+    frame = ase.io.read(path, index=0)
+    energy = frame.get_potential_energy() / len(frame)
+    assert info.contents["energy_per_atom_ev"] == pytest.approx([energy, energy])
+    forces = frame.get_forces()
+    assert info.contents["force_component_ev_per_a"] == pytest.approx([forces.min(), forces.max()])
+    assert info.contents["max_force_ev_per_a"] == pytest.approx(np.linalg.norm(forces, axis=1).max())
+
+
+def test_the_cli_refuses_a_wrong_digest_before_anything_runs(tmp_path):
+    from mlmd_parsl.science.model.dataset import REAL_DATASET_MD5
+    from tests.conftest import run_cli
+
+    path = tmp_path / "Ag_warm_nospin.xyz"
+    path.write_text(FRAME + FRAME)
+    result = run_cli(["mlmd_parsl", "--site", "local", "--set", f"runs_dir={tmp_path / 'runs'}",
+                      "--set", f"dataset.path={path}"])
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"expected {REAL_DATASET_MD5}" in errors[0] and str(path) in errors[0]
+    assert not (tmp_path / "runs").exists()
 
 
 def _bad(tmp_path, text):

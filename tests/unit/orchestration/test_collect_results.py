@@ -79,3 +79,15 @@ def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywher
     printed = []
     print_summary(collected, tmp_path, out=printed.append)
     assert any(line.startswith("Physics: the model passed every physics check") for line in printed)
+
+
+def test_the_summary_says_whether_the_seeds_accuracy_gate_is_reached_and_by_how_much():
+    from mlmd_parsl.cli import accuracy_gate_line
+
+    row = {"test_epa_mae_mev": "2.48", "test_force_mae_mev_per_a": "60.9", "dataset": "synthetic", "epochs": "800"}
+    line = accuracy_gate_line(row)
+    assert line.startswith("Accuracy gate (the seed's: test EpA-MAE < 0.7 meV/atom and Force MAE < 25 meV/A): not reached")
+    assert "energy 2.48 meV/atom is 3.5x its limit; force 60.9 meV/A is 2.4x its limit" in line and "800 epochs" in line
+    line = accuracy_gate_line({**row, "test_epa_mae_mev": "0.45"})
+    assert "energy" not in line.split("not reached")[1] and "force 60.9" in line
+    assert accuracy_gate_line({**row, "test_epa_mae_mev": "0.45", "test_force_mae_mev_per_a": "20.9"}).endswith(": pass")

@@ -9,10 +9,11 @@ from mlmd_parsl.science.validation.verdict import validity_flags
 
 def test_protocol_md_runs_at_5_fs_beside_the_eam_oracle(trained_model, tmp_path):
     spec = ValidationSpec(oracle_equilibration_steps=50, oracle_steps=100)
-    md_5fs, result = check_protocol_md(trained_model["model"], trained_model["box"], tmp_path, spec, with_oracle=True)
+    md_5fs, result = check_protocol_md(trained_model["model"], trained_model["box"], tmp_path, spec, oracle="ag_u3_short")
     assert md_5fs["timestep_fs"] == result["timestep_fs"] == 5.0 and md_5fs["duration_ps"] == 0.5
     assert md_5fs["atoms"] == 568  # the seed's smallest size
-    assert "timestep 0.005" in (tmp_path / "oracle_eam.in").read_text()
+    assert "timestep 0.005" in (deck := (tmp_path / "oracle_eam.in").read_text())
+    assert f"pair_coeff * * {tmp_path / 'Ag_u3_short.eam'}" in deck and result["oracle"] == "ag_u3_short"
     eam = result["eam"]
     assert 2.75 < eam["rdf_first_peak_a"] < 3.0  # fcc Ag nearest neighbours (a = 4.16: 2.94 A)
     assert -2.85 < eam["pe_per_atom_ev"] < -2.5 and 800 < eam["mean_temperature_k"] < 1400
