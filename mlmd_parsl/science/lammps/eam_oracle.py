@@ -12,8 +12,8 @@ derivatives at both ends, so forces and their derivatives stay continuous (the p
 smooth). The window sits in g(r)'s gap between the first shell (2.89 A) and the second (4.09 A) and ends
 inside the network's soft sensitivity range (dist_soft_max 3.75 A): every interaction the oracle has is
 one the network can see. The embedding function F(rho) is Ag_u3's unchanged. How far this moves the
-lattice constant, cohesive energy and melting from Ag_u3's: benchmarks/RESULTS.md (issue 25) and
-`python -m mlmd_parsl.science.lammps.eam_oracle`.
+lattice constant, cohesive energy and melting from Ag_u3's: benchmarks/RESULTS.md (issue 25), measured by
+`python benchmarks/eam_oracle_properties.py`.
 """
 import hashlib
 from dataclasses import dataclass
