@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...atomic_files import write_text_atomically
+
 ORACLES = ("ag_u3_short", "ag_u3")
 DEFAULT_ORACLE = "ag_u3_short"
 SWITCH_ON_A = 3.3
@@ -91,9 +93,7 @@ def oracle_potential(name: str, directory) -> Path:
     path = Path(directory) / "Ag_u3_short.eam"
     if not path.exists() or path.read_text() != text:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".eam.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
+        write_text_atomically(path, text)
     return path
 
 
