@@ -1,10 +1,10 @@
 """python -m mlmd_parsl --site NAME: the whole benchmark on a site, orchestrated by Parsl."""
-import argparse
 import contextlib
 import signal
 import sys
 from pathlib import Path
 
+from .arguments import ArgumentParser
 from .errors import MlmdError, UserInputError
 
 
@@ -17,7 +17,7 @@ def _raise_terminated(signum, frame):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m mlmd_parsl",
         description="Run the ATS-5 MLMD benchmark (HIPNN training + LAMMPS MD for Ag) on a site.",
         epilog="other command: python -m mlmd_parsl fetch-data [--dest PATH] downloads the seed's real dataset "

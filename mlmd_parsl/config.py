@@ -292,13 +292,16 @@ class _LineLoader(yaml.SafeLoader):
 
 
 class _Mapping(dict):
-    lines: dict
+    """A YAML mapping that knows the line of each key, and which of its values a --set gave."""
+
+    def __init__(self, *args, lines=None):
+        super().__init__(*args)
+        self.lines, self.overrides = lines or {}, {}
 
 
 def _construct_mapping(loader, node):
-    mapping = _Mapping(loader.construct_mapping(node, deep=True))
-    mapping.lines = {loader.construct_object(k): k.start_mark.line + 1 for k, _ in node.value}
-    return mapping
+    return _Mapping(loader.construct_mapping(node, deep=True),
+                    lines={loader.construct_object(k): k.start_mark.line + 1 for k, _ in node.value})
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -336,33 +339,47 @@ def load_site_config(site: str, overrides=()) -> SiteConfig:
 
 
 def _apply_override(raw: dict, override: str):
+    """Set one value; its mapping remembers the --set that gave it, so an error names that, not the file's line."""
     if "=" not in override:
         raise ConfigError(f"--set {override!r}: expected KEY.PATH=VALUE, e.g. md.zreps=[2,4]")
     key, value = override.split("=", 1)
     parts = key.strip().split(".")
     target = raw
     for part in parts[:-1]:
-        target = target.setdefault(part, {})
+        if part not in target:  # a section the file does not have: the --set made it
+            target[part] = _Mapping()
+            if isinstance(target, _Mapping):
+                target.overrides[part] = override.strip()
+        target = target[part]
         if not isinstance(target, dict):
             raise ConfigError(f"--set {override!r}: {part!r} is not a section")
     try:
         target[parts[-1]] = yaml.safe_load(value)
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {override!r}: value is not valid YAML: {exc}") from None
+    if isinstance(target, _Mapping):
+        target.overrides[parts[-1]] = override.strip()
 
 
 def _where(path, mapping, key, prefix):
+    override = getattr(mapping, "overrides", {}).get(key)
+    if override:
+        return f"--set {override}: {prefix}{key}"
     line = getattr(mapping, "lines", {}).get(key)
     return f"{path}:{line}: {prefix}{key}" if line else f"{path}: {prefix}{key}"
 
 
 def _check_keys(path, mapping, allowed, prefix):
+    import difflib
+
     if not isinstance(mapping, dict):
         raise ConfigError(f"{path}: {prefix.rstrip('.') or 'top level'} must be a mapping")
     for key in mapping:
         if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
             raise ConfigError(
-                f"{_where(path, mapping, key, prefix)}: unknown key; allowed keys: {', '.join(allowed)}"
+                f"{_where(path, mapping, key, prefix)}: unknown key"
+                + (f" (did you mean {prefix}{close[0]}?)" if close else "") + f"; allowed keys: {', '.join(allowed)}"
             )
 
 
@@ -425,8 +442,8 @@ def _section_with_spec(cls, spec_cls, path, mapping, prefix, own_keys):
     mapping = mapping if mapping is not None else {}
     spec_keys = [f.name for f in dataclasses.fields(spec_cls)]
     _check_keys(path, mapping, list(own_keys) + spec_keys, prefix)
-    spec_part = _Mapping({k: v for k, v in mapping.items() if k in spec_keys})
-    spec_part.lines = getattr(mapping, "lines", {})
+    spec_part = _Mapping({k: v for k, v in mapping.items() if k in spec_keys}, lines=getattr(mapping, "lines", {}))
+    spec_part.overrides = getattr(mapping, "overrides", {})
     spec = _build(spec_cls, path, spec_part, prefix)
     hints = typing.get_type_hints(cls)
     own = {k: _coerce(path, mapping, k, prefix, mapping[k], hints[k]) for k in own_keys if k in mapping}

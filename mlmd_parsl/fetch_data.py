@@ -7,13 +7,13 @@ as an Ag extxyz set before it replaces anything; then its MD5 is compared with t
 this file pin (REAL_DATASET_MD5; --md5 to expect another, --md5 none for none): on a mismatch the file is
 kept and both digests are printed with the override. Then set `dataset.path` in the site config to it.
 """
-import argparse
 import os
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .arguments import ArgumentParser
 from .errors import DatasetError, MlmdError
 from .science.model.dataset import check_md5, expected_md5, file_sha256
 
@@ -83,7 +83,7 @@ def _total_size(response, offset):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m mlmd_parsl fetch-data", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m mlmd_parsl fetch-data", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--dest", default="data/Ag_warm_nospin.xyz", help="where to put it")
     parser.add_argument("--sha256", help="expected SHA-256 of the file")

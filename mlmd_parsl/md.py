@@ -1,31 +1,36 @@
 """Run one MD case by hand, like the seed's `lmp -in MD-HO.in`, with the embedded engine.
 
-    python -m mlmd_parsl.md --model hippynn_lammps_model.pt --box ag_box.data --replicate 2 2 4
-    mpiexec -n 2 python -m mlmd_parsl.md ... --steps 0 --dump-forces forces.dump
+    python -m mlmd_parsl.md --model hippynn_lammps_model.pt --box ag_box.data --replicate 2 2 4 --log out/log.lammps
+    mpiexec -n 2 python -m mlmd_parsl.md ... --steps 0 --dump-forces forces.dump --log out/log.lammps
 
 Without --steps it runs the MD-HO protocol (--profile ats5 or quick); --steps N runs one NVE stage
-of N steps at 1 fs from velocities at 1111 K, and --steps 0 evaluates the box as given.
+of N steps at 1 fs from velocities at 1111 K, and --steps 0 evaluates the box as given. It writes only
+where it is told: the log, and placement.json and engine_profile.json beside it (--dump-forces: that file).
 """
-import argparse
+import re
 import sys
 from pathlib import Path
 
+from .arguments import ArgumentParser
 from .errors import UserInputError
 from .science.engine.model_steps import COMPILE_CHOICES, MODEL_STEPS, PAIR_KERNELS
 from .science.engine.pairs import DEFAULT_SKIN, MAX_PAIR_SKIN
+from .science.lammps.deck import PROFILES
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m mlmd_parsl.md", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m mlmd_parsl.md", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="hippynn_lammps_model.pt (hippynn MLIAPInterface)")
     parser.add_argument("--box", required=True, help="LAMMPS data file of the unit box (ag_box.data)")
     parser.add_argument("--replicate", nargs=3, type=int, default=[2, 2, 1], metavar=("X", "Y", "Z"))
     parser.add_argument("--steps", type=int, default=None, help="one NVE stage of N steps instead of the profile")
-    parser.add_argument("--profile", default="ats5", help="MD-HO step profile: ats5 (the seed's) or quick")
+    parser.add_argument("--profile", default=None, choices=tuple(PROFILES),
+                        help="MD-HO step profile: ats5 (the seed's; the default) or quick; not with --steps")
     parser.add_argument("--timed-steps", type=int, default=None,
                         help="the profile's timed stage runs N steps (its warm-up stages unchanged)")
     parser.add_argument("--dump-forces", default=None, help="write id type x y z fx fy fz of the last step")
-    parser.add_argument("--log", default="log.lammps", help="LAMMPS log file")
+    parser.add_argument("--log", required=True,
+                        help="LAMMPS log file to write; placement.json and engine_profile.json go beside it")
     parser.add_argument("--device", default="cpu", help="torch device of the model (cpu, cuda, cuda:1)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--model-step", default="lean", choices=MODEL_STEPS,
@@ -41,7 +46,8 @@ def build_parser():
                              "(triton; GPU only)")
     parser.add_argument("--compact-min-atoms", type=int, default=None, metavar="N",
                         help="on a GPU, the captured step compacts the pairs within the cutoff from N model atoms on "
-                             "(0: always; default: the engine's, 4000); for measuring both ways in one session")
+                             "(0: always; default: the engine's, captured_step.COMPACT_MIN_ATOMS = 1,000); for measuring "
+                             "both ways in one session")
     parser.add_argument("--pair-skin", type=float, default=DEFAULT_SKIN,
                         help=f"Angstrom beyond the cutoff that reused pair candidates reach (0 .. {MAX_PAIR_SKIN}; "
                              f"0 finds pairs every step; default {DEFAULT_SKIN})")
@@ -62,10 +68,41 @@ def check_arguments(args):
         raise UserInputError(f"--steps {args.steps}: must be >= 0")
     if args.timed_steps is not None and (args.timed_steps < 1 or args.steps is not None):
         raise UserInputError(f"--timed-steps {args.timed_steps}: must be >= 1, and applies to a profile (not with --steps)")
-    box = Path(args.box)
+    if args.steps is not None and args.profile is not None:
+        raise UserInputError(f"--profile {args.profile} and --steps {args.steps}: --steps runs one NVE stage instead "
+                             "of the profile; give one of them")
+    check_device(args.device)
+    check_box_file(Path(args.box))
+    return load_exported_model(args.model)
+
+
+def check_device(device: str):
+    import torch
+
+    match = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if device != "cpu" and not match:
+        raise UserInputError(f"--device {device!r}: allowed: cpu, cuda, cuda:N")
+    if match:
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UserInputError(f"--device {device}: this host has no CUDA device torch can use "
+                                 f"(torch {torch.__version__}); run with --device cpu")
+        if match.group(1) is not None and int(match.group(1)) >= count:
+            raise UserInputError(f"--device {device}: this host has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+
+
+def check_box_file(box: Path):
+    """A LAMMPS data file has an 'N atoms' line in its header; anything else (a model, an xyz) is named here,
+    not by LAMMPS' read_data after the model has loaded."""
     if not box.is_file():
         raise UserInputError(f"box file not found: {box}")
-    return load_exported_model(args.model)
+    try:
+        head = box.read_bytes()[:4096].decode()
+    except UnicodeDecodeError:
+        head = ""
+    if not re.search(r"^\s*\d+\s+atoms\s*$", head, re.MULTILINE):
+        raise UserInputError(f"--box {box}: not a LAMMPS data file (no 'N atoms' line in its header); give the unit "
+                             "box the export wrote beside the model (ag_box.data)")
 
 
 def main(argv=None):
@@ -79,13 +116,17 @@ def main(argv=None):
     comm = MPI.COMM_WORLD
     try:
         interface = check_arguments(args)
-        protocol = single_stage_protocol(args.steps) if args.steps is not None else protocol_by_name(args.profile)
+        protocol = (single_stage_protocol(args.steps) if args.steps is not None
+                    else protocol_by_name(args.profile or "ats5"))
         if args.timed_steps is not None:
             protocol = with_timed_steps(protocol, args.timed_steps)
     except UserInputError as exc:
         if comm.Get_rank() == 0:
             print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    for path in (args.log, args.dump_forces):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     deck = make_deck(
         Path(args.box).resolve(),
         args.replicate,

@@ -6,17 +6,17 @@ and pressure, rank invariance, NVE drift, the repulsive wall, 10 ps of MD at the
 `pair_style mliap unified` against the embedded engine).
 Exit code 0 when every check passes, 1 when one fails, 2 for bad input.
 """
-import argparse
 import json
 import sys
 from pathlib import Path
 
+from .arguments import ArgumentParser
 from .errors import UserInputError
 from .science.lammps.eam_oracle import DEFAULT_ORACLE, ORACLES
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m mlmd_parsl.validate", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="python -m mlmd_parsl.validate", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="hippynn_lammps_model.pt")
     parser.add_argument("--box", required=True, help="LAMMPS data file of the unit box (ag_box.data)")
     parser.add_argument("--out", default="validation", help="output folder (default: ./validation)")

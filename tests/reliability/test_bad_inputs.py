@@ -136,12 +136,20 @@ def test_lmp_without_kokkos_for_a_gpu_site(runs, tmp_path):
     assert_clean_error(result, "KOKKOS")
 
 
+def md_cli(tmp_path, *args):
+    """python -m mlmd_parsl.md with a log in tmp_path; every test also proves nothing was written for bad input."""
+    result = cli("mlmd_parsl.md", *args, "--log", str(tmp_path / "md_out" / "log.lammps"), cwd=tmp_path)
+    if result.returncode == 2:
+        assert not (tmp_path / "md_out").exists() and not (tmp_path / "log.lammps").exists()
+    return result
+
+
 def test_model_file_that_is_not_a_hippynn_export(tmp_path):
     import torch
 
     junk = tmp_path / "model.pt"
     torch.save({"weights": [1, 2, 3]}, junk)
-    result = cli("mlmd_parsl.md", "--model", str(junk), "--box", str(FIXTURES / "ag_box.data"), "--steps", "0")
+    result = md_cli(tmp_path, "--model", str(junk), "--box", str(FIXTURES / "ag_box.data"), "--steps", "0")
     assert_clean_error(result, f"model file {junk} is a dict, not a hippynn MLIAPInterface export")
 
 
@@ -152,23 +160,43 @@ def test_model_for_another_element(untrained_model, tmp_path):
     interface.element_types = ["Cu"]
     copper = tmp_path / "copper_model.pt"
     torch.save(interface, copper)
-    result = cli("mlmd_parsl.md", "--model", str(copper), "--box", str(FIXTURES / "ag_box.data"), "--steps", "0")
+    result = md_cli(tmp_path, "--model", str(copper), "--box", str(FIXTURES / "ag_box.data"), "--steps", "0")
     assert_clean_error(result, "is for elements ['Cu']; this benchmark needs ['Ag']")
 
 
 def test_box_file_unreadable(untrained_model, tmp_path):
-    result = cli("mlmd_parsl.md", "--model", str(untrained_model["model"]), "--box", str(tmp_path / "box.data"))
+    result = md_cli(tmp_path, "--model", str(untrained_model["model"]), "--box", str(tmp_path / "box.data"))
     assert_clean_error(result, f"box file not found: {tmp_path / 'box.data'}")
+
+
+def test_box_file_that_is_the_model(untrained_model, tmp_path):
+    result = md_cli(tmp_path, "--model", str(untrained_model["model"]), "--box", str(untrained_model["model"]))
+    assert_clean_error(result, f"--box {untrained_model['model']}: not a LAMMPS data file")
+
+
+def test_md_without_a_log_says_where_it_would_write(untrained_model, tmp_path):
+    result = cli("mlmd_parsl.md", "--model", str(untrained_model["model"]), "--box", str(FIXTURES / "ag_box.data"),
+                 "--steps", "0", cwd=tmp_path)
+    assert_clean_error(result, "the following arguments are required: --log")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("extra, message", [
     (("--timed-steps", "0"), "--timed-steps 0: must be >= 1, and applies to a profile (not with --steps)"),
     (("--steps", "5", "--timed-steps", "9"), "--timed-steps 9: must be >= 1, and applies to a profile"),
     (("--compact-min-atoms", "-1"), "--compact-min-atoms -1: must be >= 0 (0 compacts at every size)"),
+    (("--profile", "ast5"), "argument --profile: invalid choice: 'ast5'"),
+    (("--profile", "quick", "--steps", "3"), "--profile quick and --steps 3: --steps runs one NVE stage"),
+    (("--device", "gpu"), "--device 'gpu': allowed: cpu, cuda, cuda:N"),
+    (("--device", "cuda:7"), "--device cuda:7: this host has"),
 ])
-def test_md_options_out_of_range(untrained_model, extra, message):
-    result = cli("mlmd_parsl.md", "--model", str(untrained_model["model"]), "--box", str(FIXTURES / "ag_box.data"),
-                 *extra)
+def test_md_options_out_of_range(untrained_model, tmp_path, extra, message):
+    import torch
+
+    if extra[-1] == "cuda:7" and torch.cuda.device_count() > 7:
+        pytest.skip("this host has 8 GPUs: cuda:7 exists")
+    result = md_cli(tmp_path, "--model", str(untrained_model["model"]), "--box", str(FIXTURES / "ag_box.data"),
+                    *extra)
     assert_clean_error(result, message)
 
 

@@ -35,7 +35,7 @@ def test_unknown_key_names_file_line_and_allowed_keys(tmp_path):
 
 def test_unknown_top_level_key(tmp_path):
     path = write(tmp_path, "name: x\nprovidr: {}\n")
-    with pytest.raises(ConfigError, match=r":2: providr: unknown key; allowed keys: name, provider"):
+    with pytest.raises(ConfigError, match=r":2: providr: unknown key \(did you mean provider\?\); allowed keys: name, provider"):
         load_site_config(path)
 
 
@@ -147,3 +147,19 @@ def test_switching_a_gpu_site_to_the_embedded_engine_takes_the_flags_its_file_do
     assert load_site_config("chicoma", flags).md.engine == "embedded"
     with pytest.raises(ConfigError, match=r"md.mliap_model: lean: .*--set md.mliap_model=hippynn"):
         load_site_config("chicoma", ["md.engine=embedded", "md.kokkos=false"])
+
+
+def test_a_bad_override_is_named_by_its_set_not_by_the_line_it_replaces():
+    with pytest.raises(ConfigError) as err:
+        load_site_config("local", ["md.zreps=[0]"])  # local.yaml has md.zreps on a line of its own
+    message = str(err.value)
+    assert message.startswith("--set md.zreps=[0]: md.zreps: [0]:") and "local.yaml" not in message
+
+
+def test_an_unknown_key_suggests_the_close_one():
+    with pytest.raises(ConfigError) as err:
+        load_site_config("local", ["md.zrep=[2]"])
+    assert "--set md.zrep=[2]: md.zrep: unknown key (did you mean md.zreps?); allowed keys: engine" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        load_site_config("local", ["mdd.engine=mliap"])
+    assert "--set mdd.engine=mliap: mdd: unknown key (did you mean md?)" in str(err.value)
