@@ -42,14 +42,20 @@ def build_parser():
     return parser
 
 
-def preflight(site):
-    """Checks that need no Parsl: fail here, before any worker starts."""
+def check_dataset(site):
+    """The set a run trains on, checked (its MD5 too) by a real run and a dry run alike."""
     from .science.model.dataset import expected_md5, validate_dataset
-    from .science.lammps.build import preflight as lammps_preflight
-    from .science.lammps.build import resolve_lmp
 
     if site.dataset.path:
         validate_dataset(site.dataset.path, expected_md5(site.dataset.path, site.dataset.md5))
+
+
+def preflight(site):
+    """Checks that need no Parsl: fail here, before any worker starts."""
+    from .science.lammps.build import preflight as lammps_preflight
+    from .science.lammps.build import resolve_lmp
+
+    check_dataset(site)
     if site.md.engine == "mliap":
         lammps_preflight("mliap", resolve_lmp(site.md.lmp), site.md.kokkos)
     if site.provider.kind == "slurm":
@@ -140,7 +146,9 @@ def main(argv=None):
             from .orchestration.rundir import resume_run_dir
 
             resumed = resume_run_dir(site, args.resume)
-        if not args.dry_run:
+        if args.dry_run:
+            check_dataset(site)
+        else:
             preflight(site)
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)

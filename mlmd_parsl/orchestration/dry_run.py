@@ -1,8 +1,12 @@
 """--dry-run: every task's resource request and exact command, and the sbatch script a Slurm site submits.
 
 Nothing is submitted and no run directory is made: the plan uses the paths the run *would* use, so
-each MD command can be pasted into a shell (or a hand-written batch script) to reproduce a case.
+each MD command can be pasted into a shell (or a hand-written batch script) to reproduce a case. What a dry
+run can check it checks: the dataset (by the CLI, as a real run does), the Slurm settings a cluster needs, and,
+where sbatch is on PATH, whether Slurm would take each job (sbatch --test-only). It ends with the node-hours.
 """
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -100,18 +104,86 @@ def _preflight_try(number: int, tries: int, package: tuple) -> str:
 
 
 def _unit_box_atoms(site: SiteConfig):
-    """Atoms of the unit box; None when dataset.path is set but not readable here (a dry run checks nothing)."""
+    """Atoms of the unit box (the CLI has checked the dataset before the plan is made)."""
     from ..science.model.dataset import unit_box_atoms
 
-    try:
-        return unit_box_atoms(site.dataset.path)
-    except Exception:  # a missing or malformed set: the real run's preflight says what is wrong with it
-        return None
+    return unit_box_atoms(site.dataset.path)
+
+
+def slurm_warnings(site: SiteConfig) -> list:
+    """What a Slurm site leaves to the cluster's defaults, each of which costs a user a rejected or wasted job."""
+    from ..config import ProviderConfig
+
+    p = site.provider
+    warnings = []
+    if not p.account:
+        warnings.append("provider.account is empty: the jobs carry no '#SBATCH --account', so Slurm charges your "
+                        "default account, or refuses them where the cluster requires one: "
+                        "--set provider.account=YOUR_ACCOUNT")
+    if not p.partition:
+        warnings.append("provider.partition is empty: the jobs go to the cluster's default partition, which may "
+                        "have no GPUs or a short time limit: --set provider.partition=NAME")
+    if p.walltime == ProviderConfig.walltime:
+        warnings.append(f"provider.walltime is the default {p.walltime}: a block that reaches it is killed with "
+                        "the tasks it runs (Parsl retries them in a new block); set what the site's sweep needs")
+    return warnings
+
+
+def slurm_jobs(site: SiteConfig, run_dir: Path) -> list:
+    """[(executor label, nodes per block, max blocks, walltime hours)] of the Slurm jobs the run submits."""
+    from parsl.utils import wtime_to_minutes
+
+    from .sites import parsl_config_for
+
+    return [(e.label, e.provider.nodes_per_block, e.provider.max_blocks, wtime_to_minutes(e.provider.walltime) / 60)
+            for e in parsl_config_for(site, run_dir).executors]
+
+
+def node_hours_lines(site: SiteConfig, run_dir: Path) -> list:
+    jobs = slurm_jobs(site, run_dir)
+    lines = ["# Slurm jobs: one block of each executor is submitted when the run starts; a block holds its nodes "
+             "until its walltime or until it is idle for 2 minutes (Parsl then cancels it)"]
+    total = 0.0
+    gpus = site.provider.gpus_per_node
+    for label, nodes, blocks, hours in jobs:
+        most = nodes * blocks * hours
+        total += most
+        lines.append(f"#   '{label}': {nodes} node(s) x {hours:g} h" + (f" x {blocks} blocks" if blocks > 1 else "")
+                     + f" = at most {most:g} node-hours" + (f" ({most * gpus:g} GPU-hours)" if gpus else ""))
+    lines.append(f"#   total: at most {total:g} node-hours at a time" + (f" ({total * gpus:g} GPU-hours)" if gpus else "")
+                 + "; a block lost at its walltime is replaced while tasks remain")
+    return lines
+
+
+def ask_slurm(scripts: dict) -> dict:
+    """{executor label: (accepted, Slurm's words)} from `sbatch --test-only`, which submits nothing; {} when sbatch
+    is not on PATH here (a laptop: the cluster's answer waits for the login node)."""
+    sbatch = shutil.which("sbatch")
+    if not sbatch:
+        return {}
+    answers = {}
+    for label, script in scripts.items():
+        try:
+            result = subprocess.run([sbatch, "--test-only"], input=script, capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            answers[label] = (None, "sbatch --test-only did not answer within 60 s")
+            continue
+        words = " ".join((result.stderr + result.stdout).split())
+        refused = result.returncode != 0 and any(mark in words for mark in SLURM_REFUSALS)
+        answers[label] = (True if result.returncode == 0 else False if refused else None, words[:240])
+    return answers
+
+
+# How sbatch says it would not run a job; any other failure (no controller, no config) is no answer at all.
+SLURM_REFUSALS = ("allocation failure", "Batch job submission failed", "invalid partition", "Invalid account",
+                  "Invalid qos")
 
 
 def print_plan(site: SiteConfig, run_dir: Path, out=print):
+    """The plan, then the Slurm checks; returns 2 where Slurm says it would refuse a job, else 0."""
     out(f"# dry run of site {site.name} ({site.source}); nothing is submitted")
-    out("# not checked in a dry run: that dataset.path exists and that the site's lmp has what md.engine needs")
+    out("# checked: the site config and the dataset; not checked in a dry run: that the site's lmp has what "
+        "md.engine needs (the real run's preflight asks it)")
     out(f"# run directory would be {run_dir}")
     for task in plan(site, run_dir):
         atoms = f" {task['atoms']:,} atoms" if task.get("atoms") else ""
@@ -127,7 +199,26 @@ def print_plan(site: SiteConfig, run_dir: Path, out=print):
         case = md_cases(site, run_dir)[0]
         deck = site_engine_deck(case)
         out(f"\n# in.lammps of {case.task} (each case's differs only in its replicate line):\n{deck.text}")
-    if site.provider.kind == "slurm":
-        for label, script in sbatch_scripts(site, run_dir).items():
-            out(f"\n# sbatch script for executor '{label}':\n{script}")
+    if site.provider.kind != "slurm":
+        return 0
+    scripts = sbatch_scripts(site, run_dir)
+    for label, script in scripts.items():
+        out(f"\n# sbatch script for executor '{label}':\n{script}")
+    out("")
+    for line in node_hours_lines(site, run_dir):
+        out(line)
+    answers = ask_slurm(scripts)
+    if not answers:
+        out("# Slurm not asked: sbatch is not on PATH here (run the dry run on the cluster's login node to ask it)")
+    for label, (accepted, words) in answers.items():
+        verdict = {True: "would run it", False: "REFUSES it", None: "could not be asked"}[accepted]
+        out(f"# Slurm on '{label}' (sbatch --test-only) {verdict}: {words}")
+    for warning in slurm_warnings(site):
+        print(f"warning: {warning}", file=sys.stderr)
+    refused = {label: words for label, (accepted, words) in answers.items() if accepted is False}
+    if refused:
+        label, words = next(iter(refused.items()))
+        print(f"error: Slurm would refuse the '{label}' job of site {site.name} ({site.source}): {words}; "
+              "check provider.partition, account, qos, walltime and nodes_per_block", file=sys.stderr)
+        return 2
     return 0

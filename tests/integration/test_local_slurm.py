@@ -167,3 +167,20 @@ def test_md_block_killed_at_its_walltime_is_a_failed_case_and_the_rerun_resumes(
                     SLURM_CONF=os.environ["SLURM_CONF"])
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "training: done (reused)" in again.stdout and "md_z288_r1: done - 81792 atoms" in again.stdout
+
+
+def test_a_dry_run_asks_slurm_whether_it_would_run_each_job(slurm_cluster, tmp_path):
+    from tests.conftest import run_cli
+
+    args = ["mlmd_parsl", "--site", "localslurm", "--dry-run", "--set", f"runs_dir={tmp_path}"]
+    accepted = run_cli(args, timeout=300, SLURM_CONF=os.environ["SLURM_CONF"])
+    assert accepted.returncode == 0, accepted.stderr
+    for label in ("cpu", "mpi"):
+        assert f"# Slurm on '{label}' (sbatch --test-only) would run it: sbatch: Job " in accepted.stdout
+    refused = run_cli(args + ["--set", "provider.partition=nosuch"], timeout=300, SLURM_CONF=os.environ["SLURM_CONF"])
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "error: Slurm would refuse the 'cpu' job of site localslurm" in refused.stderr
+    assert "invalid partition specified: nosuch" in refused.stderr
+    assert list(tmp_path.iterdir()) == []  # a dry run submits nothing and makes no run directory
+    queue = subprocess.run(["squeue", "-h"], capture_output=True, text=True, env={**os.environ}, timeout=60)
+    assert queue.stdout.strip() == ""

@@ -8,11 +8,22 @@ from mlmd_parsl.orchestration.sites import parsl_config_for
 from tests.conftest import FIXTURES, REPO, child_env
 
 
+# The real-data sites' set (Ag_warm_nospin.xyz) is not on this machine: a one-frame 71-atom Ag set stands in.
+STAND_IN_DATA = ("--set", f"dataset.path={FIXTURES / 'ag_frame.xyz'}", "--set", "dataset.md5=none")
+
+
+def run_dry(tmp_path, *args):
+    """The dry run with no Slurm to ask: SLURM_CONF unset (the Slurm tests set it while their cluster runs)."""
+    env = child_env()
+    env.pop("SLURM_CONF", None)
+    return subprocess.run([sys.executable, "-m", "mlmd_parsl", "--dry-run", "--set", f"runs_dir={tmp_path}", *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+
+
 def dry_run(tmp_path, *args):
-    result = subprocess.run(
-        [sys.executable, "-m", "mlmd_parsl", "--dry-run", "--set", f"runs_dir={tmp_path}", *args],
-        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=300,
-    )
+    if "chicoma" in args or "crossroads" in args:
+        args = args + STAND_IN_DATA
+    result = run_dry(tmp_path, *args)
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []  # no run directory, nothing submitted
     return result.stdout
@@ -123,3 +134,41 @@ def test_help_names_the_fetch_data_command():
     result = subprocess.run([sys.executable, "-m", "mlmd_parsl", "--help"], env=child_env(), capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0 and "python -m mlmd_parsl fetch-data" in result.stdout
+
+
+def test_a_slurm_dry_run_without_account_warns_and_counts_node_hours_and_atoms(tmp_path):
+    result = run_dry(tmp_path, "--site", "chicoma", *STAND_IN_DATA)
+    assert result.returncode == 0, result.stderr
+    assert "warning: provider.account is empty" in result.stderr and "--set provider.account=YOUR_ACCOUNT" in result.stderr
+    assert "provider.partition is empty" not in result.stderr and "walltime is the default" not in result.stderr
+    out = result.stdout
+    # chicoma: a 1-node python block and a 3-node MPI block, each for 4 h, 4 GPUs per node
+    assert "'cpu': 1 node(s) x 4 h = at most 4 node-hours (16 GPU-hours)" in out
+    assert "'mpi': 3 node(s) x 4 h = at most 12 node-hours (48 GPU-hours)" in out
+    assert "total: at most 16 node-hours at a time (64 GPU-hours)" in out
+    assert "Slurm on 'cpu' (sbatch --test-only) could not be asked" in out or "sbatch is not on PATH" in out
+    cases = [l for l in out.splitlines() if l.startswith(("[md_z", "[weak_r"))]
+    assert len(cases) == 16 and all(" atoms on " in l for l in cases)
+    assert "[weak_r12] 1,022,400 atoms on mpi" in out  # 85,200 per GPU on 12 GPUs
+
+
+def test_a_slurm_site_left_at_the_defaults_warns_about_partition_and_walltime(tmp_path, tmp_path_factory):
+    site = tmp_path_factory.mktemp("site") / "bare.yaml"
+    site.write_text("name: bare\nprovider:\n  kind: slurm\n  cores_per_node: 8\n")
+    result = run_dry(tmp_path, "--site", str(site))
+    assert result.returncode == 0, result.stderr
+    warnings = [l for l in result.stderr.splitlines() if l.startswith("warning:")]
+    assert len(warnings) == 3 and "provider.partition is empty" in result.stderr
+    assert "provider.walltime is the default 01:00:00" in result.stderr
+
+
+def test_a_dry_run_checks_the_dataset_like_the_real_run(tmp_path):
+    result = run_dry(tmp_path, "--site", "chicoma", "--set", "provider.account=abc",
+                     "--set", f"dataset.path={tmp_path / 'Ag_warm_nospin.xyz'}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"error: dataset file not found: {tmp_path / 'Ag_warm_nospin.xyz'}" in result.stderr
+    assert "fetch-data" in result.stderr and result.stdout == ""
+    (tmp_path / "Ag_warm_nospin.xyz").write_text((FIXTURES / "ag_frame.xyz").read_text())  # not the seed's file
+    result = run_dry(tmp_path, "--site", "chicoma", "--set", "provider.account=abc",
+                     "--set", f"dataset.path={tmp_path / 'Ag_warm_nospin.xyz'}")
+    assert result.returncode == 2 and "MD5" in result.stderr and "--set dataset.md5=" in result.stderr
