@@ -101,6 +101,8 @@ def print_summary(collected, run_dir, out=print):
     out(f"results:       {collected['results']}")
     out(f"plot:          {collected['plot']}")
     out(f"report:        {collected['report']} (next to the seed's numbers and earlier comparable runs)")
+    if (Path(run_dir) / "monitoring.db").is_file():
+        out(f"monitoring:    {Path(run_dir) / 'monitoring.db'} (Parsl's task states and resource use, SQLite)")
 
 
 def accuracy_gate_line(train: dict) -> str:

@@ -258,6 +258,7 @@ class SiteConfig:
     retries: RetryConfig = field(default_factory=RetryConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     runs_dir: str = ""  # empty = <repository>/runs
+    monitoring: bool = False  # Parsl's MonitoringHub: every task's states and resource use in <run>/monitoring.db
 
     def __post_init__(self):
         """What spans sections: devices against the provider's GPUs, ranks against its cores and nodes."""
@@ -306,7 +307,7 @@ def _construct_mapping(loader, node):
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
-_TOP_KEYS = ("name", "provider", "dataset", "training", "md", "validation", "retries", "report", "runs_dir")
+_TOP_KEYS = ("name", "provider", "dataset", "training", "md", "validation", "retries", "report", "runs_dir", "monitoring")
 
 
 def site_config_path(site: str) -> Path:
@@ -465,5 +466,6 @@ def _build_site(raw, path) -> SiteConfig:
         "retries": _build(RetryConfig, path, raw.get("retries"), "retries."),
         "report": _build(ReportConfig, path, raw.get("report"), "report."),
         "runs_dir": _coerce(path, raw, "runs_dir", "", raw.get("runs_dir", ""), str),
+        "monitoring": _coerce(path, raw, "monitoring", "", raw.get("monitoring", False), bool),
     }
     return _construct(SiteConfig, path, raw, "", values)

@@ -32,6 +32,19 @@ def python_executor(site: SiteConfig, label: str, provider, **kwargs):
                                   **heartbeat(site), **kwargs)
 
 
+MONITORING_DB = "monitoring.db"
+
+
+def monitoring_hub(site: SiteConfig, run_dir: Path):
+    """Parsl's MonitoringHub writing <run>/monitoring.db, where the site asks for it (monitoring: true)."""
+    if not site.monitoring:
+        return None
+    from parsl.monitoring import MonitoringHub
+
+    return MonitoringHub(logging_endpoint=f"sqlite:///{Path(run_dir).resolve() / MONITORING_DB}",
+                         workflow_name=f"mlmd_parsl-{site.name}", resource_monitoring_interval=30)
+
+
 def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):
     """Two executors on this machine: HTEX for python apps, MPIExecutor (mpiexec) for MD."""
     from parsl.config import Config
@@ -66,6 +79,7 @@ def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
         ],
         run_dir=str(run_dir / "parsl"),
         strategy="none",
+        monitoring=monitoring_hub(site, run_dir),
         initialize_logging=True,
         **retry_settings(site),
     )
@@ -135,6 +149,7 @@ def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
         ],
         run_dir=str(run_dir / "parsl"),
         strategy="simple",
+        monitoring=monitoring_hub(site, run_dir),
         initialize_logging=True,
         **retry_settings(site),
     )
