@@ -16,13 +16,38 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
+# python -m mlmd_parsl COMMAND ...: {command: (module, what it does)}; without a command it runs the benchmark
+COMMANDS = {
+    "fetch-data": ("mlmd_parsl.fetch_data", "download the seed's real dataset (Ag_warm_nospin.xyz) and verify it"),
+    "runs": ("mlmd_parsl.commands.runs", "list the runs: site, start, status, figures of merit, physics"),
+    "compare": ("mlmd_parsl.commands.compare", "two runs side by side, like-for-like rows only"),
+    "archive": ("mlmd_parsl.commands.archive", "one run folder as a .tar.gz with relative paths"),
+}
+
+
+def version_text() -> str:
+    from importlib import metadata
+
+    from .orchestration.code_digest import git_state
+
+    try:
+        version = metadata.version("mlmd_parsl")
+    except metadata.PackageNotFoundError:
+        version = "(not installed)"
+    state = git_state()
+    code = (f"commit {state['commit'][:12]}{' with uncommitted changes' if state['dirty'] else ''}"
+            if state["commit"] else "not a git checkout")
+    return f"mlmd_parsl {version} ({code}; {state['package_dir']})"
+
+
 def build_parser():
+    commands = "; ".join(f"{name}: {what}" for name, (_, what) in COMMANDS.items())
     parser = ArgumentParser(
         prog="python -m mlmd_parsl",
         description="Run the ATS-5 MLMD benchmark (HIPNN training + LAMMPS MD for Ag) on a site.",
-        epilog="other command: python -m mlmd_parsl fetch-data [--dest PATH] downloads the seed's real dataset "
-               "(Ag_warm_nospin.xyz); see python -m mlmd_parsl fetch-data --help",
+        epilog=f"other commands (python -m mlmd_parsl COMMAND --help, or mlmd-parsl COMMAND): {commands}",
     )
+    parser.add_argument("--version", action="store_true", help="print the version, commit and checkout, and exit")
     parser.add_argument("--site", required=True, help="site name (site_configs/NAME.yaml) or a path to a .yaml file")
     parser.add_argument("--dry-run", action="store_true",
                         help="print every task's resources and exact command (and the sbatch script); submit nothing")
@@ -122,10 +147,13 @@ def accuracy_gate_line(train: dict) -> str:
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["fetch-data"]:
-        from .fetch_data import main as fetch_data
+    if argv[:1] and argv[0] in COMMANDS:
+        import importlib
 
-        return fetch_data(argv[1:])
+        return importlib.import_module(COMMANDS[argv[0]][0]).main(argv[1:])
+    if "--version" in argv:
+        print(version_text())
+        return 0
     args = build_parser().parse_args(argv)
     if args.progress_every <= 0:
         print(f"error: --progress-every {args.progress_every:g}: must be > 0 seconds", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Everyday commands on finished runs (no Parsl): runs, compare, archive."""

@@ -1,0 +1,48 @@
+"""python -m mlmd_parsl runs: every run under the runs folder, newest first: site, start, status, FOMs, physics."""
+import sys
+from pathlib import Path
+
+from ..arguments import ArgumentParser
+from ..orchestration.rundir import REPO_RUNS_DIR
+from .run_folder import summarize
+
+
+def build_parser():
+    parser = ArgumentParser(prog="python -m mlmd_parsl runs", description=__doc__.split(": ", 1)[1])
+    parser.add_argument("--dir", default=str(REPO_RUNS_DIR), help=f"the runs folder (default {REPO_RUNS_DIR})")
+    parser.add_argument("--site", help="only the runs of this site (its name in the run's manifest)")
+    return parser
+
+
+def table(summaries) -> list:
+    lines = [f"{'run':<34}{'site':<12}{'started':<18}{'host':<14}{'status':<26}{'FOM1 s/epoch':>13}"
+             f"{'FOM2 Katom-step/s':>22}  physics, accuracy gate"]
+    for s in summaries:
+        fom1 = f"{s.training_s_per_epoch:.4g}" if s.training_s_per_epoch is not None else "-"
+        fom2 = (f"{min(s.md_katom_step_s):.4g}-{max(s.md_katom_step_s):.4g} ({len(s.md_katom_step_s)})"
+                if s.md_katom_step_s else "-")
+        physics = f"{s.physics}, gate {s.accuracy_gate}" if s.accuracy_gate else s.physics
+        lines.append(f"{s.name:<34}{s.site:<12}{s.created.replace('T', ' ')[:16]:<18}{s.host[:13]:<14}"
+                     f"{s.status[:25]:<26}{fom1:>13}{fom2:>22}  {physics}")
+    return lines
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    folder = Path(args.dir)
+    if not folder.is_dir():
+        print(f"error: --dir {folder}: no such folder", file=sys.stderr)
+        return 2
+    summaries = [summarize(p) for p in folder.iterdir() if (p / "manifest.json").is_file()]
+    summaries = sorted((s for s in summaries if not args.site or s.site == args.site),
+                       key=lambda s: s.created, reverse=True)
+    if not summaries:
+        print(f"no runs{f' of site {args.site}' if args.site else ''} under {folder}")
+        return 0
+    for line in table(summaries):
+        print(line)
+    print(f"\n{len(summaries)} run(s) under {folder}. FOM2: the slowest and fastest MD case (number of cases). "
+          "'no results yet': running, or stopped before its last task; 'interrupted': Ctrl-C or SIGTERM; "
+          "both continue with --site SITE --resume RUN. Details: RUN/report.md; two runs side by side: "
+          "python -m mlmd_parsl compare RUN_A RUN_B")
+    return 0

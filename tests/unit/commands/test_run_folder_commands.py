@@ -1,0 +1,133 @@
+"""runs, compare and archive read run folders back; these folders are written the way a run writes them."""
+import json
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from mlmd_parsl.commands.compare import comparison
+from mlmd_parsl.commands.run_folder import find_run, summarize
+from mlmd_parsl.errors import UserInputError
+from mlmd_parsl.science.reporting.results import write_results
+from tests.conftest import REPO, child_env
+
+TRAIN = {"task": "train", "kind": "training", "status": "ok", "physics": "physical", "accuracy_gate": "fail",
+         "dataset": "synthetic", "dataset_sha256": "ab" * 32, "trainer": "lean", "device": "cpu", "epochs": 800,
+         "threads": 2, "epoch_time_s": "0.5"}
+MD = {"kind": "md", "sweep": "throughput", "status": "ok", "physics": "physical", "dataset": "synthetic",
+      "profile": "quick", "timed_steps": 60, "engine": "embedded", "device": "cpu", "dtype": "float32", "threads": 2}
+
+
+def make_run(root, name, site="local", created="2026-12-01T10:00:00", md=(("md_z2_r1", 568, 1, "40.0"),),
+             train=None, results=True):
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text(json.dumps({"created": created, "site": {"name": site},
+                                                   "host": {"hostname": "nodeA"}, "code": {"commit": "c0ffee" * 6}}))
+    if results:
+        rows = [{**TRAIN, **(train or {})}] + [{**MD, "task": t, "atoms": a, "ranks": r, "katom_step_s": k}
+                                              for t, a, r, k in md]
+        write_results(rows, run / "results.csv")
+    return run
+
+
+def cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "mlmd_parsl", *args], cwd=cwd, env=child_env(), capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_runs_lists_newest_first_with_status_foms_and_physics(tmp_path):
+    make_run(tmp_path, "local-a", created="2026-12-01T10:00:00", md=(("md_z2_r1", 568, 1, "40.0"),
+                                                                    ("md_z4_r1", 1136, 1, "55.5")))
+    make_run(tmp_path, "chicoma-b", site="chicoma", created="2026-12-02T10:00:00",
+             md=(("md_z2_r1", 568, 1, "900"),), train={"status": "failed"})
+    make_run(tmp_path, "local-c", created="2026-12-03T10:00:00", results=False)
+    (tmp_path / "local-c" / "console.log").write_text("interrupted; finished tasks are kept. Continue with: ...\n")
+    result = cli("runs", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [l.split()[0] for l in lines[1:4]] == ["local-c", "chicoma-b", "local-a"]
+    assert "interrupted" in lines[1]
+    assert "1 of 2 tasks failed" in lines[2] and "900-900 (1)" in lines[2]
+    assert "complete" in lines[3] and "0.5" in lines[3] and "40-55.5 (2)" in lines[3] and "physical, gate fail" in lines[3]
+    only = cli("runs", "--dir", str(tmp_path), "--site", "chicoma")
+    assert "chicoma-b" in only.stdout and "local-a" not in only.stdout
+
+
+def test_compare_gives_ratios_for_like_for_like_rows_only(tmp_path):
+    a = make_run(tmp_path, "a", md=(("md_z2_r1", 568, 1, "40.0"), ("md_z4_r1", 1136, 1, "50.0")))
+    b = make_run(tmp_path, "b", md=(("md_z2_r1", 568, 1, "60.0"), ("md_z4_r1", 1136, 2, "90.0")),
+                 train={"epoch_time_s": "0.25"})
+    rows = {task: (value_b, ratio, note) for task, _, _, value_b, ratio, note in
+            comparison(summarize_rows(a), summarize_rows(b))}
+    assert rows["train"][1] == pytest.approx(2.0)  # half the epoch time: twice as fast
+    assert rows["md_z2_r1"][1] == pytest.approx(1.5)
+    assert rows["md_z4_r1"] == (None, None, "not like for like: ranks: 1 vs 2")
+    result = cli("compare", str(a), "b", "--dir", str(tmp_path))
+    assert result.returncode == 0 and "2 like-for-like row(s)" in result.stdout and "1.500x" in result.stdout
+
+
+def summarize_rows(run):
+    from mlmd_parsl.science.reporting.results import read_results
+
+    return read_results(run / "results.csv")
+
+
+def test_compare_says_when_nothing_is_like_for_like_and_names_bad_runs(tmp_path):
+    make_run(tmp_path, "a")
+    make_run(tmp_path, "b", train={"trainer": "hippynn"}, md=(("md_z2_r1", 568, 1, "40.0"),))
+    (tmp_path / "b" / "results.csv").write_text((tmp_path / "b" / "results.csv").read_text().replace("quick", "ats5"))
+    result = cli("compare", "a", "b", "--dir", str(tmp_path))
+    assert result.returncode == 1 and "0 like-for-like row(s)" in result.stdout
+    assert "trainer: lean vs hippynn" in result.stdout and "profile: quick vs ats5" in result.stdout
+    missing = cli("compare", "a", "nosuch", "--dir", str(tmp_path))
+    assert missing.returncode == 2 and missing.stderr.startswith("error: nosuch: no run folder")
+    make_run(tmp_path, "running", results=False)
+    unfinished = cli("compare", "a", "running", "--dir", str(tmp_path))
+    assert unfinished.returncode == 2 and "has no results.csv" in unfinished.stderr and "Traceback" not in unfinished.stderr
+
+
+def test_archive_holds_the_run_under_its_name_and_unpacks_into_a_folder_compare_reads(tmp_path):
+    run = make_run(tmp_path / "runs", "local-x")
+    (run / "md" / "md_z2_r1").mkdir(parents=True)
+    (run / "md" / "md_z2_r1" / "log.lammps").write_text("Performance: ...\n")
+    (run / "link").symlink_to("/etc/hostname")
+    out = tmp_path / "shared" / "local-x.tar.gz"
+    out.parent.mkdir()
+    result = cli("archive", str(run), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+        assert all(n == "local-x" or n.startswith("local-x/") for n in names)
+        assert "local-x/md/md_z2_r1/log.lammps" in names and "local-x/link" not in names
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    again = cli("compare", str(run), str(tmp_path / "unpacked" / "local-x"))
+    assert again.returncode == 0 and "1.000x" in again.stdout
+    refused = cli("archive", str(run), "--out", str(out))
+    assert refused.returncode == 2 and "exists" in refused.stderr and out.stat().st_size > 0
+    inside = cli("archive", str(run), "--out", str(run / "self.tar.gz"))
+    assert inside.returncode == 2 and "inside the run folder" in inside.stderr and not (run / "self.tar.gz").exists()
+
+
+def test_a_run_is_found_by_path_or_by_name_under_the_runs_folder(tmp_path):
+    run = make_run(tmp_path, "local-y")
+    assert find_run(str(run)) == run.resolve() == find_run("local-y", tmp_path)
+    with pytest.raises(UserInputError, match=f"local-z: no run folder .* under {tmp_path}"):
+        find_run("local-z", tmp_path)
+    assert summarize(run).status == "complete"
+
+
+def test_version_names_the_package_and_the_commit():
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("mlmd_parsl 0.1.0 (commit ")
+    if head:
+        assert f"commit {head[:12]}" in result.stdout
+
+
+def test_every_command_is_in_the_help_and_the_console_script_is_declared():
+    result = cli("--help")
+    for command in ("fetch-data", "runs", "compare", "archive"):
+        assert f"{command}:" in result.stdout
+    assert 'mlmd-parsl = "mlmd_parsl.cli:main"' in (REPO / "pyproject.toml").read_text()
