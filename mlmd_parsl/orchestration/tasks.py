@@ -193,8 +193,8 @@ def collect_results(run_dir: str, training: dict, outcomes: list[CaseOutcome], s
                     baselines: list = (), tolerance: float = 0.10, context: dict = None) -> dict:
     """Parse every log into results.csv (with the model's validity flags), draw the plots and write report.md
     (this run next to the seed's numbers and to `baselines`, earlier runs' results.csv, like for like)."""
-    from mlmd_parsl.science.reporting.plots import (plot_step_cost, plot_strong_scaling, plot_throughput,
-                                                    plot_weak_scaling)
+    from mlmd_parsl.science.reporting.plots import (plot_caption, plot_step_cost, plot_strong_scaling,
+                                                    plot_throughput, plot_weak_scaling)
     from mlmd_parsl.science.reporting.report_md import write_report
     from mlmd_parsl.science.reporting.results import (md_row, read_results, relative_to, training_row,
                                                       write_results, write_results_json)
@@ -221,15 +221,27 @@ def collect_results(run_dir: str, training: dict, outcomes: list[CaseOutcome], s
     context = context or {}
     write_results_json(rows, run_dir / "results.json", context.get("run", run_dir.name), context.get("commit"),
                        context.get("dirty"))
-    plot = plot_throughput(rows, run_dir / "throughput.png", title_suffix=f"{site_name}, {label} dataset")
+    caption = plot_caption(rows, site_name, {**context, "date": _run_date(run_dir)})
+    plot = plot_throughput(rows, run_dir / "throughput.png", caption)
     plots = {"Throughput vs atoms": plot,
-             "Step cost vs atoms": plot_step_cost(rows, run_dir / "step_cost.png"),
-             "Strong scaling": plot_strong_scaling(rows, run_dir / "strong_scaling.png"),
-             "Weak scaling": plot_weak_scaling(rows, run_dir / "weak_scaling.png")}
+             "Step cost vs atoms": plot_step_cost(rows, run_dir / "step_cost.png", caption),
+             "Strong scaling": plot_strong_scaling(rows, run_dir / "strong_scaling.png", caption),
+             "Weak scaling": plot_weak_scaling(rows, run_dir / "weak_scaling.png", caption)}
     baseline_runs = {Path(b).parent.name: read_results(b) for b in baselines}
     report = write_report(rows, run_dir, f"MLMD benchmark: site {site_name}, {label} dataset", baseline_runs,
                           tolerance, plots=plots, context=context)
     return {"results": str(run_dir / "results.csv"), "plot": plot, "report": str(report), "rows": rows}
+
+
+def _run_date(run_dir: Path) -> str:
+    """The day the run started, from its manifest (a resumed run keeps its first day)."""
+    import json
+
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        return ((manifest.get("history") or [{}])[0].get("created") or manifest["created"])[:10]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def _kernel_setting(value: str):
