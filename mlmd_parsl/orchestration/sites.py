@@ -138,13 +138,14 @@ def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     # --mpi=none: the worker pool is no MPI program, and PMI variables it inherited from srun would make
     # every MPI_Init in a python app (LAMMPS via mpi4py) talk to a PMI server that is not there.
     htex_provider.launcher = SrunLauncher(overrides="--mpi=none")
+    interchange = [str(Path(sys.executable).parent / "interchange.py")]  # the driver's venv need not be on PATH
     return Config(
         executors=[
-            python_executor(site, labels.python, htex_provider, address=address),
+            python_executor(site, labels.python, htex_provider, address=address, interchange_launch_cmd=interchange),
             MPIExecutor(
                 label=labels.mpi, mpi_launcher=p.mpi_launcher, max_workers_per_block=p.nodes_per_block,
                 provider=slurm_provider(site, p.nodes_per_block, worker_init), encrypted=p.encrypted,
-                address=address, **heartbeat(site),
+                address=address, interchange_launch_cmd=interchange[0], **heartbeat(site),
             ),
         ],
         run_dir=str(run_dir / "parsl"),

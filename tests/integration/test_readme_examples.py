@@ -1,4 +1,4 @@
-"""The README's library examples run as written (in a scratch folder: their runs go to ./runs)."""
+"""The library examples of docs/library.md run as written (in a scratch folder: their runs go to ./runs)."""
 import re
 import subprocess
 import sys
@@ -11,9 +11,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
 
 def readme_example(name):
-    text = (REPO / "README.md").read_text()
+    text = (REPO / "docs" / "library.md").read_text()
     match = re.search(rf"<!-- example: {name} -->\n```python\n(.*?)```", text, re.S)
-    assert match, f"README has no example {name!r}"
+    assert match, f"docs/library.md has no example {name!r}"
     return match.group(1)
 
 

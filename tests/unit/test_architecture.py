@@ -35,9 +35,9 @@ def test_the_science_sub_packages_are_mirrored_by_the_unit_tests():
 
 
 def test_no_md_case_is_read_by_string_key_outside_the_case_module():
-    """Neither in the package nor in the README's library examples (users copy those)."""
+    """Neither in the package nor in the library examples of docs/library.md (users copy those)."""
     pattern = re.compile(r"\bcase\[[\"']")
-    sources = [p for p in PACKAGE.rglob("*.py") if p.name != "cases.py"] + [PACKAGE.parent / "README.md"]
+    sources = [p for p in PACKAGE.rglob("*.py") if p.name != "cases.py"] + [PACKAGE.parent / "docs" / "library.md"]
     offenders = [p.name for p in sources if pattern.search(p.read_text())]
     assert offenders == []
 

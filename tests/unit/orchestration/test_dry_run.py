@@ -70,6 +70,9 @@ def test_slurm_site_maps_to_slurm_providers_without_submitting(tmp_path):
         assert type(provider).__name__ == "SlurmProvider" and provider.walltime == "08:00:00"
         assert "#SBATCH --account=xyz" in provider.scheduler_options
         assert executor.encrypted
+        # the driver's venv need not be on PATH (python -m from .venv/bin/python, a detached driver)
+        command = executor.interchange_launch_cmd
+        assert Path(command if isinstance(command, str) else command[0]).is_file()
 
 
 def test_chicoma_dry_run_packs_single_gpu_sizes_and_spreads_weak_scaling_over_nodes(tmp_path):
