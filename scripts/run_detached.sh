@@ -4,13 +4,15 @@
 # The driver must live as long as the run: it holds Parsl's interchanges, which the Slurm blocks' workers
 # connect to. It prints the driver's PID and log. Stop it cleanly with `kill PID` (SIGTERM: Parsl and the
 # blocks shut down, finished tasks are kept) and continue with the same flags plus --resume RUN.
-# MLMD_PYTHON picks the interpreter (default: the repository's .venv/bin/python).
+# MLMD_PYTHON picks the interpreter (default: the repository's .venv/bin/python), MLMD_DRIVER_LOGS the folder
+# of the driver's log (default: runs/). The run's own console.log holds the same lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=${MLMD_PYTHON:-.venv/bin/python}
 [ -x "$python" ] || { echo "error: $python not found: run scripts/bootstrap.sh first, or set MLMD_PYTHON" >&2; exit 2; }
-mkdir -p runs
-log=runs/driver-$(date +%Y%m%d-%H%M%S)-$$.log
+logs=${MLMD_DRIVER_LOGS:-runs}
+mkdir -p "$logs"
+log=$logs/driver-$(date +%Y%m%d-%H%M%S)-$$.log
 nohup setsid "$python" -m mlmd_parsl "$@" > "$log" 2>&1 < /dev/null &
 pid=$!
 echo "driver started: pid $pid; log $log"

@@ -48,7 +48,8 @@ def summarize(path: Path) -> RunSummary:
     except (OSError, ValueError):
         manifest = {}
     site = (manifest.get("site") or {}).get("name", "?")
-    base = dict(name=path.name, path=path, site=site, created=manifest.get("created", ""),
+    first_start = (manifest.get("history") or [{}])[0].get("created")  # a resumed run keeps its first start
+    base = dict(name=path.name, path=path, site=site, created=first_start or manifest.get("created", ""),
                 host=(manifest.get("host") or {}).get("hostname", ""),
                 commit=((manifest.get("code") or {}).get("commit") or "")[:10])
     if not (path / "results.csv").is_file():

@@ -27,7 +27,7 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
     cases = md_cases(site, run_dir)
     worker_f = apps.describe_worker(site.md.engine, cases[0].lmp if cases else "")
     dataset_f, train_f, export_f = submit_model(apps, site, run_dir)
-    progress = Progress(3 + len(cases), log, heartbeat_s)
+    progress = Progress(3 + len(cases) + bool(site.validation.enabled), log, heartbeat_s)
     for future, name in progress.as_completed({dataset_f: "dataset", train_f: "training", export_f: "export"}):
         if name == "training" and future.exception() is None:
             progress.epoch_time_s = future.result()["epoch_time_s"]
@@ -81,11 +81,11 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
                        if site.md.engine == "mliap" else None)
         validation_f = apps.validate(export_f, train_f, str(validation_dir(run_dir)), asdict(site.validation.spec),
                                      site_engine)
-        if validation_f.exception() is None:
-            validation = validation_f.result()
-            log(f"validation: {_flags_text(validation['flags'])} - report {validation['report']}")
-        else:
-            log(f"validation: failed: {describe_failure(validation_f.exception())}")
+        for _ in progress.as_completed({validation_f: "validation"}):  # status lines while the checks run
+            exc = validation_f.exception()
+            validation = validation_f.result() if exc is None else None
+            progress.report("validation", exc, f" - {_flags_text(validation['flags'])} - report {validation['report']}"
+                            if validation else "")
     # In this process, not as a task: results.csv must be written even when every block is gone
     # (walltime, lost nodes), and collection only parses logs and draws plots.
     collected = collect_results(str(run_dir), training, outcomes, site.name, validation, find_baselines(site, run_dir),

@@ -52,7 +52,7 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
         assert row["physics"] == ("unphysical" if "fail" in checks else "physical"), row
     if rows[1]["physics"] == "unphysical":  # said in words, not only in a column
         assert "UNPHYSICAL: the model failed" in result.stdout and "UNPHYSICAL: 4 MD case(s)" in (run_dir / "report.md").read_text()
-    assert "validation: accuracy_gate fail, force_check pass" in result.stdout
+    assert "] validation: done - accuracy_gate fail, force_check pass" in result.stdout
     assert (run_dir / "validation" / "validation.md").is_file()
     results_text = (run_dir / "train" / "model_results.txt").read_text()
     assert "FOM Average Epoch time:" in results_text and "SYNTHETIC" in results_text and "Trainer: lean" in results_text

@@ -27,6 +27,12 @@ def lmp_executable() -> str:
     return str(candidate) if candidate.exists() else "lmp"
 
 
+# For mpiexec runs whose ranks belong on this node (the validation's checks, the cross-engine check): inside a
+# Slurm job MPICH's Hydra would start them through srun, as a new job step that waits forever behind the step
+# this process runs in (the Parsl worker pool's). Fork makes it start them here; other mpiexecs ignore it.
+THIS_NODE_MPIEXEC_ENV = {"HYDRA_LAUNCHER": "fork"}
+
+
 def mpiexec_executable() -> str:
     candidate = Path(sys.executable).parent / "mpiexec"
     return str(candidate) if candidate.exists() else "mpiexec"

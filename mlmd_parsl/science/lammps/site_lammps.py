@@ -83,7 +83,7 @@ def run_site_lammps(lmp: str, deck_text: str, work_dir, ranks: int = 1, kokkos_p
     mpiexec), on one GPU through KOKKOS with `-pk kokkos <kokkos_package>` when that is given, and return its
     log; raise SiteLammpsFailed with the quoted reason if it fails."""
     from .kokkos_options import kokkos_gpu_args
-    from .runtime import mpiexec_executable
+    from .runtime import THIS_NODE_MPIEXEC_ENV, mpiexec_executable
 
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +93,7 @@ def run_site_lammps(lmp: str, deck_text: str, work_dir, ranks: int = 1, kokkos_p
     command = [lmp, *kokkos, "-in", deck.name, "-log", log.name, "-screen", "none"]
     if ranks > 1:
         command = [mpiexec_executable(), "-n", str(ranks)] + command
-    env = {**site_lmp_environment(), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    env = {**site_lmp_environment(), **THIS_NODE_MPIEXEC_ENV, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     try:
         result = subprocess.run(command, cwd=work_dir, env=env, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:

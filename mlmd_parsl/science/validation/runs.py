@@ -9,9 +9,12 @@ import numpy as np
 from ..lammps.deck import make_deck, single_stage_protocol
 
 
+STANDALONE_TIMEOUT_S = 3600  # a check's run takes seconds to minutes; a hung launcher must not hold the run for ever
+
+
 def run_standalone(model, box, out_dir, tag, replicate, steps, ranks=1, dtype="float32", device="cpu"):
     """python -m mlmd_parsl.md in a subprocess (under mpiexec for ranks > 1); returns dump and log paths."""
-    from ..lammps.runtime import mpiexec_executable, venv_environment
+    from ..lammps.runtime import THIS_NODE_MPIEXEC_ENV, mpiexec_executable, venv_environment
 
     dump, log = out_dir / f"{tag}.dump", out_dir / f"{tag}.lammps"
     cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", str(model), "--box", str(box),
@@ -19,9 +22,12 @@ def run_standalone(model, box, out_dir, tag, replicate, steps, ranks=1, dtype="f
            "--dump-forces", str(dump), "--log", str(log)]
     if ranks > 1:
         cmd = [mpiexec_executable(), "-n", str(ranks)] + cmd
-    env = {**venv_environment(), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    env = {**venv_environment(), **THIS_NODE_MPIEXEC_ENV, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     env.setdefault("HIPPYNN_USE_CUSTOM_KERNELS", "pytorch")
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    try:
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=STANDALONE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{' '.join(cmd)} did not finish within {STANDALONE_TIMEOUT_S} s") from None
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr[-2000:]}")
     return dump, log

@@ -116,6 +116,10 @@ def test_a_run_is_found_by_path_or_by_name_under_the_runs_folder(tmp_path):
     with pytest.raises(UserInputError, match=f"local-z: no run folder .* under {tmp_path}"):
         find_run("local-z", tmp_path)
     assert summarize(run).status == "complete"
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest.update(created="2026-12-05T09:00:00", history=[{"created": "2026-12-01T10:00:00"}])  # resumed later
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    assert summarize(run).created == "2026-12-01T10:00:00"
 
 
 def test_version_names_the_package_and_the_commit():

@@ -136,7 +136,7 @@ def test_a_dry_run_with_a_real_dataset_counts_atoms_from_its_first_frame(tmp_pat
 def test_help_names_the_fetch_data_command():
     result = subprocess.run([sys.executable, "-m", "mlmd_parsl", "--help"], env=child_env(), capture_output=True,
                             text=True, timeout=120)
-    assert result.returncode == 0 and "python -m mlmd_parsl fetch-data" in result.stdout
+    assert result.returncode == 0 and "python -m mlmd_parsl COMMAND" in result.stdout and "fetch-data:" in result.stdout
 
 
 def test_a_slurm_dry_run_without_account_warns_and_counts_node_hours_and_atoms(tmp_path):
