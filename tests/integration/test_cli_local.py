@@ -167,13 +167,15 @@ def test_a_real_run_is_listed_archived_and_compares_like_for_like_with_its_unpac
     run_dir = run_dirs[0]
     listed = run_cli(["mlmd_parsl", "runs", "--dir", str(run_dir.parent)])
     line = next(l for l in listed.stdout.splitlines() if l.startswith(run_dir.name))
-    train = next(csv.DictReader(open(run_dir / "results.csv")))
-    assert " tiny " in line and " complete " in line and f"{float(train['epoch_time_s']):.4g}" in line and "(4)" in line
+    rows = list(csv.DictReader(open(run_dir / "results.csv")))  # as the module's resume tests last left them
+    md = [r for r in rows if r["kind"] == "md" and r["status"] == "ok"]
+    assert " tiny " in line and " complete " in line and f"{float(rows[0]['epoch_time_s']):.4g}" in line
+    assert f"({len(md)})" in line and len(md) >= 2
     archived = run_cli(["mlmd_parsl", "archive", str(run_dir), "--out", str(tmp_path / "run.tar.gz")])
     assert archived.returncode == 0, archived.stderr
     with tarfile.open(tmp_path / "run.tar.gz") as tar:
         assert all(name.split("/")[0] == run_dir.name for name in tar.getnames())
         tar.extractall(tmp_path / "colleague", filter="data")
     compared = run_cli(["mlmd_parsl", "compare", str(run_dir), str(tmp_path / "colleague" / run_dir.name)])
-    assert compared.returncode == 0 and "5 like-for-like row(s)" in compared.stdout
-    assert compared.stdout.count("1.000x") == 5
+    assert compared.returncode == 0 and f"{len(md) + 1} like-for-like row(s)" in compared.stdout
+    assert compared.stdout.count("1.000x") == len(md) + 1
