@@ -7,10 +7,10 @@
 # MLMD_PYTHON picks the interpreter (default: the repository's .venv/bin/python), MLMD_DRIVER_LOGS the folder
 # of the driver's log (default: runs/). The run's own console.log holds the same lines.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-python=${MLMD_PYTHON:-.venv/bin/python}
+repo=$(cd "$(dirname "$0")/.." && pwd)  # no cd: a relative --site path stays the caller's
+python=${MLMD_PYTHON:-$repo/.venv/bin/python}
 [ -x "$python" ] || { echo "error: $python not found: run scripts/bootstrap.sh first, or set MLMD_PYTHON" >&2; exit 2; }
-logs=${MLMD_DRIVER_LOGS:-runs}
+logs=${MLMD_DRIVER_LOGS:-$repo/runs}
 mkdir -p "$logs"
 log=$logs/driver-$(date +%Y%m%d-%H%M%S)-$$.log
 nohup setsid "$python" -m mlmd_parsl "$@" > "$log" 2>&1 < /dev/null &
