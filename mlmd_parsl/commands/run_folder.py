@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserInputError
-from ..orchestration.rundir import REPO_RUNS_DIR
+from ..orchestration.rundir import REPO_RUNS_DIR, first_start, run_folder
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,7 @@ class RunSummary:
 
 def find_run(run: str, runs_dir: Path = REPO_RUNS_DIR) -> Path:
     """A run folder given as a path, or as a name under the runs folder; exit 2 naming both places otherwise."""
-    path = Path(run)
-    if not (path / "manifest.json").is_file():
-        path = Path(runs_dir) / run
+    path = run_folder(run, runs_dir)
     if not (path / "manifest.json").is_file():
         raise UserInputError(f"{run}: no run folder (a folder with a manifest.json) there or under {runs_dir}")
     return path.resolve()
@@ -48,8 +46,7 @@ def summarize(path: Path) -> RunSummary:
     except (OSError, ValueError):
         manifest = {}
     site = (manifest.get("site") or {}).get("name", "?")
-    first_start = (manifest.get("history") or [{}])[0].get("created")  # a resumed run keeps its first start
-    base = dict(name=path.name, path=path, site=site, created=first_start or manifest.get("created", ""),
+    base = dict(name=path.name, path=path, site=site, created=first_start(manifest),
                 host=(manifest.get("host") or {}).get("hostname", ""),
                 commit=((manifest.get("code") or {}).get("commit") or "")[:10])
     if not (path / "results.csv").is_file():

@@ -34,17 +34,15 @@ def mpi_prefix(site: SiteConfig, resources: dict) -> str:
     return compose_all(site.provider.mpi_launcher, spec, nodes)["PARSL_MPI_PREFIX"]
 
 
-def sbatch_scripts(site: SiteConfig, run_dir: Path) -> dict:
+def sbatch_scripts(executors, run_dir: Path) -> dict:
     """{executor label: the batch script its SlurmProvider would submit for one block}."""
     from string import Template
 
     from parsl.providers.slurm.template import template_string
     from parsl.utils import wtime_to_minutes
 
-    from .sites import parsl_config_for
-
     scripts = {}
-    for executor in parsl_config_for(site, run_dir).executors:
+    for executor in executors:
         provider = executor.provider
         script = Template(template_string).substitute(
             jobname=f"parsl.{executor.label}", job_stdout_path=f"{run_dir}/parsl/submit_scripts/{executor.label}.stdout",
@@ -129,18 +127,11 @@ def slurm_warnings(site: SiteConfig) -> list:
     return warnings
 
 
-def slurm_jobs(site: SiteConfig, run_dir: Path) -> list:
-    """[(executor label, nodes per block, max blocks, walltime hours)] of the Slurm jobs the run submits."""
+def node_hours_lines(site: SiteConfig, executors) -> list:
     from parsl.utils import wtime_to_minutes
 
-    from .sites import parsl_config_for
-
-    return [(e.label, e.provider.nodes_per_block, e.provider.max_blocks, wtime_to_minutes(e.provider.walltime) / 60)
-            for e in parsl_config_for(site, run_dir).executors]
-
-
-def node_hours_lines(site: SiteConfig, run_dir: Path) -> list:
-    jobs = slurm_jobs(site, run_dir)
+    jobs = [(e.label, e.provider.nodes_per_block, e.provider.max_blocks, wtime_to_minutes(e.provider.walltime) / 60)
+            for e in executors]
     lines = ["# Slurm jobs: one block of each executor is submitted when the run starts; a block holds its nodes "
              "until its walltime or until it is idle for 2 minutes (Parsl then cancels it)"]
     total = 0.0
@@ -201,11 +192,14 @@ def print_plan(site: SiteConfig, run_dir: Path, out=print):
         out(f"\n# in.lammps of {case.task} (each case's differs only in its replicate line):\n{deck.text}")
     if site.provider.kind != "slurm":
         return 0
-    scripts = sbatch_scripts(site, run_dir)
+    from .sites import parsl_config_for
+
+    executors = parsl_config_for(site, run_dir).executors  # once: each SlurmProvider made asks sacct
+    scripts = sbatch_scripts(executors, run_dir)
     for label, script in scripts.items():
         out(f"\n# sbatch script for executor '{label}':\n{script}")
     out("")
-    for line in node_hours_lines(site, run_dir):
+    for line in node_hours_lines(site, executors):
         out(line)
     answers = ask_slurm(scripts)
     if not answers:

@@ -57,13 +57,22 @@ def new_run_dir(site: SiteConfig) -> Path:
     return path
 
 
+def run_folder(run: str, root: Path) -> Path:
+    """A run given as a path to its folder, or as a folder name under the runs folder `root`."""
+    path = Path(run)
+    return path if path.is_dir() else Path(root) / run
+
+
+def first_start(manifest: dict) -> str:
+    """When a run first started (ISO time): a resumed run's manifest keeps earlier starts in `history`."""
+    return (manifest.get("history") or [{}])[0].get("created") or manifest.get("created", "")
+
+
 def resume_run_dir(site: SiteConfig, run: str) -> Path:
     """The run directory to continue: it must exist and belong to the same site."""
     from ..errors import ConfigError
 
-    path = Path(run)
-    if not path.is_dir():
-        path = runs_root(site) / run
+    path = run_folder(run, runs_root(site))
     manifest = path / "manifest.json"
     if not manifest.is_file():
         raise ConfigError(f"--resume {run}: no run directory with a manifest.json at {path}")
@@ -82,8 +91,7 @@ def find_baselines(site: SiteConfig, run_dir: Path) -> list:
     from ..errors import ConfigError
 
     if site.report.baseline:
-        path = Path(site.report.baseline)
-        path = path if path.is_dir() else runs_root(site) / site.report.baseline
+        path = run_folder(site.report.baseline, runs_root(site))
         if not (path / "results.csv").is_file():
             raise ConfigError(f"report.baseline (--baseline) {site.report.baseline}: no run folder with a "
                               f"results.csv at {path}")

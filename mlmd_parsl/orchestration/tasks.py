@@ -237,10 +237,11 @@ def _run_date(run_dir: Path) -> str:
     """The day the run started, from its manifest (a resumed run keeps its first day)."""
     import json
 
+    from mlmd_parsl.orchestration.rundir import first_start
+
     try:
-        manifest = json.loads((run_dir / "manifest.json").read_text())
-        return ((manifest.get("history") or [{}])[0].get("created") or manifest["created"])[:10]
-    except (OSError, ValueError, KeyError, TypeError):
+        return first_start(json.loads((run_dir / "manifest.json").read_text()))[:10]
+    except (OSError, ValueError, AttributeError):
         return ""
 
 
