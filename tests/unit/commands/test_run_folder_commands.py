@@ -135,3 +135,9 @@ def test_every_command_is_in_the_help_and_the_console_script_is_declared():
     for command in ("fetch-data", "runs", "compare", "archive"):
         assert f"{command}:" in result.stdout
     assert 'mlmd-parsl = "mlmd_parsl.cli:main"' in (REPO / "pyproject.toml").read_text()
+
+
+def test_runs_names_a_missing_runs_folder(tmp_path):
+    result = cli("runs", "--dir", str(tmp_path / "nosuch"))
+    assert result.returncode == 2 and result.stderr.startswith(f"error: --dir {tmp_path / 'nosuch'}: no such folder")
+    assert "Traceback" not in result.stderr
