@@ -6,8 +6,8 @@
 Same machine, model, atoms and step count for every column:
 - training (with --dataset): three trainers of the same procedure, same data, epochs, seed, split, network
   and batch size: the seed's reference procedure (stock hippynn setup_and_train, pairs found every batch),
-  hippynn's loop with pairs precomputed once (training.engine: hippynn) and the lean trainer
-  (training.engine: lean); epoch time and test errors of each, and the lean trainer's speed-ups;
+  hippynn's loop with pairs precomputed once (training.trainer: hippynn) and the lean trainer
+  (training.trainer: lean); epoch time and test errors of each, and the lean trainer's speed-ups;
 - MD per size: our embedded engine (`python -m mlmd_parsl.md`, the timed stage of the quick profile,
   after its warm-up stages) on 1 and --ranks ranks; the raw model step (energy + forces on fixed pairs, no
   MD): ours ("model", the engine's floor) and hippynn's stock LAMMPS graph ("stock"); ASE's
@@ -34,9 +34,10 @@ import numpy as np
 
 from mlmd_parsl.science.reporting.plots import plot_step_cost
 from mlmd_parsl.science.reporting.step_cost import fit_step_cost
-from mlmd_parsl.science.lammps.deck import TIMED_STAGE, make_deck, protocol_by_name, with_timed_steps
+from mlmd_parsl.science.lammps.deck import TIMED_STAGE, ForceField, make_deck, protocol_by_name, with_timed_steps
 from mlmd_parsl.science.lammps.logs import parse_log
 from mlmd_parsl.science.reporting.engine_profile import profile_path, read_profile
+from mlmd_parsl.science.engine.options import EngineOptions, md_argv
 
 
 def replicated_atoms(box, zrep):
@@ -114,19 +115,17 @@ def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None, log_name=N
         from mlmd_parsl.science.lammps.site_lammps import site_lmp_environment
 
         model = args.site_models[engine]
-        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args), engine="mliap",
-                         model_file=model, kokkos=bool(args.kokkos_package))
+        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args), ForceField.mliap(model),
+                         kokkos=bool(args.kokkos_package))
         (workdir / f"in.{engine}").write_text(deck.text)
         cmd = [args.site_lmp, *site_kokkos_args(args), "-in", str(workdir / f"in.{engine}"), "-log", str(log),
                "-screen", "none"]
         env = site_lmp_environment(env)
     elif engine == "embedded":
-        cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", args.model, "--box", args.box, "--replicate", "2",
-               "2", str(zrep), "--profile", args.profile, "--timed-steps", str(args.timed_steps), "--device",
-               args.device, "--log", str(log), *(args.engine_args if engine_args is None else engine_args).split()]
+        cmd = md_argv(args.model, args.box, (2, 2, zrep), log, EngineOptions(device=args.device), profile=args.profile,
+                      timed_steps=args.timed_steps) + (args.engine_args if engine_args is None else engine_args).split()
     else:
-        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args), engine="eam",
-                         eam_file=eam_potential_path())
+        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args), ForceField.eam(eam_potential_path()))
         (workdir / "in.eam").write_text(deck.text)
         # through the lammps Python module (the same library as our engine), not an lmp executable
         run_deck = ("import sys; from mpi4py import MPI; from lammps import lammps; "

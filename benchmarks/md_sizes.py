@@ -16,14 +16,14 @@ from pathlib import Path
 
 from mlmd_parsl.science.lammps.logs import parse_log
 from mlmd_parsl.science.reporting.seed import seed_reference
+from mlmd_parsl.science.engine.options import EngineOptions, md_argv
 
 SEED_ZREPS = (2, 4, 8, 12, 16, 24, 32, 40, 48, 56, 64)
 
 
 def run_size(args, zrep, out_dir):
     log = out_dir / f"log_z{zrep}_{args.device.replace(':', '')}.lammps"
-    cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", args.model, "--box", args.box,
-           "--replicate", "2", "2", str(zrep), "--profile", args.profile, "--device", args.device, "--log", str(log)]
+    cmd = md_argv(args.model, args.box, (2, 2, zrep), log, EngineOptions(device=args.device), profile=args.profile)
     if args.ranks > 1:
         cmd = [args.mpiexec, "-n", str(args.ranks)] + cmd
     env = {**os.environ, "HIPPYNN_USE_CUSTOM_KERNELS": args.kernels, "PYTHONWARNINGS": "ignore"}

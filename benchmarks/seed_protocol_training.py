@@ -41,7 +41,7 @@ def main(argv=None):
                         help="the EAM that labelled a synthetic --dataset, or real (the DFT set)")
     args = parser.parse_args(argv)
     spec = TrainingSpec(max_epochs=args.max_epochs, termination_patience=args.patience, device=args.device,
-                        engine=args.engine, dist_soft_min=args.dist_soft_min, torch_seed=args.seed)
+                        trainer=args.engine, dist_soft_min=args.dist_soft_min, torch_seed=args.seed)
     start = time.perf_counter()
     real = args.oracle == "real"
     summary = train(args.dataset, args.out, spec, dataset_label="real" if real else "synthetic",

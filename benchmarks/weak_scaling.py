@@ -16,15 +16,15 @@ import time
 from pathlib import Path
 
 from mlmd_parsl.science.lammps.logs import parse_log
+from mlmd_parsl.science.engine.options import EngineOptions, md_argv
 
 
 def run_ranks(args, ranks, out_dir):
     case_dir = out_dir / f"weak_r{ranks}"
     case_dir.mkdir(parents=True, exist_ok=True)
     log = case_dir / "log.lammps"
-    cmd = [args.mpiexec, "-n", str(ranks), sys.executable, "-m", "mlmd_parsl.md", "--model", args.model,
-           "--box", args.box, "--replicate", "2", "2", str(args.zrep_per_rank * ranks), "--profile", args.profile,
-           "--device", args.device, "--log", str(log)]
+    cmd = [args.mpiexec, "-n", str(ranks), *md_argv(args.model, args.box, (2, 2, args.zrep_per_rank * ranks), log,
+                                                     EngineOptions(device=args.device), profile=args.profile)]
     env = {**os.environ, "HIPPYNN_USE_CUSTOM_KERNELS": args.kernels, "PYTHONWARNINGS": "ignore",
            "OMP_NUM_THREADS": str(args.threads_per_rank)}
     start = time.perf_counter()

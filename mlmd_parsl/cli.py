@@ -77,12 +77,13 @@ def check_dataset(site):
 
 def preflight(site):
     """Checks that need no Parsl: fail here, before any worker starts."""
+    from .science.choices import MDEngine
     from .science.lammps.build import preflight as lammps_preflight
     from .science.lammps.build import resolve_lmp
 
     check_dataset(site)
-    if site.md.engine == "mliap":
-        lammps_preflight("mliap", resolve_lmp(site.md.lmp), site.md.kokkos)
+    if site.md.engine is MDEngine.MLIAP:
+        lammps_preflight(site.md.engine, resolve_lmp(site.md.lmp), site.md.kokkos)
     if site.provider.kind == "slurm":
         from .orchestration.sites import listen_address
 
@@ -90,13 +91,14 @@ def preflight(site):
 
 
 def print_summary(collected, run_dir, out=print):
+    from .science.reporting.results import trainer_of
     from .science.validation.verdict import PHYSICS_CHECKS
 
     rows = collected["rows"]
     out("")
     train = rows[0]
     if train["status"] == "ok":
-        out(f"Training ({train['dataset']} dataset, {train.get('trainer') or 'hippynn'} trainer): FOM Average Epoch time {float(train['epoch_time_s']):.4f} s "
+        out(f"Training ({train['dataset']} dataset, {trainer_of(train)} trainer): FOM Average Epoch time {float(train['epoch_time_s']):.4f} s "
             f"over {train['epochs']} epochs; test EpA-MAE {train['test_epa_mae_mev']} meV/atom, "
             f"Force MAE {train['test_force_mae_mev_per_a']} meV/A")
         out(accuracy_gate_line(train))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from .arguments import ArgumentParser
 from .errors import UserInputError
-from .science.engine.model_steps import COMPILE_CHOICES, MODEL_STEPS, PAIR_KERNELS
-from .science.engine.pairs import DEFAULT_SKIN, MAX_PAIR_SKIN
+from .science.choices import ModelStepKind
+from .science.engine.options import COMPILE_CHOICES, DEFAULT_SKIN, MAX_PAIR_SKIN, PAIR_KERNELS, EngineOptions
 from .science.lammps.deck import PROFILES
 
 
@@ -33,7 +33,7 @@ def build_parser():
                         help="LAMMPS log file to write; placement.json and engine_profile.json go beside it")
     parser.add_argument("--device", default="cpu", help="torch device of the model (cpu, cuda, cuda:1)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--model-step", default="lean", choices=MODEL_STEPS,
+    parser.add_argument("--model-step", default=str(ModelStepKind.LEAN), choices=ModelStepKind.words(),
                         help="lean: the network re-written as one torch module (default; falls back to hippynn's "
                              "graph for networks it does not support); hippynn: hippynn's own LAMMPS graph")
     parser.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false",
@@ -52,6 +52,12 @@ def build_parser():
                         help=f"Angstrom beyond the cutoff that reused pair candidates reach (0 .. {MAX_PAIR_SKIN}; "
                              f"0 finds pairs every step; default {DEFAULT_SKIN})")
     return parser
+
+
+def engine_options(args) -> EngineOptions:
+    return EngineOptions(device=args.device, dtype=args.dtype, pair_skin=args.pair_skin, model_step=args.model_step,
+                         cuda_graph=args.cuda_graph, compact_min_atoms=args.compact_min_atoms,
+                         compile_network=args.compile_network, pair_kernels=args.pair_kernels)
 
 
 def check_arguments(args):
@@ -109,7 +115,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     from mpi4py import MPI
 
-    from .science.lammps.deck import make_deck, protocol_by_name, single_stage_protocol, with_timed_steps
+    from .science.lammps.deck import (DeckOutputs, ForceField, make_deck, protocol_by_name, single_stage_protocol,
+                                       with_timed_steps)
     from .science.engine.embedded import run_embedded
     from .science.model.export import model_cutoff
 
@@ -128,17 +135,11 @@ def main(argv=None):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     deck = make_deck(
-        Path(args.box).resolve(),
-        args.replicate,
-        protocol,
-        engine="embedded",
-        cutoff=model_cutoff(interface),  # LAMMPS keeps ghosts to the model's cutoff + skin
-        dump_forces=str(Path(args.dump_forces).resolve()) if args.dump_forces else None,
+        Path(args.box).resolve(), args.replicate, protocol,
+        ForceField.model_fix(model_cutoff(interface)),  # LAMMPS keeps ghosts to the model's cutoff + skin
+        outputs=DeckOutputs(dump_forces=str(Path(args.dump_forces).resolve()) if args.dump_forces else None),
     )
-    summary = run_embedded(deck, args.model, args.log, model_device=args.device, dtype=args.dtype, comm=comm,
-                           pair_skin=args.pair_skin, model_step=args.model_step, cuda_graph=args.cuda_graph,
-                           compact_min_atoms=args.compact_min_atoms, compile_network=args.compile_network,
-                           pair_kernels=args.pair_kernels)
+    summary = run_embedded(deck, args.model, args.log, engine_options(args), comm=comm)
     placement = comm.gather(rank_placement(summary["device"], summary["model_step"], summary["torch_threads"]), root=0)
     timings = comm.gather({k: summary[k] for k in ("timed_calls", "timed_pair_builds", "timed_ms_per_call")}, root=0)
     if comm.Get_rank() == 0:

@@ -44,36 +44,31 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from .science.model.export import load_exported_model
-    from .science.validation.spec import ValidationSpec
+    from .science.choices import MDEngine
+    from .science.validation.cross_engine import SiteEngine
     from .science.validation.suite import validate_model
 
     try:
         load_exported_model(args.model)
         if not Path(args.box).is_file():
             raise UserInputError(f"box file not found: {args.box}")
-        if any(r < 1 for r in args.ranks) or args.nve_steps < 1 or args.trajectory_steps < 1:
-            raise UserInputError("--ranks, --nve-steps and --trajectory-steps must be >= 1")
-        if args.md_5fs_steps < 10 or args.md_5fs_steps % 10:
-            raise UserInputError(f"--md-5fs-steps {args.md_5fs_steps}: a multiple of 10, at least 10 "
-                                 "(g(r) is sampled every 10 steps)")
+        spec = validation_spec(args)
         training = json.loads(Path(args.training_summary).read_text()) if args.training_summary else None
         site_engine = None
         if args.site_lmp:
             from .science.lammps.build import preflight, resolve_lmp
 
-            site_engine = {"lmp": preflight("mliap", resolve_lmp(args.site_lmp, "--site-lmp"), args.kokkos).executable,
-                           "model": args.site_model or args.model, "device": args.cross_device}
-            if not Path(site_engine["model"]).is_file():
-                raise UserInputError(f"--site-model {site_engine['model']}: no such file")
-            if args.kokkos:
-                site_engine["kokkos_package"] = kokkos_package(args, site_engine)
+            lmp = preflight(MDEngine.MLIAP, resolve_lmp(args.site_lmp, "--site-lmp"), args.kokkos).executable
+            site_model = args.site_model or args.model
+            if not Path(site_model).is_file():
+                raise UserInputError(f"--site-model {site_model}: no such file")
+            site_engine = SiteEngine(lmp, site_model, args.cross_device,
+                                     kokkos_package(args, lmp, site_model) if args.kokkos else ())
         elif args.site_model or args.kokkos:
             raise UserInputError("--site-model and --kokkos need --site-lmp")
     except (UserInputError, OSError, json.JSONDecodeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    spec = ValidationSpec(rank_counts=tuple(args.ranks), trajectory_steps=args.trajectory_steps, nve_steps=args.nve_steps,
-                          oracle_steps=args.md_5fs_steps, oracle_equilibration_steps=max(1, args.md_5fs_steps // 5))
     report = validate_model(args.model, args.box, args.out, spec, oracle=args.oracle_eam, training=training,
                             site_engine=site_engine)
     print((Path(args.out) / "validation.md").read_text())
@@ -81,7 +76,25 @@ def main(argv=None):
     return 1 if failed else 0
 
 
-def kokkos_package(args, site_engine) -> tuple:
+# ValidationSpec's keys as this command's flags, for its errors
+SPEC_FLAGS = {"rank_counts": "--ranks", "trajectory_steps": "--trajectory-steps", "nve_steps": "--nve-steps",
+              "oracle_steps": "--md-5fs-steps", "oracle_equilibration_steps": "--md-5fs-steps"}
+
+
+def validation_spec(args):
+    """The spec of the flags, checked by ValidationSpec itself; its complaint names the flag."""
+    from .science.spec_checks import InvalidSetting
+    from .science.validation.spec import ValidationSpec
+
+    try:
+        return ValidationSpec(rank_counts=tuple(args.ranks), trajectory_steps=args.trajectory_steps,
+                              nve_steps=args.nve_steps, oracle_steps=args.md_5fs_steps,
+                              oracle_equilibration_steps=max(1, args.md_5fs_steps // 5))
+    except InvalidSetting as exc:
+        raise UserInputError(f"{SPEC_FLAGS.get(exc.key, exc.key)} {exc.message}") from None
+
+
+def kokkos_package(args, lmp, site_model) -> tuple:
     """The `-pk kokkos` options --site-lmp accepts, found by running it (UserInputError naming why none ran)."""
     from .science.lammps.kokkos_options import parse_package
     from .science.lammps.site_lammps import choose_site_kokkos
@@ -90,10 +103,10 @@ def kokkos_package(args, site_engine) -> tuple:
         parse_package(args.kokkos_package)
     except ValueError as exc:
         raise UserInputError(f"--kokkos-package {exc}") from None
-    choice = choose_site_kokkos(site_engine["lmp"], site_engine["model"], args.box, Path(args.out) / "kokkos_probe",
+    choice = choose_site_kokkos(lmp, site_model, args.box, Path(args.out) / "kokkos_probe",
                                 args.kokkos_package)
     if choice.failure:
-        raise UserInputError(f"--site-lmp {site_engine['lmp']} cannot run the model through KOKKOS: {choice.failure}")
+        raise UserInputError(f"--site-lmp {lmp} cannot run the model through KOKKOS: {choice.failure}")
     print(f"site engine: {choice.describe()}", flush=True)
     return choice.package
 

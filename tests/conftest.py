@@ -66,7 +66,7 @@ def trained_model(tmp_path_factory):
     dataset = prepare_dataset({"path": None, "synthetic": asdict(spec)}, str(out / "cache"))
     summary = train_model(dataset, str(out / "train"), asdict(TrainingSpec(max_epochs=15)), "pytorch")
     exported = export_for_lammps(summary, str(out / "train"), "cpu")
-    return {"dir": out / "train", "summary": summary, "state": out / "train" / "network_state.pt", **exported}
+    return {"dir": out / "train", "summary": summary, "state": out / "train" / "network_state.pt", **asdict(exported)}
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Wrap the plain task functions as Parsl apps bound to a DataFlowKernel and executor labels."""
 from dataclasses import dataclass
 
-from . import provenance, tasks
+from . import case_plan, provenance, tasks
 from .retry import task_kind
 
 
@@ -26,19 +26,20 @@ class Apps:
 
 
 @task_kind("md")
-def _run_md(case, exported, python, custom_kernels, threads, stdout=None, stderr=None, parsl_resource_specification=None):
-    return tasks.md_command(case, exported, python, custom_kernels, threads)
+def _run_md(command, exported=None, stdout=None, stderr=None, parsl_resource_specification=None):
+    """`command`, a case's plan (case_plan.py); `exported`, the export's future, only makes Parsl wait for it."""
+    return command
 
 
 @task_kind("md")
 def _probe_mpi(expected_ranks, stdout=None, stderr=None, parsl_resource_specification=None):
-    return tasks.mpi_probe_command(expected_ranks)
+    return case_plan.mpi_probe_command(expected_ranks)
 
 
 @task_kind("preflight")
 def _probe_site_engine(probe_dir, lmp, kokkos_package, python, stdout=None, stderr=None,
                        parsl_resource_specification=None):
-    return tasks.site_engine_probe_command(probe_dir, lmp, kokkos_package, python)
+    return case_plan.site_engine_probe_command(probe_dir, lmp, kokkos_package, python)
 
 
 def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:

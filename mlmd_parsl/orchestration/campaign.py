@@ -1,23 +1,26 @@
 """The CLI's campaign: dataset -> training -> export -> MD cases -> validation -> results and report.
 
-`run_campaign` takes an already-running DataFlowKernel and executor labels and blocks until the
-report is written, reusing complete tasks of a resumed run. For futures instead, see builder.py.
+`run_campaign` takes an already-running DataFlowKernel and executor labels and blocks until the report is
+written. It is the library's campaign (builder.py: the same model, case plans, validation and collection) plus
+what needs a driver that waits: the site engine's preflight before any MD case, complete cases of a resumed run
+reused rather than rerun, and a progress line per task.
 """
-import sys
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 from ..config import SiteConfig
+from ..science.choices import MDEngine
 from ..science.lammps.logs import parse_log
 from .apps import ExecutorLabels, make_apps
-from .builder import submit_md_case, submit_model, training_outcome
-from .cases import CaseOutcome, md_cases, mpi_resources, site_lmp, threads_per_rank
+from .builder import collection_args, submit_md_case, submit_model, submit_validation
+from .case_plan import plan_case
+from .cases import CaseOutcome, md_cases, mpi_resources, site_lmp
 from .code_digest import source_digest
 from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
 from .resume import is_done, mark_done
-from .rundir import find_baselines, train_dir, update_manifest, validation_dir
-from .tasks import collect_results, md_command
+from .rundir import train_dir, update_manifest
+from .tasks import collect_results
 
 
 def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = ExecutorLabels(), log=print,
@@ -34,16 +37,28 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
         progress.report(name, future.exception(), _brief(name, future, future.exception()))
 
     launch = None  # the site engine's launch as the preflight found it (engine mliap)
-    if site.md.engine == "mliap" and export_f.exception() is None and cases:
+    if site.md.engine is MDEngine.MLIAP and export_f.exception() is None and cases:
         launch = preflight_site_engine(site, run_dir, parsl_probe(apps, site), log)
         if launch.get("kokkos"):
             cases = md_cases(site, run_dir, tuple(launch["kokkos"]["package"].split()))
+    outcomes = run_md_cases(apps, site, cases, export_f, progress)
+    validation = None
+    if site.validation.enabled and export_f.exception() is None:
+        validation = wait_for_validation(submit_validation(apps, site, run_dir, export_f, train_f, cases), progress)
+    # In this process, not as a task: results.csv must be written even when every block is gone
+    # (walltime, lost nodes), and collection only parses logs and draws plots.
+    collected = collect_results(*collection_args(site, run_dir, train_f, dataset_f, outcomes, validation))
+    record_provenance(run_dir, dfk, worker_f, dataset_f, export_f, outcomes)
+    if launch:
+        collected["site_engine"] = launch
+    return collected
 
-    # MD cases are submitted once the model exists: a case whose inputs (model bytes, deck parameters,
-    # engine, code versions) match a complete earlier run of it in this folder is reused, not rerun.
+
+def run_md_cases(apps, site: SiteConfig, cases: list, export_f, progress: Progress) -> list:
+    """Every MD case once the model exists, as a CaseOutcome: a case whose inputs (model bytes, deck parameters,
+    engine, command, code versions) match a complete earlier run of it in this folder is reused, not rerun."""
     outcomes = {}  # task -> CaseOutcome
     md_futures = {}
-    python = site.provider.python or sys.executable
     md_code = source_digest(f"md_{site.md.engine}")  # the same for every case: hashed once, not per case
     for case in cases:
         case.dir.mkdir(parents=True, exist_ok=True)
@@ -51,16 +66,14 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
             outcomes[case.task] = CaseOutcome(case, error="not run: the export failed")
             progress.report(case.task, RuntimeError(outcomes[case.task].error), "")
             continue
-        exported = export_f.result()
-        threads = threads_per_rank(site, case.ranks, case.packed)
-        command = md_command(case, exported, python, site.md.custom_kernels, threads)
-        key = case.content_key(exported, site.md.custom_kernels, threads, command, md_code)
-        outcomes[case.task] = CaseOutcome(case, key=key, command=command, threads=threads)
+        plan = plan_case(site, case)
+        key = plan.content_key(export_f.result(), site.md.custom_kernels, md_code)
+        outcomes[case.task] = CaseOutcome(case, key=key, command=plan.command, threads=plan.threads)
         if is_done(case.dir, "md", key) and parse_log(case.log).status == "ok":
             _note_throughput(progress, case)
             progress.report(case.task, None, " (reused)" + _md_brief(case))
             continue
-        md_futures[submit_md_case(apps, site, case, exported)] = case
+        md_futures[submit_md_case(apps, site, plan, export_f.result())] = case
     for future, case in progress.as_completed(md_futures):
         exc = future.exception()
         outcome = outcomes[case.task]
@@ -70,47 +83,25 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
         if exc is not None:
             outcome = outcomes[case.task] = replace(outcome, error=describe_md_failure(case, outcome.command, future))
         progress.report(case.task, exc, _md_brief(case) if exc is None else "", failure=outcome.error)
-    outcomes = [outcomes[case.task] for case in cases]
+    return [outcomes[case.task] for case in cases]
 
-    training = training_outcome(train_f, dataset_f, train_dir(run_dir))
+
+def wait_for_validation(validation_f, progress: Progress):
+    """The validation's result (None if it failed), with status lines while the checks run."""
     validation = None
-    if site.validation.enabled and export_f.exception() is None:
-        # After the MD cases, so that it never shares the cores with a timed run.
-        site_engine = ({"lmp": site_lmp(site), "mliap_model": site.md.mliap_model, "device": site.md.model_device,
-                        "kokkos_package": cases[0].kokkos_package if cases else ()}
-                       if site.md.engine == "mliap" else None)
-        validation_f = apps.validate(export_f, train_f, str(validation_dir(run_dir)), asdict(site.validation.spec),
-                                     site_engine)
-        for _ in progress.as_completed({validation_f: "validation"}):  # status lines while the checks run
-            exc = validation_f.exception()
-            validation = validation_f.result() if exc is None else None
-            progress.report("validation", exc, f" - {_flags_text(validation['flags'])} - report {validation['report']}"
-                            if validation else "")
-    # In this process, not as a task: results.csv must be written even when every block is gone
-    # (walltime, lost nodes), and collection only parses logs and draws plots.
-    collected = collect_results(str(run_dir), training, outcomes, site.name, validation, find_baselines(site, run_dir),
-                                site.report.regression_tolerance, report_context(run_dir))
-    record_provenance(run_dir, dfk, worker_f, dataset_f, export_f, outcomes)
-    if launch:
-        collected["site_engine"] = launch
-    return collected
-
-
-def report_context(run_dir: Path) -> dict:
-    """Run name, host and the checkout's commit for report.md's first line (from manifest.json)."""
-    import json
-
-    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").is_file() else {}
-    code = manifest.get("code") or {}
-    return {"run": run_dir.name, "host": (manifest.get("host") or {}).get("hostname", ""),
-            "commit": code.get("commit"), "dirty": code.get("dirty")}
+    for _ in progress.as_completed({validation_f: "validation"}):
+        exc = validation_f.exception()
+        validation = validation_f.result() if exc is None else None
+        progress.report("validation", exc, f" - {_flags_text(validation['flags'])} - report {validation['report']}"
+                        if validation else "")
+    return validation
 
 
 def parsl_probe(apps, site: SiteConfig):
     """run_probe for preflight_site_engine: the probe as an MPI task, launched the way MD cases are."""
     def run_probe(probe_dir: Path, lmp: str, kokkos_package: tuple):
         future = apps.probe_site_engine(
-            str(probe_dir), lmp, kokkos_package, site.provider.python or sys.executable,
+            str(probe_dir), lmp, kokkos_package, site.provider.task_python,
             stdout=str(probe_dir / "stdout.txt"), stderr=str(probe_dir / "stderr.txt"),
             parsl_resource_specification=mpi_resources(site, 1))
         return future.exception()
@@ -121,7 +112,7 @@ def parsl_probe(apps, site: SiteConfig):
 def preflight_site_engine(site: SiteConfig, run_dir: Path, run_probe, log=print) -> dict:
     """Preflight by doing: the site's `lmp` evaluates the exported model once (run 0, one rank, launched as MD
     cases are) before any MD case; on GPUs through KOKKOS it finds the options that `lmp` accepts
-    (kokkos_options.py says how). run_probe(probe_dir, lmp, kokkos_package) runs tasks.site_engine_probe_command
+    (kokkos_options.py says how). run_probe(probe_dir, lmp, kokkos_package) runs case_plan.site_engine_probe_command
     with its output in probe_dir/stdout.txt and stderr.txt and returns its exception or None. Returns {"lmp",
     "kokkos": KokkosChoice record or None}, also written to the manifest; raises EngineError (exit 2) quoting
     why it failed. The trained model is kept."""
@@ -185,7 +176,7 @@ def record_provenance(run_dir: Path, dfk, worker_f, dataset_f, export_f, outcome
     jobs = {label: dict(getattr(executor, "blocks_to_job_id", {}))
             for label, executor in dfk.executors.items() if label != "_parsl_internal"}
     dataset = dataset_f.result() if dataset_f.exception() is None else {}
-    exported = export_f.result() if export_f.exception() is None else {}
+    exported = export_f.result() if export_f.exception() is None else None
     update_manifest(run_dir, worker=result_or_error(worker_f), scheduler_jobs=jobs,
                     lineage=lineage(dataset, train_dir(run_dir), exported, outcomes))
 

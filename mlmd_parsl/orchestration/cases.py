@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import SiteConfig
+from ..science.choices import MLIAP_LEAN_LABEL, MDEngine, MliapExport
+from ..science.model.export import Export
 from .rundir import md_case_dir, site_engine_preflight_dir, train_dir
 
 
@@ -20,15 +22,19 @@ class MDCase:
     ranks: int
     packed: bool  # one rank on one GPU, run by a worker of the python executor (no MPI launcher)
     profile: str
-    engine: str  # embedded | mliap
+    engine: MDEngine
     model_device: str
     dtype: str
     lmp: str  # the site's LAMMPS (engine mliap), as configured: resolved on the worker
     kokkos: bool
     kokkos_package: tuple  # -pk kokkos options (with kokkos): planned, then what the site engine preflight kept
-    mliap_model: str  # hippynn | lean: which export `pair_style mliap unified` loads
+    mliap_model: MliapExport  # which export `pair_style mliap unified` loads (hippynn with the embedded engine)
     kokkos_gpus: int  # -k on g N: the GPUs each node's ranks share
     run_dir: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "engine", MDEngine(self.engine))
+        object.__setattr__(self, "mliap_model", MliapExport(self.mliap_model))
 
     @property
     def zrep(self) -> int:
@@ -51,19 +57,15 @@ class MDCase:
         return self.dir / "stderr.txt"
 
     @property
-    def uses_lean_export(self) -> bool:
-        return self.engine == "mliap" and self.mliap_model == "lean"
-
-    @property
     def engine_label(self) -> str:
         """What results.csv calls the engine: the site engine's rows say which export it loaded."""
-        return "mliap-lean" if self.uses_lean_export else self.engine
+        return MLIAP_LEAN_LABEL if self.mliap_model is MliapExport.LEAN else str(self.engine)
 
-    def model_file(self, exported: dict) -> str:
-        """The exported file this case's engine loads."""
-        return exported["lean_model"] if self.uses_lean_export else exported["model"]
+    def model_file(self, exported: Export) -> str:
+        """The exported file this case's engine loads (the embedded engine: hippynn's export)."""
+        return exported.mliap_file(self.mliap_model)
 
-    def content_key(self, exported: dict, custom_kernels: str, threads: int, command: str, code: str) -> str:
+    def content_key(self, exported: Export, custom_kernels: str, threads: int, command: str, code: str) -> str:
         """Every input of the run (model bytes, deck parameters, engine, lmp, threads, its command line, `code`:
         the source digest of its engine or deck, and the versions of the packages it runs)."""
         from ..science.model.dataset import file_sha256
@@ -104,7 +106,7 @@ def md_cases(site: SiteConfig, run_dir: Path, kokkos_package: tuple = ()) -> lis
     weak = site.md.weak_scaling
     if weak.zrep_per_rank:
         points += [("weak", f"weak_r{r}", weak.zrep_per_rank * r, r) for r in weak.ranks]
-    lmp = site_lmp(site) if site.md.engine == "mliap" else ""
+    lmp = site_lmp(site) if site.md.engine is MDEngine.MLIAP else ""
     package = (tuple(kokkos_package) or planned_package(site.md.kokkos_package)) if site.md.kokkos else ()
     return [
         MDCase(
@@ -127,14 +129,12 @@ def site_lmp(site: SiteConfig) -> str:
 
 def site_engine_deck(case: MDCase):
     """The MD-HO deck with `pair_style mliap unified` (the seed's deck) on md.mliap_model's export."""
-    from ..science.lammps.deck import make_deck, protocol_by_name
+    from ..science.lammps.deck import ForceField, make_deck, protocol_by_name
     from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES
 
     trained = train_dir(case.run_dir)
-    return make_deck(
-        trained / BOX_FILE, case.replicate, protocol_by_name(case.profile), engine="mliap",
-        model_file=trained / MLIAP_MODEL_FILES[case.mliap_model], kokkos=case.kokkos,
-    )
+    return make_deck(trained / BOX_FILE, case.replicate, protocol_by_name(case.profile),
+                     ForceField.mliap(trained / MLIAP_MODEL_FILES[case.mliap_model]), kokkos=case.kokkos)
 
 
 def write_site_engine_deck(case: MDCase) -> Path:
@@ -145,7 +145,7 @@ def write_site_engine_deck(case: MDCase) -> Path:
 
 def write_site_engine_probe(site: SiteConfig, run_dir: Path) -> Path:
     """The preflight's folder and in.lammps: the site's export evaluated once (run 0)."""
-    from ..science.lammps.deck import make_deck, single_stage_protocol
+    from ..science.lammps.deck import ForceField, make_deck, single_stage_protocol
     from ..science.lammps.site_lammps import PROBE_REPLICATE
     from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES
 
@@ -153,8 +153,8 @@ def write_site_engine_probe(site: SiteConfig, run_dir: Path) -> Path:
     probe_dir = site_engine_preflight_dir(run_dir)
     probe_dir.mkdir(parents=True, exist_ok=True)
     clear_probe_outputs(probe_dir)
-    deck = make_deck(trained / BOX_FILE, PROBE_REPLICATE, single_stage_protocol(0), engine="mliap",
-                     model_file=trained / MLIAP_MODEL_FILES[site.md.mliap_model], kokkos=site.md.kokkos)
+    deck = make_deck(trained / BOX_FILE, PROBE_REPLICATE, single_stage_protocol(0),
+                     ForceField.mliap(trained / MLIAP_MODEL_FILES[site.md.mliap_model]), kokkos=site.md.kokkos)
     (probe_dir / "in.lammps").write_text(deck.text)
     return probe_dir
 

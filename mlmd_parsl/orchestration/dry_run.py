@@ -13,13 +13,16 @@ from pathlib import Path
 from ..config import SiteConfig
 from ..science.lammps.kokkos_options import (AUTO, NEWTON_REFUSAL, SEED_PACKAGE, package_text, planned_package,
                                                preflight_candidates)
-from ..science.model.export import BOX_FILE, MODEL_FILE
-from .builder import training_threads
-from .cases import md_cases, mpi_resources, site_engine_deck, site_lmp, threads_per_rank
-from .rundir import site_engine_preflight_dir, train_dir
-from .tasks import md_command, site_engine_probe_command
+from ..science.choices import MDEngine
+from . import tasks as python_tasks
+from .case_plan import plan_case, site_engine_probe_command, training_threads
+from .cases import md_cases, mpi_resources, site_engine_deck, site_lmp
+from .rundir import site_engine_preflight_dir
 
-PYTHON_TASKS = ("prepare_dataset", "train_model", "export_for_lammps", "validate_exported_model", "collect_results")
+# (python task, what runs before it in the plan): the site engine's preflight runs after the export, the MD cases
+# after that, and the validation and the collection after them
+MODEL_TASKS = (python_tasks.prepare_dataset, python_tasks.train_model, python_tasks.export_for_lammps)
+FINAL_TASKS = (python_tasks.validate_exported_model, python_tasks.collect_results)
 
 
 def mpi_prefix(site: SiteConfig, resources: dict) -> str:
@@ -57,29 +60,44 @@ def sbatch_scripts(executors, run_dir: Path) -> dict:
 
 
 def plan(site: SiteConfig, run_dir: Path) -> list:
-    python = site.provider.python or sys.executable
-    trained = train_dir(run_dir)
-    exported = {"model": str(trained / MODEL_FILE), "box": str(trained / BOX_FILE)}
+    """Every task in the order the campaign runs them: the model's, the site engine's preflight, the MD cases, then
+    the validation and the collection."""
     p = site.provider
     worker = (f"1 of {p.gpus_per_node} workers: 1 GPU, {max(1, p.cores_per_node // p.gpus_per_node)} cores"
               if p.gpus_per_node else "1 worker, whole node")
-    tasks = [{"task": name, "executor": "cpu (HighThroughputExecutor)", "resources": worker,
-              "command": f"python app mlmd_parsl.orchestration.tasks.{name}"} for name in PYTHON_TASKS]
-    tasks[1]["command"] += f" (torch threads: {training_threads(site)})"
-    if site.md.engine == "mliap":
-        resources = mpi_resources(site, 1)
-        tries = preflight_candidates(site.md.kokkos_package) if site.md.kokkos else [()]
-        for number, package in enumerate(tries, start=1):
-            command = site_engine_probe_command(str(site_engine_preflight_dir(run_dir)), site_lmp(site), package,
-                                                python)
-            tasks.insert(-2, {"task": "site_engine_preflight (run 0 of the export, before any MD case"
-                                      + _preflight_try(number, len(tries), package) + ")",
-                              "executor": "mpi (MPIExecutor)", "resources": resources,
-                              "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))})
+
+    def python_task(function):
+        return {"task": function.__name__, "executor": "cpu (HighThroughputExecutor)", "resources": worker,
+                "command": f"python app {function.__module__}.{function.__name__}"}
+
+    model = [python_task(function) for function in MODEL_TASKS]
+    model[1]["command"] += f" (torch threads: {training_threads(site)})"
+    return model + preflight_tasks(site, run_dir) + md_case_tasks(site, run_dir) + [python_task(f) for f in FINAL_TASKS]
+
+
+def preflight_tasks(site: SiteConfig, run_dir: Path) -> list:
+    if site.md.engine is not MDEngine.MLIAP:
+        return []
+    resources = mpi_resources(site, 1)
+    tries = preflight_candidates(site.md.kokkos_package) if site.md.kokkos else [()]
+    tasks = []
+    for number, package in enumerate(tries, start=1):
+        command = site_engine_probe_command(str(site_engine_preflight_dir(run_dir)), site_lmp(site), package,
+                                            site.provider.task_python)
+        tasks.append({"task": "site_engine_preflight (run 0 of the export, before any MD case"
+                              + _preflight_try(number, len(tries), package) + ")",
+                      "executor": "mpi (MPIExecutor)", "resources": resources,
+                      "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))})
+    return tasks
+
+
+def md_case_tasks(site: SiteConfig, run_dir: Path) -> list:
+    """Each MD case's executor, resources, atoms and command: the command plan_case gives the real run, with the
+    launcher Parsl would put in $PARSL_MPI_PREFIX."""
     unit_atoms = _unit_box_atoms(site)
+    tasks = []
     for case in md_cases(site, run_dir):
-        threads = threads_per_rank(site, case.ranks, case.packed)
-        command = md_command(case, exported, python, site.md.custom_kernels, threads)
+        command = plan_case(site, case).command
         if case.packed:
             task = {"executor": "cpu (HighThroughputExecutor, one worker per GPU)",
                     "resources": "1 GPU: the worker's CUDA_VISIBLE_DEVICES (available_accelerators)"}
@@ -88,7 +106,7 @@ def plan(site: SiteConfig, run_dir: Path) -> list:
             task = {"executor": "mpi (MPIExecutor)", "resources": resources}
             command = command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))
         atoms = unit_atoms * case.replicate[0] * case.replicate[1] * case.replicate[2] if unit_atoms else None
-        tasks.insert(-2, {"task": case.task, "atoms": atoms, **task, "command": command})
+        tasks.append({"task": case.task, "atoms": atoms, **task, "command": command})
     return tasks
 
 
@@ -186,7 +204,7 @@ def print_plan(site: SiteConfig, run_dir: Path, out=print):
                f", the line LAMMPS since 2024 accepts; where the site's LAMMPS takes the seed's "
                f"'{package_text(SEED_PACKAGE)}', the preflight keeps that and the cases run it")
             + ". The run's manifest (site_engine) and summary say which line ran.")
-    if site.md.engine == "mliap":
+    if site.md.engine is MDEngine.MLIAP:
         case = md_cases(site, run_dir)[0]
         deck = site_engine_deck(case)
         out(f"\n# in.lammps of {case.task} (each case's differs only in its replicate line):\n{deck.text}")

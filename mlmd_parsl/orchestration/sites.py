@@ -52,7 +52,7 @@ def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     from parsl.launchers import SimpleLauncher
     from parsl.providers import LocalProvider
 
-    bindir = Path(site.provider.python or sys.executable).parent
+    bindir = Path(site.provider.task_python).parent
     nodefile = run_dir / "parsl_nodefile"
     nodefile.write_text("localhost\n")
     # UCX_NET_DEVICES=lo: MPICH's UCX netmod would otherwise listen on every interface; one node needs none.
@@ -131,7 +131,7 @@ def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     from parsl.launchers import SrunLauncher
 
     p = site.provider
-    python_bin = Path(p.python or sys.executable).parent
+    python_bin = Path(p.task_python).parent
     worker_init = f"export PATH={python_bin}:$PATH; {p.worker_init}"
     htex_provider = slurm_provider(site, 1, worker_init)
     address = listen_address(p.interface)

@@ -1,10 +1,11 @@
-"""Plain functions that become Parsl apps in apps.py. Only paths, small dicts and MD cases go in and out.
+"""Plain functions that become Parsl apps in apps.py. Only paths, small dicts, exports and MD cases go in and out.
 Each is tagged with its task kind: the retry budget of the site's `retries:` section that it draws on."""
 import dataclasses
-import shlex
 from pathlib import Path
 
-from .cases import CaseOutcome, MDCase
+from ..science.model.export import Export
+from ..science.validation.cross_engine import SiteEngine
+from .cases import CaseOutcome
 from .retry import task_kind
 
 
@@ -57,7 +58,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
 
 
 @task_kind("export")
-def export_for_lammps(training_summary: dict, train_dir: str, model_device: str, lean: bool = False) -> dict:
+def export_for_lammps(training_summary: dict, train_dir: str, model_device: str, lean: bool = False) -> Export:
     """hippynn_lammps_model.pt and ag_box.data; with `lean`, also lean_lammps_model.pt (md.mliap_model: lean)."""
     from mlmd_parsl.orchestration.code_digest import source_digest
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
@@ -76,8 +77,8 @@ def export_for_lammps(training_summary: dict, train_dir: str, model_device: str,
     if not reused:
         paths = export_model(state, training_summary["dataset"], train_dir, model_device, lean=lean)
         mark_done(folder, "export", key)
-    return {**paths, "dataset_label": training_summary["dataset_label"], "oracle": training_oracle(training_summary),
-            "reused": reused}
+    return Export(**paths, dataset_label=training_summary["dataset_label"], oracle=training_oracle(training_summary),
+                  reused=reused)
 
 
 def training_oracle(training_summary: dict):
@@ -88,104 +89,32 @@ def training_oracle(training_summary: dict):
     return training_summary.get("oracle") or "ag_u3"
 
 
-def launch_prefix(case: MDCase) -> str:
-    """Parsl's MPIExecutor fills $PARSL_MPI_PREFIX (mpiexec/srun ...). A packed single-GPU case starts as an
-    MPI singleton, with the PMI variables of the srun that started its worker removed (MPI would use them)."""
-    if case.packed:
-        return "env -u PMI_FD -u PMI_RANK -u PMI_SIZE -u PMI_JOBID -u PMIX_RANK -u PMIX_NAMESPACE "
-    return "$PARSL_MPI_PREFIX "
-
-
-def md_command(case: MDCase, exported: dict, python: str, custom_kernels: str, threads: int) -> str:
-    """The bash command of one MD case (see launch_prefix for how it starts its ranks)."""
-    if case.engine == "mliap":
-        return site_engine_command(case, threads, python)
-    args = [
-        python, "-m", "mlmd_parsl.md",
-        "--model", exported["model"],
-        "--box", exported["box"],
-        "--replicate", *map(str, case.replicate),
-        "--profile", case.profile,
-        "--log", str(case.log),
-        "--device", case.model_device,
-        "--dtype", case.dtype,
-    ]
-    return (
-        f"cd {shlex.quote(str(case.dir))} && "
-        f"export OMP_NUM_THREADS={int(threads)} HIPPYNN_USE_CUSTOM_KERNELS={shlex.quote(custom_kernels)} "
-        "PYTHONWARNINGS=ignore && "
-        f"{launch_prefix(case)}{' '.join(shlex.quote(a) for a in args)}"
-    )
-
-
-def site_engine_command(case: MDCase, threads: int, python: str) -> str:
-    """The seed's way: the site's LAMMPS runs in.lammps (pair_style mliap unified) written by the campaign,
-    with the environment its embedded Python needs (science/site_lammps.py says why)."""
-    from mlmd_parsl.science.lammps.kokkos_options import kokkos_gpu_args
-    from mlmd_parsl.science.lammps.site_lammps import site_lmp_shell_exports
-
-    kokkos = kokkos_gpu_args(case.kokkos_gpus, case.kokkos_package) if case.kokkos else []
-    args = [case.lmp, *kokkos, "-in", "in.lammps", "-log", str(case.log)]
-    return (
-        f"cd {shlex.quote(str(case.dir))} && export OMP_NUM_THREADS={int(threads)} PYTHONWARNINGS=ignore && "
-        f"{site_lmp_shell_exports(python)} && "
-        f"{launch_prefix(case)}{' '.join(shlex.quote(a) for a in args)}"
-    )
-
-
-def site_engine_probe_command(probe_dir: str, lmp: str, kokkos_package: tuple, python: str) -> str:
-    """Preflight by doing: one rank of the site's LAMMPS evaluates the exported model once (run 0), launched the
-    way MD cases are (on one GPU through KOKKOS with `-pk kokkos <kokkos_package>` when that is given), so
-    whatever stops it (model load, imports, packages, Kokkos options, MPI) stops it here, in seconds."""
-    from mlmd_parsl.science.lammps.kokkos_options import kokkos_gpu_args
-    from mlmd_parsl.science.lammps.site_lammps import site_lmp_shell_exports
-
-    args = [lmp, *(kokkos_gpu_args(1, kokkos_package) if kokkos_package else []), "-in", "in.lammps", "-log",
-            "log.lammps"]
-    return (f"cd {shlex.quote(probe_dir)} && export OMP_NUM_THREADS=1 PYTHONWARNINGS=ignore && "
-            f"{site_lmp_shell_exports(python)} && $PARSL_MPI_PREFIX {' '.join(shlex.quote(a) for a in args)}")
-
-
 @task_kind("validation")
-def validate_exported_model(exported: dict, training_summary: dict, out_dir: str, spec: dict,
-                            site_engine: dict = None) -> dict:
+def validate_exported_model(exported: Export, training_summary: dict, out_dir: str, spec: dict,
+                            site_engine: SiteEngine = None) -> dict:
     """The physics validation suite on the exported model (the EAM oracle comparison on synthetic data); with
-    site_engine ({"lmp", "mliap_model", "kokkos_package", "device"}), the site's LAMMPS against the embedded
-    engine too."""
-    from mlmd_parsl.science.validation.spec import ValidationSpec
-    from mlmd_parsl.science.validation.suite import validate_model
-
+    `site_engine`, the site's LAMMPS against the embedded engine too."""
     import json
 
     from mlmd_parsl.orchestration.code_digest import source_digest
     from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
     from mlmd_parsl.science.model.dataset import file_sha256
+    from mlmd_parsl.science.validation.spec import ValidationSpec
+    from mlmd_parsl.science.validation.suite import validate_model
 
-    oracle = exported["oracle"]
-    if site_engine:
-        model_key = "lean_model" if site_engine["mliap_model"] == "lean" else "model"
-        site_engine = {**{k: v for k, v in site_engine.items() if k != "mliap_model"}, "model": exported[model_key]}
+    site_key = ({**dataclasses.asdict(site_engine), "model": file_sha256(site_engine.model)} if site_engine else None)
     key = content_key(source_digest("validation"), what="validation",
-                      model=file_sha256(exported["model"]), spec=spec, oracle=oracle,
-                      training=training_summary.get("metrics"),
-                      site_engine={**site_engine, "model": file_sha256(site_engine["model"])} if site_engine else None)
+                      model=file_sha256(exported.model), spec=spec, oracle=exported.oracle,
+                      training=training_summary.get("metrics"), site_engine=site_key)
     report_json = Path(out_dir) / "validation.json"
     if is_done(out_dir, "validation", key, [report_json]):
         return {"flags": json.loads(report_json.read_text())["flags"], "report": str(Path(out_dir) / "validation.md"),
                 "reused": True}
     spec = ValidationSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
-    report = validate_model(exported["model"], exported["box"], out_dir, spec,
-                            oracle=oracle, training=training_summary, site_engine=site_engine)
+    report = validate_model(exported.model, exported.box, out_dir, spec,
+                            oracle=exported.oracle, training=training_summary, site_engine=site_engine)
     mark_done(out_dir, "validation", key)
     return {"flags": report["flags"], "report": str(Path(out_dir) / "validation.md")}
-
-
-def mpi_probe_command(expected_ranks: int) -> str:
-    """An MPI task that prints 'rank size' per rank and fails unless it sees `expected_ranks` ranks in one
-    world: srun without PMI2 (or a launcher/MPI mismatch) starts N singletons that each believe size is 1."""
-    code = ("from mpi4py import MPI; import sys; c = MPI.COMM_WORLD; print(c.Get_rank(), c.Get_size(), flush=True); "
-            f"sys.exit(0 if c.Get_size() == {int(expected_ranks)} else 3)")
-    return f"$PARSL_MPI_PREFIX python -c {shlex.quote(code)}"
 
 
 @task_kind("collection")

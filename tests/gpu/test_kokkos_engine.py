@@ -11,13 +11,13 @@ import pytest
 from mlmd_parsl.config import load_site_config
 from mlmd_parsl.orchestration.campaign import preflight_site_engine
 from mlmd_parsl.orchestration.cases import md_cases, write_site_engine_deck
-from mlmd_parsl.orchestration.tasks import md_command, site_engine_probe_command
-from mlmd_parsl.science.lammps.deck import make_deck, single_stage_protocol
+from mlmd_parsl.orchestration.case_plan import md_command, site_engine_probe_command
+from mlmd_parsl.science.lammps.deck import DeckOutputs, ForceField, make_deck, single_stage_protocol
 from mlmd_parsl.science.lammps.kokkos_options import CURRENT_PACKAGE, NEWTON_REFUSAL, SEED_PACKAGE
 from mlmd_parsl.science.lammps.logs import thermo_tables
 from mlmd_parsl.science.lammps.site_lammps import choose_site_kokkos, run_site_lammps
 from mlmd_parsl.science.reporting.results import md_row
-from mlmd_parsl.science.validation.cross_engine import CROSS_ENGINE_BOXES, check_cross_engine
+from mlmd_parsl.science.validation.cross_engine import CROSS_ENGINE_BOXES, SiteEngine, check_cross_engine
 from mlmd_parsl.science.validation.reference import read_force_dump
 from mlmd_parsl.science.validation.spec import ValidationSpec
 from tests.conftest import child_env
@@ -102,8 +102,8 @@ def test_preflight_keeps_a_kokkos_line_lammps_accepts_and_a_quick_case_runs_with
 
 def kokkos_run_0(lmp, package, model, box, folder, tag):
     dump = folder / f"{tag}.dump"
-    deck = make_deck(Path(box).resolve(), (2, 2, 4), single_stage_protocol(0), engine="mliap",
-                     model_file=Path(model).resolve(), kokkos=True, dump_forces=str(dump))
+    deck = make_deck(Path(box).resolve(), (2, 2, 4), single_stage_protocol(0), ForceField.mliap(Path(model).resolve()),
+                     kokkos=True, outputs=DeckOutputs(dump_forces=str(dump)))
     log = run_site_lammps(lmp, deck.text, folder, 1, package, tag=tag)
     assert "will use up to 1 GPU(s) per node" in log.read_text()
     return read_force_dump(dump)[2], thermo_tables(log)["timed"][0], (folder / f"{tag}.out").read_text()
@@ -138,8 +138,7 @@ def check_same_results(forces, row, lean_forces, lean_row):
 def test_cross_engine_check_the_kokkos_engine_against_the_embedded_engine_on_cuda(
         kokkos_lmp, kokkos_package, cuda_run, tmp_path, mliap_model):
     run_dir, exported = cuda_run
-    site_engine = {"lmp": kokkos_lmp, "model": exported[EXPORTS[mliap_model]], "kokkos_package": kokkos_package,
-                   "device": "cuda"}
+    site_engine = SiteEngine(kokkos_lmp, exported[EXPORTS[mliap_model]], "cuda", tuple(kokkos_package))
     cross = check_cross_engine(site_engine, exported["model"], exported["box"], tmp_path, ValidationSpec(rank_counts=(1,)))
     assert cross["ok"], cross
     assert cross["kokkos_package"] == " ".join(kokkos_package) and cross["embedded_device"] == "cuda"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlmd_parsl.science.lammps.deck import make_deck, single_stage_protocol
+from mlmd_parsl.science.lammps.deck import DeckOutputs, ForceField, make_deck, single_stage_protocol
 from mlmd_parsl.science.lammps.logs import thermo_tables
 from mlmd_parsl.science.validation.reference import read_force_dump
 from mlmd_parsl.science.lammps.site_lammps import run_site_lammps
@@ -22,8 +22,8 @@ VIRIAL = ("Pxx", "Pyy", "Pzz", "Pxy", "Pxz", "Pyz")
 
 def site_run_0(lmp, model, box, folder, ranks, tag):
     dump = folder / f"{tag}.dump"
-    deck = make_deck(Path(box).resolve(), (2, 2, 2), single_stage_protocol(0), engine="mliap",
-                     model_file=Path(model).resolve(), dump_forces=str(dump))
+    deck = make_deck(Path(box).resolve(), (2, 2, 2), single_stage_protocol(0), ForceField.mliap(Path(model).resolve()),
+                     outputs=DeckOutputs(dump_forces=str(dump)))
     log = run_site_lammps(lmp, deck.text, folder, ranks, tag=tag)
     assert f"on {ranks} procs for 0 steps" in log.read_text()
     return read_force_dump(dump)[2], thermo_tables(log)["timed"][0]

@@ -43,7 +43,7 @@ CONFIG_CASES = [  # --set overrides of the local site -> fragment
     (["provider.walltime=90min"], "provider.walltime: '90min'; expected HH:MM:SS"),
     (["md.nosuch=1"], "md.nosuch: unknown key; allowed keys: engine, profile"),
     (["training.max_epochs=many"], "training.max_epochs: expected an integer, got 'many'"),
-    (["training.engine=fast"], "training.engine: 'fast'; allowed: hippynn, lean"),
+    (["training.trainer=fast"], "training.trainer: 'fast'; allowed: hippynn, lean"),
     (["dataset.synthetic.close_pairs_per_frame=0"], "dataset.synthetic.close_pairs_per_frame: 0: allowed 1 to 10"),
     (["provider.partition=$(reboot)"], "provider.partition: '$(reboot)': only letters, digits"),
     (["md.weak_scaling.zrep_per_rank=300", "md.weak_scaling.ranks=[1, 8]"], "md.weak_scaling.ranks: 8 ranks, but a block has 2 cores"),

@@ -85,7 +85,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("validation.enabled=maybe", "validation.enabled: expected true or false, got 'maybe'"),
         ("validation.nve_steps=0", "validation.nve_steps: 0 must be >= 1"),
         ("training.learning_rate=fast", "training.learning_rate: expected a number, got 'fast'"),
-        ("training.engine=turbo", "training.engine: 'turbo'; allowed: hippynn, lean"),
+        ("training.trainer=turbo", "training.trainer: 'turbo'; allowed: hippynn, lean"),
         ("training.dist_soft_min=4", "training.dist_soft_min: 4.0: Angstrom, from 1.0 to below dist_soft_max 3.75"),
         ("dataset.synthetic.close_pair_fraction=0.9", "dataset.synthetic.close_pair_fraction: 0.9: allowed 0 to 0.5"),
         ("dataset.synthetic.close_pairs_per_frame=0", "dataset.synthetic.close_pairs_per_frame: 0: allowed 1 to 10"),

@@ -16,6 +16,7 @@ import numpy as np
 from ..lammps.deck import MODEL_FIX_ID, NEIGHBOUR_SKIN, Deck, split_before_timed_stage
 from .ghost_router import GhostForceRouter, neighbour_ranks_from_subdomains
 from .model_steps import ExportedModel, ModelStep
+from .options import EngineOptions
 from .pairs import DEFAULT_SKIN, VerletPairs
 from .phase_timer import PhaseTimer
 
@@ -102,35 +103,26 @@ def device_for_rank(model_device: str, comm) -> str:
     return f"cuda:{local_rank % visible}"
 
 
-def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="float32", comm=None,
-                 pair_skin=DEFAULT_SKIN, model_step="lean", cuda_graph=True, compact_min_atoms=None,
-                 compile_network="auto", pair_kernels="auto"):
-    """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine.
-
-    pair_skin (Angstrom, 0 .. MAX_PAIR_SKIN): reach of the reused pair candidates beyond the cutoff; 0 finds
-    pairs afresh every step. model_step: "lean" (LeanHipnn, falling back to hippynn's graph for networks it
-    does not support) or "hippynn". cuda_graph: on a GPU, replay the lean step as one captured CUDA graph
-    (captured_step.py) instead of launching it eagerly; compact_min_atoms: from how many model atoms on that
-    step compacts the pairs within the cutoff (None: captured_step.COMPACT_MIN_ATOMS); compile_network: "auto"
-    (the captured GPU step's network compiled by torch.compile, compiled_network.py, unless the fused pair kernels
-    run), "on" (the CPU's eager step's too) or "off"; pair_kernels: "triton" for the fused Triton pair kernels,
-    "auto" or "torch" for torch's operations."""
+def run_embedded(deck: Deck, model_path, log_file, options: EngineOptions = EngineOptions(), comm=None):
+    """Run `deck` in this process (one MPI rank of `comm`) with the embedded engine, as `options` say
+    (options.py: the device, precision, pair skin, model step, CUDA graph, compaction, compilation, pair kernels)."""
     from mpi4py import MPI
 
     from ..model.export import load_exported_model
     from ..lammps.runtime import open_lammps
 
     comm = comm or MPI.COMM_WORLD
-    model_device = device_for_rank(model_device, comm)
+    model_device = device_for_rank(options.device, comm)
     _quiet_hippynn()
-    model = ExportedModel(load_exported_model(model_path, device=model_device), model_device, dtype)
+    model = ExportedModel(load_exported_model(model_path, device=model_device), model_device, options.dtype)
     if deck.ghost_cutoff is not None and deck.ghost_cutoff < model.cutoff + NEIGHBOUR_SKIN:
         from ...errors import ModelError
 
         raise ModelError(f"the deck keeps ghosts to {deck.ghost_cutoff:g} A, but {model_path} has a {model.cutoff:g} A "
                          f"cutoff (needs {model.cutoff + NEIGHBOUR_SKIN:g} A): build the deck with make_deck(..., "
-                         "cutoff=model_cutoff(model))")
-    step = model.step(model_step, cuda_graph, compact_min_atoms, compile_network, pair_kernels)
+                         "ForceField.model_fix(model_cutoff(model)))")
+    step = model.step(options.model_step, options.cuda_graph, options.compact_min_atoms, options.compile_network,
+                      options.pair_kernels)
     if step.fallback_reason and comm.Get_rank() == 0:
         print(f"note: {step.fallback_reason}", file=sys.stderr, flush=True)
     threads = model_threads(comm)
@@ -138,7 +130,7 @@ def run_embedded(deck: Deck, model_path, log_file, model_device="cpu", dtype="fl
     model.torch.set_num_threads(threads)  # LAMMPS just set OpenMP's count to 1 if OMP_NUM_THREADS is unset
     try:
         lmp.commands_string(deck.setup)
-        force_field = EmbeddedForceField(lmp, model, step, comm, pair_skin)
+        force_field = EmbeddedForceField(lmp, model, step, comm, options.pair_skin)
         lmp.set_fix_external_callback(MODEL_FIX_ID, force_field.callback)
         warm_up, timed = split_before_timed_stage(deck.stages)
         lmp.commands_string(warm_up)

@@ -14,12 +14,10 @@ import numpy as np
 
 from .force_assembly import assemble
 
-MODEL_STEPS = ("lean", "hippynn")
-COMPILE_CHOICES = ("auto", "on", "off")
-# The lean network's pair part: fused Triton kernels or torch's operations. "auto" is torch in this engine: on an
-# H200 the compiled network's captured step beat the fused kernels' (benchmarks/RESULTS.md, issue 24); the lean
-# export in the seed's LAMMPS uses them (lean_mliap.py).
-PAIR_KERNELS = ("auto", "triton", "torch")
+from ..choices import ModelStepKind
+from .options import COMPILE_CHOICES, PAIR_KERNELS  # noqa: F401 (what step() takes)
+
+MODEL_STEPS = ModelStepKind.words()
 
 class ModelStep(Protocol):
     name: str
@@ -50,7 +48,7 @@ class ExportedModel:
         """LAMMPS types (1-based, in element_types order) -> atomic numbers of the model's species."""
         return self.species_set[self.torch.as_tensor(np.asarray(lammps_types), device=self.device)]
 
-    def eager_step(self, model_step="lean", compiled=False):
+    def eager_step(self, model_step=ModelStepKind.LEAN, compiled=False):
         """The eager step of `model_step` (the lean network compiled by torch.compile with `compiled`); a
         network the lean step does not support falls back to hippynn's graph (the returned step's
         `fallback_reason` says why)."""
@@ -58,7 +56,7 @@ class ExportedModel:
 
         if model_step not in MODEL_STEPS:
             raise ValueError(f"model_step {model_step!r}: one of {', '.join(MODEL_STEPS)}")
-        if model_step == "lean":
+        if ModelStepKind(model_step) is ModelStepKind.LEAN:
             try:
                 return EagerStep(LeanPairForces(LeanHipnn.from_graph(self.graph), compiled), self.device, self.dtype)
             except UnsupportedNetwork as exc:
@@ -66,7 +64,7 @@ class ExportedModel:
                                  fallback_reason=f"hippynn's graph used: {exc}")
         return EagerStep(HippynnPairForces(self.graph), self.device, self.dtype)
 
-    def step(self, model_step="lean", cuda_graph=True, compact_min_atoms=None, compile_network="auto",
+    def step(self, model_step=ModelStepKind.LEAN, cuda_graph=True, compact_min_atoms=None, compile_network="auto",
              pair_kernels="auto") -> ModelStep:
         """The engine's step: on a GPU with cuda_graph, the lean step captured as a CUDA graph (compacting the
         pairs within the cutoff from compact_min_atoms on; None: captured_step's default) up to its size limit

@@ -13,8 +13,7 @@ no ghost at all, like a periodic evaluation - and only foreign forces need sendi
 import numpy as np
 from scipy.spatial import cKDTree
 
-DEFAULT_SKIN = 1.0  # Angstrom
-MAX_PAIR_SKIN = 2.0  # LAMMPS' own neighbour skin in metal units; more only adds candidates
+from .options import DEFAULT_SKIN, MAX_PAIR_SKIN  # noqa: F401 (the skin is the pair list's)
 FINDERS = ("auto", "kdtree", "cell_list")
 
 

@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass, field
 
 from ...errors import EngineError
+from ..choices import MDEngine
 
 SEED_BUILD_HINT = (
     "build LAMMPS as the seed does: cmake ../cmake -D PKG_ML-IAP=ON -D PKG_ML-SNAP=ON -D PKG_PYTHON=ON "
@@ -63,25 +64,25 @@ def parse_help(executable: str, text: str) -> LammpsBuild:
     return LammpsBuild(executable, version, packages, backends)
 
 
-def required_packages(engine: str, kokkos: bool) -> list:
-    if engine == "mliap":
+def required_packages(engine: MDEngine, kokkos: bool) -> list:
+    if MDEngine(engine) is MDEngine.MLIAP:
         return ["ML-IAP", "PYTHON"] + (["KOKKOS"] if kokkos else [])
     return []
 
 
-def preflight(engine: str, executable: str, kokkos: bool = False) -> LammpsBuild:
+def preflight(engine: MDEngine, executable: str, kokkos: bool = False) -> LammpsBuild:
     """Fail fast, with one message naming what is missing, if `executable` cannot run `engine`."""
     return check_build(engine, read_build(executable), kokkos)
 
 
-def check_build(engine: str, build: LammpsBuild, kokkos: bool = False) -> LammpsBuild:
+def check_build(engine: MDEngine, build: LammpsBuild, kokkos: bool = False) -> LammpsBuild:
     executable = build.executable
     missing = [p for p in required_packages(engine, kokkos) if p not in build.packages]
     if kokkos and "KOKKOS" in build.packages and "CUDA" not in build.kokkos_backends:
         missing.append("KOKKOS with the CUDA backend")
     if missing:
         raise EngineError(
-            f"LAMMPS at {executable} lacks {', '.join(missing)}, needed by md.engine {engine!r} "
+            f"LAMMPS at {executable} lacks {', '.join(missing)}, needed by md.engine '{engine}' "
             f"(pair_style mliap unified{' with Kokkos on GPUs' if kokkos else ''}); {SEED_BUILD_HINT}"
         )
     return build

@@ -7,12 +7,15 @@ NVE + temp/rescale integrator of stage 3. Before every stage the deck prints a m
 """
 from dataclasses import dataclass, replace
 
+from ..choices import ForceFieldKind
+
 TEMPERATURE_K = 1111.0
 VELOCITY_SEED = 8971317
 SILVER_MASS = 107.8682
 MODEL_FIX_ID = "mlmd_model"
 STAGE_MARKER = "MLMD_STAGE"
 TIMED_STAGE = "timed"
+RDF_EVERY = 10  # steps between the g(r) samples of the timed stage
 
 
 @dataclass(frozen=True)
@@ -95,42 +98,62 @@ class Deck:
 NEIGHBOUR_SKIN = 2.0  # LAMMPS' default in metal units, stated so the ghost reach below is explicit
 
 
-def force_field_lines(engine: str, model_file=None, cutoff=4.0, eam_file=None):
-    if engine == "embedded":
-        # No pair style: LAMMPS keeps ghosts out to cutoff + skin (comm cutoff) and builds no neighbour
-        # list of its own (pair_style zero's unused list cost 18% of a GPU step at 85,200 atoms); the model is
-        # the fix.
-        return [
-            "pair_style none",
-            f"comm_modify cutoff {cutoff + NEIGHBOUR_SKIN}",
-            f"fix {MODEL_FIX_ID} all external pf/callback 1 1",
-            f"fix_modify {MODEL_FIX_ID} energy yes virial yes",
-        ]
-    if engine == "mliap":
-        return [f"pair_style mliap unified {model_file} 0", "pair_coeff * * Ag"]
-    if engine == "eam":
-        # ghosts at least as far as the model's (LAMMPS takes the larger of this and the potential's cutoff +
-        # skin): the g(r) of a short-ranged oracle (eam_oracle.py) reaches past its own cutoff
-        return ["pair_style eam", f"pair_coeff * * {eam_file}", f"comm_modify cutoff {cutoff + NEIGHBOUR_SKIN}"]
-    raise ValueError(f"unknown force field engine {engine!r}")
+@dataclass(frozen=True)
+class ForceField:
+    """What computes the forces: our model through `fix external` (the embedded engine), `pair_style mliap
+    unified` on an export (the seed's engine), or an EAM potential (the oracle). `cutoff`: the model's or
+    potential's reach in Angstrom, which the ghosts must cover (unused by mliap, which LAMMPS asks)."""
+    kind: ForceFieldKind
+    file: str = None  # the ML-IAP export or the EAM potential
+    cutoff: float = 4.0
+
+    @classmethod
+    def model_fix(cls, cutoff=4.0):
+        return cls(ForceFieldKind.MODEL_FIX, cutoff=cutoff)
+
+    @classmethod
+    def mliap(cls, model_file):
+        return cls(ForceFieldKind.MLIAP, file=str(model_file))
+
+    @classmethod
+    def eam(cls, eam_file, cutoff=4.0):
+        return cls(ForceFieldKind.EAM, file=str(eam_file), cutoff=cutoff)
+
+    def lines(self) -> list:
+        if self.kind is ForceFieldKind.MODEL_FIX:
+            # No pair style: LAMMPS keeps ghosts out to cutoff + skin (comm cutoff) and builds no neighbour
+            # list of its own (pair_style zero's unused list cost 18% of a GPU step at 85,200 atoms); the model is
+            # the fix.
+            return [
+                "pair_style none",
+                f"comm_modify cutoff {self.cutoff + NEIGHBOUR_SKIN}",
+                f"fix {MODEL_FIX_ID} all external pf/callback 1 1",
+                f"fix_modify {MODEL_FIX_ID} energy yes virial yes",
+            ]
+        if self.kind is ForceFieldKind.MLIAP:
+            return [f"pair_style mliap unified {self.file} 0", "pair_coeff * * Ag"]
+        # EAM: ghosts at least as far as the model's (LAMMPS takes the larger of this and the potential's cutoff
+        # + skin): the g(r) of a short-ranged oracle (eam_oracle.py) reaches past its own cutoff
+        return ["pair_style eam", f"pair_coeff * * {self.file}", f"comm_modify cutoff {self.cutoff + NEIGHBOUR_SKIN}"]
+
+    @property
+    def ghost_cutoff(self):
+        return self.cutoff + NEIGHBOUR_SKIN if self.kind is ForceFieldKind.MODEL_FIX else None
 
 
-def make_deck(
-    box_file,
-    replicate,
-    protocol: Protocol,
-    engine="embedded",
-    model_file=None,
-    eam_file=None,
-    cutoff=4.0,
-    temperature=TEMPERATURE_K,
-    velocity_seed=VELOCITY_SEED,
-    kokkos=False,
-    dump_forces=None,
-    rdf_file=None,
-    positions_dump=None,
-) -> Deck:
-    """positions_dump: (file, every N steps) to sample positions over the whole run (closest approach)."""
+@dataclass(frozen=True)
+class DeckOutputs:
+    """What a deck writes besides its log: the last step's forces, the timed stage's g(r), and positions
+    sampled over the whole run (closest approach) as (file, every N steps)."""
+    dump_forces: str = None
+    rdf_file: str = None
+    positions_dump: tuple = None
+
+
+def make_deck(box_file, replicate, protocol: Protocol, force_field: ForceField = ForceField.model_fix(),
+              kokkos=False, outputs: DeckOutputs = DeckOutputs(), temperature=TEMPERATURE_K,
+              velocity_seed=VELOCITY_SEED) -> Deck:
+    """The deck of `protocol` on the unit box `box_file` replicated `replicate` times; `kokkos`: the /kk fixes."""
     nx, ny, nz = replicate
     setup = [
         "units metal",
@@ -140,49 +163,53 @@ def make_deck(
         f"read_data {box_file}",
         f"mass 1 {SILVER_MASS}",
         f"replicate {nx} {ny} {nz}",
-        *force_field_lines(engine, model_file, cutoff, eam_file),
+        *force_field.lines(),
         f"neighbor {NEIGHBOUR_SKIN} bin",
         "neigh_modify every 1 delay 0 check yes",
         "thermo_style custom step temp pe ke etotal press pxx pyy pzz pxy pxz pyz",
         "thermo_modify norm no flush yes",
         f"thermo {protocol.thermo_every}",
     ]
-    suffix = "/kk" if kokkos else ""
     stages = []
     if any(stage.steps > 0 for stage in protocol.stages):
         stages.append(
             f"velocity all create {temperature} {velocity_seed} mom yes rot yes dist gaussian loop geom"
         )
-    if positions_dump:
-        stages += _positions_dump_lines(*positions_dump)
+    if outputs.positions_dump:
+        stages += _positions_dump_lines(*outputs.positions_dump)
     for number, stage in enumerate(protocol.stages, start=1):
-        stages.append(f'print "{STAGE_MARKER} {stage.name}"')
-        stages.append(f"timestep {stage.timestep_fs / 1000.0}")
-        if number > 1 and _changes(protocol, number):
-            stages.append("unfix ensemble")
-            if protocol.stages[number - 2].ensemble == "nve_rescale":
-                stages.append("unfix rescale")
-        if number == 1 or _changes(protocol, number):
-            if stage.ensemble == "nvt":
-                stages.append(f"fix ensemble all nvt{suffix} temp {temperature} {temperature} $(100*dt)")
-            elif stage.ensemble == "nve_rescale":
-                stages.append(f"fix ensemble all nve{suffix}")
-                stages.append(f"fix rescale all temp/rescale{suffix} {protocol.rescale_every} {temperature} {temperature} 1.0 1.0")
-            elif stage.ensemble == "nve":
-                stages.append(f"fix ensemble all nve{suffix}")
-        if rdf_file and stage.name == TIMED_STAGE:
-            if positions_dump:  # the RDF average restarts the step count, which LAMMPS refuses under a dump
-                stages.append("undump positions")
-            stages += _rdf_lines(rdf_file, stage.steps)
-            if positions_dump:
-                stages += _positions_dump_lines(*positions_dump, append=True)
-        stages.append(f"run {stage.steps}")
-    if dump_forces:
+        stages += _stage_lines(protocol, number, "/kk" if kokkos else "", temperature, outputs)
+    if outputs.dump_forces:
         stages.append(
-            f"write_dump all custom {dump_forces} id type x y z fx fy fz modify sort id format float %20.15g"
+            f"write_dump all custom {outputs.dump_forces} id type x y z fx fy fz modify sort id format float %20.15g"
         )
-    ghost_cutoff = cutoff + NEIGHBOUR_SKIN if engine == "embedded" else None
-    return Deck("\n".join(setup) + "\n", "\n".join(stages) + "\n", ghost_cutoff)
+    return Deck("\n".join(setup) + "\n", "\n".join(stages) + "\n", force_field.ghost_cutoff)
+
+
+def _stage_lines(protocol, number, suffix, temperature, outputs) -> list:
+    """Stage `number` (1-based): its marker, timestep, the fixes it changes, its g(r) average and its run."""
+    stage = protocol.stages[number - 1]
+    lines = [f'print "{STAGE_MARKER} {stage.name}"', f"timestep {stage.timestep_fs / 1000.0}"]
+    if number > 1 and _changes(protocol, number):
+        lines.append("unfix ensemble")
+        if protocol.stages[number - 2].ensemble == "nve_rescale":
+            lines.append("unfix rescale")
+    if number == 1 or _changes(protocol, number):
+        if stage.ensemble == "nvt":
+            lines.append(f"fix ensemble all nvt{suffix} temp {temperature} {temperature} $(100*dt)")
+        elif stage.ensemble == "nve_rescale":
+            lines.append(f"fix ensemble all nve{suffix}")
+            lines.append(f"fix rescale all temp/rescale{suffix} {protocol.rescale_every} {temperature} {temperature} 1.0 1.0")
+        elif stage.ensemble == "nve":
+            lines.append(f"fix ensemble all nve{suffix}")
+    if outputs.rdf_file and stage.name == TIMED_STAGE:
+        if outputs.positions_dump:  # the RDF average restarts the step count, which LAMMPS refuses under a dump
+            lines.append("undump positions")
+        lines += _rdf_lines(outputs.rdf_file, stage.steps)
+        if outputs.positions_dump:
+            lines += _positions_dump_lines(*outputs.positions_dump, append=True)
+    lines.append(f"run {stage.steps}")
+    return lines
 
 
 def split_before_timed_stage(stages: str) -> tuple:
@@ -193,7 +220,7 @@ def split_before_timed_stage(stages: str) -> tuple:
     return (head, found + tail) if found else (stages, "")
 
 
-def _rdf_lines(rdf_file, steps, every=10):
+def _rdf_lines(rdf_file, steps, every=RDF_EVERY):
     """Average g(r) over the timed stage (restarting the step count so the average covers it exactly)."""
     if steps % every:
         raise ValueError(f"an RDF average needs a timed stage of a multiple of {every} steps, not {steps}")

@@ -110,11 +110,11 @@ def choose_site_kokkos(lmp: str, model_file, box_file, work_dir, configured: str
     """The Kokkos options this `lmp` accepts, found as the campaign's preflight finds them (run 0 of the
     export on 284 atoms with each candidate line), in this process's environment: for the validation CLI,
     the harness and tests. Returns a KokkosChoice (its `failure` says why none ran)."""
-    from .deck import make_deck, single_stage_protocol
+    from .deck import ForceField, make_deck, single_stage_protocol
     from .kokkos_options import choose_kokkos_package
 
-    deck = make_deck(Path(box_file).resolve(), PROBE_REPLICATE, single_stage_protocol(0), engine="mliap",
-                     model_file=Path(model_file).resolve(), kokkos=True)
+    deck = make_deck(Path(box_file).resolve(), PROBE_REPLICATE, single_stage_protocol(0),
+                     ForceField.mliap(Path(model_file).resolve()), kokkos=True)
 
     def probe(package):
         try:

@@ -3,4 +3,6 @@ name them without importing each other)."""
 MODEL_FILE = "hippynn_lammps_model.pt"
 LEAN_MODEL_FILE = "lean_lammps_model.pt"
 BOX_FILE = "ag_box.data"
-MLIAP_MODEL_FILES = {"hippynn": MODEL_FILE, "lean": LEAN_MODEL_FILE}  # md.mliap_model -> file
+from ..choices import MliapExport
+
+MLIAP_MODEL_FILES = {MliapExport.HIPPYNN: MODEL_FILE, MliapExport.LEAN: LEAN_MODEL_FILE}  # md.mliap_model -> file

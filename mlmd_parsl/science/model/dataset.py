@@ -23,7 +23,8 @@ import numpy as np
 
 from ...atomic_files import replaced_atomically
 from ...errors import DatasetError
-from ..lammps.eam_oracle import DEFAULT_ORACLE, oracle_identity, oracle_potential
+from ..lammps.eam_oracle import DEFAULT_ORACLE, ORACLES, oracle_identity, oracle_potential
+from ..spec_checks import one_of, require
 
 DATASET_DOI = "10.24435/materialscloud:fr-ts"
 REAL_DATASET_NAME = "Ag_warm_nospin.xyz"
@@ -47,6 +48,16 @@ class SyntheticSpec:
     close_pair_fraction: float = 0.1  # frames with atoms pushed towards their neighbours (module docstring)
     close_pairs_per_frame: int = 1
     oracle: str = DEFAULT_ORACLE  # the EAM that labels the frames (ORACLES)
+
+    def __post_init__(self):
+        require(self.frames >= 20, "frames", f"{self.frames}: need at least 20 frames (10% test, 10% valid)")
+        require(0 <= self.close_pair_fraction <= 0.5, "close_pair_fraction",
+                f"{self.close_pair_fraction}: allowed 0 to 0.5")
+        require(1 <= self.close_pairs_per_frame <= 10, "close_pairs_per_frame",
+                f"{self.close_pairs_per_frame}: allowed 1 to 10")
+        one_of("oracle", self.oracle, ORACLES)
+        require(all(t > 0 for t in self.temperatures_k), "temperatures_k",
+                f"{list(self.temperatures_k)}: temperatures must be > 0 K")
 
     def cache_key(self) -> str:
         payload = json.dumps({**asdict(self), "close_pair_range_a": CLOSE_PAIR_RANGE_A}, sort_keys=True)

@@ -1,8 +1,29 @@
 """Export a trained model for LAMMPS: hippynn_lammps_model.pt (MLIAPInterface), ag_box.data, and on
 request lean_lammps_model.pt (the same weights behind our lean step, for `pair_style mliap unified`)."""
+from dataclasses import dataclass
 from pathlib import Path
 
+from ..choices import MliapExport
 from .artifacts import BOX_FILE, LEAN_MODEL_FILE, MLIAP_MODEL_FILES, MODEL_FILE  # noqa: F401 (names of the export)
+
+
+@dataclass(frozen=True)
+class Export:
+    """One export of a trained model, as the tasks after it see it: its files, and what the validation needs of
+    the training (the dataset's label, the EAM oracle that labelled a synthetic set)."""
+    model: str  # hippynn_lammps_model.pt: the embedded engine and the validation load it
+    box: str  # ag_box.data, the unit box
+    lean_model: str = ""  # lean_lammps_model.pt, made when md.mliap_model is lean
+    dataset_label: str = ""  # synthetic | real
+    oracle: str = None
+    reused: bool = False  # a complete earlier export of the same inputs
+
+    def mliap_file(self, export: MliapExport) -> str:
+        """The file `pair_style mliap unified` loads for md.mliap_model `export` (MLIAP_MODEL_FILES)."""
+        path = Path(self.model).with_name(MLIAP_MODEL_FILES[MliapExport(export)])
+        if str(path) not in (self.model, self.lean_model):
+            raise ValueError(f"md.mliap_model {export}, but the export in {path.parent} made no {path.name}")
+        return str(path)
 
 
 def export_model(state_file, dataset_path, out_dir, model_device="cpu", lean=False) -> dict:

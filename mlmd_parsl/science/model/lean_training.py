@@ -1,6 +1,6 @@
-"""The lean trainer (training.engine: lean): the seed's training procedure, evaluated with the lean HIP-NN.
+"""The lean trainer (training.trainer: lean): the seed's training procedure, evaluated with the lean HIP-NN.
 
-The same as hippynn's loop (training.py, engine "hippynn"): the graph, its initial weights and the
+The same as hippynn's loop (training.py, trainer "hippynn"): the graph, its initial weights and the
 hierarchical energy initialisation, the split, the loss and its terms, Adam, hippynn's own
 PatienceController and RaiseBatchSizeOnPlateau, early stopping on validation Loss-Err with the best
 weights kept. It trains hippynn's own parameters (LiveHipnnWeights), so network_state.pt and the export

@@ -1,7 +1,7 @@
 """Train the seed's HIPNN on an Ag extxyz set and write model_results.txt with FOM 1.
 
 FOM 1 ("FOM Average Epoch time") = total training wall time / epochs trained, as in the seed.
-Two trainers (TrainingSpec.engine), one procedure: "hippynn" is hippynn's own loop (setup_and_train, the
+Two trainers (TrainingSpec.trainer), one procedure: "hippynn" is hippynn's own loop (setup_and_train, the
 seed's code path: its FOM 1 is the one comparable with the seed's published numbers); "lean" is ours
 (lean_training.py), the same procedure evaluated with the lean HIP-NN. Both start from the same graph,
 weights, split and hierarchical energy initialisation, and write the same files.
@@ -12,13 +12,15 @@ import typing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..choices import Trainer
+from ..spec_checks import at_least_one, choice, device, require
 from .network import SEED_NETWORK_PARAMS, build_seed_graph, graph_state
 
 SPLIT_SEED = 1001
 TEST_SIZE = 0.1
 VALID_SIZE = 0.1
 EARLY_STOPPING_KEY = "Loss-Err"
-TRAINERS = ("hippynn", "lean")
+TRAINERS = Trainer.words()
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,19 @@ class TrainingSpec:
     device: str = "cpu"
     precompute_pairs: bool = True  # pure-torch periodic pair finding costs ~10x per epoch on CPU
     torch_seed: int = 0
-    engine: str = "hippynn"  # TRAINERS: hippynn's loop (the seed's) or the lean trainer
+    trainer: Trainer = Trainer.HIPPYNN  # hippynn's loop (the seed's) or the lean trainer
     # Where the sensitivities start (Angstrom): the initial values of trainable parameters only (mu from
     # 1/linspace(1/dist_soft_max, 1/dist_soft_min), sigma = 2 n dist_soft_min); the network, its cost
     # and the export are the seed's whatever it is. None: the seed's 2.3.
     dist_soft_min: typing.Optional[float] = None
+
+    def __post_init__(self):
+        choice(self, "trainer", Trainer)
+        device("device", self.device)
+        require(self.dist_soft_min is None or 1.0 <= self.dist_soft_min < 3.75, "dist_soft_min",
+                f"{self.dist_soft_min}: Angstrom, from 1.0 to below dist_soft_max 3.75 (or null: the seed's 2.3)")
+        at_least_one(self, ("max_epochs", "batch_size", "eval_batch_size", "max_batch_size", "termination_patience",
+                            "plateau_patience"))
 
 
 def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real", threads: int = 0, oracle=None) -> dict:
@@ -100,7 +110,7 @@ def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label, oracle) -> 
     hierarchical_energy_initialization(
         graph.henergy, database, peratom=True, energy_name="energy_per_atom", decay_factor=1e-2
     )
-    if spec.engine == "lean":
+    if spec.trainer is Trainer.LEAN:
         epochs, elapsed, final = _train_lean(graph, database, spec, device, out_dir)
     else:
         epochs, elapsed, evaluator = _train_hippynn(graph, database, training_modules, spec, device, out_dir)
@@ -109,8 +119,8 @@ def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label, oracle) -> 
     with hippynn.tools.log_terminal(str(out_dir / "model_results.txt"), "wt"):
         if dataset_label == "synthetic":
             print(f"Dataset: SYNTHETIC (Ag labelled by the EAM oracle {oracle}, not the Materials Cloud set)")
-        print(f"Trainer: {spec.engine}, {torch.get_num_threads()} torch thread(s), device {spec.device}")
-        if spec.engine == "lean":
+        print(f"Trainer: {spec.trainer}, {torch.get_num_threads()} torch thread(s), device {spec.device}")
+        if spec.trainer is Trainer.LEAN:
             tracker = MetricTracker(list(graph.validation_losses), stopping_key=None)
             tracker.register_metrics(final, when="Final Training")
             tracker.evaluation_print(final, quiet=False)
@@ -132,7 +142,7 @@ def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label, oracle) -> 
         "dataset": str(dataset_path),
         "dataset_label": dataset_label,
         "oracle": oracle,
-        "trainer": spec.engine,
+        "trainer": str(spec.trainer),
         "epochs": int(epochs),
         "threads": torch.get_num_threads(),
         "training_wall_s": elapsed,

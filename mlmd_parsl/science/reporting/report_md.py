@@ -13,6 +13,8 @@ the baseline's own spread (max - min), so noise seen between earlier runs never 
 import statistics
 from pathlib import Path
 
+from ..choices import Trainer
+from .results import trainer_of
 from .seed import SEED_TRAINING_FOM_S, seed_throughput
 from .step_cost import step_cost_fits
 
@@ -57,7 +59,7 @@ def compare(rows: list, baseline_runs: dict = None, tolerance: float = REGRESSIO
             # epoch time grows with the data: only the seed's own dataset makes a like-for-like comparison
             # and only hippynn's loop is the seed's procedure (the lean trainer is ours)
             seed = (SEED_TRAINING_FOM_S["cuda" if row.get("device", "").startswith("cuda") else "cpu"]
-                    if row.get("dataset") == "real" and row.get("trainer", "hippynn") == "hippynn" else None)
+                    if row.get("dataset") == "real" and trainer_of(row) is Trainer.HIPPYNN else None)
         else:
             value, unit, higher_is_better = float(row["katom_step_s"]), "Katom-step/s", True
             seed = seed_throughput(row)
@@ -106,11 +108,11 @@ def write_report(rows: list, out_dir, title: str, baseline_runs: dict = None, to
         lines += [f"**UNPHYSICAL: {len(unphysical)} MD case(s) ran with a model that failed the physics checks "
                   "(validation/validation.md): their throughputs are measured on a broken simulation, not physics.**",
                   ""]
-    trainers = [r.get("trainer") or "hippynn" for r in rows if r.get("kind") == "training" and r.get("status") == "ok"]
+    trainers = [trainer_of(r) for r in rows if r.get("kind") == "training" and r.get("status") == "ok"]
     if trainers:
         lines += [f"Training (FOM 1) by the `{trainers[0]}` trainer: "
                   + ("hippynn's own loop, the seed's procedure; compared with the seed's number on the real dataset only."
-                     if trainers[0] == "hippynn" else "ours, the seed's procedure evaluated with the lean HIP-NN; "
+                     if trainers[0] is Trainer.HIPPYNN else "ours, the seed's procedure evaluated with the lean HIP-NN; "
                      "never compared with the seed's number (that is hippynn's loop)."), ""]
     flagged = [c for c in comparisons if "REGRESSION" in c["flags"] or c["flags"] == "failed"]
     lines += [f"**{len(flagged)} flagged** (regressions or failures): "
@@ -186,7 +188,7 @@ def measured_lines(rows: list) -> list:
         table.append(f"| dataset | {training.get('dataset') or '?'}"
                      + (f" (sha256 {training['dataset_sha256'][:12]})" if training.get("dataset_sha256") else "") + " |")
     if training.get("status") == "ok":
-        table.append(f"| training (FOM 1) | {training.get('trainer') or 'hippynn'} trainer, {training.get('epochs')} "
+        table.append(f"| training (FOM 1) | {trainer_of(training)} trainer, {training.get('epochs')} "
                      f"epochs, on {training.get('device') or '?'}"
                      + (f" with {training['threads']} torch thread(s)" if training.get("threads") else "") + " |")
     for profile in sorted({r.get("profile") for r in md if r.get("profile")}):

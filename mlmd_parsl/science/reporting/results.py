@@ -3,6 +3,7 @@ import csv
 from pathlib import Path
 
 from ...atomic_files import replaced_atomically, write_text_atomically
+from ..choices import Trainer
 from ..lammps.logs import parse_log, thermo_tables
 
 COLUMNS = [
@@ -32,7 +33,7 @@ def training_row(summary: dict = None, dataset_label="", log="", error=None, dat
         "dataset_sha256": dataset_sha256,
         "device": summary.get("spec", {}).get("device", ""),
         "threads": summary.get("threads", ""),
-        "trainer": summary.get("trainer", "hippynn"),
+        "trainer": summary.get("trainer", str(Trainer.HIPPYNN)),  # trainings before the lean trainer were hippynn's
         "epoch_time_s": f"{summary['epoch_time_s']:.6f}",
         "epochs": summary["epochs"],
         "test_epa_mae_mev": f"{test.get('EpA-MAE', float('nan')):.4f}",
@@ -148,3 +149,8 @@ def ok_md_rows(rows: list, sweep: str) -> list:
     """The MD rows of one sweep (throughput or weak) that finished."""
     return [r for r in rows if r.get("kind") == "md" and r.get("status") == "ok"
             and (r.get("sweep") or "throughput") == sweep]
+
+
+def trainer_of(row: dict) -> Trainer:
+    """The trainer of a training row (rows from before the lean trainer have none: theirs was hippynn's)."""
+    return Trainer(row.get("trainer") or Trainer.HIPPYNN)

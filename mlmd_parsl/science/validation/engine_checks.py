@@ -4,7 +4,7 @@ import numpy as np
 
 from ..lammps.logs import thermo_tables
 from .reference import HippynnPeriodicReference, read_force_dump
-from .runs import atoms_in, evaluate_in_process, run_standalone, validation_boxes
+from .engine_runs import atoms_in, evaluate_in_process, run_standalone, validation_boxes
 from .spec import ValidationSpec
 
 

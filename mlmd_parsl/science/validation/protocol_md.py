@@ -5,9 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..lammps.deck import Protocol, Stage, make_deck
+from ..engine.options import EngineOptions
+from ..lammps.deck import DeckOutputs, ForceField, Protocol, Stage, make_deck
 from ..lammps.logs import thermo_tables
-from .runs import atoms_from_log, cutoff_of
+from .engine_runs import atoms_from_log, cutoff_of
 from .spec import ValidationSpec
 
 
@@ -38,15 +39,14 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, oracle=None):
     protocol = oracle_protocol(spec)
     files = {name: (out_dir / f"rdf_{name}.txt", out_dir / f"positions_{name}.dump") for name in ("model", "eam")}
     rdf, positions = files["model"]
-    deck = make_deck(box, MD_5FS_REPLICATE, protocol, rdf_file=str(rdf), positions_dump=(str(positions), POSITIONS_EVERY),
-                     cutoff=cutoff_of(model))
-    run_embedded(deck, model, str(out_dir / "oracle_model.lammps"), dtype=spec.dtype, comm=MPI.COMM_SELF)
+    deck = make_deck(box, MD_5FS_REPLICATE, protocol, ForceField.model_fix(cutoff_of(model)),
+                     outputs=DeckOutputs(rdf_file=str(rdf), positions_dump=(str(positions), POSITIONS_EVERY)))
+    run_embedded(deck, model, str(out_dir / "oracle_model.lammps"), EngineOptions(dtype=spec.dtype), comm=MPI.COMM_SELF)
     summaries = {"model": _md_summary(out_dir / "oracle_model.lammps", rdf, positions)}
     if oracle:
         rdf, positions = files["eam"]
-        deck = make_deck(box, MD_5FS_REPLICATE, protocol, engine="eam", eam_file=oracle_potential(oracle, out_dir),
-                         rdf_file=str(rdf),
-                         positions_dump=(str(positions), POSITIONS_EVERY))
+        deck = make_deck(box, MD_5FS_REPLICATE, protocol, ForceField.eam(oracle_potential(oracle, out_dir)),
+                         outputs=DeckOutputs(rdf_file=str(rdf), positions_dump=(str(positions), POSITIONS_EVERY)))
         (out_dir / "oracle_eam.in").write_text(deck.text)
         subprocess.run([lmp_executable(), "-in", "oracle_eam.in", "-log", "oracle_eam.lammps", "-screen", "none"],
                        cwd=out_dir, env={**venv_environment(), "OMP_NUM_THREADS": "1"}, check=True, capture_output=True)

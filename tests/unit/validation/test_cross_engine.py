@@ -1,5 +1,5 @@
 """The cross-engine check without a site LAMMPS that runs: a failed check with its reason, the rest kept."""
-from mlmd_parsl.science.validation.cross_engine import check_cross_engine
+from mlmd_parsl.science.validation.cross_engine import SiteEngine, check_cross_engine
 from mlmd_parsl.science.validation.markdown import render_markdown
 from mlmd_parsl.science.validation.spec import ValidationSpec
 from mlmd_parsl.science.validation.verdict import validity_flags
@@ -10,7 +10,7 @@ def test_a_site_lammps_that_fails_in_the_cross_engine_check_is_a_failed_check_wi
     broken = tmp_path / "lmp"
     broken.write_text("#!/bin/sh\necho 'ERROR: Unrecognized pair style mliap (src/force.cpp:275)'\nexit 1\n")
     broken.chmod(0o755)
-    result = check_cross_engine({"lmp": str(broken), "model": "hippynn_lammps_model.pt"}, "unused.pt",
+    result = check_cross_engine(SiteEngine(str(broken), "hippynn_lammps_model.pt"), "unused.pt",
                                 FIXTURES / "ag_box.data", tmp_path, ValidationSpec(rank_counts=(1,)))
     assert result["ok"] is False and result["cases"] == []
     assert "exited with code 1: ERROR: Unrecognized pair style mliap" in result["error"]

@@ -1,12 +1,12 @@
 """How the checks run the engine: in this process (one evaluation), or `python -m mlmd_parsl.md` (MPI ranks);
 the boxes they use."""
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..lammps.deck import make_deck, single_stage_protocol
+from ..engine.options import EngineOptions, md_argv
+from ..lammps.deck import DeckOutputs, ForceField, make_deck, single_stage_protocol
 
 
 STANDALONE_TIMEOUT_S = 3600  # a check's run takes seconds to minutes; a hung launcher must not hold the run for ever
@@ -17,9 +17,7 @@ def run_standalone(model, box, out_dir, tag, replicate, steps, ranks=1, dtype="f
     from ..lammps.runtime import THIS_NODE_MPIEXEC_ENV, mpiexec_executable, venv_environment
 
     dump, log = out_dir / f"{tag}.dump", out_dir / f"{tag}.lammps"
-    cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", str(model), "--box", str(box),
-           "--replicate", *map(str, replicate), "--steps", str(steps), "--dtype", dtype, "--device", device,
-           "--dump-forces", str(dump), "--log", str(log)]
+    cmd = md_argv(model, box, replicate, log, EngineOptions(device=device, dtype=dtype), steps=steps, dump_forces=dump)
     if ranks > 1:
         cmd = [mpiexec_executable(), "-n", str(ranks)] + cmd
     env = {**venv_environment(), **THIS_NODE_MPIEXEC_ENV, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
@@ -40,9 +38,9 @@ def evaluate_in_process(model, box, out_dir, tag, replicate, dtype):
     from ..engine.embedded import run_embedded
 
     dump, log = out_dir / f"{tag}.dump", out_dir / f"{tag}.lammps"
-    deck = make_deck(Path(box).resolve(), replicate, single_stage_protocol(0), dump_forces=str(dump),
-                     cutoff=cutoff_of(model))
-    run_embedded(deck, model, str(log), dtype=dtype, comm=MPI.COMM_SELF)
+    deck = make_deck(Path(box).resolve(), replicate, single_stage_protocol(0), ForceField.model_fix(cutoff_of(model)),
+                     outputs=DeckOutputs(dump_forces=str(dump)))
+    run_embedded(deck, model, str(log), EngineOptions(dtype=dtype), comm=MPI.COMM_SELF)
     return dump, log
 
 

