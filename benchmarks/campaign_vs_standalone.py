@@ -8,7 +8,7 @@ Each repeat runs the real CLI (`python -m mlmd_parsl --site ...`, validation off
 the synthetic dataset is made inside the campaign, as on a fresh clone), then the same work alone:
 - training: `train()` of the run's training_summary.json (same data file, spec and torch threads) in a fresh
   process;
-- each MD case: the campaign's own command (tasks.md_command) with the launcher Parsl's MPIExecutor would put
+- each MD case: the campaign's own command (case_plan.plan_case) with the launcher Parsl's MPIExecutor would put
   in $PARSL_MPI_PREFIX (dry_run.mpi_prefix), in a fresh folder, on the campaign's exported model.
 `--run RUN` skips the campaign and reproduces RUN alone (its site and --set must be the ones RUN was made with).
 Then Parsl's cost per task: trivial tasks through the site's own Parsl config, against the same command alone.
@@ -26,13 +26,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mlmd_parsl.config import load_site_config
-from mlmd_parsl.orchestration.cases import md_cases, mpi_resources, threads_per_rank, write_site_engine_deck
+from mlmd_parsl.orchestration.case_plan import plan_case
+from mlmd_parsl.orchestration.cases import md_cases, mpi_resources, write_site_engine_deck
 from mlmd_parsl.orchestration.dry_run import mpi_prefix
 from mlmd_parsl.orchestration.rundir import train_dir
-from mlmd_parsl.orchestration.tasks import md_command
+from mlmd_parsl.science.choices import MDEngine
 from mlmd_parsl.science.lammps.logs import parse_log
 from mlmd_parsl.science.lammps.runtime import venv_environment
-from mlmd_parsl.science.model.export import BOX_FILE, MODEL_FILE
 from mlmd_parsl.science.reporting.results import read_results
 
 STANDALONE_TRAINING = """
@@ -81,14 +81,11 @@ def standalone_figures(site, run_dir: Path, out: Path) -> dict:
     figures = {"train": trained["epoch_time_s"]}
     print(f"  standalone training: {trained['epoch_time_s']:.4f} s/epoch ({trained['threads']} threads)", flush=True)
     train_dir(out).symlink_to(train_dir(run_dir).resolve(), target_is_directory=True)  # the campaign's export
-    exported = {"model": str(train_dir(out) / MODEL_FILE), "box": str(train_dir(out) / BOX_FILE)}
-    python = site.provider.python or sys.executable
     for case in md_cases(site, out):
         case.dir.mkdir(parents=True, exist_ok=True)
-        if case.engine == "mliap":
+        if case.engine is MDEngine.MLIAP:
             write_site_engine_deck(case)
-        threads = threads_per_rank(site, case.ranks, case.packed)
-        command = md_command(case, exported, python, site.md.custom_kernels, threads)
+        command = plan_case(site, case).command
         command = command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, mpi_resources(site, case.ranks)))
         done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=venv_environment())
         parsed = parse_log(case.log)
@@ -162,14 +159,12 @@ def interleaved_md(site, run_dir: Path, out: Path, pairs: int, bash_app, dfk) ->
     app = bash_app(md_task, data_flow_kernel=dfk, executors=["mpi"])
     train_dir(out).parent.mkdir(parents=True, exist_ok=True)
     train_dir(out).symlink_to(train_dir(run_dir).resolve(), target_is_directory=True)
-    exported = {"model": str(train_dir(out) / MODEL_FILE), "box": str(train_dir(out) / BOX_FILE)}
-    python = site.provider.python or sys.executable
     results = {}
     for case in md_cases(site, out):
         case.dir.mkdir(parents=True, exist_ok=True)
-        if case.engine == "mliap":
+        if case.engine is MDEngine.MLIAP:
             write_site_engine_deck(case)
-        command = md_command(case, exported, python, site.md.custom_kernels, threads_per_rank(site, case.ranks, case.packed))
+        command = plan_case(site, case).command
         resources = mpi_resources(site, case.ranks)
         results[case.task] = {"parsl": [], "alone": []}
         for _ in range(pairs):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlmd_parsl.science.lammps.eam_oracle import DEFAULT_ORACLE, ORACLES
 from mlmd_parsl.science.model.training import TRAINERS, TrainingSpec, train
-from mlmd_parsl.science.validation.verdict import accuracy_gate
+from mlmd_parsl.science.validation.accuracy import accuracy_gate
 
 
 def validation_milestones(log, every):

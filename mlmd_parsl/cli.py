@@ -92,7 +92,7 @@ def preflight(site):
 
 def print_summary(collected, run_dir, out=print):
     from .science.reporting.results import trainer_of
-    from .science.validation.verdict import PHYSICS_CHECKS
+    from .science.validation.checks import PHYSICS_CHECKS
 
     rows = collected["rows"]
     out("")
@@ -134,7 +134,7 @@ def print_summary(collected, run_dir, out=print):
 
 def accuracy_gate_line(train: dict) -> str:
     """The seed's accuracy gate for the training row, and when it is missed, by how much, in words."""
-    from .science.validation.verdict import ACCURACY_GATE
+    from .science.validation.accuracy import ACCURACY_GATE
 
     measured = {"energy": (float(train["test_epa_mae_mev"]), ACCURACY_GATE["test_epa_mae_mev"], "meV/atom"),
                 "force": (float(train["test_force_mae_mev_per_a"]), ACCURACY_GATE["test_force_mae_mev_per_a"], "meV/A")}
@@ -157,59 +157,44 @@ def main(argv=None):
         print(version_text())
         return 0
     args = build_parser().parse_args(argv)
-    if args.progress_every <= 0:
-        print(f"error: --progress-every {args.progress_every:g}: must be > 0 seconds", file=sys.stderr)
-        return 2
-    if args.resume and args.dry_run:
-        print("error: --resume and --dry-run do not go together: a dry run submits nothing to resume", file=sys.stderr)
-        return 2
     try:
-        from .config import load_site_config
+        return _main(args)
+    except MlmdError as exc:
+        return report_error(exc)
 
-        overrides = (args.overrides + ([f"md.profile={args.profile}"] if args.profile else [])
-                     + ([f"report.baseline={args.baseline}"] if args.baseline else []))
-        site = load_site_config(args.site, overrides)
-        if site.report.baseline:  # here, not hours later when the report is written
-            from .orchestration.rundir import find_baselines
 
-            find_baselines(site, run_dir=Path("."))
-        resumed = None
-        if args.resume:
-            from .orchestration.rundir import resume_run_dir
+def report_error(exc: MlmdError) -> int:
+    """The one way this CLI fails on what it can name: one line on stderr, no traceback, the error's exit code."""
+    print(f"error: {exc}", file=sys.stderr, flush=True)
+    return exc.exit_code
 
-            resumed = resume_run_dir(site, args.resume)
-        if args.dry_run:
-            check_dataset(site)
-        else:
-            preflight(site)
-    except UserInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
 
+def _main(args) -> int:
+    if args.progress_every <= 0:
+        raise UserInputError(f"--progress-every {args.progress_every:g}: must be > 0 seconds")
+    if args.resume and args.dry_run:
+        raise UserInputError("--resume and --dry-run do not go together: a dry run submits nothing to resume")
+    from .config import load_site_config
+    from .orchestration import rundir
+
+    overrides = (args.overrides + ([f"md.profile={args.profile}"] if args.profile else [])
+                 + ([f"report.baseline={args.baseline}"] if args.baseline else []))
+    site = load_site_config(args.site, overrides)
+    if site.report.baseline:  # here, not hours later when the report is written
+        rundir.find_baselines(site, run_dir=Path("."))
+    resumed = rundir.resume_run_dir(site, args.resume) if args.resume else None
     if args.dry_run:
         from .orchestration.dry_run import print_plan
-        from .orchestration.rundir import planned_run_dir
 
-        try:
-            return print_plan(site, planned_run_dir(site))
-        except UserInputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return exc.exit_code
-
-    from .orchestration.rundir import new_run_dir, write_manifest
-
+        check_dataset(site)
+        return print_plan(site, rundir.planned_run_dir(site))
+    preflight(site)
     try:
-        run_dir = resumed or new_run_dir(site)
-        write_manifest(run_dir, site)
-    except UserInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        run_dir = resumed or rundir.new_run_dir(site)
+        rundir.write_manifest(run_dir, site)
     except OSError as exc:  # unwritable, not a folder, disk full: say where, start nothing
-        from .orchestration.rundir import runs_root
-
-        print(f"error: cannot create the run directory under {runs_root(site)}: {exc.strerror or exc} "
-              f"({exc.filename or ''}); set runs_dir to a writable folder", file=sys.stderr)
-        return 2
+        raise UserInputError(f"cannot create the run directory under {rundir.runs_root(site)}: "
+                             f"{exc.strerror or exc} ({exc.filename or ''}); set runs_dir to a writable folder") from None
     with console_log(run_dir / "console.log"):
         return _run(site, args, run_dir)
 
@@ -251,20 +236,14 @@ def _run(site, args, run_dir):
 
     from parsl.dataflow.dflow import DataFlowKernel
 
-    try:
-        parsl_config = parsl_config_for(site, run_dir)
-    except UserInputError as exc:  # e.g. provider.interface names no interface of this host
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
     signal.signal(signal.SIGTERM, _raise_terminated)  # a scheduler's or user's kill: the same clean shutdown
     dfk = None
     try:
-        dfk = DataFlowKernel(parsl_config)
+        dfk = DataFlowKernel(parsl_config_for(site, run_dir))  # may name a bad provider.interface: exit 2
         collected = run_campaign(site, run_dir, dfk, log=lambda line: print(line, flush=True),
                                  heartbeat_s=args.progress_every)
-    except MlmdError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except MlmdError as exc:  # here, inside console_log, so that the run folder keeps the error too
+        return report_error(exc)
     except KeyboardInterrupt as exc:
         why = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         print(f"{why}; finished tasks are kept. Continue with: --site {args.site} --resume {run_dir}",

@@ -64,24 +64,24 @@ class ProviderConfig:
         one_of("kind", self.kind, PROVIDER_KINDS)
         at_least_one(self, ("cores_per_node", "nodes_per_block", "max_blocks"))
         require(10 <= self.heartbeat_threshold_s <= 3600, "heartbeat_threshold_s",
-                 f"{self.heartbeat_threshold_s}; allowed: 10 to 3600 seconds")
+                f"{self.heartbeat_threshold_s}; allowed: 10 to 3600 seconds")
         require(self.gpus_per_node >= 0, "gpus_per_node", f"{self.gpus_per_node} must be >= 0")
         require(re.fullmatch(r"\d+:[0-5]\d:[0-5]\d", self.walltime), "walltime",
-                 f"{self.walltime!r}; expected HH:MM:SS, e.g. 02:00:00")
+                f"{self.walltime!r}; expected HH:MM:SS, e.g. 02:00:00")
         for key in ("partition", "account", "qos"):
             require(re.fullmatch(r"[A-Za-z0-9_.,+-]*", getattr(self, key)), key,
-                     f"{getattr(self, key)!r}: only letters, digits and _ . , + - are allowed")
+                    f"{getattr(self, key)!r}: only letters, digits and _ . , + - are allowed")
         require(re.fullmatch(r"[A-Za-z0-9_=.,:/ +-]*", self.launcher_options), "launcher_options",
-                 f"{self.launcher_options!r}: launcher flags only (no ; | & $ ` quotes)")
+                f"{self.launcher_options!r}: launcher flags only (no ; | & $ ` quotes)")
         bad_lines = [l for l in self.scheduler_options.splitlines() if l.strip() and not l.startswith("#SBATCH ")]
         require(not bad_lines, "scheduler_options",
-                 f"{bad_lines[0] if bad_lines else ''!r}: every line must be an '#SBATCH ...' directive")
+                f"{bad_lines[0] if bad_lines else ''!r}: every line must be an '#SBATCH ...' directive")
         require(re.fullmatch(r"[A-Za-z0-9_.:-]*", self.interface), "interface",
-                 f"{self.interface!r}: a network interface name such as ib0 or hsn0")
+                f"{self.interface!r}: a network interface name such as ib0 or hsn0")
         one_of("mpi_launcher", self.mpi_launcher, MPI_LAUNCHERS)
         if self.kind == "local":
             require(self.mpi_launcher == "mpiexec", "mpi_launcher",
-                     "a local site launches MPI with mpiexec (srun needs provider.kind: slurm)")
+                    "a local site launches MPI with mpiexec (srun needs provider.kind: slurm)")
             require(self.nodes_per_block == 1, "nodes_per_block", "a local site is one node")
 
 
@@ -93,7 +93,7 @@ class DatasetConfig:
 
     def __post_init__(self):
         require(self.md5 in ("auto", "none") or re.fullmatch(r"[0-9a-fA-F]{32}", self.md5 or "") is not None, "md5",
-                 f"{self.md5!r}; allowed: auto, none, or an MD5 digest (32 hexadecimal digits)")
+                f"{self.md5!r}; allowed: auto, none, or an MD5 digest (32 hexadecimal digits)")
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class WeakScalingConfig:
 
     def __post_init__(self):
         require(self.zrep_per_rank >= 0, "zrep_per_rank",
-                 f"{self.zrep_per_rank} must be >= 0 (0 = no weak-scaling sweep)")
+                f"{self.zrep_per_rank} must be >= 0 (0 = no weak-scaling sweep)")
         counts("ranks", self.ranks)
 
 
@@ -136,13 +136,13 @@ class MDConfig:
         choice(self, "engine", MDEngine)
         choice(self, "mliap_model", MliapExport)
         require(not self.kokkos or self.engine is MDEngine.MLIAP, "kokkos",
-                 "Kokkos applies to the site engine only (md.engine: mliap); with another engine set "
-                 "md.kokkos: false (--set md.kokkos=false)")
+                "Kokkos applies to the site engine only (md.engine: mliap); with another engine set "
+                "md.kokkos: false (--set md.kokkos=false)")
         require(self.mliap_model is MliapExport.HIPPYNN or self.engine is MDEngine.MLIAP, "mliap_model",
-                 f"{self.mliap_model}: the exported model for pair_style mliap applies to the site engine only "
-                 "(md.engine: mliap); with another engine leave it at hippynn (--set md.mliap_model=hippynn)")
+                f"{self.mliap_model}: the exported model for pair_style mliap applies to the site engine only "
+                "(md.engine: mliap); with another engine leave it at hippynn (--set md.mliap_model=hippynn)")
         require(not (self.kokkos and self.model_device == "cpu"), "kokkos",
-                 "Kokkos on GPUs needs md.model_device: cuda (the exported model's device)")
+                "Kokkos on GPUs needs md.model_device: cuda (the exported model's device)")
         try:
             explicit = parse_package(self.kokkos_package)
         except ValueError as exc:
@@ -187,7 +187,7 @@ class ReportConfig:
 
     def __post_init__(self):
         require(isinstance(self.regression_tolerance, (int, float)) and 0 < self.regression_tolerance < 1,
-                 "regression_tolerance", f"{self.regression_tolerance}: a fraction, above 0 and below 1 (0.1 = 10%)")
+                "regression_tolerance", f"{self.regression_tolerance}: a fraction, above 0 and below 1 (0.1 = 10%)")
 
 
 @dataclass(frozen=True)
@@ -209,27 +209,27 @@ class SiteConfig:
         provider, md = self.provider, self.md
         require(isinstance(self.name, str) and self.name, "name", "required, a non-empty string")
         if provider.gpus_per_node == 0:
-            for key, device in (("md.model_device", md.model_device), ("training.device", self.training.spec.device)):
-                require(not device.startswith("cuda"), key,
-                         f"{device!r}, but provider.gpus_per_node is 0 (a CPU site); use cpu or set gpus_per_node")
+            for key, value in (("md.model_device", md.model_device), ("training.device", self.training.spec.device)):
+                require(not value.startswith("cuda"), key,
+                        f"{value!r}, but provider.gpus_per_node is 0 (a CPU site); use cpu or set gpus_per_node")
         capacity = provider.cores_per_node * provider.nodes_per_block
         require(max(md.ranks) <= capacity, "md.ranks",
-                 f"{max(md.ranks)} ranks, but provider.cores_per_node is {provider.cores_per_node}"
-                 + (f" x {provider.nodes_per_block} nodes" if provider.nodes_per_block > 1 else ""))
+                f"{max(md.ranks)} ranks, but provider.cores_per_node is {provider.cores_per_node}"
+                + (f" x {provider.nodes_per_block} nodes" if provider.nodes_per_block > 1 else ""))
         for ranks in md.ranks:
             _spread_evenly("md.ranks", ranks, provider.cores_per_node)
         weak = md.weak_scaling
         if weak.zrep_per_rank:
             per_node = provider.gpus_per_node or provider.cores_per_node
             require(max(weak.ranks) <= per_node * provider.nodes_per_block, "md.weak_scaling.ranks",
-                     f"{max(weak.ranks)} ranks, but a block has {per_node * provider.nodes_per_block} "
-                     f"{'GPUs' if provider.gpus_per_node else 'cores'} (provider.gpus_per_node or cores_per_node x "
-                     "nodes_per_block)")
+                    f"{max(weak.ranks)} ranks, but a block has {per_node * provider.nodes_per_block} "
+                    f"{'GPUs' if provider.gpus_per_node else 'cores'} (provider.gpus_per_node or cores_per_node x "
+                    "nodes_per_block)")
             for ranks in weak.ranks:
                 _spread_evenly("md.weak_scaling.ranks", ranks, per_node)
         rank_counts = self.validation.spec.rank_counts
         require(max(rank_counts) <= provider.cores_per_node + 1, "validation.rank_counts",
-                 f"{max(rank_counts)} ranks on a {provider.cores_per_node}-core node")
+                f"{max(rank_counts)} ranks on a {provider.cores_per_node}-core node")
 
 
 # (section, old key, new key): an old key is named with its new one, never silently dropped

@@ -135,7 +135,7 @@ def collect_results(run_dir: str, training: dict, outcomes: list[CaseOutcome], s
              for outcome in outcomes]
     flags = (validation or {}).get("flags", {})
     if training.get("summary") and not flags:
-        from mlmd_parsl.science.validation.verdict import accuracy_gate
+        from mlmd_parsl.science.validation.accuracy import accuracy_gate
 
         flags = {"accuracy_gate": "pass" if accuracy_gate(training["summary"])["ok"] else "fail"}
     from mlmd_parsl.science.validation.verdict import physics_verdict

@@ -1,5 +1,6 @@
-"""The house rules the layout stands on: science never reaches Parsl or orchestration, and nothing outside
-orchestration's case module reads an MD case by string key."""
+"""The house rules the layout stands on: science never reaches Parsl or orchestration, nothing outside
+orchestration's case module reads an MD case by string key, no import cycle, no function over 60 lines, and the
+engine, trainer and export names compared as strings only where they are spelled (science/choices.py)."""
 import ast
 import re
 from pathlib import Path
@@ -80,3 +81,47 @@ def test_no_import_cycle_in_the_package():
 
     cycles = [c for c in map(cycle_from, graph) if c]
     assert cycles == []
+
+
+def package_functions():
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield path, node
+
+
+def test_no_function_in_the_package_is_over_60_lines():
+    long = {f"{p.relative_to(PACKAGE)}:{f.name}": f.end_lineno - f.lineno + 1 for p, f in package_functions()
+            if f.end_lineno - f.lineno + 1 > 60}
+    assert long == {}
+    assert any(f.name == "make_deck" for _, f in package_functions())  # the walk sees the package's functions
+
+
+def choice_words():
+    from mlmd_parsl.science import choices
+
+    return {member.value for kind in vars(choices).values()
+            if isinstance(kind, type) and issubclass(kind, choices.Choice) and kind is not choices.Choice
+            for member in kind} | {choices.MLIAP_LEAN_LABEL}
+
+
+def string_comparisons_of(tree, words):
+    """Lines where a Compare node tests against one of `words` as a literal (alone or in a tuple/list/set)."""
+    def literals(node):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value}
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return set().union(*map(literals, node.elts)) if node.elts else set()
+        return set()
+
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Compare)
+            and any(literals(side) & words for side in [node.left, *node.comparators])]
+
+
+def test_engine_trainer_and_export_names_are_compared_as_strings_only_in_choices():
+    words = choice_words()
+    assert {"embedded", "mliap", "hippynn", "lean", "mliap-lean"} <= words
+    offenders = {str(p.relative_to(PACKAGE)): lines for p in PACKAGE.rglob("*.py") if p.name != "choices.py"
+                 for lines in [string_comparisons_of(ast.parse(p.read_text()), words)] if lines}
+    assert offenders == {}
+    assert string_comparisons_of(ast.parse('if engine == "mliap" or x in ("lean", "a"): pass'), words) == [1, 1]

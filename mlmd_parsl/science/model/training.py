@@ -77,20 +77,63 @@ def training_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+@dataclass(frozen=True)
+class LoopResult:
+    """What a trainer's loop leaves: epochs trained, their wall time, and `final_test()`, which prints the final
+    metrics (hippynn's table) and returns the MetricTracker holding them."""
+    epochs: int
+    elapsed_s: float
+    final_test: typing.Callable
+
+
 def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label, oracle) -> dict:
     import hippynn
     import torch
-    from hippynn.databases import AseDatabase
-    from hippynn.experiment import test_model
-    from hippynn.experiment.assembly import assemble_for_training
-    from hippynn.experiment.metric_tracker import MetricTracker
-    from hippynn.pretraining import hierarchical_energy_initialization
 
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     dataset_path = Path(dataset_path).resolve()
     torch.manual_seed(spec.torch_seed)
-    device = torch.device(spec.device)
+    graph, network_params, training_modules, database = _seed_graph_and_split(dataset_path, spec)
+    loop = TRAINER_LOOPS[spec.trainer](graph, database, training_modules, spec, torch.device(spec.device), out_dir)
+    epoch_time = loop.elapsed_s / max(loop.epochs, 1)
+    with hippynn.tools.log_terminal(str(out_dir / "model_results.txt"), "wt"):
+        if dataset_label == "synthetic":
+            print(f"Dataset: SYNTHETIC (Ag labelled by the EAM oracle {oracle}, not the Materials Cloud set)")
+        print(f"Trainer: {spec.trainer}, {torch.get_num_threads()} torch thread(s), device {spec.device}")
+        tracker = loop.final_test()
+        print("FOM Average Epoch time: {:12.8f}".format(epoch_time))
+    torch.save(
+        {"network_params": network_params,  # on the CPU, so any machine can load it (trained on a GPU or not)
+         "state": {part: {k: v.cpu() if hasattr(v, "cpu") else v for k, v in state.items()}
+                   for part, state in graph_state(graph).items()}},
+        out_dir / "network_state.pt",
+    )
+    summary = {
+        "dataset": str(dataset_path),
+        "dataset_label": dataset_label,
+        "oracle": oracle,
+        "trainer": str(spec.trainer),
+        "epochs": int(loop.epochs),
+        "threads": torch.get_num_threads(),
+        "training_wall_s": loop.elapsed_s,
+        "epoch_time_s": epoch_time,
+        "metrics": {split: {name: float(value) for name, value in values.items()}
+                    for split, values in tracker.best_metric_values.items()},
+        "spec": asdict(spec),
+        "torch": torch.__version__,
+        "hippynn": hippynn.__version__,
+    }
+    (out_dir / "training_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _seed_graph_and_split(dataset_path: Path, spec: TrainingSpec):
+    """The seed's graph (dist_soft_min as the spec says), hippynn's split of the set, and the hierarchical energy
+    initialisation on it: (graph, network_params, training_modules, database)."""
+    from hippynn.databases import AseDatabase
+    from hippynn.experiment.assembly import assemble_for_training
+    from hippynn.pretraining import hierarchical_energy_initialization
 
     network_params = dict(SEED_NETWORK_PARAMS)
     if spec.dist_soft_min is not None:
@@ -110,57 +153,14 @@ def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label, oracle) -> 
     hierarchical_energy_initialization(
         graph.henergy, database, peratom=True, energy_name="energy_per_atom", decay_factor=1e-2
     )
-    if spec.trainer is Trainer.LEAN:
-        epochs, elapsed, final = _train_lean(graph, database, spec, device, out_dir)
-    else:
-        epochs, elapsed, evaluator = _train_hippynn(graph, database, training_modules, spec, device, out_dir)
-    epoch_time = elapsed / max(epochs, 1)
-
-    with hippynn.tools.log_terminal(str(out_dir / "model_results.txt"), "wt"):
-        if dataset_label == "synthetic":
-            print(f"Dataset: SYNTHETIC (Ag labelled by the EAM oracle {oracle}, not the Materials Cloud set)")
-        print(f"Trainer: {spec.trainer}, {torch.get_num_threads()} torch thread(s), device {spec.device}")
-        if spec.trainer is Trainer.LEAN:
-            tracker = MetricTracker(list(graph.validation_losses), stopping_key=None)
-            tracker.register_metrics(final, when="Final Training")
-            tracker.evaluation_print(final, quiet=False)
-        else:
-            tracker = test_model(database, evaluator, spec.eval_batch_size, "Final Training")
-        print("FOM Average Epoch time: {:12.8f}".format(epoch_time))
-
-    metrics = {
-        split: {name: float(value) for name, value in values.items()}
-        for split, values in tracker.best_metric_values.items()
-    }
-    torch.save(
-        {"network_params": network_params,  # on the CPU, so any machine can load it (trained on a GPU or not)
-         "state": {part: {k: v.cpu() if hasattr(v, "cpu") else v for k, v in state.items()}
-                   for part, state in graph_state(graph).items()}},
-        out_dir / "network_state.pt",
-    )
-    summary = {
-        "dataset": str(dataset_path),
-        "dataset_label": dataset_label,
-        "oracle": oracle,
-        "trainer": str(spec.trainer),
-        "epochs": int(epochs),
-        "threads": torch.get_num_threads(),
-        "training_wall_s": elapsed,
-        "epoch_time_s": epoch_time,
-        "metrics": metrics,
-        "spec": asdict(spec),
-        "torch": torch.__version__,
-        "hippynn": hippynn.__version__,
-    }
-    (out_dir / "training_summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    return graph, network_params, training_modules, database
 
 
 def _train_hippynn(graph, database, training_modules, spec, device, out_dir):
-    """hippynn's setup_and_train, the seed's loop; returns (epochs, wall seconds, the evaluator for testing)."""
+    """hippynn's setup_and_train, the seed's loop; its final test is hippynn's test_model."""
     import hippynn
     import torch
-    from hippynn.experiment import SetupParams, setup_and_train
+    from hippynn.experiment import SetupParams, setup_and_train, test_model
     from hippynn.experiment.assembly import assemble_for_training, precompute_pairs
     from hippynn.experiment.controllers import PatienceController, RaiseBatchSizeOnPlateau
 
@@ -195,12 +195,15 @@ def _train_hippynn(graph, database, training_modules, spec, device, out_dir):
                 setup_params=SetupParams(controller=controller, device=device),
             )
             elapsed = time.perf_counter() - start
-    return controller.current_epoch, elapsed, training_modules.evaluator
+    evaluator = training_modules.evaluator
+    return LoopResult(controller.current_epoch, elapsed,
+                      lambda: test_model(database, evaluator, spec.eval_batch_size, "Final Training"))
 
 
-def _train_lean(graph, database, spec, device, out_dir):
-    """The lean trainer on hippynn's split; returns (epochs, wall seconds, final metrics per split)."""
+def _train_lean(graph, database, training_modules, spec, device, out_dir):
+    """The lean trainer on hippynn's split; its final test prints the final metrics as hippynn's tracker does."""
     import torch
+    from hippynn.experiment.metric_tracker import MetricTracker
 
     from .lean_hipnn import LiveHipnnWeights
     from .lean_training import train_lean
@@ -217,4 +220,15 @@ def _train_lean(graph, database, spec, device, out_dir):
         def log(line):
             print(line, file=log_file, flush=True)
 
-        return train_lean(weights, splits, spec, device, log=log)
+        epochs, elapsed, final = train_lean(weights, splits, spec, device, log=log)
+
+    def final_test():
+        tracker = MetricTracker(list(graph.validation_losses), stopping_key=None)
+        tracker.register_metrics(final, when="Final Training")
+        tracker.evaluation_print(final, quiet=False)
+        return tracker
+
+    return LoopResult(epochs, elapsed, final_test)
+
+
+TRAINER_LOOPS = {Trainer.HIPPYNN: _train_hippynn, Trainer.LEAN: _train_lean}

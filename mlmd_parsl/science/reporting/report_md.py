@@ -148,7 +148,8 @@ def _run_line(context):
 
 def verdict_lines(rows: list) -> list:
     """The physics verdict and the seed's accuracy gate, in words (the same flags are on every row)."""
-    from ..validation.verdict import ACCURACY_GATE, PHYSICS_CHECKS
+    from ..validation.accuracy import ACCURACY_GATE
+    from ..validation.checks import PHYSICS_CHECKS
 
     first = rows[0] if rows else {}
     verdict = first.get("physics", "")

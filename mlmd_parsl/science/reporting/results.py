@@ -5,16 +5,16 @@ from pathlib import Path
 from ...atomic_files import replaced_atomically, write_text_atomically
 from ..choices import Trainer
 from ..lammps.logs import parse_log, thermo_tables
+from ..validation.checks import FLAG_COLUMNS
 
 COLUMNS = [
     "task", "kind", "sweep", "status", "physics", "dataset", "dataset_sha256", "atoms", "ranks", "zrep", "mpi_grid",
     "profile", "engine", "device", "dtype", "threads",
     "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "trainer", "epoch_time_s", "epochs",
     "test_epa_mae_mev", "test_force_mae_mev_per_a", "run_temperature_k",
-    # validity of the model (the same on every row): see science/validation/; `physics` above is their verdict
-    # (physical / unphysical / empty when no check ran): a throughput on an unphysical model is not physics
-    "accuracy_gate", "force_check", "pressure_check", "rank_invariance", "nve_drift_mev_atom_ps", "nve_check",
-    "wall_check", "wall_barrier_ev", "md_5fs_check", "closest_approach_a", "oracle_check", "cross_engine_check",
+    # validity of the model (the same on every row): science/validation/checks.py; `physics` above is their
+    # verdict (physical / unphysical / empty when no check ran): a throughput on an unphysical model is not physics
+    *FLAG_COLUMNS,
     # where the ranks ran (placement.json of the embedded engine): hosts, devices, Slurm job ids
     "hosts", "devices", "slurm_jobs", "log", "error",
 ]

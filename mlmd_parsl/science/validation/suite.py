@@ -30,7 +30,8 @@ from .engine_checks import check_forces, check_nve_drift, check_pressure, check_
 from .markdown import render_markdown
 from .protocol_md import check_protocol_md
 from .spec import ValidationSpec
-from .verdict import accuracy_gate, validity_flags
+from .accuracy import accuracy_gate
+from .verdict import validity_flags
 from .wall import check_repulsive_wall
 
 

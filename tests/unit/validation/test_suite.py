@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from mlmd_parsl.science.validation.verdict import PHYSICS_CHECKS
+from mlmd_parsl.science.validation.checks import PHYSICS_CHECKS
 from tests.conftest import child_env
 
 pytestmark = pytest.mark.mpi
