@@ -163,3 +163,45 @@ def test_an_unknown_key_suggests_the_close_one():
     with pytest.raises(ConfigError) as err:
         load_site_config("local", ["mdd.engine=mliap"])
     assert "--set mdd.engine=mliap: mdd: unknown key (did you mean md?)" in str(err.value)
+
+
+def test_the_science_specs_check_themselves_when_a_library_user_makes_them():
+    from mlmd_parsl.science.model.dataset import SyntheticSpec
+    from mlmd_parsl.science.model.training import TrainingSpec
+    from mlmd_parsl.science.spec_checks import InvalidSetting
+    from mlmd_parsl.science.validation.spec import ValidationSpec
+
+    for make, key, fragment in ((lambda: TrainingSpec(trainer="fast"), "trainer", "'fast'; allowed: hippynn, lean"),
+                                (lambda: TrainingSpec(max_epochs=0), "max_epochs", "0 must be >= 1"),
+                                (lambda: SyntheticSpec(frames=5), "frames", "need at least 20 frames"),
+                                (lambda: SyntheticSpec(oracle="gold"), "oracle", "'gold'; allowed:"),
+                                (lambda: ValidationSpec(oracle_steps=55), "oracle_steps", "55 must be a multiple of 10"),
+                                (lambda: ValidationSpec(replicate=(2, 2)), "replicate", "three integers >= 1")):
+        with pytest.raises(InvalidSetting) as err:
+            make()
+        assert err.value.key == key and fragment in err.value.message
+    from mlmd_parsl.science.choices import Trainer
+
+    assert TrainingSpec(trainer="lean").trainer is Trainer.LEAN  # the word from YAML becomes the member
+
+
+def test_the_renamed_training_engine_key_names_its_new_name(tmp_path):
+    for overrides in (["training.engine=lean"], []):
+        path = write(tmp_path, "name: x\ntraining:\n  engine: lean\n") if not overrides else "local"
+        with pytest.raises(ConfigError) as err:
+            load_site_config(path, overrides)
+        assert "training.engine: renamed training.trainer" in str(err.value)
+    assert "site.yaml:3: training.engine" in str(err.value)
+
+
+def test_engine_options_are_the_md_command_lines_flags_both_ways(tmp_path):
+    from mlmd_parsl.md import build_parser, engine_options
+    from mlmd_parsl.science.engine.options import EngineOptions, md_argv
+
+    for options in (EngineOptions(), EngineOptions(device="cuda:1", dtype="float64", pair_skin=0.5, model_step="hippynn",
+                                                   cuda_graph=False, compact_min_atoms=0, compile_network="off",
+                                                   pair_kernels="triton")):
+        argv = md_argv("m.pt", "box.data", (2, 2, 4), tmp_path / "log.lammps", options, profile="quick")
+        assert argv[1:3] == ["-m", "mlmd_parsl.md"]
+        args = build_parser().parse_args(argv[3:])
+        assert engine_options(args) == options and args.replicate == [2, 2, 4] and args.profile == "quick"
