@@ -26,8 +26,10 @@ class Apps:
 
 
 @task_kind("md")
-def _run_md(command, exported=None, stdout=None, stderr=None, parsl_resource_specification=None):
-    """`command`, a case's plan (case_plan.py); `exported`, the export's future, only makes Parsl wait for it."""
+def _run_md(command, exported, stdout=None, stderr=None, parsl_resource_specification=None):
+    """`command`, a case's plan (case_plan.py); `exported`, the export's future, only makes Parsl wait for it.
+    (No default for it: Parsl passes every parameter's default as a keyword, which a positional one then clashes
+    with.)"""
     return command
 
 

@@ -52,7 +52,7 @@ def weights_and_frames(path, device):
 
 
 def run_steps(kind, weights, frames, batches):
-    from mlmd_parsl.science.model.lean_training import CapturedSteps
+    from mlmd_parsl.science.model.lean_training import CapturedOptimizerSteps
 
     parameters = [*weights.network.parameters(), *weights.energy_module.parameters()]
     device = frames.positions.device
@@ -64,20 +64,20 @@ def run_steps(kind, weights, frames, batches):
     for rows in batches:
         steps.step(rows.to(device))
     torch.cuda.synchronize()
-    if kind is CapturedSteps:
+    if kind is CapturedOptimizerSteps:
         assert sorted(steps.graphs) == [12, 20]  # both sizes captured after their warm-up, then replayed
     return torch.cat([p.detach().flatten().cpu() for p in parameters])
 
 
 def test_captured_steps_equal_eager_steps(tmp_path):
-    from mlmd_parsl.science.model.lean_training import CapturedSteps, EagerSteps
+    from mlmd_parsl.science.model.lean_training import CapturedOptimizerSteps, EagerOptimizerSteps
 
     path = jiggled_frames(tmp_path / "frames.xyz")
     generator = torch.Generator().manual_seed(3)
     batches = [torch.randperm(32, generator=generator)[: (20 if i % 2 else 12)] for i in range(16)]
     start = torch.cat([p.detach().flatten().cpu() for p in weights_and_frames(path, "cuda")[0].network.parameters()])
-    eager = run_steps(EagerSteps, *weights_and_frames(path, "cuda"), batches)
-    captured = run_steps(CapturedSteps, *weights_and_frames(path, "cuda"), batches)
+    eager = run_steps(EagerOptimizerSteps, *weights_and_frames(path, "cuda"), batches)
+    captured = run_steps(CapturedOptimizerSteps, *weights_and_frames(path, "cuda"), batches)
     moved = float((eager[: len(start)] - start).abs().max())
     assert moved > 5e-3  # 16 Adam steps of 1e-3 moved the weights
     assert float((captured - eager).abs().max()) <= 1e-2 * moved  # float32 noise only, after 16 steps

@@ -1,4 +1,5 @@
 """The library examples of docs/library.md run as written (in a scratch folder: their runs go to ./runs)."""
+import csv
 import re
 import subprocess
 import sys
@@ -42,3 +43,8 @@ def test_interactive_example_sees_futures_finish_and_collects_a_report(tmp_path)
     assert sorted(finished) == ["md_z1_r1", "md_z2_r1"]
     report = tmp_path / lines[-1].strip()
     assert report.name == "report.md" and "| md_z2_r1 | throughput | 568 | 1 |" in report.read_text()
+    # collect() validated the model as the CLI does: the flags are on every row, the report says the verdict
+    assert (report.parent / "validation" / "validation.md").is_file()
+    rows = list(csv.DictReader(open(report.parent / "results.csv")))
+    assert all(row["force_check"] in ("pass", "fail") and row["physics"] for row in rows)
+    assert "Physics: not checked" not in report.read_text()

@@ -8,8 +8,8 @@ are hippynn's. What differs is how the network is evaluated: each frame's pairs 
 (frame_neighbours), a batch is one fixed-shape tensor program with the neighbour sums as one batched
 matmul, and the data stays on the device; the host reads one number per epoch, the validation Loss-Err
 the controller needs. On a GPU each batch size's whole step (forward, forces, loss, backward, Adam) is
-captured once as a CUDA graph and replayed (CapturedSteps): an epoch of a few batches of 71-atom frames is
-otherwise launch-bound.
+captured once as a CUDA graph and replayed (CapturedOptimizerSteps): an epoch of a few batches of 71-atom
+frames is otherwise launch-bound.
 """
 import copy
 import time
@@ -102,7 +102,7 @@ def evaluate(w, frames: FrameSet, batch_size) -> dict:
     return dict(zip(METRIC_NAMES, values))
 
 
-class EagerSteps:
+class EagerOptimizerSteps:
     """One optimizer step per batch, as written (the CPU path)."""
 
     def __init__(self, w, frames: FrameSet, optimizer):
@@ -114,7 +114,7 @@ class EagerSteps:
         self.optimizer.step()
 
 
-class CapturedSteps(EagerSteps):
+class CapturedOptimizerSteps(EagerOptimizerSteps):
     """The same steps on a GPU, each batch size's captured once as a CUDA graph after WARMUP eager steps (real
     training steps, run on a side stream as capture requires) and replayed for every later batch of that size.
     Gradients live outside the graphs and are zeroed inside them, so graphs of several batch sizes share them;
@@ -192,7 +192,7 @@ def train_lean(w: LiveHipnnWeights, splits: dict, spec, device, log=print):
     train = sets["train"]
     log(f"lean trainer: {len(train)} training frames, {train.pairs} pairs, neighbour table width "
         f"{train.index.shape[2]}, device {device}")
-    steps = (CapturedSteps if on_gpu else EagerSteps)(w, train, optimizer)
+    steps = (CapturedOptimizerSteps if on_gpu else EagerOptimizerSteps)(w, train, optimizer)
     best = BestWeights((w.network, w.energy_module))
     best_error, epoch, keep_going = float("inf"), 0, True
     start = time.perf_counter()

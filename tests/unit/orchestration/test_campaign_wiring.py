@@ -1,11 +1,12 @@
 """The campaign's wiring without a DataFlowKernel: apps that finish at once stand in for Parsl's, so what the
 driver submits, reuses, records and passes on is checked in seconds (the integration tests run it all for real)."""
+import inspect
 import re
 import shutil
 from concurrent.futures import Future
 
 from mlmd_parsl.config import load_site_config
-from mlmd_parsl.orchestration.apps import Apps
+from mlmd_parsl.orchestration.apps import Apps, _run_md
 from mlmd_parsl.orchestration.builder import CampaignFutures, submit_md_case
 from mlmd_parsl.orchestration.campaign import run_md_cases
 from mlmd_parsl.orchestration.case_plan import plan_case, planned_export
@@ -28,8 +29,13 @@ class FakeApps:
     def __init__(self, fail=()):
         self.calls, self.fail = [], set(fail)
 
-    def run_md(self, command, exported=None, stdout=None, stderr=None, parsl_resource_specification=None):
-        self.calls.append(("md", command, parsl_resource_specification))
+    def run_md(self, *args, **kwargs):
+        """The real app function, called as Parsl's bash_app calls it: every parameter's default as a keyword."""
+        defaults = {name: p.default for name, p in inspect.signature(_run_md).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        kwargs = {**defaults, **kwargs}
+        command = _run_md(*args, **kwargs)
+        self.calls.append(("md", command, kwargs["parsl_resource_specification"]))
         task = re.search(r"/md/(md_z\d+_r\d+) ", command).group(1)
         if task in self.fail:
             return done(error=RuntimeError(f"{task} was killed"))
