@@ -98,9 +98,9 @@ def print_summary(collected, run_dir, out=print):
     out("")
     train = rows[0]
     if train["status"] == "ok":
-        out(f"Training ({train['dataset']} dataset, {trainer_of(train)} trainer): FOM Average Epoch time {float(train['epoch_time_s']):.4f} s "
-            f"over {train['epochs']} epochs; test EpA-MAE {train['test_epa_mae_mev']} meV/atom, "
-            f"Force MAE {train['test_force_mae_mev_per_a']} meV/A")
+        out(f"Training ({train['dataset']} dataset, {trainer_of(train)} trainer): FOM Average Epoch time {train['epoch_time_s']:.4f} s "
+            f"over {train['epochs']} epochs; test EpA-MAE {train['test_epa_mae_mev']:.4f} meV/atom, "
+            f"Force MAE {train['test_force_mae_mev_per_a']:.4f} meV/A")
         out(accuracy_gate_line(train))
     else:
         out(f"Training FAILED: {train.get('error')}")
@@ -108,7 +108,7 @@ def print_summary(collected, run_dir, out=print):
     for row in rows[1:]:
         physics = "  UNPHYSICAL" if row.get("physics") == "unphysical" else ""
         out(f"{row['task']:<14}{str(row.get('atoms') or ''):>8}{str(row.get('ranks') or ''):>7}"
-            f"{str(row.get('katom_step_s') or '-'):>15}  {row['status']}{physics}")
+            f"{'-' if row.get('katom_step_s') is None else format(row['katom_step_s'], '.4f'):>15}  {row['status']}{physics}")
     out("")
     verdict = train.get("physics", "")
     if verdict == "unphysical":
@@ -136,8 +136,8 @@ def accuracy_gate_line(train: dict) -> str:
     """The seed's accuracy gate for the training row, and when it is missed, by how much, in words."""
     from .science.validation.accuracy import ACCURACY_GATE
 
-    measured = {"energy": (float(train["test_epa_mae_mev"]), ACCURACY_GATE["test_epa_mae_mev"], "meV/atom"),
-                "force": (float(train["test_force_mae_mev_per_a"]), ACCURACY_GATE["test_force_mae_mev_per_a"], "meV/A")}
+    measured = {"energy": (train["test_epa_mae_mev"], ACCURACY_GATE["test_epa_mae_mev"], "meV/atom"),
+                "force": (train["test_force_mae_mev_per_a"], ACCURACY_GATE["test_force_mae_mev_per_a"], "meV/A")}
     limits = f"test EpA-MAE < {measured['energy'][1]:g} meV/atom and Force MAE < {measured['force'][1]:g} meV/A"
     missed = [f"{name} {value:.3g} {unit} is {value / limit:.1f}x its limit" for name, (value, limit, unit)
               in measured.items() if not value < limit]

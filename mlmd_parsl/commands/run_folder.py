@@ -54,10 +54,10 @@ def summarize(path: Path) -> RunSummary:
     rows = read_rows(path)
     failed = [r for r in rows if r.get("status") != "ok"]
     train = next((r for r in rows if r.get("kind") == "training"), {})
-    md = tuple(float(r["katom_step_s"]) for r in rows if r.get("kind") == "md" and r.get("status") == "ok")
+    md = tuple(r["katom_step_s"] for r in rows if r.get("kind") == "md" and r.get("status") == "ok")
     first = rows[0] if rows else {}
     return RunSummary(**base, status=f"{len(failed)} of {len(rows)} tasks failed" if failed else "complete",
-                      training_s_per_epoch=float(train["epoch_time_s"]) if train.get("status") == "ok" else None,
+                      training_s_per_epoch=train["epoch_time_s"] if train.get("status") == "ok" else None,
                       md_katom_step_s=md, physics=first.get("physics") or "not checked",
                       accuracy_gate=first.get("accuracy_gate", ""))
 

@@ -125,8 +125,8 @@ def throughput_figure(rows, caption=""):
     md = [r for r in rows if r.get("kind") == "md" and r.get("status") == "ok"
           and (r.get("sweep") or "throughput") == "throughput"]
     fig, ax = new_figure((7, 4.5))
-    for ranks in sorted({int(r["ranks"]) for r in md}):
-        points = sorted((int(r["atoms"]), float(r["katom_step_s"])) for r in md if int(r["ranks"]) == ranks)
+    for ranks in sorted({r["ranks"] for r in md}):
+        points = sorted((r["atoms"], r["katom_step_s"]) for r in md if r["ranks"] == ranks)
         ax.plot(*zip(*points), "o-", label=f"this run: {ranks} MPI rank{'s' if ranks > 1 else ''}")
     seed = seed_reference()
     ax.plot(*zip(*seed["gpu"]), "k--", alpha=0.5, label=SEED_GPU_LABEL)
@@ -143,14 +143,14 @@ def strong_scaling_figure(rows: list, caption=""):
     """Throughput vs ranks per atom count (throughput sweep), with the ideal line from the fewest ranks, and the
     seed's Crossroads strong scaling at its two sizes (same atoms as ours where a case matches)."""
     md = ok_md_rows(rows, "throughput")
-    sizes = sorted({int(r["atoms"]) for r in md if sum(x["atoms"] == r["atoms"] for x in md) > 1})
+    sizes = sorted({r["atoms"] for r in md if sum(x["atoms"] == r["atoms"] for x in md) > 1})
     if not sizes:
         return None
     fig, ax = new_figure()
     seed = seed_reference()
     ranks_drawn = []
     for atoms in sizes:
-        points = sorted((int(r["ranks"]), float(r["katom_step_s"])) for r in md if int(r["atoms"]) == atoms)
+        points = sorted((r["ranks"], r["katom_step_s"]) for r in md if r["atoms"] == atoms)
         ranks_drawn += [p[0] for p in points]
         line, = ax.plot(*zip(*points), "o-", label=f"this run: {atoms:,} atoms")
         r0, t0 = points[0]
@@ -165,16 +165,16 @@ def strong_scaling_figure(rows: list, caption=""):
 
 def weak_scaling_figure(rows: list, caption=""):
     """Katom-step/s per rank vs ranks for the weak sweep, with the ideal (flat) line."""
-    md = sorted(ok_md_rows(rows, "weak"), key=lambda r: int(r["ranks"]))
+    md = sorted(ok_md_rows(rows, "weak"), key=lambda r: r["ranks"])
     if not md:
         return None
     fig, ax = new_figure()
-    ranks = [int(r["ranks"]) for r in md]
-    per_rank = [float(r["katom_step_s"]) / int(r["ranks"]) for r in md]
+    ranks = [r["ranks"] for r in md]
+    per_rank = [r["katom_step_s"] / r["ranks"] for r in md]
     ax.plot(ranks, per_rank, "o-", label="this run")
     ax.plot(ranks, [per_rank[0]] * len(ranks), ":", color="gray", label="ideal (flat)")
     ax.set_ylim(0, max(per_rank) * 1.15)
-    atoms_per_rank = int(md[0]["atoms"]) // int(md[0]["ranks"])
+    atoms_per_rank = md[0]["atoms"] // md[0]["ranks"]
     return finish_figure(fig, ax, "MPI ranks (one GPU each on GPU sites)", "Katom-step/s per rank",
                          f"Weak scaling, {atoms_per_rank:,} atoms per rank", caption, log=False, rank_ticks=ranks)
 
@@ -190,8 +190,8 @@ def step_cost_figure(rows: list, caption=""):
         return None
     fig, ax = new_figure()
     for ranks, fit in fits.items():
-        points = sorted((int(r["atoms"]), int(r["atoms"]) / float(r["katom_step_s"])) for r in md
-                        if int(r["ranks"]) == ranks)  # atoms / (Katom-step/s) = ms per step
+        points = sorted((r["atoms"], r["atoms"] / r["katom_step_s"]) for r in md
+                        if r["ranks"] == ranks)  # atoms / (Katom-step/s) = ms per step
         line, = ax.plot(*zip(*points), "o", label=f"{ranks} rank{'s' if ranks > 1 else ''}")
         grid = np.geomspace(points[0][0], points[-1][0], 50)
         ax.plot(grid, fit["floor_ms"] + fit["us_per_katom"] * grid / 1e6, "-", color=line.get_color(), alpha=0.7,

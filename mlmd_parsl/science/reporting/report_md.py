@@ -35,7 +35,7 @@ def comparable(row: dict, other: dict) -> bool:
 
 
 def figure(row: dict) -> float:
-    return float(row["epoch_time_s"] if row.get("kind") == "training" else row["katom_step_s"])
+    return row["epoch_time_s"] if row.get("kind") == "training" else row["katom_step_s"]
 
 
 def baseline_of(row: dict, baseline_runs: dict) -> dict:
@@ -55,13 +55,13 @@ def compare(rows: list, baseline_runs: dict = None, tolerance: float = REGRESSIO
             out.append({"task": row["task"], "kind": row.get("kind"), "status": row.get("status"), "flags": "failed"})
             continue
         if row.get("kind") == "training":
-            value, unit, higher_is_better = float(row["epoch_time_s"]), "s/epoch", False
+            value, unit, higher_is_better = row["epoch_time_s"], "s/epoch", False
             # epoch time grows with the data: only the seed's own dataset makes a like-for-like comparison
             # and only hippynn's loop is the seed's procedure (the lean trainer is ours)
             seed = (SEED_TRAINING_FOM_S["cuda" if row.get("device", "").startswith("cuda") else "cpu"]
                     if row.get("dataset") == "real" and trainer_of(row) is Trainer.HIPPYNN else None)
         else:
-            value, unit, higher_is_better = float(row["katom_step_s"]), "Katom-step/s", True
+            value, unit, higher_is_better = row["katom_step_s"], "Katom-step/s", True
             seed = seed_throughput(row)
         before = baseline_of(row, baseline_runs)
         seed_ratio = _speed_ratio(value, seed, higher_is_better)
@@ -167,8 +167,8 @@ def verdict_lines(rows: list) -> list:
     limits = (f"test EpA-MAE < {ACCURACY_GATE['test_epa_mae_mev']} meV/atom and Force MAE < "
               f"{ACCURACY_GATE['test_force_mae_mev_per_a']:g} meV/Å")
     if training and gate:
-        values = (f"{float(training['test_epa_mae_mev']):.3f} meV/atom, "
-                  f"{float(training['test_force_mae_mev_per_a']):.2f} meV/Å")
+        values = (f"{training['test_epa_mae_mev']:.3f} meV/atom, "
+                  f"{training['test_force_mae_mev_per_a']:.2f} meV/Å")
         accuracy = (f"**Accuracy gate (the seed's: {limits}): {'pass' if gate == 'pass' else 'FAIL'}** ({values})."
                     + ("" if gate == "pass" else " The model is short of the seed's accuracy; its MD can still be "
                        "physics (the verdict above), but it is not the seed's model quality."))
@@ -199,7 +199,7 @@ def measured_lines(rows: list) -> list:
         if profile == "quick":
             what += f" (the seed's ats5 times {PROFILES['ats5'].stages[-1].steps:,}): a short timing, noisy"
         table.append(f"| MD profile | {what} |")
-    seconds = [int(r["timed_steps"]) / float(r["timesteps_per_s"]) for r in md
+    seconds = [r["timed_steps"] / r["timesteps_per_s"] for r in md
                if r.get("timed_steps") and r.get("timesteps_per_s")]
     if seconds:
         table.append(f"| timed stage wall time | {min(seconds):.2g} to {max(seconds):.2g} s per case |")
@@ -207,7 +207,7 @@ def measured_lines(rows: list) -> list:
                       for r in md})
     if engines:
         table.append(f"| MD engine | {'; '.join(engines)} |")
-    temperatures = [float(r["run_temperature_k"]) for r in md if r.get("run_temperature_k")]
+    temperatures = [r["run_temperature_k"] for r in md if r.get("run_temperature_k")]
     if temperatures:
         low, high = min(temperatures), max(temperatures)
         off = max(abs(low - TEMPERATURE_K), abs(high - TEMPERATURE_K)) / TEMPERATURE_K

@@ -1,4 +1,7 @@
-"""results.csv: one row per task (training, each MD case), failures included as rows."""
+"""results.csv: one row per task (training, each MD case), failures included as rows.
+
+A row holds numbers (ints and floats, None where empty); they become text only when the file is written
+(CELL_FORMATS) and numbers again when it is read (read_results), so nothing downstream parses a cell."""
 import csv
 from pathlib import Path
 
@@ -19,6 +22,30 @@ COLUMNS = [
     "hosts", "devices", "slurm_jobs", "log", "error",
 ]
 
+INT_COLUMNS = ("atoms", "ranks", "zrep", "threads", "timed_steps", "epochs")
+FLOAT_COLUMNS = ("katom_step_s", "ns_per_day", "timesteps_per_s", "epoch_time_s", "test_epa_mae_mev",
+                 "test_force_mae_mev_per_a", "run_temperature_k")
+CELL_FORMATS = {"epoch_time_s": ".6f", "test_epa_mae_mev": ".4f", "test_force_mae_mev_per_a": ".4f",
+                "katom_step_s": ".4f", "run_temperature_k": ".1f"}  # the rest as Python prints them
+
+
+def cell(column: str, value) -> str:
+    """The text results.csv holds for one value."""
+    if value is None:
+        return ""
+    if column in CELL_FORMATS and isinstance(value, (int, float)):
+        return format(value, CELL_FORMATS[column])
+    return value
+
+
+def typed(row: dict) -> dict:
+    """A row read from results.csv with its numbers as numbers (empty cells None)."""
+    def number(kind, text):
+        return None if text in (None, "") else kind(float(text)) if kind is int else kind(text)
+
+    return {k: number(int, v) if k in INT_COLUMNS else number(float, v) if k in FLOAT_COLUMNS else v
+            for k, v in row.items()}
+
 
 def training_row(summary: dict = None, dataset_label="", log="", error=None, dataset_sha256="") -> dict:
     if summary is None:
@@ -32,12 +59,12 @@ def training_row(summary: dict = None, dataset_label="", log="", error=None, dat
         "dataset": summary["dataset_label"],
         "dataset_sha256": dataset_sha256,
         "device": summary.get("spec", {}).get("device", ""),
-        "threads": summary.get("threads", ""),
+        "threads": summary.get("threads"),
         "trainer": summary.get("trainer", str(Trainer.HIPPYNN)),  # trainings before the lean trainer were hippynn's
-        "epoch_time_s": f"{summary['epoch_time_s']:.6f}",
+        "epoch_time_s": summary["epoch_time_s"],
         "epochs": summary["epochs"],
-        "test_epa_mae_mev": f"{test.get('EpA-MAE', float('nan')):.4f}",
-        "test_force_mae_mev_per_a": f"{test.get('ForceMAE', float('nan')):.4f}",
+        "test_epa_mae_mev": test.get("EpA-MAE", float("nan")),
+        "test_force_mae_mev_per_a": test.get("ForceMAE", float("nan")),
         "log": log,
     }
 
@@ -73,8 +100,8 @@ def md_row(task: str, log: str, sweep: str, ranks: int, zrep: int, profile: str,
     if status == "ok":
         timed = thermo_tables(log).get("timed", [])
         if timed:
-            row["run_temperature_k"] = f"{sum(r['Temp'] for r in timed) / len(timed):.1f}"
-        row["katom_step_s"] = f"{parsed.katom_step_s:.4f}"
+            row["run_temperature_k"] = sum(r["Temp"] for r in timed) / len(timed)
+        row["katom_step_s"] = parsed.katom_step_s
         row["ns_per_day"] = parsed.ns_per_day
         row["timesteps_per_s"] = parsed.timesteps_per_s
     return row
@@ -121,14 +148,10 @@ def write_results_json(rows, path, run: str, commit=None, dirty=None):
         if row.get("status") != "ok" or row.get("kind") not in FIGURES:
             continue
         name, column, unit = FIGURES[row["kind"]]
-        records.append({"figure": name, "value": float(row[column]), "unit": unit, "task": row["task"],
-                        "atoms": _int(row.get("atoms")), "ranks": _int(row.get("ranks")),
+        records.append({"figure": name, "value": row[column], "unit": unit, "task": row["task"],
+                        "atoms": row.get("atoms"), "ranks": row.get("ranks"),
                         "physics": row.get("physics") or None, "run": run, "commit": commit, "dirty": dirty})
     write_text_atomically(path, json.dumps(records, indent=2) + "\n")
-
-
-def _int(value):
-    return int(value) if value not in (None, "") else None
 
 
 def write_results(rows, path):
@@ -137,12 +160,12 @@ def write_results(rows, path):
         writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="raise")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in COLUMNS})
+            writer.writerow({k: cell(k, row.get(k)) for k in COLUMNS})
 
 
-def read_results(path):
+def read_results(path) -> list:
     with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+        return [typed(row) for row in csv.DictReader(handle)]
 
 
 def ok_md_rows(rows: list, sweep: str) -> list:

@@ -26,7 +26,7 @@ def seed_reference():
 def seed_throughput(row: dict):
     """The seed's Katom-step/s for the same kind of case, or None where the seed has none."""
     seed = seed_reference()
-    atoms, ranks = int(row["atoms"]), int(row["ranks"])
+    atoms, ranks = row["atoms"], row["ranks"]
     if row.get("device", "").startswith("cuda"):
         return dict(seed["gpu"]).get(atoms) if ranks == 1 else None
     return dict(seed.get(f"cpu_{atoms}", [])).get(ranks)

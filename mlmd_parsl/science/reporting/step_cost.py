@@ -12,7 +12,7 @@ def fit_step_cost(points):
     """
     import numpy as np
 
-    points = sorted((int(a), float(k)) for a, k in points if k)
+    points = sorted((a, k) for a, k in points if k)
     if len({a for a, _ in points}) < 2:
         return None
     atoms = np.array([a for a, _ in points], dtype=float)
@@ -28,8 +28,8 @@ def step_cost_fits(rows: list) -> dict:
     """fit_step_cost per rank count of the throughput sweep: {ranks: fit}."""
     md = ok_md_rows(rows, "throughput")
     fits = {}
-    for ranks in sorted({int(r["ranks"]) for r in md}):
-        fit = fit_step_cost([(r["atoms"], r["katom_step_s"]) for r in md if int(r["ranks"]) == ranks])
+    for ranks in sorted({r["ranks"] for r in md}):
+        fit = fit_step_cost([(r["atoms"], r["katom_step_s"]) for r in md if r["ranks"] == ranks])
         if fit:
             fits[ranks] = fit
     return fits

@@ -18,9 +18,9 @@ def test_cpu_case_is_compared_with_crossroads_at_the_same_atoms_and_ranks_only()
 
 
 def test_slower_than_baseline_beyond_tolerance_is_a_regression_and_training_time_runs_the_other_way():
-    rows = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "2.0", "device": "cpu", "dataset": "real"},
+    rows = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 2.0, "device": "cpu", "dataset": "real"},
             md("md_z1_r1", 284, 1, 8.0), md("md_z2_r1", 568, 1, 9.5), md("md_z4_r1", 1136, 1, 1.0, status="failed")]
-    baseline = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "1.0", "device": "cpu",
+    baseline = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 1.0, "device": "cpu",
                  "dataset": "real"},
                 md("md_z1_r1", 284, 1, 10.0), md("md_z2_r1", 568, 1, 10.0)]
     train, z1, z2, failed = compare(rows, {"earlier": baseline})
@@ -42,13 +42,13 @@ def test_report_lists_flagged_tasks_and_embeds_plots(tmp_path):
 
 
 def test_training_on_another_dataset_is_not_compared_with_the_seed():
-    (train,) = compare([{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "1.6", "device": "cpu",
+    (train,) = compare([{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 1.6, "device": "cpu",
                          "dataset": "synthetic"}])
     assert train["seed"] is None and train["seed_ratio"] is None and train["flags"] == ""
 
 
 def test_only_hippynns_loop_on_the_real_dataset_is_compared_with_the_seeds_training_fom():
-    row = {"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "0.5", "device": "cpu", "dataset": "real"}
+    row = {"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 0.5, "device": "cpu", "dataset": "real"}
     (hippynn,) = compare([{**row, "trainer": "hippynn"}])
     (lean,) = compare([{**row, "trainer": "lean"}])
     assert hippynn["seed"] == 1.670 and hippynn["seed_ratio"] == pytest.approx(1.670 / 0.5)
@@ -56,21 +56,21 @@ def test_only_hippynns_loop_on_the_real_dataset_is_compared_with_the_seeds_train
 
 
 def test_a_run_that_differs_in_what_changes_the_figure_gives_no_ratio_and_no_flag():
-    now = {**md("md_z2_r1", 568, 1, 50.0), "profile": "ats5", "timed_steps": "10000", "engine": "embedded",
-           "dtype": "float32", "threads": "2"}
-    train = {"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "2.0", "device": "cpu",
-             "dataset": "real", "trainer": "hippynn", "epochs": "800", "threads": "2", "dataset_sha256": "abc"}
-    differing = {"profile": "quick", "timed_steps": "60", "engine": "mliap", "device": "cuda", "dtype": "float64",
-                 "threads": "1", "atoms": "1136", "ranks": "2"}
+    now = {**md("md_z2_r1", 568, 1, 50.0), "profile": "ats5", "timed_steps": 10000, "engine": "embedded",
+           "dtype": "float32", "threads": 2}
+    train = {"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 2.0, "device": "cpu",
+             "dataset": "real", "trainer": "hippynn", "epochs": 800, "threads": 2, "dataset_sha256": "abc"}
+    differing = {"profile": "quick", "timed_steps": 60, "engine": "mliap", "device": "cuda", "dtype": "float64",
+                 "threads": 1, "atoms": "1136", "ranks": "2"}
     for key, value in differing.items():
-        (row,) = compare([now], {"quick run": [{**now, key: value, "katom_step_s": "100.0"}]})
+        (row,) = compare([now], {"quick run": [{**now, key: value, "katom_step_s": 100.0}]})
         assert row["baseline"] is None and row["baseline_ratio"] is None and "REGRESSION" not in row["flags"], key
-    for key, value in {"dataset": "synthetic", "trainer": "lean", "epochs": "150", "dataset_sha256": "def"}.items():
-        (row,) = compare([train], {"other": [{**train, key: value, "epoch_time_s": "1.0"}]})
+    for key, value in {"dataset": "synthetic", "trainer": "lean", "epochs": 150, "dataset_sha256": "def"}.items():
+        (row,) = compare([train], {"other": [{**train, key: value, "epoch_time_s": 1.0}]})
         assert row["baseline"] is None and "REGRESSION" not in row["flags"], key
-    (row,) = compare([now], {"same": [{**now, "katom_step_s": "100.0"}]})  # the same measurement: flagged
+    (row,) = compare([now], {"same": [{**now, "katom_step_s": 100.0}]})  # the same measurement: flagged
     assert row["baseline_ratio"] == 0.5 and "REGRESSION" in row["flags"]
-    (row,) = compare([train], {"old": [{**train, "dataset_sha256": "", "epoch_time_s": "1.0"}]})
+    (row,) = compare([train], {"old": [{**train, "dataset_sha256": "", "epoch_time_s": 1.0}]})
     assert row["baseline"] is None  # a row of a run made before the column existed matches nothing
 
 
@@ -86,11 +86,11 @@ def test_a_regression_must_exceed_the_spread_of_the_baseline_runs_and_the_tolera
 
 
 def test_report_says_what_was_measured_the_verdicts_and_an_off_temperature(tmp_path):
-    train = {"task": "train", "kind": "training", "status": "ok", "epoch_time_s": "0.25", "device": "cpu",
-             "dataset": "synthetic", "trainer": "lean", "epochs": "800", "threads": "2", "test_epa_mae_mev": "2.24",
-             "test_force_mae_mev_per_a": "44.4", "physics": "physical", "accuracy_gate": "fail", "wall_check": "pass"}
-    case = {**md("md_z2_r1", 568, 1, 100.0), "profile": "quick", "timed_steps": "60", "timesteps_per_s": "180",
-            "engine": "embedded", "dtype": "float32", "run_temperature_k": "925.0", "physics": "physical",
+    train = {"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 0.25, "device": "cpu",
+             "dataset": "synthetic", "trainer": "lean", "epochs": 800, "threads": 2, "test_epa_mae_mev": 2.24,
+             "test_force_mae_mev_per_a": 44.4, "physics": "physical", "accuracy_gate": "fail", "wall_check": "pass"}
+    case = {**md("md_z2_r1", 568, 1, 100.0), "profile": "quick", "timed_steps": 60, "timesteps_per_s": 180,
+            "engine": "embedded", "dtype": "float32", "run_temperature_k": 925.0, "physics": "physical",
             "accuracy_gate": "fail", "wall_check": "pass"}
     text = write_report([train, case], tmp_path, "T", context={"run": "local-1", "commit": "a" * 40, "dirty": True,
                                                               "host": "h"}).read_text()
