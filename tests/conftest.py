@@ -79,9 +79,9 @@ def mpiexec():
 
 def standalone(model, box, out_dir, ranks, mpiexec, replicate=(2, 2, 1), steps=0, extra=()):
     dump = out_dir / f"forces_{ranks}.dump"
-    cmd = [sys.executable, "-m", "mlmd_parsl.md", "--model", str(model), "--box", str(box),
-           "--replicate", *map(str, replicate), "--steps", str(steps), "--dump-forces", str(dump),
-           "--log", str(out_dir / f"log_{ranks}.lammps"), *extra]
+    from mlmd_parsl.science.engine.options import md_argv
+
+    cmd = md_argv(model, box, replicate, out_dir / f"log_{ranks}.lammps", steps=steps, dump_forces=dump) + list(extra)
     if ranks > 1:
         cmd = [mpiexec, "-n", str(ranks)] + cmd
     result = subprocess.run(cmd, env=child_env(), capture_output=True, text=True, timeout=600)
