@@ -208,7 +208,7 @@ def _brief(name, future, exc):
                 f"test EpA-MAE {test.get('EpA-MAE', float('nan')):.2f} meV/atom, "
                 f"Force MAE {test.get('ForceMAE', float('nan')):.1f} meV/A")
     if name == "export":
-        return " (reused)" if result.get("reused") else ""
+        return " (reused)" if result.reused else ""
     if name == "dataset":
         return f" - {result['kind']}, {result['frames']} frames of {result['atoms_per_frame']} atoms"
     return ""

@@ -148,7 +148,8 @@ def write_results_json(rows, path, run: str, commit=None, dirty=None):
         if row.get("status") != "ok" or row.get("kind") not in FIGURES:
             continue
         name, column, unit = FIGURES[row["kind"]]
-        records.append({"figure": name, "value": row[column], "unit": unit, "task": row["task"],
+        records.append({"figure": name, "value": float(cell(column, row[column])),  # as results.csv has it
+                        "unit": unit, "task": row["task"],
                         "atoms": row.get("atoms"), "ranks": row.get("ranks"),
                         "physics": row.get("physics") or None, "run": run, "commit": commit, "dirty": dirty})
     write_text_atomically(path, json.dumps(records, indent=2) + "\n")
