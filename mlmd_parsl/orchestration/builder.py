@@ -35,13 +35,13 @@ class CampaignFutures:
     def cases(self) -> list:
         return [plan.case for plan in self.plans]
 
-    def collect(self, site: SiteConfig = None):
+    def collect(self):
         """Once every MD case has finished (failed ones are rows) and the validation with it (when enabled; a failed
         validation leaves the rows unverified): the future of results.csv + plots + report.md, next to the site's
-        baselines. `site`: the campaign's (the default)."""
+        baselines."""
         from concurrent.futures import wait
 
-        site = site or self.site
+        site = self.site
         wait(list(self.md.values()))
         outcomes = [CaseOutcome(plan.case, command=plan.command, threads=plan.threads,
                                 error=str(self.md[plan.case.task].exception() or "")) for plan in self.plans]
