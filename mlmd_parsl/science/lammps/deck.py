@@ -1,9 +1,16 @@
 """The seed's MD-HO LAMMPS input deck, for every engine: only the force-field lines differ.
 
-Stages: (1) dt 1 fs NVT with velocities created at T, (2) dt 5 fs NVT, (3) NVE + temp/rescale,
-(4) equilibration, (5) the timed run whose `Performance:` line is FOM 2. Stages 4 and 5 keep the
-NVE + temp/rescale integrator of stage 3. Before every stage the deck prints a marker line
-`MLMD_STAGE <name>` so the log parser can find the timed run's line without counting.
+The MD-HO profiles write the seed's MD-HO.in (GPU) / MD-HO-cpu.in (CPU) line for line (design.md, section 1):
+`timestep 0.001` before the force field, the no-op `change_box`, the seed's thermo columns, and five stages:
+(1) `fix 1 nvt` at 1 fs with velocities created at T (LAMMPS' default `loop all`), `unfix 1`; (2) 5 fs,
+`fix 2 nvt`, `unfix 2`; (3) `fix 3 nve` + `fix 4 temp/rescale`, `unfix 4`; (4) equilibration and (5) the timed
+run, both plain NVE under fix 3. On GPUs through KOKKOS the deck names `nvt/kk` and `nve/kk` as the seed does and
+leaves `temp/rescale` plain: the `-sf kk` switch gives it the /kk variant where the site's LAMMPS has one (since
+late 2023) and the host one where it has not, so an older LAMMPS runs the deck too.
+
+Before every stage the deck prints a marker line `MLMD_STAGE <name>` (a `print`, no work) so the log parser
+finds the timed run's line without counting. Other protocols (the validation's) use the same builder with their
+own thermo columns and rank-independent `velocity ... loop geom`.
 """
 from dataclasses import dataclass, replace
 
@@ -16,6 +23,10 @@ MODEL_FIX_ID = "mlmd_model"
 STAGE_MARKER = "MLMD_STAGE"
 TIMED_STAGE = "timed"
 RDF_EVERY = 10  # steps between the g(r) samples of the timed stage
+SEED_THERMO = "step pe ke temp pxx pyy pzz pxy pxz pyz"  # the seed's thermo_style custom columns
+CHECK_THERMO = "step temp pe ke etotal press pxx pyy pzz pxy pxz pyz"  # the checks read etotal and press too
+
+NVT, NVE_RESCALE, NVE = "nvt", "nve_rescale", "nve"  # a stage's ensemble
 
 
 @dataclass(frozen=True)
@@ -23,7 +34,7 @@ class Stage:
     name: str
     steps: int
     timestep_fs: float
-    ensemble: str  # "nvt" or "nve_rescale"
+    ensemble: str  # NVT, NVE_RESCALE (NVE with temp/rescale) or NVE
 
 
 @dataclass(frozen=True)
@@ -32,41 +43,45 @@ class Protocol:
     stages: tuple
     thermo_every: int
     rescale_every: int = 100  # steps between temp/rescale's rescalings (the seed's 100)
+    thermo_columns: str = CHECK_THERMO
+    velocity_loop: str = "geom"  # '' = LAMMPS' default (loop all), as the seed's deck
 
     @property
     def total_steps(self):
         return sum(stage.steps for stage in self.stages)
 
 
-def _md_ho(name, steps, thermo_every, rescale_every=100):
+def _md_ho(name, steps, thermo_every):
     s1, s2, s3, s4, s5 = steps
     return Protocol(
         name,
         (
-            Stage("nvt_1fs", s1, 1.0, "nvt"),
-            Stage("nvt_5fs", s2, 5.0, "nvt"),
-            Stage("nve_rescale", s3, 5.0, "nve_rescale"),
-            Stage("equilibration", s4, 5.0, "nve_rescale"),
-            Stage(TIMED_STAGE, s5, 5.0, "nve_rescale"),
+            Stage("nvt_1fs", s1, 1.0, NVT),
+            Stage("nvt_5fs", s2, 5.0, NVT),
+            Stage("nve_rescale", s3, 5.0, NVE_RESCALE),
+            Stage("equilibration", s4, 5.0, NVE),  # the seed's `unfix 4`: rescaling ends with stage 3
+            Stage(TIMED_STAGE, s5, 5.0, NVE),
         ),
         thermo_every,
-        rescale_every,
+        thermo_columns=SEED_THERMO,
+        velocity_loop="",
     )
 
 
 PROFILES = {
     "ats5": _md_ho("ats5", (10_000, 10_000, 10_000, 5_000, 10_000), 1000),
     # The seed's stages, far shorter. Its temp/rescale every 100 steps barely fires in so few steps and the
-    # crystal started at 1111 K gives half its kinetic energy to the potential: the timed stage runs at about
-    # 925 K, and report.md says so. (Rescaling every 20 steps with a longer warm-up reached 1,100 K, but the seed's
+    # crystal started at 1111 K gives half its kinetic energy to the potential: the timed stage runs well below
+    # 1111 K, and report.md says so. (Rescaling every 20 steps with a longer warm-up reached 1,100 K, but the seed's
     # engine then crashed (SIGSEGV) in a 2-rank case near the end of its run: not kept until that is understood.)
     "quick": _md_ho("quick", (20, 20, 20, 10, 60), 10),
 }
+SEED_PROFILE = "ats5"  # the seed's own step counts
 
 
 def single_stage_protocol(steps: int, timestep_fs: float = 1.0) -> Protocol:
     """One timed NVE stage (the standalone `--steps N`); 0 steps evaluates the box as given."""
-    return Protocol(f"steps{steps}", (Stage(TIMED_STAGE, steps, timestep_fs, "nve"),), max(1, steps // 100))
+    return Protocol(f"steps{steps}", (Stage(TIMED_STAGE, steps, timestep_fs, NVE),), max(1, steps // 100))
 
 
 def with_timed_steps(protocol: Protocol, steps: int) -> Protocol:
@@ -95,7 +110,7 @@ class Deck:
         return self.setup + self.stages
 
 
-NEIGHBOUR_SKIN = 2.0  # LAMMPS' default in metal units, stated so the ghost reach below is explicit
+NEIGHBOUR_SKIN = 2.0  # LAMMPS' default in metal units (the seed's deck keeps it), stated so the ghost reach is explicit
 
 
 @dataclass(frozen=True)
@@ -119,22 +134,30 @@ class ForceField:
     def eam(cls, eam_file, cutoff=4.0):
         return cls(ForceFieldKind.EAM, file=str(eam_file), cutoff=cutoff)
 
-    def lines(self) -> list:
+    def lines_before_replicate(self) -> list:
+        """The seed's place for its pair style: after the timestep, before `mass` and `replicate`."""
+        if self.kind is ForceFieldKind.MLIAP:
+            return [f"pair_style mliap unified {self.file} 0", "pair_coeff * * Ag"]
+        return []
+
+    def lines_after_replicate(self) -> list:
         if self.kind is ForceFieldKind.MODEL_FIX:
             # No pair style: LAMMPS keeps ghosts out to cutoff + skin (comm cutoff) and builds no neighbour
             # list of its own (pair_style zero's unused list cost 18% of a GPU step at 85,200 atoms); the model is
-            # the fix.
+            # the fix (defined after `replicate`, which would not carry a fix's per-atom state).
             return [
                 "pair_style none",
                 f"comm_modify cutoff {self.cutoff + NEIGHBOUR_SKIN}",
                 f"fix {MODEL_FIX_ID} all external pf/callback 1 1",
                 f"fix_modify {MODEL_FIX_ID} energy yes virial yes",
             ]
-        if self.kind is ForceFieldKind.MLIAP:
-            return [f"pair_style mliap unified {self.file} 0", "pair_coeff * * Ag"]
-        # EAM: ghosts at least as far as the model's (LAMMPS takes the larger of this and the potential's cutoff
-        # + skin): the g(r) of a short-ranged oracle (eam_oracle.py) reaches past its own cutoff
-        return ["pair_style eam", f"pair_coeff * * {self.file}", f"comm_modify cutoff {self.cutoff + NEIGHBOUR_SKIN}"]
+        if self.kind is ForceFieldKind.EAM:
+            # after `mass`, so the potential file's mass applies (as the oracle's data were made); ghosts at least
+            # as far as the model's (LAMMPS takes the larger of this and the potential's cutoff + skin): the g(r)
+            # of a short-ranged oracle (eam_oracle.py) reaches past its own cutoff
+            return ["pair_style eam", f"pair_coeff * * {self.file}",
+                    f"comm_modify cutoff {self.cutoff + NEIGHBOUR_SKIN}"]
+        return []
 
     @property
     def ghost_cutoff(self):
@@ -153,32 +176,35 @@ class DeckOutputs:
 def make_deck(box_file, replicate, protocol: Protocol, force_field: ForceField = ForceField.model_fix(),
               kokkos=False, outputs: DeckOutputs = DeckOutputs(), temperature=TEMPERATURE_K,
               velocity_seed=VELOCITY_SEED) -> Deck:
-    """The deck of `protocol` on the unit box `box_file` replicated `replicate` times; `kokkos`: the /kk fixes."""
+    """The deck of `protocol` on the unit box `box_file` replicated `replicate` times; `kokkos`: the seed's /kk
+    integrators."""
     nx, ny, nz = replicate
+    first_timestep = protocol.stages[0].timestep_fs if protocol.stages else 1.0
     setup = [
         "units metal",
-        "atom_style atomic",
         "boundary p p p",
-        "atom_modify map array",
-        f"read_data {box_file}",
-        f"mass 1 {SILVER_MASS}",
-        f"replicate {nx} {ny} {nz}",
-        *force_field.lines(),
-        f"neighbor {NEIGHBOUR_SKIN} bin",
         "neigh_modify every 1 delay 0 check yes",
-        "thermo_style custom step temp pe ke etotal press pxx pyy pzz pxy pxz pyz",
-        "thermo_modify norm no flush yes",
+        "atom_style atomic",
+        f"read_data {box_file}",
+        f"timestep {first_timestep / 1000.0:g}",
+        *force_field.lines_before_replicate(),
+        f"mass 1 {SILVER_MASS}",
+        "change_box all x scale 1.0 y scale 1.0 z scale 1.0 remap units box",  # the seed's no-op
+        f"replicate {nx} {ny} {nz}",
+        *force_field.lines_after_replicate(),
         f"thermo {protocol.thermo_every}",
+        f"thermo_style custom {protocol.thermo_columns}",
     ]
-    stages = []
+    velocity = None
     if any(stage.steps > 0 for stage in protocol.stages):
-        stages.append(
-            f"velocity all create {temperature} {velocity_seed} mom yes rot yes dist gaussian loop geom"
-        )
-    if outputs.positions_dump:
-        stages += _positions_dump_lines(*outputs.positions_dump)
-    for number, stage in enumerate(protocol.stages, start=1):
-        stages += _stage_lines(protocol, number, "/kk" if kokkos else "", temperature, outputs)
+        loop = f" loop {protocol.velocity_loop}" if protocol.velocity_loop else ""
+        velocity = f"velocity all create {temperature:g} {velocity_seed} mom yes rot yes dist gaussian{loop}"
+    stages = _positions_dump_lines(*outputs.positions_dump) if outputs.positions_dump else []
+    fixes = _Fixes("/kk" if kokkos else "", temperature, protocol.rescale_every)
+    for number, stage in enumerate(protocol.stages):
+        following = protocol.stages[number + 1] if number + 1 < len(protocol.stages) else None
+        stages += _stage_lines(stage, protocol.stages[number - 1] if number else None, following, fixes,
+                               velocity if number == 0 else None, outputs)
     if outputs.dump_forces:
         stages.append(
             f"write_dump all custom {outputs.dump_forces} id type x y z fx fy fz modify sort id format float %20.15g"
@@ -186,22 +212,57 @@ def make_deck(box_file, replicate, protocol: Protocol, force_field: ForceField =
     return Deck("\n".join(setup) + "\n", "\n".join(stages) + "\n", force_field.ghost_cutoff)
 
 
-def _stage_lines(protocol, number, suffix, temperature, outputs) -> list:
-    """Stage `number` (1-based): its marker, timestep, the fixes it changes, its g(r) average and its run."""
-    stage = protocol.stages[number - 1]
-    lines = [f'print "{STAGE_MARKER} {stage.name}"', f"timestep {stage.timestep_fs / 1000.0}"]
-    if number > 1 and _changes(protocol, number):
-        lines.append("unfix ensemble")
-        if protocol.stages[number - 2].ensemble == "nve_rescale":
-            lines.append("unfix rescale")
-    if number == 1 or _changes(protocol, number):
-        if stage.ensemble == "nvt":
-            lines.append(f"fix ensemble all nvt{suffix} temp {temperature} {temperature} $(100*dt)")
-        elif stage.ensemble == "nve_rescale":
-            lines.append(f"fix ensemble all nve{suffix}")
-            lines.append(f"fix rescale all temp/rescale{suffix} {protocol.rescale_every} {temperature} {temperature} 1.0 1.0")
-        elif stage.ensemble == "nve":
-            lines.append(f"fix ensemble all nve{suffix}")
+class _Fixes:
+    """The integrator fixes as the seed numbers them (1, 2, 3, ...), which are on, and the lines that change them."""
+
+    def __init__(self, suffix, temperature, rescale_every):
+        self.suffix, self.temperature, self.rescale_every = suffix, temperature, rescale_every
+        self.next_id, self.ensemble, self.rescale = 1, None, None
+
+    def _new_id(self):
+        self.next_id += 1
+        return self.next_id - 1
+
+    def start(self, stage: Stage) -> list:
+        lines = []
+        if self.ensemble is None:
+            self.ensemble = self._new_id()
+            t = f"{self.temperature:g}"
+            lines.append(f"fix {self.ensemble} all nvt{self.suffix} temp {t} {t} $(100.0*dt)" if stage.ensemble == NVT
+                         else f"fix {self.ensemble} all nve{self.suffix}")
+        if stage.ensemble == NVE_RESCALE and self.rescale is None:
+            self.rescale = self._new_id()
+            t = f"{self.temperature:g}"
+            lines.append(f"fix {self.rescale} all temp/rescale {self.rescale_every} {t} {t} 1.0 1.0")  # plain: -sf kk
+        return lines
+
+    def end_before(self, current: Stage, following: Stage) -> list:
+        """`unfix` lines after `current`'s run: rescaling ends when the next stage has none, the integrator when
+        the next needs another (NVT <-> NVE, or a new timestep for NVT's damping $(100.0*dt))."""
+        lines = []
+        if self.rescale is not None and following.ensemble != NVE_RESCALE:
+            lines.append(f"unfix {self.rescale}")
+            self.rescale = None
+        if _integrator(current) != _integrator(following) or (
+                following.ensemble == NVT and following.timestep_fs != current.timestep_fs):
+            lines.append(f"unfix {self.ensemble}")
+            self.ensemble = None
+        return lines
+
+
+def _integrator(stage: Stage) -> str:
+    return NVT if stage.ensemble == NVT else NVE
+
+
+def _stage_lines(stage, previous, following, fixes: _Fixes, velocity, outputs) -> list:
+    """One stage: its marker, timestep, the fixes it starts, its g(r) average, its run and the fixes that end
+    after it."""
+    lines = [f'print "{STAGE_MARKER} {stage.name}"']
+    if previous is not None and previous.timestep_fs != stage.timestep_fs:
+        lines.append(f"timestep {stage.timestep_fs / 1000.0:g}")
+    lines += fixes.start(stage)
+    if velocity:
+        lines.append(velocity)  # after fix 1, as the seed's deck
     if outputs.rdf_file and stage.name == TIMED_STAGE:
         if outputs.positions_dump:  # the RDF average restarts the step count, which LAMMPS refuses under a dump
             lines.append("undump positions")
@@ -209,6 +270,8 @@ def _stage_lines(protocol, number, suffix, temperature, outputs) -> list:
         if outputs.positions_dump:
             lines += _positions_dump_lines(*outputs.positions_dump, append=True)
     lines.append(f"run {stage.steps}")
+    if following is not None:
+        lines += fixes.end_before(stage, following)
     return lines
 
 
@@ -234,9 +297,3 @@ def _rdf_lines(rdf_file, steps, every=RDF_EVERY):
 def _positions_dump_lines(file, every, append=False):
     return [f"dump positions all custom {int(every)} {file} id x y z",
             f"dump_modify positions sort id append {'yes' if append else 'no'}"]
-
-
-def _changes(protocol, number):
-    """Stage `number` (1-based) needs new fixes: its ensemble or timestep differs from the previous."""
-    previous, current = protocol.stages[number - 2], protocol.stages[number - 1]
-    return previous.ensemble != current.ensemble or previous.timestep_fs != current.timestep_fs

@@ -14,9 +14,54 @@ def test_ats5_profile_is_the_seed_protocol():
     ats5 = PROFILES["ats5"]
     assert [(s.steps, s.timestep_fs, s.ensemble) for s in ats5.stages] == [
         (10_000, 1.0, "nvt"), (10_000, 5.0, "nvt"), (10_000, 5.0, "nve_rescale"),
-        (5_000, 5.0, "nve_rescale"), (10_000, 5.0, "nve_rescale"),
+        (5_000, 5.0, "nve"), (10_000, 5.0, "nve"),  # the seed unfixes temp/rescale after stage 3
     ]
     assert ats5.stages[-1].name == "timed" and ats5.thermo_every == 1000
+
+
+# The seed's MD-HO.in (GPU) as ../shared/design.md section 1 states it, its commands in order (comments, blank lines
+# and the `variable tau` indirection aside); MD-HO-cpu.in is the same without /kk.
+SEED_MD_HO_GPU = """units metal
+boundary p p p
+neigh_modify every 1 delay 0 check yes
+atom_style atomic
+read_data ag_box.data
+timestep 0.001
+pair_style mliap unified hippynn_lammps_model.pt 0
+pair_coeff * * Ag
+mass 1 107.8682
+change_box all x scale 1.0 y scale 1.0 z scale 1.0 remap units box
+replicate 2 2 8
+thermo 1000
+thermo_style custom step pe ke temp pxx pyy pzz pxy pxz pyz
+fix 1 all nvt/kk temp 1111 1111 $(100.0*dt)
+velocity all create 1111 8971317 mom yes rot yes dist gaussian
+run 10000
+unfix 1
+timestep 0.005
+fix 2 all nvt/kk temp 1111 1111 $(100.0*dt)
+run 10000
+unfix 2
+fix 3 all nve/kk
+fix 4 all temp/rescale 100 1111 1111 1.0 1.0
+run 10000
+unfix 4
+run 5000
+run 10000""".splitlines()
+
+
+@pytest.mark.parametrize("kokkos", [True, False], ids=["MD-HO.in (GPU)", "MD-HO-cpu.in"])
+def test_the_ats5_site_engine_deck_is_the_seeds_md_ho_command_for_command(kokkos):
+    """Only our stage markers (a `print` before each stage, no work) are added; the seed's pair_style line
+    has no trailing 0 in its file but LAMMPS reads the same default."""
+    deck = make_deck("ag_box.data", (2, 2, 8), PROFILES["ats5"], ForceField.mliap("hippynn_lammps_model.pt"),
+                     kokkos=kokkos)
+    commands = [line for line in deck.text.splitlines() if not line.startswith('print "MLMD_STAGE ')]
+    expected = SEED_MD_HO_GPU if kokkos else [line.replace("/kk", "") for line in SEED_MD_HO_GPU]
+    assert commands == expected
+    markers = [line for line in deck.text.splitlines() if line.startswith('print "MLMD_STAGE ')]
+    assert markers == [f'print "MLMD_STAGE {s.name}"' for s in PROFILES["ats5"].stages]
+    assert "temp/rescale/kk" not in deck.text  # -sf kk picks the /kk variant only where the site's LAMMPS has one
 
 
 def test_quick_profile_keeps_every_stage():
@@ -37,16 +82,25 @@ def test_unknown_profile():
         protocol_by_name("fast")
 
 
-def test_embedded_deck_has_the_seed_settings():
-    text = make_deck("ag_box.data", (2, 2, 4), PROFILES["ats5"]).text
+def test_embedded_deck_has_the_seed_settings_and_the_model_fix_after_replicate():
+    lines = make_deck("ag_box.data", (2, 2, 4), PROFILES["ats5"]).text.splitlines()
     for line in (
         "units metal", "replicate 2 2 4", "mass 1 107.8682", "neigh_modify every 1 delay 0 check yes",
-        "velocity all create 1111.0 8971317 mom yes rot yes dist gaussian loop geom",
-        "fix ensemble all nvt temp 1111.0 1111.0 $(100*dt)", "fix rescale all temp/rescale 100 1111.0 1111.0 1.0 1.0",
+        "velocity all create 1111 8971317 mom yes rot yes dist gaussian",
+        "fix 1 all nvt temp 1111 1111 $(100.0*dt)", "fix 4 all temp/rescale 100 1111 1111 1.0 1.0", "unfix 4",
         "fix mlmd_model all external pf/callback 1 1", "fix_modify mlmd_model energy yes virial yes", "thermo 1000",
     ):
-        assert line in text.splitlines(), line
-    assert text.count("timestep 0.001") == 1 and text.count("timestep 0.005") == 4
+        assert line in lines, line
+    assert lines.index("fix mlmd_model all external pf/callback 1 1") > lines.index("replicate 2 2 4")
+    assert lines.count("timestep 0.001") == 1 and lines.count("timestep 0.005") == 1
+
+
+def test_other_protocols_keep_rank_independent_velocities_and_the_checks_thermo_columns():
+    lines = make_deck("ag_box.data", (2, 2, 1), single_stage_protocol(100)).text.splitlines()
+    assert "velocity all create 1111 8971317 mom yes rot yes dist gaussian loop geom" in lines
+    assert "thermo_style custom step temp pe ke etotal press pxx pyy pzz pxy pxz pyz" in lines
+    assert lines[-3:] == ["fix 1 all nve", "velocity all create 1111 8971317 mom yes rot yes dist gaussian loop geom",
+                          "run 100"]
 
 
 @pytest.mark.parametrize("profile", ["quick", "ats5", "single", "quick_timed7"])
