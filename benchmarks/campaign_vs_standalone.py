@@ -26,10 +26,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mlmd_parsl.config import load_site_config
+from mlmd_parsl.divisions import division_sites
 from mlmd_parsl.orchestration.case_plan import plan_case
 from mlmd_parsl.orchestration.cases import md_cases, mpi_resources, write_site_engine_deck
 from mlmd_parsl.orchestration.dry_run import mpi_prefix
-from mlmd_parsl.orchestration.rundir import train_dir
+from mlmd_parsl.orchestration.rundir import division_dir, train_dir
 from mlmd_parsl.science.choices import MDEngine
 from mlmd_parsl.science.lammps.logs import parse_log
 from mlmd_parsl.science.lammps.runtime import venv_environment
@@ -64,12 +65,21 @@ def campaign_figures(run_dir: Path) -> dict:
     for row in read_results(run_dir / "results.csv"):
         if row["status"] != "ok":
             sys.exit(f"{run_dir}: {row['task']} is {row['status']}: only complete runs can be compared")
-        figures[row["task"]] = float(row["epoch_time_s"] if row["kind"] == "training" else row["katom_step_s"])
+        figures[f"{row['division']}/{row['task']}"] = float(row["epoch_time_s"] if row["kind"] == "training"
+                                                            else row["katom_step_s"])
     return figures
 
 
 def standalone_figures(site, run_dir: Path, out: Path) -> dict:
-    """The run's training and every MD case again, each alone in a fresh process."""
+    """Each division's training and every MD case of the run again, each alone in a fresh process."""
+    figures = {}
+    for division in division_sites(site):
+        figures.update(standalone_division(division, division_dir(run_dir, division.division),
+                                           division_dir(out, division.division)))
+    return figures
+
+
+def standalone_division(site, run_dir: Path, out: Path) -> dict:
     summary = json.loads((train_dir(run_dir) / "training_summary.json").read_text())
     result = subprocess.run([sys.executable, "-c", STANDALONE_TRAINING, json.dumps(summary), str(out / "training")],
                             capture_output=True, text=True)
@@ -78,7 +88,7 @@ def standalone_figures(site, run_dir: Path, out: Path) -> dict:
     trained = json.loads(result.stdout.strip().splitlines()[-1])
     if trained["epochs"] != summary["epochs"]:
         print(f"note: standalone training ran {trained['epochs']} epochs, the campaign's {summary['epochs']}")
-    figures = {"train": trained["epoch_time_s"]}
+    figures = {f"{site.division}/train": trained["epoch_time_s"]}
     print(f"  standalone training: {trained['epoch_time_s']:.4f} s/epoch ({trained['threads']} threads)", flush=True)
     train_dir(out).symlink_to(train_dir(run_dir).resolve(), target_is_directory=True)  # the campaign's export
     for case in md_cases(site, out):
@@ -91,8 +101,8 @@ def standalone_figures(site, run_dir: Path, out: Path) -> dict:
         parsed = parse_log(case.log)
         if done.returncode != 0 or parsed.status != "ok":
             sys.exit(f"standalone {case.task} failed (exit {done.returncode}): {command}\n{done.stderr[-2000:]}")
-        figures[case.task] = parsed.katom_step_s
-        print(f"  standalone {case.task}: {parsed.katom_step_s:.2f} Katom-step/s", flush=True)
+        figures[f"{site.division}/{case.task}"] = parsed.katom_step_s
+        print(f"  standalone {site.division}/{case.task}: {parsed.katom_step_s:.2f} Katom-step/s", flush=True)
     return figures
 
 
@@ -142,7 +152,10 @@ def parsl_task_cost(site, out: Path, tasks: int, md_pairs: int = 0, run_dir: Pat
             py_app().result()
             through_parsl.append(time.perf_counter() - start)
         cost["python_task"] = {"parsl_s": statistics.median(through_parsl), "alone_s": 0.0}
-        md_ab = interleaved_md(site, run_dir, out / "interleaved", md_pairs, bash_app, dfk) if md_pairs else {}
+        md_ab = {}
+        for division in division_sites(site) if md_pairs else []:
+            md_ab.update(interleaved_md(division, division_dir(run_dir, division.division),
+                                        division_dir(out / "interleaved", division.division), md_pairs, bash_app, dfk))
     finally:
         dfk.cleanup()
     for value in cost.values():
@@ -166,15 +179,16 @@ def interleaved_md(site, run_dir: Path, out: Path, pairs: int, bash_app, dfk) ->
             write_site_engine_deck(case)
         command = plan_case(site, case).command
         resources = mpi_resources(site, case.ranks)
-        results[case.task] = {"parsl": [], "alone": []}
+        name = f"{site.division}/{case.task}"
+        results[name] = {"parsl": [], "alone": []}
         for _ in range(pairs):
             app(command, stdout=str(case.stdout), stderr=str(case.stderr), parsl_resource_specification=resources).result()
-            results[case.task]["parsl"].append(parse_log(case.log).katom_step_s)
+            results[name]["parsl"].append(parse_log(case.log).katom_step_s)
             subprocess.run(["bash", "-c", command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))],
                            check=True, capture_output=True, env=venv_environment())
-            results[case.task]["alone"].append(parse_log(case.log).katom_step_s)
-        print(f"  interleaved {case.task}: through Parsl {results[case.task]['parsl']}, alone "
-              f"{results[case.task]['alone']}", flush=True)
+            results[name]["alone"].append(parse_log(case.log).katom_step_s)
+        print(f"  interleaved {name}: through Parsl {results[name]['parsl']}, alone {results[name]['alone']}",
+              flush=True)
     return results
 
 
@@ -218,8 +232,8 @@ def main(argv=None):
         c, c_spread = median_and_spread([f[task] for f in campaign])
         s, s_spread = median_and_spread([f[task] for f in standalone])
         # campaign/standalone as a speed: < 1 means the campaign measured the work slower than it runs alone
-        speed = s / c if task == "train" else c / s
-        rows.append({"task": task, "unit": "s/epoch" if task == "train" else "Katom-step/s", "campaign": c,
+        speed = s / c if task.endswith("/train") else c / s
+        rows.append({"task": task, "unit": "s/epoch" if task.endswith("/train") else "Katom-step/s", "campaign": c,
                      "campaign_spread": c_spread, "standalone": s, "standalone_spread": s_spread,
                      "campaign_speed_over_standalone": speed})
     print(f"\n{'figure':<14}{'unit':>14}{'campaign':>12}{'spread':>9}{'standalone':>12}{'spread':>9}"

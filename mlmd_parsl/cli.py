@@ -58,6 +58,12 @@ def build_parser():
                         help="compare with this earlier run only (a path, or a name under the runs folder); default: "
                              "every earlier run of the site, like-for-like rows only (same as --set report.baseline=RUN)")
     parser.add_argument("--profile", choices=["ats5", "quick"], help="MD step profile (same as --set md.profile=...)")
+    parser.add_argument("--only", choices=["training", "md"],
+                        help="one part of the benchmark, as the seed's separate scripts: the training (with its export "
+                             "and validation), or the MD cases of an export made elsewhere (--model, --box)")
+    parser.add_argument("--model", metavar="EXPORT",
+                        help="with --only md: hippynn_lammps_model.pt (hippynn's MLIAPInterface) made elsewhere")
+    parser.add_argument("--box", metavar="DATA", help="with --only md: its unit box, a LAMMPS data file (ag_box.data)")
     parser.add_argument("--progress-every", type=float, default=60.0, metavar="SECONDS",
                         help="while no task finishes, print a status line this often (default 60)")
     parser.add_argument(
@@ -75,61 +81,116 @@ def check_dataset(site):
         validate_dataset(site.dataset.path, expected_md5(site.dataset.path, site.dataset.md5))
 
 
-def preflight(site):
+def preflight(site, parts):
     """Checks that need no Parsl: fail here, before any worker starts."""
+    from .divisions import division_sites
     from .science.choices import MDEngine
     from .science.lammps.build import preflight as lammps_preflight
     from .science.lammps.build import resolve_lmp
 
-    check_dataset(site)
-    if site.md.engine is MDEngine.MLIAP:
-        lammps_preflight(site.md.engine, resolve_lmp(site.md.lmp), site.md.kokkos)
+    if parts.training:
+        check_dataset(site)
+    else:
+        check_adopted_export(parts)
+    if parts.md:
+        for division in division_sites(site):
+            if division.md.engine is MDEngine.MLIAP:
+                lammps_preflight(division.md.engine, resolve_lmp(division.md.lmp), division.md.kokkos,
+                                 division=division.division)
     if site.provider.kind == "slurm":
         from .orchestration.sites import listen_address
 
         listen_address(site.provider.interface)
 
 
+def chosen_parts(args):
+    """--only, --model and --box as the parts to run; one error line for a combination that cannot work."""
+    from .orchestration.builder import Parts
+
+    if (args.model or args.box) and args.only != "md":
+        raise UserInputError("--model and --box go with --only md: the MD cases of an export made elsewhere")
+    if args.only == "md":
+        if not (args.model and args.box):
+            raise UserInputError("--only md runs the MD cases of an export made elsewhere: give --model "
+                                 "hippynn_lammps_model.pt and --box ag_box.data (an earlier run's RUN/<division>/train/)")
+        if args.resume:
+            raise UserInputError("--only md and --resume do not go together: resume the run that made the MD cases")
+        return Parts(training=False, model=str(Path(args.model).resolve()), box=str(Path(args.box).resolve()))
+    return Parts(md=args.only != "training")
+
+
+def check_adopted_export(parts):
+    """An export made elsewhere must load as hippynn's MLIAPInterface for Ag, and its box be a LAMMPS data file."""
+    from .errors import ModelError
+    from .md import check_box_file
+    from .science.model.export import load_exported_model
+
+    try:
+        load_exported_model(parts.model)
+    except ModelError as exc:
+        raise UserInputError(f"--model: {exc}") from None
+    check_box_file(Path(parts.box))
+
+
 def print_summary(collected, run_dir, out=print):
-    from .science.reporting.results import trainer_of
     from .science.validation.checks import PHYSICS_CHECKS
 
     rows = collected["rows"]
+    for train in (r for r in rows if r.get("kind") == "training"):
+        out("")
+        out(f"[{train['division']}] " + (training_line(train) if train["status"] == "ok"
+                                         else f"Training FAILED: {train.get('error')}"))
+        if train["status"] == "ok":
+            out(f"[{train['division']}] {accuracy_gate_line(train)}")
     out("")
-    train = rows[0]
-    if train["status"] == "ok":
-        out(f"Training ({train['dataset']} dataset, {trainer_of(train)} trainer): FOM Average Epoch time {train['epoch_time_s']:.4f} s "
-            f"over {train['epochs']} epochs; test EpA-MAE {train['test_epa_mae_mev']:.4f} meV/atom, "
-            f"Force MAE {train['test_force_mae_mev_per_a']:.4f} meV/A")
-        out(accuracy_gate_line(train))
-    else:
-        out(f"Training FAILED: {train.get('error')}")
-    out(f"{'case':<14}{'atoms':>8}{'ranks':>7}{'Katom-step/s':>15}  status")
-    for row in rows[1:]:
+    out(f"{'division':<10}{'case':<14}{'atoms':>10}{'ranks':>7}{'Katom-step/s':>15}  status")
+    for row in (r for r in rows if r.get("kind") == "md"):
         physics = "  UNPHYSICAL" if row.get("physics") == "unphysical" else ""
-        out(f"{row['task']:<14}{str(row.get('atoms') or ''):>8}{str(row.get('ranks') or ''):>7}"
+        out(f"{row['division']:<10}{row['task']:<14}{format(row['atoms'], ',') if row.get('atoms') else '':>10}"
+            f"{str(row.get('ranks') or ''):>7}"
             f"{'-' if row.get('katom_step_s') is None else format(row['katom_step_s'], '.4f'):>15}  {row['status']}{physics}")
     out("")
-    verdict = train.get("physics", "")
-    if verdict == "unphysical":
-        failed = [k for k in PHYSICS_CHECKS if train.get(k) == "fail"]
-        out(f"UNPHYSICAL: the model failed {', '.join(failed)} (validation/validation.md): every MD throughput above "
-            "was measured on a broken simulation and is not a benchmark result.")
-    elif verdict == "physical":
-        passed = [k for k in PHYSICS_CHECKS if train.get(k) == "pass"]
-        out(f"Physics: the model passed every physics check ({', '.join(passed)}): wall {train.get('wall_barrier_ev')} eV, "
-            f"closest approach {train.get('closest_approach_a')} A.")
-    else:
-        out("Physics: not checked (validation disabled or failed): the throughputs above are unverified.")
-    kokkos = (collected.get("site_engine") or {}).get("kokkos")
-    if kokkos:
-        out(f"Site engine: {collected['site_engine']['lmp']} ran every MD case with {kokkos['summary']}.")
+    for division, first in first_row_of_each_division(rows).items():
+        out(f"[{division}] {physics_line(first, PHYSICS_CHECKS)}")
+        deviations = [r.get("deviations") for r in rows if r["division"] == division and r.get("deviations")]
+        out(f"[{division}] differs from the seed's work in: " + ("; ".join(dict.fromkeys(deviations)) or "nothing"))
+    out("The divisions are never set beside each other; report.md sets the seed division's rows beside the seed's "
+        "published numbers, where the case is the same kind.")
+    for division, launch in (collected.get("site_engine") or {}).items():
+        if launch.get("kokkos"):
+            out(f"[{division}] Site engine: {launch['lmp']} ran every MD case with {launch['kokkos']['summary']}.")
     out(f"run directory: {run_dir}")
     out(f"results:       {collected['results']}")
     out(f"plot:          {collected['plot']}")
     out(f"report:        {collected['report']} (next to the seed's numbers and earlier comparable runs)")
     if (Path(run_dir) / "monitoring.db").is_file():
         out(f"monitoring:    {Path(run_dir) / 'monitoring.db'} (Parsl's task states and resource use, SQLite)")
+
+
+def training_line(train: dict) -> str:
+    from .science.reporting.results import trainer_of
+
+    return (f"Training ({train['dataset']} dataset, {trainer_of(train)} trainer): FOM Average Epoch time "
+            f"{train['epoch_time_s']:.4f} s over {train['epochs']} epochs; test EpA-MAE {train['test_epa_mae_mev']:.4f} "
+            f"meV/atom, Force MAE {train['test_force_mae_mev_per_a']:.4f} meV/A")
+
+
+def first_row_of_each_division(rows: list) -> dict:
+    return {division: next(r for r in rows if r.get("division") == division)
+            for division in dict.fromkeys(r.get("division") for r in rows)}
+
+
+def physics_line(row: dict, checks) -> str:
+    verdict = row.get("physics", "")
+    if verdict == "unphysical":
+        failed = [k for k in checks if row.get(k) == "fail"]
+        return (f"UNPHYSICAL: the model failed {', '.join(failed)} (validation/validation.md): every MD throughput of "
+                "this division was measured on a broken simulation and is not a benchmark result.")
+    if verdict == "physical":
+        passed = [k for k in checks if row.get(k) == "pass"]
+        return (f"Physics: the model passed every physics check ({', '.join(passed)}): wall {row.get('wall_barrier_ev')} "
+                f"eV, closest approach {row.get('closest_approach_a')} A.")
+    return "Physics: not checked (validation disabled or failed): the throughputs above are unverified."
 
 
 def accuracy_gate_line(train: dict) -> str:
@@ -145,6 +206,7 @@ def accuracy_gate_line(train: dict) -> str:
         return f"Accuracy gate (the seed's: {limits}): pass"
     return (f"Accuracy gate (the seed's: {limits}): not reached: {'; '.join(missed)}"
             + (f" (on {train['dataset']} data, {train['epochs']} epochs)" if train.get("dataset") else ""))
+
 
 
 def main(argv=None):
@@ -180,6 +242,7 @@ def _main(args) -> int:
     overrides = (args.overrides + ([f"md.profile={args.profile}"] if args.profile else [])
                  + ([f"report.baseline={args.baseline}"] if args.baseline else []))
     site = load_site_config(args.site, overrides)
+    parts = chosen_parts(args)
     if site.report.baseline:  # here, not hours later when the report is written
         rundir.find_baselines(site, run_dir=Path("."))
     resumed = rundir.resume_run_dir(site, args.resume) if args.resume else None
@@ -188,7 +251,7 @@ def _main(args) -> int:
 
         check_dataset(site)
         return print_plan(site, rundir.planned_run_dir(site))
-    preflight(site)
+    preflight(site, parts)
     try:
         run_dir = resumed or rundir.new_run_dir(site)
         rundir.write_manifest(run_dir, site)
@@ -196,7 +259,7 @@ def _main(args) -> int:
         raise UserInputError(f"cannot create the run directory under {rundir.runs_root(site)}: "
                              f"{exc.strerror or exc} ({exc.filename or ''}); set runs_dir to a writable folder") from None
     with console_log(run_dir / "console.log"):
-        return _run(site, args, run_dir)
+        return _run(site, args, run_dir, parts)
 
 
 @contextlib.contextmanager
@@ -228,7 +291,7 @@ class _Tee:
         return getattr(self.stream, name)
 
 
-def _run(site, args, run_dir):
+def _run(site, args, run_dir, parts):
     from .orchestration.campaign import run_campaign
     from .orchestration.sites import parsl_config_for
 
@@ -241,7 +304,7 @@ def _run(site, args, run_dir):
     try:
         dfk = DataFlowKernel(parsl_config_for(site, run_dir))  # may name a bad provider.interface: exit 2
         collected = run_campaign(site, run_dir, dfk, log=lambda line: print(line, flush=True),
-                                 heartbeat_s=args.progress_every)
+                                 heartbeat_s=args.progress_every, parts=parts)
     except MlmdError as exc:  # here, inside console_log, so that the run folder keeps the error too
         return report_error(exc)
     except KeyboardInterrupt as exc:

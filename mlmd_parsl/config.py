@@ -13,11 +13,12 @@ from pathlib import Path
 from .config_yaml import (apply_override, build, check_keys, coerce, construct, key_location, read_yaml,
                           section_with_spec)
 from .errors import ConfigError
-from .science.choices import MDEngine, MliapExport
+from .science.choices import Division, MDEngine, MliapExport, WeakLayout
 from .science.lammps.deck import PROFILES
 from .science.lammps.kokkos_options import AUTO as AUTO_KOKKOS, parse_package
 from .science.model.dataset import SyntheticSpec
 from .science.model.training import TrainingSpec
+from .science.seed_procedure import SEED_WEAK_BLOCK
 from .science.spec_checks import InvalidSetting, at_least_one, choice, counts, device, one_of, require
 from .science.validation.spec import ValidationSpec
 
@@ -107,14 +108,21 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class WeakScalingConfig:
-    """The seed's weak scaling: replicate 2 2 (zrep_per_rank x ranks), one rank per GPU (85,200 atoms at 300)."""
-    zrep_per_rank: int = 0  # 0 = no weak-scaling sweep
-    ranks: tuple = (1,)
+    """Weak scaling: one case per node count, one MPI rank per GPU of each node (per core on a CPU site). The seed's
+    box is a block of the unit box, replicate 25 24 (8 x nodes): 340,800 atoms per node, 85,200 per GPU of a
+    4-GPU node, 1,022,400 atoms on 3 nodes."""
+    nodes: tuple = ()  # node counts, e.g. [1, 2, 3]; none: no weak-scaling sweep
+    block: tuple = SEED_WEAK_BLOCK  # replicate X Y (Z x nodes); another block is a named deviation
+    layout: WeakLayout = WeakLayout.BLOCK  # the ours division may run `rod` instead; the seed division runs the block
+    zrep_per_rank: int = 300  # rod: replicate 2 2 (zrep_per_rank x ranks)
 
     def __post_init__(self):
-        require(self.zrep_per_rank >= 0, "zrep_per_rank",
-                f"{self.zrep_per_rank} must be >= 0 (0 = no weak-scaling sweep)")
-        counts("ranks", self.ranks)
+        if self.nodes:
+            counts("nodes", self.nodes)
+        counts("block", self.block)
+        require(len(self.block) == 3, "block", f"{list(self.block)}: three replicas, X Y Z (Z grows with the nodes)")
+        choice(self, "layout", WeakLayout)
+        require(self.zrep_per_rank >= 1, "zrep_per_rank", f"{self.zrep_per_rank} must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -203,11 +211,23 @@ class SiteConfig:
     report: ReportConfig = field(default_factory=ReportConfig)
     runs_dir: str = ""  # empty = <repository>/runs
     monitoring: bool = False  # Parsl's MonitoringHub: every task's states and resource use in <run>/monitoring.db
+    # seed: the seed's work exactly (divisions.py); ours: what training and md say. Run in this order, seed first.
+    divisions: tuple = (Division.OURS,)
+
+    @property
+    def division(self) -> Division:
+        """The division of a one-division site (divisions.division_site makes one per division)."""
+        if len(self.divisions) != 1:
+            raise ValueError(f"site {self.name} runs {len(self.divisions)} divisions; take one with division_site()")
+        return self.divisions[0]
 
     def __post_init__(self):
         """What spans sections: devices against the provider's GPUs, ranks against its cores and nodes."""
         provider, md = self.provider, self.md
         require(isinstance(self.name, str) and self.name, "name", "required, a non-empty string")
+        require(all(d in Division.words() for d in self.divisions) and len(set(self.divisions)) == len(self.divisions),
+                "divisions", f"{list(map(str, self.divisions))}; allowed: one or both of {', '.join(Division.words())}")
+        object.__setattr__(self, "divisions", tuple(d for d in Division if d in self.divisions))  # seed first
         if provider.gpus_per_node == 0:
             for key, value in (("md.model_device", md.model_device), ("training.device", self.training.spec.device)):
                 require(not value.startswith("cuda"), key,
@@ -218,15 +238,10 @@ class SiteConfig:
                 + (f" x {provider.nodes_per_block} nodes" if provider.nodes_per_block > 1 else ""))
         for ranks in md.ranks:
             _spread_evenly("md.ranks", ranks, provider.cores_per_node)
-        weak = md.weak_scaling
-        if weak.zrep_per_rank:
-            per_node = provider.gpus_per_node or provider.cores_per_node
-            require(max(weak.ranks) <= per_node * provider.nodes_per_block, "md.weak_scaling.ranks",
-                    f"{max(weak.ranks)} ranks, but a block has {per_node * provider.nodes_per_block} "
-                    f"{'GPUs' if provider.gpus_per_node else 'cores'} (provider.gpus_per_node or cores_per_node x "
-                    "nodes_per_block)")
-            for ranks in weak.ranks:
-                _spread_evenly("md.weak_scaling.ranks", ranks, per_node)
+        if md.weak_scaling.nodes:
+            require(max(md.weak_scaling.nodes) <= provider.nodes_per_block, "md.weak_scaling.nodes",
+                    f"{max(md.weak_scaling.nodes)} nodes, but a block of the MPI executor has "
+                    f"{provider.nodes_per_block} (provider.nodes_per_block)")
         rank_counts = self.validation.spec.rank_counts
         require(max(rank_counts) <= provider.cores_per_node + 1, "validation.rank_counts",
                 f"{max(rank_counts)} ranks on a {provider.cores_per_node}-core node")
@@ -234,7 +249,8 @@ class SiteConfig:
 
 # (section, old key, new key): an old key is named with its new one, never silently dropped
 RENAMED_KEYS = (("training", "engine", "trainer"),)
-_TOP_KEYS = ("name", "provider", "dataset", "training", "md", "validation", "retries", "report", "runs_dir", "monitoring")
+_TOP_KEYS = ("name", "divisions", "provider", "dataset", "training", "md", "validation", "retries", "report", "runs_dir",
+             "monitoring")
 
 
 def site_config_path(site: str) -> Path:
@@ -280,4 +296,6 @@ def _build_site(raw, path) -> SiteConfig:
         "runs_dir": coerce(path, raw, "runs_dir", "", raw.get("runs_dir", ""), str),
         "monitoring": coerce(path, raw, "monitoring", "", raw.get("monitoring", False), bool),
     }
+    if "divisions" in raw:
+        values["divisions"] = coerce(path, raw, "divisions", "", raw["divisions"], tuple)
     return construct(SiteConfig, path, raw, "", values)

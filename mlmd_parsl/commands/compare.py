@@ -1,8 +1,9 @@
 """python -m mlmd_parsl compare RUN_A RUN_B: the figures of merit of two runs side by side, like for like only.
 
 A row of B counts for a row of A only where both finished and match on everything that changes the figure
-(report_md.COMPARABLE_ON: dataset, trainer, epochs, profile, timed steps, engine, device, dtype, atoms, ranks,
-threads); any other pair is listed with the first thing that differs, and gets no ratio.
+(report_md.COMPARABLE_ON: division and deviations first, then dataset, trainer, epochs, profile, timed steps,
+engine, device, dtype, atoms, ranks, threads); any other pair is listed with the first thing that differs, and
+gets no ratio. A row is the same task of the same division: the seed's work is never set beside ours.
 """
 import sys
 
@@ -36,26 +37,32 @@ def _short(value) -> str:
     return text if len(text) <= 16 else text[:12] + "..."
 
 
+def row_name(row: dict) -> str:
+    """'seed/md_z2_r1': a task of a division ('md_z2_r1' for runs from before divisions)."""
+    return f"{row['division']}/{row['task']}" if row.get("division") else row["task"]
+
+
 def comparison(rows_a: list, rows_b: list) -> list:
-    """[(task, unit, value A, value B, speed ratio B/A or None, note)] for every finished row of A."""
-    by_task = {r["task"]: r for r in rows_b}
+    """[(division/task, unit, value A, value B, speed ratio B/A or None, note)] for every finished row of A."""
+    by_name = {row_name(r): r for r in rows_b}
     out = []
     for row in rows_a:
         if row.get("status") != "ok" or row.get("kind") not in ("training", "md"):
             continue
         unit = "s/epoch" if row["kind"] == "training" else "Katom-step/s"
-        other = by_task.get(row["task"])
+        name = row_name(row)
+        other = by_name.get(name)
         if other is None:
-            out.append((row["task"], unit, figure(row), None, None, "not in B"))
+            out.append((name, unit, figure(row), None, None, "not in B"))
             continue
         if not comparable(row, other):
-            out.append((row["task"], unit, figure(row), None, None, f"not like for like: {first_difference(row, other)}"))
+            out.append((name, unit, figure(row), None, None, f"not like for like: {first_difference(row, other)}"))
             continue
         a, b = figure(row), figure(other)
         ratio = a / b if row["kind"] == "training" else b / a  # > 1: B is faster, whichever way the figure runs
         unphysical = [name for name, r in (("A", row), ("B", other)) if r.get("physics") == "unphysical"]
         note = f"UNPHYSICAL model in {' and '.join(unphysical)}" if unphysical else ""
-        out.append((row["task"], unit, a, b, ratio, note))
+        out.append((name, unit, a, b, ratio, note))
     return out
 
 
@@ -68,11 +75,11 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     print(f"A: {path_a}\nB: {path_b}\n")
-    print(f"{'task':<14}{'unit':<14}{'A':>12}{'B':>12}{'B vs A':>10}  note")
+    print(f"{'task':<20}{'unit':<14}{'A':>12}{'B':>12}{'B vs A':>10}  note")
     compared = 0
     for task, unit, a, b, ratio, note in comparison(rows_a, rows_b):
         compared += ratio is not None
-        print(f"{task:<14}{unit:<14}{a:>12.4g}{'' if b is None else f'{b:.4g}':>12}"
+        print(f"{task:<20}{unit:<14}{a:>12.4g}{'' if b is None else f'{b:.4g}':>12}"
               f"{'' if ratio is None else f'{ratio:.3f}x':>10}  {note}")
     print(f"\n{compared} like-for-like row(s); B vs A is a speed ratio (> 1: B is faster).")
     if not compared:

@@ -16,6 +16,13 @@ class RunSummary:
     host: str
     commit: str
     status: str  # complete | N of M tasks failed | interrupted | no results yet (running, or stopped unannounced)
+    divisions: tuple = ()  # a DivisionSummary each, the seed's first
+
+
+@dataclass(frozen=True)
+class DivisionSummary:
+    """The figures of one division of a run (rows of runs from before divisions: division '')."""
+    division: str
     training_s_per_epoch: float = None
     md_katom_step_s: tuple = ()  # every finished MD case's throughput
     physics: str = ""  # physical | unphysical | not checked
@@ -53,13 +60,19 @@ def summarize(path: Path) -> RunSummary:
         return RunSummary(**base, status=_unfinished_status(path))
     rows = read_rows(path)
     failed = [r for r in rows if r.get("status") != "ok"]
+    divisions = {}
+    for row in rows:
+        divisions.setdefault(row.get("division") or "", []).append(row)
+    return RunSummary(**base, status=f"{len(failed)} of {len(rows)} tasks failed" if failed else "complete",
+                      divisions=tuple(division_summary(name, members) for name, members in divisions.items()))
+
+
+def division_summary(division: str, rows: list) -> DivisionSummary:
     train = next((r for r in rows if r.get("kind") == "training"), {})
     md = tuple(r["katom_step_s"] for r in rows if r.get("kind") == "md" and r.get("status") == "ok")
-    first = rows[0] if rows else {}
-    return RunSummary(**base, status=f"{len(failed)} of {len(rows)} tasks failed" if failed else "complete",
-                      training_s_per_epoch=train["epoch_time_s"] if train.get("status") == "ok" else None,
-                      md_katom_step_s=md, physics=first.get("physics") or "not checked",
-                      accuracy_gate=first.get("accuracy_gate", ""))
+    return DivisionSummary(division, training_s_per_epoch=train["epoch_time_s"] if train.get("status") == "ok" else None,
+                           md_katom_step_s=md, physics=rows[0].get("physics") or "not checked",
+                           accuracy_gate=rows[0].get("accuracy_gate", ""))
 
 
 def _unfinished_status(path: Path) -> str:

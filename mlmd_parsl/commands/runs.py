@@ -15,16 +15,24 @@ def build_parser():
 
 
 def table(summaries) -> list:
-    lines = [f"{'run':<34}{'site':<12}{'started':<18}{'host':<14}{'status':<26}{'FOM1 s/epoch':>13}"
+    """One line per run and division (a run of two divisions has two: their figures are never mixed)."""
+    lines = [f"{'run':<34}{'site':<12}{'started':<18}{'host':<14}{'status':<26}{'division':<10}{'FOM1 s/epoch':>13}"
              f"{'FOM2 Katom-step/s':>22}  physics, accuracy gate"]
     for s in summaries:
-        fom1 = f"{s.training_s_per_epoch:.4g}" if s.training_s_per_epoch is not None else "-"
-        fom2 = (f"{min(s.md_katom_step_s):.4g}-{max(s.md_katom_step_s):.4g} ({len(s.md_katom_step_s)})"
-                if s.md_katom_step_s else "-")
-        physics = f"{s.physics}, gate {s.accuracy_gate}" if s.accuracy_gate else s.physics
-        lines.append(f"{s.name:<34}{s.site:<12}{s.created.replace('T', ' ')[:16]:<18}{s.host[:13]:<14}"
-                     f"{s.status[:25]:<26}{fom1:>13}{fom2:>22}  {physics}")
+        run = (f"{s.name:<34}{s.site:<12}{s.created.replace('T', ' ')[:16]:<18}{s.host[:13]:<14}"
+               f"{s.status[:25]:<26}")
+        for d in s.divisions or (None,):
+            lines.append(run + (_division_columns(d) if d else ""))
+            run = " " * len(run)  # the run's columns once
     return lines
+
+
+def _division_columns(d) -> str:
+    fom1 = f"{d.training_s_per_epoch:.4g}" if d.training_s_per_epoch is not None else "-"
+    fom2 = (f"{min(d.md_katom_step_s):.4g}-{max(d.md_katom_step_s):.4g} ({len(d.md_katom_step_s)})"
+            if d.md_katom_step_s else "-")
+    physics = f"{d.physics}, gate {d.accuracy_gate}" if d.accuracy_gate else d.physics
+    return f"{d.division or '-':<10}{fom1:>13}{fom2:>22}  {physics}"
 
 
 def main(argv=None):

@@ -16,6 +16,7 @@ class Apps:
     prepare_dataset: object
     train_model: object
     export_for_lammps: object
+    adopt_export: object
     run_md: object
     run_md_packed: object
     validate: object
@@ -26,10 +27,10 @@ class Apps:
 
 
 @task_kind("md")
-def _run_md(command, exported, stdout=None, stderr=None, parsl_resource_specification=None):
-    """`command`, a case's plan (case_plan.py); `exported`, the export's future, only makes Parsl wait for it.
-    (No default for it: Parsl passes every parameter's default as a keyword, which a positional one then clashes
-    with.)"""
+def _run_md(command, exported, after=None, stdout=None, stderr=None, parsl_resource_specification=None):
+    """`command`, a case's plan (case_plan.py); `exported`, the export's future, and `after`, the case before it in
+    the seed's order (sequencing.py), only make Parsl wait for them. (No default for `exported`: Parsl passes every
+    parameter's default as a keyword, which a positional one then clashes with.)"""
     return command
 
 
@@ -54,6 +55,7 @@ def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:
         prepare_dataset=python(tasks.prepare_dataset),
         train_model=python(tasks.train_model),
         export_for_lammps=python(tasks.export_for_lammps),
+        adopt_export=python(tasks.adopt_export),
         run_md=bash_app(_run_md, data_flow_kernel=dfk, executors=[labels.mpi]),
         # one rank, no MPI launcher: a worker of the python executor, which owns one GPU
         run_md_packed=bash_app(_run_md, data_flow_kernel=dfk, executors=[labels.python]),

@@ -1,80 +1,123 @@
-"""The CLI's campaign: dataset -> training -> export -> MD cases -> validation -> results and report.
+"""The CLI's campaign: dataset -> per division (the seed's first) training -> export -> MD cases, then each
+division's validation -> results and report.
 
 `run_campaign` takes an already-running DataFlowKernel and executor labels and blocks until the report is
-written. It is the library's campaign (builder.py: the same model, case plans, validation and collection) plus
-what needs a driver that waits: the site engine's preflight before any MD case, complete cases of a resumed run
-reused rather than rerun, and a progress line per task.
+written. It is the library's campaign (builder.py: the same models, case plans, order, validation and collection)
+plus what needs a driver that waits: the site engine's preflight before any MD case, complete cases of a resumed
+run reused rather than rerun, and a progress line per task. Divisions run one after the other, so that no task
+of ours shares a node with a measurement of the seed's.
 """
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import SiteConfig
+from ..divisions import division_sites
 from ..science.choices import MDEngine
 from ..science.lammps.logs import parse_log
 from .apps import ExecutorLabels, make_apps
-from .builder import collection_args, submit_md_case, submit_model, submit_validation
+from .builder import (DivisionFutures, Parts, collection_args, division_outcome, submit_dataset, submit_md_cases,
+                      submit_model, submit_validation)
 from .case_plan import plan_case
 from .cases import CaseOutcome, md_cases, mpi_resources, site_lmp
 from .code_digest import source_digest
 from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
 from .resume import is_done, mark_done
-from .rundir import train_dir, update_manifest
+from .rundir import division_dir, train_dir, update_manifest
 from .tasks import collect_results
 
 
+@dataclass
+class DivisionRun:
+    """One division as the driver ran it: its futures, its cases' outcomes and its site engine's launch."""
+    futures: DivisionFutures
+    outcomes: list
+    launch: dict = None  # the site engine's launch as the preflight found it (engine mliap)
+
+
 def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = ExecutorLabels(), log=print,
-                 heartbeat_s: float = 60.0) -> dict:
+                 heartbeat_s: float = 60.0, parts: Parts = Parts()) -> dict:
     run_dir = Path(run_dir)
     apps = make_apps(dfk, labels)
-    cases = md_cases(site, run_dir)
-    worker_f = apps.describe_worker(site.md.engine, cases[0].lmp if cases else "")
-    dataset_f, train_f, export_f = submit_model(apps, site, run_dir)
-    progress = Progress(3 + len(cases) + bool(site.validation.enabled), log, heartbeat_s)
-    for future, name in progress.as_completed({dataset_f: "dataset", train_f: "training", export_f: "export"}):
-        if name == "training" and future.exception() is None:
-            progress.epoch_time_s = future.result()["epoch_time_s"]
-        progress.report(name, future.exception(), _brief(name, future, future.exception()))
-
-    launch = None  # the site engine's launch as the preflight found it (engine mliap)
-    if site.md.engine is MDEngine.MLIAP and export_f.exception() is None and cases:
-        launch = preflight_site_engine(site, run_dir, parsl_probe(apps, site), log)
-        if launch.get("kokkos"):
-            cases = md_cases(site, run_dir, tuple(launch["kokkos"]["package"].split()))
-    outcomes = run_md_cases(apps, site, cases, export_f, progress)
-    validation = None
-    if site.validation.enabled and export_f.exception() is None:
-        validation = wait_for_validation(submit_validation(apps, site, run_dir, export_f, train_f, cases), progress)
+    divisions = [(division, division_dir(run_dir, division.division)) for division in division_sites(site)]
+    cases = {d.division: md_cases(d, folder) if parts.md else [] for d, folder in divisions}
+    worker_f = apps.describe_worker(lammps_in_use([d for d, _ in divisions], cases))
+    progress = Progress(parts.training + sum((1 + parts.training) + len(cases[d.division]) + d.validation.enabled
+                                             for d, _ in divisions), log, heartbeat_s)
+    dataset_f = submit_dataset(apps, site) if parts.training else None
+    if dataset_f is not None:
+        for future, name in progress.as_completed({dataset_f: "dataset"}):
+            progress.report(name, future.exception(), _brief("dataset", future))
+    runs = [run_division(apps, division, folder, dataset_f, cases[division.division], parts, progress, run_dir, log)
+            for division, folder in divisions]
+    finished = []
+    for run in runs:
+        division = run.futures
+        validation = None
+        if division.site.validation.enabled and division.export.exception() is None:
+            validation = wait_for_validation(submit_validation(apps, division.site, division.dir, division.export,
+                                                               division.training, [o.case for o in run.outcomes]),
+                                             progress, f"{division.site.division}/validation")
+        finished.append(division_outcome(division, dataset_f, run.outcomes, validation))
     # In this process, not as a task: results.csv must be written even when every block is gone
     # (walltime, lost nodes), and collection only parses logs and draws plots.
-    collected = collect_results(*collection_args(site, run_dir, train_f, dataset_f, outcomes, validation))
-    record_provenance(run_dir, dfk, worker_f, dataset_f, export_f, outcomes)
-    if launch:
-        collected["site_engine"] = launch
+    collected = collect_results(*collection_args(site, run_dir, finished))
+    record_provenance(run_dir, dfk, worker_f, dataset_f, runs)
+    collected["site_engine"] = {str(run.futures.site.division): run.launch for run in runs if run.launch}
     return collected
+
+
+def lammps_in_use(division_sites_: list, cases: dict) -> list:
+    """(engine, lmp) of each division that runs MD cases, once each: the LAMMPS the worker's record describes."""
+    used = [(d.md.engine, site_lmp(d) if d.md.engine is MDEngine.MLIAP else "") for d in division_sites_
+            if cases[d.division]]
+    return list(dict.fromkeys(used))
+
+
+def run_division(apps, site: SiteConfig, folder: Path, dataset_f, cases: list, parts: Parts, progress: Progress,
+                 run_dir: Path, log) -> DivisionRun:
+    """One division: its model (trained, or an export adopted), the site engine's preflight, then its MD cases
+    (the seed's one at a time); blocks until they have all finished."""
+    name = site.division
+    train_f, export_f = submit_model(apps, site, folder, dataset_f, parts)
+    model = {export_f: "export"} if train_f is None else {train_f: "training", export_f: "export"}
+    for future, what in progress.as_completed(model):
+        if what == "training" and future.exception() is None:
+            progress.epoch_time_s = future.result()["epoch_time_s"]
+        progress.report(f"{name}/{what}", future.exception(), _brief(what, future))
+    launch = None
+    if site.md.engine is MDEngine.MLIAP and export_f.exception() is None and cases:
+        launch = preflight_site_engine(site, folder, parsl_probe(apps, site), log, manifest_dir=run_dir)
+        if launch.get("kokkos"):
+            cases = md_cases(site, folder, tuple(launch["kokkos"]["package"].split()))
+    outcomes = run_md_cases(apps, site, cases, export_f, progress)
+    return DivisionRun(DivisionFutures(site, folder, train_f, export_f), outcomes, launch)
 
 
 def run_md_cases(apps, site: SiteConfig, cases: list, export_f, progress: Progress) -> list:
     """Every MD case once the model exists, as a CaseOutcome: a case whose inputs (model bytes, deck parameters,
-    engine, command, code versions) match a complete earlier run of it in this folder is reused, not rerun."""
+    engine, command, code versions) match a complete earlier run of it in this folder is reused, not rerun; the
+    rest are submitted in the division's order (builder.submit_md_cases)."""
     outcomes = {}  # task -> CaseOutcome
-    md_futures = {}
+    to_run = []
     md_code = source_digest(f"md_{site.md.engine}")  # the same for every case: hashed once, not per case
     for case in cases:
         case.dir.mkdir(parents=True, exist_ok=True)
         if export_f.exception() is not None:
             outcomes[case.task] = CaseOutcome(case, error="not run: the export failed")
-            progress.report(case.task, RuntimeError(outcomes[case.task].error), "")
+            progress.report(_name(case), RuntimeError(outcomes[case.task].error), "")
             continue
         plan = plan_case(site, case)
         key = plan.content_key(export_f.result(), site.md.custom_kernels, md_code)
         outcomes[case.task] = CaseOutcome(case, key=key, command=plan.command, threads=plan.threads)
         if is_done(case.dir, "md", key) and parse_log(case.log).status == "ok":
             _note_throughput(progress, case)
-            progress.report(case.task, None, " (reused)" + _md_brief(case))
+            progress.report(_name(case), None, " (reused)" + _md_brief(case))
             continue
-        md_futures[submit_md_case(apps, site, plan, export_f.result())] = case
-    for future, case in progress.as_completed(md_futures):
+        to_run.append(plan)
+    futures = submit_md_cases(apps, site, to_run, export_f.result() if to_run else None)
+    by_future = {futures[plan.case.task]: plan.case for plan in to_run}
+    for future, case in progress.as_completed(by_future):
         exc = future.exception()
         outcome = outcomes[case.task]
         if exc is None and parse_log(case.log).status == "ok":
@@ -82,17 +125,22 @@ def run_md_cases(apps, site: SiteConfig, cases: list, export_f, progress: Progre
             _note_throughput(progress, case)
         if exc is not None:
             outcome = outcomes[case.task] = replace(outcome, error=describe_md_failure(case, outcome.command, future))
-        progress.report(case.task, exc, _md_brief(case) if exc is None else "", failure=outcome.error)
+        progress.report(_name(case), exc, _md_brief(case) if exc is None else "", failure=outcome.error)
     return [outcomes[case.task] for case in cases]
 
 
-def wait_for_validation(validation_f, progress: Progress):
+def _name(case) -> str:
+    """A case's name in progress lines: its division's and its own."""
+    return f"{case.division}/{case.task}"
+
+
+def wait_for_validation(validation_f, progress: Progress, name: str = "validation"):
     """The validation's result (None if it failed), with status lines while the checks run."""
     validation = None
-    for _ in progress.as_completed({validation_f: "validation"}):
+    for _ in progress.as_completed({validation_f: name}):
         exc = validation_f.exception()
         validation = validation_f.result() if exc is None else None
-        progress.report("validation", exc, f" - {_flags_text(validation['flags'])} - report {validation['report']}"
+        progress.report(name, exc, f" - {_flags_text(validation['flags'])} - report {validation['report']}"
                         if validation else "")
     return validation
 
@@ -109,13 +157,14 @@ def parsl_probe(apps, site: SiteConfig):
     return run_probe
 
 
-def preflight_site_engine(site: SiteConfig, run_dir: Path, run_probe, log=print) -> dict:
-    """Preflight by doing: the site's `lmp` evaluates the exported model once (run 0, one rank, launched as MD
-    cases are) before any MD case; on GPUs through KOKKOS it finds the options that `lmp` accepts
-    (kokkos_options.py says how). run_probe(probe_dir, lmp, kokkos_package) runs case_plan.site_engine_probe_command
-    with its output in probe_dir/stdout.txt and stderr.txt and returns its exception or None. Returns {"lmp",
-    "kokkos": KokkosChoice record or None}, also written to the manifest; raises EngineError (exit 2) quoting
-    why it failed. The trained model is kept."""
+def preflight_site_engine(site: SiteConfig, run_dir: Path, run_probe, log=print, manifest_dir: Path = None) -> dict:
+    """Preflight by doing: the site's `lmp` evaluates the division's exported model once (run 0, one rank, launched
+    as MD cases are) before any MD case; on GPUs through KOKKOS it finds the options that `lmp` accepts
+    (kokkos_options.py says how). `run_dir`: the division's folder; `manifest_dir`: the run's (default: run_dir).
+    run_probe(probe_dir, lmp, kokkos_package) runs case_plan.site_engine_probe_command with its output in
+    probe_dir/stdout.txt and stderr.txt and returns its exception or None. Returns {"lmp", "kokkos": KokkosChoice
+    record or None}, also written to the manifest under site_engine.<division>; raises EngineError (exit 2)
+    quoting why it failed. The trained model is kept."""
     import time
 
     from ..errors import EngineError
@@ -135,19 +184,29 @@ def preflight_site_engine(site: SiteConfig, run_dir: Path, run_probe, log=print)
         reason, kokkos = choice.failure or None, choice.as_record()
     else:
         reason, kokkos = probe(()), None
+    manifest_dir = Path(manifest_dir or run_dir)
     if reason is not None:
-        update_manifest(run_dir, site_engine={"lmp": lmp, "kokkos": kokkos, "preflight": "failed", "reason": reason})
+        record_site_engine(manifest_dir, site, {"lmp": lmp, "kokkos": kokkos, "preflight": "failed", "reason": reason})
         raise EngineError(
-            f"md.engine mliap: the site's LAMMPS {lmp} cannot run the exported model (preflight, run 0 in "
-            f"{probe_dir}): {reason}. No MD case was started; the trained model is kept: fix this, then continue "
-            f"with --resume {run_dir}")
+            f"md.engine mliap: the site's LAMMPS {lmp} cannot run the {site.division} division's exported model "
+            f"(preflight, run 0 in {probe_dir}): {reason}. No MD case was started; the trained model is kept: fix "
+            f"this, then continue with --resume {manifest_dir}")
     log_file = probe_dir / "log.lammps"
     launch = {"lmp": lmp, "kokkos": kokkos, "preflight": "ok"}
-    update_manifest(run_dir, site_engine=launch)
-    log(f"site engine preflight: {lmp} evaluated the {site.md.mliap_model} export (run 0, "
+    record_site_engine(manifest_dir, site, launch)
+    log(f"{site.division}: site engine preflight: {lmp} evaluated the {site.md.mliap_model} export (run 0, "
         f"{parse_log(log_file).atoms} atoms, PE {probe_energy(log_file):.3f} eV) in {time.monotonic() - start:.0f} s"
         + (f"; MD cases run {choice.describe()}" if kokkos else ""))
     return launch
+
+
+def record_site_engine(manifest_dir: Path, site: SiteConfig, launch: dict):
+    """manifest.json's site_engine.<division>: what the preflight found, kept beside the other division's."""
+    import json
+
+    path = Path(manifest_dir) / "manifest.json"
+    recorded = (json.loads(path.read_text()).get("site_engine") or {}) if path.is_file() else {}
+    update_manifest(manifest_dir, site_engine={**recorded, str(site.division): launch})
 
 
 def probe_energy(log_file: Path):
@@ -168,23 +227,28 @@ def probe_failure(probe_dir: Path, exc):
     return quote_failure(output, log_file.read_text(errors="replace") if log_file.exists() else "")
 
 
-def record_provenance(run_dir: Path, dfk, worker_f, dataset_f, export_f, outcomes):
-    """manifest.json: the worker's hardware/software, each executor's scheduler jobs, and the lineage."""
+def record_provenance(run_dir: Path, dfk, worker_f, dataset_f, runs: list):
+    """manifest.json: the worker's hardware/software, each executor's scheduler jobs, and the lineage of each
+    division (dataset -> model -> export -> every MD log)."""
     def result_or_error(future):
         return future.result() if future.exception() is None else {"error": describe_failure(future.exception())}
 
     jobs = {label: dict(getattr(executor, "blocks_to_job_id", {}))
             for label, executor in dfk.executors.items() if label != "_parsl_internal"}
-    dataset = dataset_f.result() if dataset_f.exception() is None else {}
-    exported = export_f.result() if export_f.exception() is None else None
+    dataset = dataset_f.result() if dataset_f is not None and dataset_f.exception() is None else {}
+    divisions = []
+    for run in runs:
+        export_f = run.futures.export
+        exported = export_f.result() if export_f.exception() is None else None
+        divisions.append((run.futures.site.division, train_dir(run.futures.dir), exported, run.outcomes))
     update_manifest(run_dir, worker=result_or_error(worker_f), scheduler_jobs=jobs,
-                    lineage=lineage(dataset, train_dir(run_dir), exported, outcomes))
+                    lineage=lineage(dataset, divisions))
 
 
 def _note_throughput(progress, case):
     parsed = parse_log(case.log)
     if parsed.status == "ok":
-        progress.throughput[case.task] = parsed.katom_step_s
+        progress.throughput[_name(case)] = parsed.katom_step_s
 
 
 def _flags_text(flags):
@@ -198,8 +262,8 @@ def _md_brief(case):
     return f" - {parsed.atoms} atoms on {parsed.ranks} rank(s): {parsed.katom_step_s:.2f} Katom-step/s"
 
 
-def _brief(name, future, exc):
-    if exc is not None:
+def _brief(name, future):
+    if future.exception() is not None:
         return ""
     result = future.result()
     if name == "training":

@@ -41,8 +41,10 @@ def planned_export(run_dir) -> Export:
 
 
 def training_threads(site: SiteConfig) -> int:
-    """The cores of the worker that trains: the node's on a CPU site, one GPU's share on a GPU site."""
-    return threads_per_rank(site, 1, packed=site.provider.gpus_per_node > 0)
+    """The cores of the worker that trains: the whole node's on a CPU site (the seed's Crossroads FOM 1 used a
+    whole node), one GPU's share on a GPU site. Never the MD cases' `--cpus-per-task`: that binds MD ranks."""
+    p = site.provider
+    return max(1, p.cores_per_node // p.gpus_per_node) if p.gpus_per_node else p.cores_per_node
 
 
 def launch_prefix(case: MDCase) -> str:
@@ -53,32 +55,48 @@ def launch_prefix(case: MDCase) -> str:
     return "$PARSL_MPI_PREFIX "
 
 
+# A rank's index on its node, from whichever launcher started it: srun, MPICH's Hydra, Open MPI
+LOCAL_RANK = "${SLURM_LOCALID:-${MPI_LOCALRANKID:-${OMPI_COMM_WORLD_LOCAL_RANK:-0}}}"
+
+
+def rank_command(case: MDCase, args: list) -> str:
+    """What each rank runs: the program, or on GPUs the seed's binding first, each rank seeing only its
+    node-local GPU (its weak-scaling script: `srun bash -c "export CUDA_VISIBLE_DEVICES=$SLURM_LOCALID; lmp ..."`)."""
+    program = " ".join(shlex.quote(a) for a in args)
+    if not case.binds_one_gpu_per_rank:
+        return program
+    return f"bash -c {shlex.quote(f'export CUDA_VISIBLE_DEVICES={LOCAL_RANK}; exec {program}')}"
+
+
 def md_command(case: MDCase, exported: Export, python: str, custom_kernels: str, threads: int) -> str:
     """The bash command of one MD case (see launch_prefix for how it starts its ranks)."""
     if case.engine is MDEngine.MLIAP:
-        return site_engine_command(case, threads, python)
+        return site_engine_command(case, threads, python, custom_kernels)
     args = md_argv(exported.model, exported.box, case.replicate, case.log,
                    EngineOptions(device=case.model_device, dtype=case.dtype), profile=case.profile, python=python)
     return (
         f"cd {shlex.quote(str(case.dir))} && "
         f"export OMP_NUM_THREADS={int(threads)} HIPPYNN_USE_CUSTOM_KERNELS={shlex.quote(custom_kernels)} "
         "PYTHONWARNINGS=ignore && "
-        f"{launch_prefix(case)}{' '.join(shlex.quote(a) for a in args)}"
+        f"{launch_prefix(case)}{rank_command(case, args)}"
     )
 
 
-def site_engine_command(case: MDCase, threads: int, python: str) -> str:
-    """The seed's way: the site's LAMMPS runs in.lammps (pair_style mliap unified) written by the campaign,
-    with the environment its embedded Python needs (science/lammps/site_lammps.py says why)."""
+def site_engine_command(case: MDCase, threads: int, python: str, custom_kernels: str) -> str:
+    """The seed's way: the site's LAMMPS runs in.lammps (pair_style mliap unified) written by the campaign, with
+    the seed's environment (its run scripts export HIPPYNN_USE_CUSTOM_KERNELS and HIPPYNN_WARN_LOW_DISTANCES) and
+    what its embedded Python needs (science/lammps/site_lammps.py says why). On GPUs: `-k on g 1`, one GPU per
+    rank, as the seed launches every case."""
     from ..science.lammps.kokkos_options import kokkos_gpu_args
     from ..science.lammps.site_lammps import site_lmp_shell_exports
 
-    kokkos = kokkos_gpu_args(case.kokkos_gpus, case.kokkos_package) if case.kokkos else []
+    kokkos = kokkos_gpu_args(1, case.kokkos_package) if case.kokkos else []
     args = [case.lmp, *kokkos, "-in", "in.lammps", "-log", str(case.log)]
     return (
-        f"cd {shlex.quote(str(case.dir))} && export OMP_NUM_THREADS={int(threads)} PYTHONWARNINGS=ignore && "
-        f"{site_lmp_shell_exports(python)} && "
-        f"{launch_prefix(case)}{' '.join(shlex.quote(a) for a in args)}"
+        f"cd {shlex.quote(str(case.dir))} && export OMP_NUM_THREADS={int(threads)} "
+        f"HIPPYNN_USE_CUSTOM_KERNELS={shlex.quote(custom_kernels)} HIPPYNN_WARN_LOW_DISTANCES=False "
+        f"PYTHONWARNINGS=ignore && {site_lmp_shell_exports(python)} && "
+        f"{launch_prefix(case)}{rank_command(case, args)}"
     )
 
 

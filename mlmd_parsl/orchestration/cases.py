@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import SiteConfig
-from ..science.choices import MLIAP_LEAN_LABEL, MDEngine, MliapExport
+from ..science.choices import MLIAP_LEAN_LABEL, Division, MDEngine, MliapExport, WeakLayout
 from ..science.model.export import Export
 from .rundir import md_case_dir, site_engine_preflight_dir, train_dir
 
@@ -29,12 +29,21 @@ class MDCase:
     kokkos: bool
     kokkos_package: tuple  # -pk kokkos options (with kokkos): planned, then what the site engine preflight kept
     mliap_model: MliapExport  # which export `pair_style mliap unified` loads (hippynn with the embedded engine)
-    kokkos_gpus: int  # -k on g N: the GPUs each node's ranks share
-    run_dir: str
+    run_dir: str  # the division's folder in the run (division_dir)
+    division: Division = Division.OURS
+    deviations: tuple = ()  # how this case differs from the seed's work, in words (divisions.deviations)
 
     def __post_init__(self):
         object.__setattr__(self, "engine", MDEngine(self.engine))
         object.__setattr__(self, "mliap_model", MliapExport(self.mliap_model))
+        object.__setattr__(self, "division", Division(self.division))
+
+    @property
+    def binds_one_gpu_per_rank(self) -> bool:
+        """An MPI case on GPUs: each rank sees only its node-local GPU (CUDA_VISIBLE_DEVICES = its local rank), as
+        the seed's weak scaling binds them, so `-k on g 1` and the model's `cuda` are that GPU on every rank. A
+        packed case's worker already sees one GPU (HTEX available_accelerators)."""
+        return self.model_device.startswith("cuda") and not self.packed
 
     @property
     def zrep(self) -> int:
@@ -74,7 +83,7 @@ class MDCase:
         lmp_digest = file_sha256(self.lmp) if self.lmp and Path(self.lmp).is_file() else self.lmp
         return content_key(code, what="md", command=command,
                            model=file_sha256(self.model_file(exported)), lmp=lmp_digest,
-                           kernels=custom_kernels, threads=threads, kokkos_gpus=self.kokkos_gpus,
+                           kernels=custom_kernels, threads=threads,
                            replicate=list(self.replicate), ranks=self.ranks, profile=self.profile, engine=self.engine,
                            model_device=self.model_device, dtype=self.dtype, kokkos=self.kokkos,
                            kokkos_package=list(self.kokkos_package) if self.kokkos else None,
@@ -82,9 +91,11 @@ class MDCase:
 
     def result_fields(self) -> dict:
         """What a results.csv row of this case takes from the case itself (the rest comes from its log)."""
-        return {"task": self.task, "sweep": self.sweep, "ranks": self.ranks, "zrep": self.zrep,
-                "profile": self.profile, "engine": self.engine_label, "device": self.model_device,
-                "dtype": self.dtype, "log": str(self.log)}
+        from ..science.seed_procedure import DEVIATION_SEPARATOR
+
+        return {"task": self.task, "division": str(self.division), "deviations": DEVIATION_SEPARATOR.join(self.deviations),
+                "sweep": self.sweep, "ranks": self.ranks, "zrep": self.zrep, "profile": self.profile,
+                "engine": self.engine_label, "device": self.model_device, "dtype": self.dtype, "log": str(self.log)}
 
 
 @dataclass(frozen=True)
@@ -97,28 +108,68 @@ class CaseOutcome:
     threads: int = None  # OpenMP/torch threads per rank it ran with
 
 
+@dataclass(frozen=True)
+class DivisionOutcome:
+    """One division in one campaign: its training (builder.training_outcome; None when it did not run here), how
+    that training differs from the seed's, its MD cases' outcomes, its model's validation, and its export's
+    files (`model`: {"model", "box", "dataset_label"})."""
+    division: Division
+    training: dict
+    training_deviations: tuple
+    outcomes: list
+    validation: dict = None
+    model: dict = None
+
+
 def md_cases(site: SiteConfig, run_dir: Path, kokkos_package: tuple = ()) -> list:
-    """Every MD case of the site: the throughput sweep (zreps x ranks), then the weak-scaling sweep. Kokkos
-    cases run `kokkos_package` (the preflight's choice) or, before one, md.kokkos_package's planned line."""
+    """Every MD case of a one-division site (divisions.division_site), in the seed's order: the throughput sweep
+    (zreps x ranks), then the weak-scaling sweep. Kokkos cases run `kokkos_package` (the preflight's choice) or,
+    before one, md.kokkos_package's planned line. `run_dir`: the division's folder."""
+    from ..divisions import deviations
     from ..science.lammps.kokkos_options import planned_package
 
-    points = [("throughput", f"md_z{z}_r{r}", z, r) for z in site.md.zreps for r in site.md.ranks]
-    weak = site.md.weak_scaling
-    if weak.zrep_per_rank:
-        points += [("weak", f"weak_r{r}", weak.zrep_per_rank * r, r) for r in weak.ranks]
+    points = [("throughput", f"md_z{z}_r{r}", (2, 2, z), r) for z in site.md.zreps for r in site.md.ranks]
+    points += [("weak", f"weak_r{ranks}", replicate, ranks) for replicate, ranks in weak_scaling_points(site)]
     lmp = site_lmp(site) if site.md.engine is MDEngine.MLIAP else ""
     package = (tuple(kokkos_package) or planned_package(site.md.kokkos_package)) if site.md.kokkos else ()
+    md_deviations = deviations(site).md + kokkos_deviation(site, package)
     return [
         MDCase(
-            task=name, sweep=sweep, replicate=(2, 2, zrep), ranks=ranks,
-            # one GPU each, packed one per GPU by the python executor's workers (HTEX available_accelerators)
+            task=name, sweep=sweep, replicate=replicate, ranks=ranks,
+            # one GPU each, on the python executor's workers (HTEX available_accelerators: one worker per GPU)
             packed=sweep == "throughput" and ranks == 1 and site.provider.gpus_per_node > 0,
             profile=site.md.profile, engine=site.md.engine, model_device=site.md.model_device, dtype=site.md.dtype,
             lmp=lmp, kokkos=site.md.kokkos, kokkos_package=package, mliap_model=site.md.mliap_model,
-            kokkos_gpus=min(ranks, ranks_per_node(site)), run_dir=str(run_dir),
+            run_dir=str(run_dir), division=site.division, deviations=md_deviations,
         )
-        for sweep, name, zrep, ranks in points
+        for sweep, name, replicate, ranks in points
     ]
+
+
+def weak_scaling_points(site: SiteConfig) -> list:
+    """(replicate, ranks) of each weak-scaling case: one per node count, ranks_per_node ranks on each node; the
+    seed's block grows in z with the nodes, ours' rod with the ranks."""
+    weak = site.md.weak_scaling
+    points = []
+    for nodes in weak.nodes:
+        ranks = nodes * ranks_per_node(site)
+        if weak.layout is WeakLayout.ROD:
+            points.append(((2, 2, weak.zrep_per_rank * ranks), ranks))
+        else:
+            points.append(((weak.block[0], weak.block[1], weak.block[2] * nodes), ranks))
+    return points
+
+
+def kokkos_deviation(site: SiteConfig, package: tuple) -> tuple:
+    """The seed's Kokkos line is 'neigh full newton on'; LAMMPS since 2024 refuses it and the preflight then keeps
+    'newton on neigh half' (kokkos_options.py): a deviation today's software forces, named in every row it touches."""
+    from ..science.lammps.kokkos_options import AUTO, CURRENT_PACKAGE, SEED_PACKAGE, package_text
+    from ..science.seed_procedure import FORCED
+
+    if not site.md.kokkos or site.md.kokkos_package != AUTO or tuple(package) != CURRENT_PACKAGE:
+        return ()
+    return (f"{FORCED}-pk kokkos {package_text(CURRENT_PACKAGE)} (LAMMPS since 2024 refuses the seed's "
+            f"'{package_text(SEED_PACKAGE)}')",)
 
 
 def site_lmp(site: SiteConfig) -> str:

@@ -8,21 +8,23 @@ where sbatch is on PATH, whether Slurm would take each job (sbatch --test-only).
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from ..config import SiteConfig
+from ..divisions import deviations, division_sites
 from ..science.lammps.kokkos_options import (AUTO, NEWTON_REFUSAL, SEED_PACKAGE, package_text, planned_package,
                                                preflight_candidates)
-from ..science.choices import MDEngine
+from ..science.choices import Division, MDEngine
 from . import tasks as python_tasks
 from .case_plan import plan_case, site_engine_probe_command, training_threads
 from .cases import md_cases, mpi_resources, site_engine_deck, site_lmp
-from .rundir import site_engine_preflight_dir
+from .rundir import division_dir, site_engine_preflight_dir
+from .sequencing import one_at_a_time, sequence_of
 
-# (python task, what runs before it in the plan): the site engine's preflight runs after the export, the MD cases
-# after that, and the validation and the collection after them
-MODEL_TASKS = (python_tasks.prepare_dataset, python_tasks.train_model, python_tasks.export_for_lammps)
-FINAL_TASKS = (python_tasks.validate_exported_model, python_tasks.collect_results)
+# The order the campaign runs them: the dataset; per division (the seed's first) its model, the site engine's
+# preflight and its MD cases; then each division's validation, and the collection
+MODEL_TASKS = (python_tasks.train_model, python_tasks.export_for_lammps)
 
 
 def mpi_prefix(site: SiteConfig, resources: dict) -> str:
@@ -60,43 +62,50 @@ def sbatch_scripts(executors, run_dir: Path) -> dict:
 
 
 def plan(site: SiteConfig, run_dir: Path) -> list:
-    """Every task in the order the campaign runs them: the model's, the site engine's preflight, the MD cases, then
-    the validation and the collection."""
+    """Every task in the order the campaign runs them: the dataset; per division its model, the site engine's
+    preflight and the MD cases; then the validations and the collection."""
+    tasks = [python_task(site, python_tasks.prepare_dataset)]
+    divisions = division_sites(site)
+    for division in divisions:
+        folder = division_dir(run_dir, division.division)
+        model = [python_task(division, function, division.division) for function in MODEL_TASKS]
+        model[0]["command"] += f" (torch threads: {training_threads(division)})"
+        tasks += model + preflight_tasks(division, folder) + md_case_tasks(division, folder)
+    tasks += [python_task(division, python_tasks.validate_exported_model, division.division) for division in divisions
+              if division.validation.enabled]
+    return tasks + [python_task(site, python_tasks.collect_results)]
+
+
+def python_task(site: SiteConfig, function, division: Division = None) -> dict:
     p = site.provider
     worker = (f"1 of {p.gpus_per_node} workers: 1 GPU, {max(1, p.cores_per_node // p.gpus_per_node)} cores"
               if p.gpus_per_node else "1 worker, whole node")
-
-    def python_task(function):
-        return {"task": function.__name__, "executor": "cpu (HighThroughputExecutor)", "resources": worker,
-                "command": f"python app {function.__module__}.{function.__name__}"}
-
-    model = [python_task(function) for function in MODEL_TASKS]
-    model[1]["command"] += f" (torch threads: {training_threads(site)})"
-    return model + preflight_tasks(site, run_dir) + md_case_tasks(site, run_dir) + [python_task(f) for f in FINAL_TASKS]
+    return {"task": (f"{division}/" if division else "") + function.__name__, "executor": "cpu (HighThroughputExecutor)",
+            "resources": worker, "command": f"python app {function.__module__}.{function.__name__}"}
 
 
-def preflight_tasks(site: SiteConfig, run_dir: Path) -> list:
+def preflight_tasks(site: SiteConfig, folder: Path) -> list:
     if site.md.engine is not MDEngine.MLIAP:
         return []
     resources = mpi_resources(site, 1)
     tries = preflight_candidates(site.md.kokkos_package) if site.md.kokkos else [()]
     tasks = []
     for number, package in enumerate(tries, start=1):
-        command = site_engine_probe_command(str(site_engine_preflight_dir(run_dir)), site_lmp(site), package,
+        command = site_engine_probe_command(str(site_engine_preflight_dir(folder)), site_lmp(site), package,
                                             site.provider.task_python)
-        tasks.append({"task": "site_engine_preflight (run 0 of the export, before any MD case"
+        tasks.append({"task": f"{site.division}/site_engine_preflight (run 0 of the export, before any MD case"
                               + _preflight_try(number, len(tries), package) + ")",
                       "executor": "mpi (MPIExecutor)", "resources": resources,
                       "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))})
     return tasks
 
 
-def md_case_tasks(site: SiteConfig, run_dir: Path) -> list:
-    """Each MD case's executor, resources, atoms and command: the command plan_case gives the real run, with the
-    launcher Parsl would put in $PARSL_MPI_PREFIX."""
+def md_case_tasks(site: SiteConfig, folder: Path) -> list:
+    """Each MD case's executor, resources, atoms, what it waits for and its command: the command plan_case gives
+    the real run, with the launcher Parsl would put in $PARSL_MPI_PREFIX."""
     unit_atoms = _unit_box_atoms(site)
-    tasks = []
-    for case in md_cases(site, run_dir):
+    tasks, last_of = [], {}
+    for case in md_cases(site, folder):
         command = plan_case(site, case).command
         if case.packed:
             task = {"executor": "cpu (HighThroughputExecutor, one worker per GPU)",
@@ -105,9 +114,31 @@ def md_case_tasks(site: SiteConfig, run_dir: Path) -> list:
             resources = mpi_resources(site, case.ranks)
             task = {"executor": "mpi (MPIExecutor)", "resources": resources}
             command = command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))
+        if one_at_a_time(site):
+            sequence = sequence_of(site, case)
+            task["after"] = last_of.get(sequence, "")
+            last_of[sequence] = case.task
         atoms = unit_atoms * case.replicate[0] * case.replicate[1] * case.replicate[2] if unit_atoms else None
-        tasks.append({"task": case.task, "atoms": atoms, **task, "command": command})
+        tasks.append({"task": f"{case.division}/{case.task}", "atoms": atoms, **task, "command": command})
     return tasks
+
+
+def division_lines(site: SiteConfig, run_dir: Path) -> list:
+    """What each division runs, in words: the seed's work exactly, or ours, and every difference from the seed's
+    (the MD cases' own, with the Kokkos line the plan shows)."""
+    lines = []
+    for division in division_sites(site):
+        cases = md_cases(division, division_dir(run_dir, division.division))
+        found = deviations(division)
+        found = replace(found, md=cases[0].deviations if cases else found.md)
+        what = ("the seed's work exactly (its training procedure, hippynn's export, its MD-HO deck, boxes, launch, "
+                "GPU binding and order; its cases one at a time)" if division.division is Division.SEED
+                else "ours, as the site's training and md sections say")
+        lines.append(f"# division {division.division}: {what}")
+        for part, found_part in (("training", found.training), ("MD", found.md)):
+            lines.append(f"#   {part} differs from the seed's in: " + ("; ".join(found_part) if found_part else
+                                                                           "nothing"))
+    return lines
 
 
 def _preflight_try(number: int, tries: int, package: tuple) -> str:
@@ -194,22 +225,37 @@ def print_plan(site: SiteConfig, run_dir: Path, out=print):
     out("# checked: the site config and the dataset; not checked in a dry run: that the site's lmp has what "
         "md.engine needs (the real run's preflight asks it)")
     out(f"# run directory would be {run_dir}")
+    for line in division_lines(site, run_dir):
+        out(line)
     for task in plan(site, run_dir):
         atoms = f" {task['atoms']:,} atoms" if task.get("atoms") else ""
-        out(f"\n[{task['task']}]{atoms} on {task['executor']}; resources: {task['resources']}")
+        after = (f"; after {task['task'].split('/')[0]}/{task['after']} (one at a time, as the seed's script)"
+                 if task.get("after") else "")
+        out(f"\n[{task['task']}]{atoms} on {task['executor']}; resources: {task['resources']}{after}")
         out(f"  {task['command']}")
+    for division in division_sites(site):
+        _print_site_engine_notes(division, run_dir, out)
+    if site.provider.kind != "slurm":
+        return 0
+    return _print_slurm(site, run_dir, out)
+
+
+def _print_site_engine_notes(site: SiteConfig, run_dir: Path, out):
     if site.md.kokkos:
-        out(f"\n# Kokkos: the MD cases above show -pk kokkos {package_text(planned_package(site.md.kokkos_package))}"
+        out(f"\n# {site.division}: Kokkos: the MD cases above show -pk kokkos "
+            f"{package_text(planned_package(site.md.kokkos_package))}"
             + (" (md.kokkos_package)" if site.md.kokkos_package != AUTO else
                f", the line LAMMPS since 2024 accepts; where the site's LAMMPS takes the seed's "
                f"'{package_text(SEED_PACKAGE)}', the preflight keeps that and the cases run it")
             + ". The run's manifest (site_engine) and summary say which line ran.")
-    if site.md.engine is MDEngine.MLIAP:
-        case = md_cases(site, run_dir)[0]
-        deck = site_engine_deck(case)
-        out(f"\n# in.lammps of {case.task} (each case's differs only in its replicate line):\n{deck.text}")
-    if site.provider.kind != "slurm":
-        return 0
+    cases = md_cases(site, division_dir(run_dir, site.division))
+    if site.md.engine is MDEngine.MLIAP and cases:
+        deck = site_engine_deck(cases[0])
+        out(f"\n# {site.division}: in.lammps of {cases[0].task} (each case's differs only in its replicate line):"
+            f"\n{deck.text}")
+
+
+def _print_slurm(site: SiteConfig, run_dir: Path, out) -> int:
     from .sites import parsl_config_for
 
     executors = parsl_config_for(site, run_dir).executors  # once: each SlurmProvider made asks sacct

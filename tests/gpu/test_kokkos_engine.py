@@ -82,7 +82,7 @@ def test_preflight_keeps_a_kokkos_line_lammps_accepts_and_a_quick_case_runs_with
     else:
         assert kokkos["package"] == " ".join(SEED_PACKAGE)
     assert f"MD cases run -pk kokkos {kokkos['package']}" in lines[0]
-    assert json.loads((run_dir / "manifest.json").read_text())["site_engine"]["kokkos"] == kokkos
+    assert json.loads((run_dir / "manifest.json").read_text())["site_engine"]["ours"]["kokkos"] == kokkos
 
     (case,) = md_cases(site, run_dir, tuple(kokkos["package"].split()))
     assert case.packed and case.kokkos_package == tuple(kokkos["package"].split())
@@ -97,6 +97,7 @@ def test_preflight_keeps_a_kokkos_line_lammps_accepts_and_a_quick_case_runs_with
     assert row["engine"] == ("mliap-lean" if mliap_model == "lean" else "mliap")
     log = case.log.read_text()
     assert "will use up to 1 GPU(s) per node" in log and "pair_style mliap unified" in log
+    assert "fix 1 all nvt/kk temp 1111 1111 $(100.0*dt)" in log and "unfix 4" in log  # the seed's MD-HO.in
     assert f"{'lean' if mliap_model == 'lean' else 'hippynn'}_lammps_model.pt" in log
 
 

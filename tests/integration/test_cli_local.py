@@ -30,6 +30,9 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
     assert f"plot:          {run_dir / 'throughput.png'}" in result.stdout
     rows = list(csv.DictReader(open(run_dir / "results.csv")))
     assert [r["task"] for r in rows] == ["train", "md_z1_r1", "md_z1_r2", "md_z2_r1", "md_z2_r2"]
+    assert {r["division"] for r in rows} == {"ours"}  # the local site's work is ours, and every row says how
+    assert all("trainer lean" in r["deviations"] for r in rows[:1])
+    assert all("engine embedded" in r["deviations"] for r in rows[1:])
     train, md = rows[0], rows[1:]
     assert train["status"] == "ok" and train["dataset"] == "synthetic" and train["epochs"] == "3"
     assert train["trainer"] == "lean"
@@ -52,14 +55,15 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
         assert row["physics"] == ("unphysical" if "fail" in checks else "physical"), row
     if rows[1]["physics"] == "unphysical":  # said in words, not only in a column
         assert "UNPHYSICAL: the model failed" in result.stdout and "UNPHYSICAL: 4 MD case(s)" in (run_dir / "report.md").read_text()
-    assert "] validation: done - accuracy_gate fail, force_check pass" in result.stdout
-    assert (run_dir / "validation" / "validation.md").is_file()
-    results_text = (run_dir / "train" / "model_results.txt").read_text()
+    assert "] ours/validation: done - accuracy_gate fail, force_check pass" in result.stdout
+    assert (run_dir / "ours" / "validation" / "validation.md").is_file()
+    results_text = (run_dir / "ours" / "train" / "model_results.txt").read_text()
     assert "FOM Average Epoch time:" in results_text and "SYNTHETIC" in results_text and "Trainer: lean" in results_text
     assert (run_dir / "throughput.png").stat().st_size > 10_000
     assert (run_dir / "strong_scaling.png").stat().st_size > 10_000  # 1 and 2 ranks at each size
     report = (run_dir / "report.md").read_text()
-    assert "comparable rows of: none" in report and "| md_z2_r2 | throughput | 568 | 2 |" in report
+    assert "comparable rows of: none" in report and "| ours | md_z2_r2 | throughput | 568 | 2 |" in report
+    assert "## Division ours" in report and "Differs from the seed's work in: " in report
     assert "**Accuracy gate (the seed's" in report and "FAIL**" in report and "| MD profile | quick:" in report
     assert "**Physics: " in report and "| timed-stage temperature |" in report
     records = json.loads((run_dir / "results.json").read_text())
@@ -69,8 +73,8 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
     commit = json.loads((run_dir / "manifest.json").read_text())["code"]["commit"]
     assert records[1]["commit"] == commit
     console = (run_dir / "console.log").read_text()
-    assert f"run directory {run_dir}" in console and "md_z2_r2: done" in console
-    assert "Training (synthetic dataset, lean trainer): FOM Average Epoch time" in console
+    assert f"run directory {run_dir}" in console and "ours/md_z2_r2: done" in console
+    assert "[ours] Training (synthetic dataset, lean trainer): FOM Average Epoch time" in console
 
 
 def test_manifest_links_dataset_to_model_to_every_md_result(campaign):
@@ -82,26 +86,66 @@ def test_manifest_links_dataset_to_model_to_every_md_result(campaign):
     manifest = json.loads((run_dirs[0] / "manifest.json").read_text())
     lineage = manifest["lineage"]
     assert lineage["dataset"]["sha256"] == file_sha256(lineage["dataset"]["path"])
-    model_sha = file_sha256(run_dirs[0] / "train" / "hippynn_lammps_model.pt")
-    assert lineage["export"]["model_sha256"] == model_sha
-    assert [m["task"] for m in lineage["md"]] == ["md_z1_r1", "md_z1_r2", "md_z2_r1", "md_z2_r2"]
-    for md in lineage["md"]:
+    assert list(lineage["divisions"]) == ["ours"]
+    ours = lineage["divisions"]["ours"]
+    model_sha = file_sha256(run_dirs[0] / "ours" / "train" / "hippynn_lammps_model.pt")
+    assert ours["export"]["model_sha256"] == model_sha
+    assert [m["task"] for m in ours["md"]] == ["md_z1_r1", "md_z1_r2", "md_z2_r1", "md_z2_r2"]
+    for md in ours["md"]:
         assert md["model_sha256"] == model_sha and md["log_sha256"] == file_sha256(md["log"])
         assert len(md["placement"]) == md["ranks"] and md["content_key"]
     worker = manifest["worker"]  # measured on the worker, not the driver
-    assert worker["cpu"] and worker["versions"]["hippynn"] and "ML-IAP" in worker["lammps"]["packages"]
+    assert worker["cpu"] and worker["versions"]["hippynn"]
+    assert [(l["engine"], "ML-IAP" in l["packages"]) for l in worker["lammps"]] == [("embedded", True)]
     assert set(manifest["scheduler_jobs"]) == {"cpu", "mpi"}
 
 
 def test_exported_model_gives_the_same_forces_on_one_and_two_ranks_and_in_hippynn(campaign, tmp_path, mpiexec):
     _, run_dirs = campaign
-    train = run_dirs[0] / "train"
+    train = run_dirs[0] / "ours" / "train"
     model, box = train / "hippynn_lammps_model.pt", train / "ag_box.data"
     ids1, x1, f1, lengths = standalone(model, box, tmp_path, 1, mpiexec)
     ids2, _, f2, _ = standalone(model, box, tmp_path, 2, mpiexec)
     assert np.array_equal(ids1, ids2) and np.abs(f1 - f2).max() <= 1e-4
     _, reference = hippynn_periodic_prediction(train / "network_state.pt", x1, np.diag(lengths))
     assert np.abs(f1 - reference).max() <= 1e-5 * np.abs(reference).max() + 1e-6
+
+
+def test_the_md_part_alone_runs_on_an_export_an_earlier_run_made(campaign, tmp_path):
+    """The seed's MD scripts on a model trained elsewhere: --only md --model --box, with the same rows, checks and
+    report, and the export copied into the run so that the run holds every input of its cases."""
+    from mlmd_parsl.science.model.dataset import file_sha256
+
+    _, run_dirs = campaign
+    train = run_dirs[0] / "ours" / "train"
+    result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}",
+                      "--set", "md.zreps=[1]", "--only", "md", "--model", str(train / "hippynn_lammps_model.pt"),
+                      "--box", str(train / "ag_box.data")])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = next(tmp_path.glob("tiny-*"))
+    rows = list(csv.DictReader(open(run_dir / "results.csv")))
+    assert [(r["division"], r["task"], r["status"]) for r in rows] == [("ours", "md_z1_r1", "ok"),
+                                                                       ("ours", "md_z1_r2", "ok")]
+    adopted = run_dir / "ours" / "train" / "hippynn_lammps_model.pt"
+    assert file_sha256(adopted) == file_sha256(train / "hippynn_lammps_model.pt")
+    assert all(r["force_check"] == "pass" and r["physics"] in ("physical", "unphysical") for r in rows)
+    assert all(r["accuracy_gate"] == "" for r in rows)  # no training here: the gate is not evaluated, not passed
+    assert "Accuracy gate (the seed's: test EpA-MAE < 0.7 meV/atom and Force MAE < 25 meV/Å): not evaluated" in (
+        run_dir / "report.md").read_text()
+    assert "training" not in [l.split("] ")[1].split(":")[0] for l in result.stdout.splitlines()
+                              if l.startswith("[") and "] ours/" in l]
+
+
+def test_the_training_part_alone_trains_exports_and_reports_fom_1(tmp_path):
+    result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}",
+                      "--set", "validation.enabled=false", "--only", "training"])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = next(tmp_path.glob("tiny-*"))
+    rows = list(csv.DictReader(open(run_dir / "results.csv")))
+    assert [(r["division"], r["task"], r["status"]) for r in rows] == [("ours", "train", "ok")]
+    assert float(rows[0]["epoch_time_s"]) > 0 and not (run_dir / "ours" / "md").exists()
+    assert (run_dir / "ours" / "train" / "hippynn_lammps_model.pt").is_file()
+    assert "FOM Average Epoch time:" in (run_dir / "ours" / "train" / "model_results.txt").read_text()
 
 
 def test_bad_site_value_exits_2_before_parsl_starts(tmp_path):
@@ -121,7 +165,8 @@ def test_missing_real_dataset_names_the_doi(tmp_path):
 
 
 def _mtimes(run_dir):
-    return {p: p.stat().st_mtime_ns for p in sorted(run_dir.glob("md/*/log.lammps")) + [run_dir / "train" / "network_state.pt"]}
+    return {p: p.stat().st_mtime_ns for p in sorted(run_dir.glob("ours/md/*/log.lammps"))
+            + [run_dir / "ours" / "train" / "network_state.pt"]}
 
 
 def test_resume_reuses_every_complete_task(campaign):
@@ -145,8 +190,8 @@ def test_resume_with_a_changed_sweep_runs_only_the_new_case(campaign):
     result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={run_dir.parent}",
                       "--set", "md.zreps=[1, 3]", "--set", "md.ranks=[2]", "--resume", run_dir.name])
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "md_z1_r2: done (reused)" in result.stdout
-    assert "md_z3_r2: done - 852 atoms on 2 rank(s)" in result.stdout
+    assert "ours/md_z1_r2: done (reused)" in result.stdout
+    assert "ours/md_z3_r2: done - 852 atoms on 2 rank(s)" in result.stdout
     after = _mtimes(run_dir)
     assert all(after[p] == t for p, t in before.items())
 
@@ -169,7 +214,8 @@ def test_a_real_run_is_listed_archived_and_compares_like_for_like_with_its_unpac
     line = next(l for l in listed.stdout.splitlines() if l.startswith(run_dir.name))
     rows = list(csv.DictReader(open(run_dir / "results.csv")))  # as the module's resume tests last left them
     md = [r for r in rows if r["kind"] == "md" and r["status"] == "ok"]
-    assert " tiny " in line and " complete " in line and f"{float(rows[0]['epoch_time_s']):.4g}" in line
+    assert " tiny " in line and " complete " in line and " ours " in line
+    assert f"{float(rows[0]['epoch_time_s']):.4g}" in line
     assert f"({len(md)})" in line and len(md) >= 2
     archived = run_cli(["mlmd_parsl", "archive", str(run_dir), "--out", str(tmp_path / "run.tar.gz")])
     assert archived.returncode == 0, archived.stderr

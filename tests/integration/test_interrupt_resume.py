@@ -24,16 +24,16 @@ def test_interrupted_campaign_resumes_without_recomputing(tmp_path):
     deadline = time.time() + 600
     done = []
     while time.time() < deadline and not done:
-        done = list(tmp_path.glob("tiny-*/md/*/done-md.json"))
+        done = list(tmp_path.glob("tiny-*/ours/md/*/done-md.json"))
         time.sleep(0.5)
     assert done, "no MD case finished in time"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err[-3000:]
-    run_dir = done[0].parents[2]
+    run_dir = done[0].parents[3]
     assert f"--resume {run_dir}" in err
     finished = {p.parent.name: p.parent.joinpath("log.lammps").stat().st_mtime_ns
-                for p in run_dir.glob("md/*/done-md.json")}
+                for p in run_dir.glob("ours/md/*/done-md.json")}
     leftovers = subprocess.run(["pgrep", "-f", str(run_dir)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], "processes of the interrupted run are still alive"
 
@@ -42,6 +42,6 @@ def test_interrupted_campaign_resumes_without_recomputing(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "training: done (reused)" in result.stdout
     for name, mtime in finished.items():
-        assert f"{name}: done (reused)" in result.stdout
-        assert (run_dir / "md" / name / "log.lammps").stat().st_mtime_ns == mtime
-    assert len(list(run_dir.glob("md/*/done-md.json"))) == 2
+        assert f"ours/{name}: done (reused)" in result.stdout
+        assert (run_dir / "ours" / "md" / name / "log.lammps").stat().st_mtime_ns == mtime
+    assert len(list(run_dir.glob("ours/md/*/done-md.json"))) == 2

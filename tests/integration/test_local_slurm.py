@@ -92,7 +92,7 @@ SCALED = ["provider.partition=debug", "provider.interface=lo", "provider.walltim
           "training.device=cpu", "md.engine=embedded", "md.kokkos=false", "md.mliap_model=hippynn", "md.profile=quick", "md.zreps=[1,2]",
           "md.model_device=cpu", "validation.enabled=false"]
 CHICOMA_SCALED = SCALED + ["provider.gpus_per_node=2", "provider.nodes_per_block=1", 'provider.launcher_options=""',
-                           "md.weak_scaling.zrep_per_rank=1", "md.weak_scaling.ranks=[1,2]"]
+                           "md.weak_scaling.nodes=[1]", "md.weak_scaling.block=[2,2,1]", "divisions=[ours]"]
 # The crossroads-shaped run keeps a small validation: its 2-rank checks start mpiexec inside the python block's
 # Slurm job, where MPICH's Hydra would otherwise wait for ever for a job step (runtime.THIS_NODE_MPIEXEC_ENV).
 CROSSROADS_SCALED = [o for o in SCALED if o != "validation.enabled=false"] + [
@@ -123,13 +123,13 @@ def _submitted(run_dir, label):
 def test_chicoma_shaped_campaign_packs_gpu_cases_and_runs_weak_scaling_through_slurm(slurm_cluster, tmp_path):
     run_dir, rows = _campaign("chicoma", CHICOMA_SCALED, tmp_path)
     md = {t: r for t, r in rows.items() if r["kind"] == "md"}
-    assert sorted(md) == ["md_z1_r1", "md_z2_r1", "weak_r1", "weak_r2"]
+    assert sorted(md) == ["md_z1_r1", "md_z2_r1", "weak_r2"]
     assert rows["train"]["status"] == "ok" and all(float(r["katom_step_s"]) > 0 for r in md.values()), rows
-    packed, weak = [md["md_z1_r1"], md["md_z2_r1"]], [md["weak_r1"], md["weak_r2"]]
+    packed, weak = [md["md_z1_r1"], md["md_z2_r1"]], [md["weak_r2"]]
     # packed cases ran on the python block's GPU-pinned workers, not under an MPI launcher
     assert all(r["devices"] in ("cpu[0]", "cpu[1]") for r in packed), [r["devices"] for r in packed]
     assert {r["slurm_jobs"] for r in packed}.isdisjoint({r["slurm_jobs"] for r in weak})
-    assert [(r["atoms"], r["ranks"]) for r in weak] == [("284", "1"), ("568", "2")]  # ranks seen inside LAMMPS
+    assert [(r["atoms"], r["ranks"]) for r in weak] == [("284", "2")]  # one node's ranks, as LAMMPS saw them
     for label in ("cpu", "mpi"):
         assert "#SBATCH --gpus-per-node=2" in _submitted(run_dir, label)
         assert "#SBATCH --exclusive" not in _submitted(run_dir, label)
@@ -204,12 +204,12 @@ def test_md_block_killed_at_its_walltime_is_a_failed_case_and_the_rerun_resumes(
     assert rows["train"]["status"] == "ok"
     assert rows["md_z288_r1"]["status"] == "failed" and rows["md_z288_r1"]["katom_step_s"] == ""
     assert "md_z288_r1 (replicate 2 2 288, 1 rank(s)) failed" in rows["md_z288_r1"]["error"]
-    assert not (run_dir / "md" / "md_z288_r1" / "done-md.json").exists()
+    assert not (run_dir / "ours" / "md" / "md_z288_r1" / "done-md.json").exists()
 
     again = run_cli(base + ["--set", "provider.walltime=00:20:00", "--resume", str(run_dir)], timeout=900,
                     SLURM_CONF=os.environ["SLURM_CONF"])
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "training: done (reused)" in again.stdout and "md_z288_r1: done - 81792 atoms" in again.stdout
+    assert "training: done (reused)" in again.stdout and "ours/md_z288_r1: done - 81792 atoms" in again.stdout
 
 
 def test_a_dry_run_asks_slurm_whether_it_would_run_each_job(slurm_cluster, tmp_path):

@@ -31,7 +31,7 @@ def test_embedding_example_runs_its_own_app_on_the_campaigns_futures(tmp_path):
     out = run_example("embed", tmp_path)
     measured = eval(out.strip().splitlines()[-1])  # {'md_z1_r1': 12.3, 'md_z1_r2': 15.6}
     assert set(measured) == {"md_z1_r1", "md_z1_r2"} and all(v > 0 for v in measured.values())
-    assert list((tmp_path / "runs").glob("local-*/md/md_z1_r2/log.lammps"))
+    assert list((tmp_path / "runs").glob("local-*/ours/md/md_z1_r2/log.lammps"))
 
 
 def test_interactive_example_sees_futures_finish_and_collects_a_report(tmp_path):
@@ -42,9 +42,9 @@ def test_interactive_example_sees_futures_finish_and_collects_a_report(tmp_path)
     finished = [l.split()[0] for l in lines if " exit code 0 log " in l]
     assert sorted(finished) == ["md_z1_r1", "md_z2_r1"]
     report = tmp_path / lines[-1].strip()
-    assert report.name == "report.md" and "| md_z2_r1 | throughput | 568 | 1 |" in report.read_text()
+    assert report.name == "report.md" and "| ours | md_z2_r1 | throughput | 568 | 1 |" in report.read_text()
     # collect() validated the model as the CLI does: the flags are on every row, the report says the verdict
-    assert (report.parent / "validation" / "validation.md").is_file()
+    assert (report.parent / "ours" / "validation" / "validation.md").is_file()
     rows = list(csv.DictReader(open(report.parent / "results.csv")))
     assert all(row["force_check"] in ("pass", "fail") and row["physics"] for row in rows)
     assert "Physics: not checked" not in report.read_text()

@@ -42,8 +42,8 @@ def test_resume_recomputes_what_the_changed_source_produces_and_nothing_else(tmp
     run()
     (run_dir,) = (tmp_path / "runs").glob("tiny-*")
     assert f'"package_dir": "{root / "mlmd_parsl"}"' in (run_dir / "manifest.json").read_text()  # ran the copy
-    log = run_dir / "md" / "md_z1_r1" / "log.lammps"
-    state = run_dir / "train" / "network_state.pt"
+    log = run_dir / "ours" / "md" / "md_z1_r1" / "log.lammps"
+    state = run_dir / "ours" / "train" / "network_state.pt"
     first_md, first_training = log.stat().st_mtime_ns, state.stat().st_mtime_ns
 
     # a change to the engine's code: the MD case reruns, the training and export are reused
@@ -59,6 +59,6 @@ def test_resume_recomputes_what_the_changed_source_produces_and_nothing_else(tmp
     report = root / "mlmd_parsl" / "science" / "reporting" / "report_md.py"
     report.write_text(report.read_text() + REPORT_EDIT)
     out = run("--resume", str(run_dir))
-    assert "training: done (reused)" in out and "md_z1_r1: done (reused)" in out
+    assert "training: done (reused)" in out and "ours/md_z1_r1: done (reused)" in out
     assert log.stat().st_mtime_ns == second_md
     assert (run_dir / "report.md").read_text().endswith("EDITED REPORT CODE\n")

@@ -62,11 +62,11 @@ def test_the_mliap_campaign_stops_at_the_preflight_then_resumes_and_runs_every_c
     assert failed.returncode == 2, failed.stdout[-3000:] + failed.stderr[-3000:]
     assert "Traceback" not in failed.stderr
     error = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
-    assert len(error) == 1 and "cannot run the exported model (preflight, run 0" in error[0]
+    assert len(error) == 1 and "cannot run the ours division's exported model (preflight, run 0" in error[0]
     assert "Weights only load failed" in error[0] and "--resume" in error[0]
     run_dir = next(tmp_path.glob("tiny-*"))
-    assert (run_dir / "train" / "network_state.pt").is_file()  # nothing computed is lost
-    assert not list((run_dir / "md").glob("md_z*/log.lammps"))  # no MD case was started
+    assert (run_dir / "ours" / "train" / "network_state.pt").is_file()  # nothing computed is lost
+    assert not list((run_dir / "ours" / "md").glob("md_z*/log.lammps"))  # no MD case was started
 
     resumed = run_cli(site + ["--set", f"md.lmp={site_lmp}", "--resume", str(run_dir)])
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
@@ -78,13 +78,13 @@ def test_the_mliap_campaign_stops_at_the_preflight_then_resumes_and_runs_every_c
         assert row["status"] == "ok" and row["engine"] == "mliap" and float(row["katom_step_s"]) > 0, row
         assert "pair_style mliap unified" in ((run_dir / row["log"]).parent / "in.lammps").read_text()
     assert rows[0]["cross_engine_check"] == "pass"
-    cross = json.loads((run_dir / "validation" / "validation.json").read_text())["cross_engine"]
+    cross = json.loads((run_dir / "ours" / "validation" / "validation.json").read_text())["cross_engine"]
     assert {(c["box"], c["ranks"]) for c in cross["cases"]} == {(b, r) for b in CROSS_ENGINE_BOXES for r in (1, 2)}
     for box in cross["cases"]:  # the seed's engine and ours, on the same boxes: float32 round-off apart
         assert 0 < box["max_force_difference"] < 1e-4 * box["max_force_ev_per_a"], box
         assert box["pe_site_ev"] != 0 and abs(box["pe_site_ev"] - box["pe_embedded_ev"]) < 1e-2, box
     assert "## Site engine (`pair_style mliap unified`, hippynn_lammps_model.pt) vs embedded engine" in (
-        run_dir / "validation" / "validation.md").read_text()
+        run_dir / "ours" / "validation" / "validation.md").read_text()
 
 
 def test_the_mliap_campaign_runs_the_lean_export_when_the_site_asks(site_lmp, tmp_path):
@@ -98,3 +98,39 @@ def test_the_mliap_campaign_runs_the_lean_export_when_the_site_asks(site_lmp, tm
     for row in md:
         assert "pair_style mliap unified" in (deck := ((run_dir / row["log"]).parent / "in.lammps").read_text())
         assert "lean_lammps_model.pt" in deck
+
+
+def test_a_local_campaign_with_both_divisions_runs_the_seeds_work_then_ours_with_no_ratio_between_them(
+        site_lmp, tmp_path):
+    """The seed division on the seed's CPU engine (hippynn's stock loop, hippynn's export, the seed's MD-HO deck,
+    one case after another), then ours (the lean trainer, the embedded engine), each row labelled and each
+    division's model checked; nothing is set beside the seed's published numbers (tiny sizes, quick profile) and
+    nothing beside the other division."""
+    result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}",
+                      "--set", "divisions=[seed, ours]", "--set", f"md.lmp={site_lmp}", "--set", "md.zreps=[1]"])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_dir = next(tmp_path.glob("tiny-*"))
+    rows = list(csv.DictReader(open(run_dir / "results.csv")))
+    assert [(r["division"], r["task"], r["status"]) for r in rows] == [
+        ("seed", "train", "ok"), ("seed", "md_z1_r1", "ok"), ("seed", "md_z1_r2", "ok"),
+        ("ours", "train", "ok"), ("ours", "md_z1_r1", "ok"), ("ours", "md_z1_r2", "ok")]
+    seed_train, ours_train = rows[0], rows[3]
+    assert seed_train["trainer"] == "hippynn" and ours_train["trainer"] == "lean"
+    assert seed_train["deviations"] == "max_epochs 3 (the seed: 5000); synthetic data (the seed: Ag_warm_nospin.xyz)"
+    assert "trainer lean" in ours_train["deviations"]
+    summary = json.loads((run_dir / "seed" / "train" / "training_summary.json").read_text())
+    assert summary["spec"]["precompute_pairs"] is False and summary["spec"]["dist_soft_min"] is None
+    assert [r["engine"] for r in rows if r["kind"] == "md"] == ["mliap", "mliap", "embedded", "embedded"]
+    assert all(r["deviations"].startswith("profile quick") for r in rows[1:3])
+    deck = (run_dir / "seed" / "md" / "md_z1_r1" / "in.lammps").read_text()
+    assert "fix 3 all nve\nfix 4 all temp/rescale 100 1111 1111 1.0 1.0\nrun 20\nunfix 4" in deck
+    assert "hippynn_lammps_model.pt" in deck and "loop geom" not in deck
+    lines = result.stdout.splitlines()
+    last_seed_case = max(i for i, l in enumerate(lines) if "] seed/md_z1_r" in l)
+    assert last_seed_case < next(i for i, l in enumerate(lines) if "] ours/training:" in l)
+    assert rows[0]["cross_engine_check"] == "pass" and rows[3]["cross_engine_check"] == ""
+    assert {r["physics"] for r in rows[:3]} | {r["physics"] for r in rows[3:]} <= {"physical", "unphysical"}
+    report = (run_dir / "report.md").read_text()
+    assert "## Division seed" in report and "## Division ours" in report
+    table = [l.split("|") for l in report.splitlines() if l.startswith(("| seed |", "| ours |"))]
+    assert len(table) == 6 and all(cells[9].strip() == "" for cells in table)  # no x seed on any row

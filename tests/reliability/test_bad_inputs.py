@@ -46,7 +46,9 @@ CONFIG_CASES = [  # --set overrides of the local site -> fragment
     (["training.trainer=fast"], "training.trainer: 'fast'; allowed: hippynn, lean"),
     (["dataset.synthetic.close_pairs_per_frame=0"], "dataset.synthetic.close_pairs_per_frame: 0: allowed 1 to 10"),
     (["provider.partition=$(reboot)"], "provider.partition: '$(reboot)': only letters, digits"),
-    (["md.weak_scaling.zrep_per_rank=300", "md.weak_scaling.ranks=[1, 8]"], "md.weak_scaling.ranks: 8 ranks, but a block has 2 cores"),
+    (["md.weak_scaling.nodes=[1, 2]"], "md.weak_scaling.nodes: 2 nodes, but a block of the MPI executor has 1"),
+    (["md.weak_scaling.layout=slab"], "md.weak_scaling.layout: 'slab'; allowed: block, rod"),
+    (["divisions=[closed]"], "divisions: ['closed']; allowed: one or both of seed, ours"),
 ]
 
 
@@ -134,6 +136,37 @@ def test_lmp_without_kokkos_for_a_gpu_site(runs, tmp_path):
     result = cli("mlmd_parsl", "--site", "chicoma", "--set", f"runs_dir={runs}", "--set", "dataset.path=null",
                  "--set", f"md.lmp={fake}")
     assert_clean_error(result, "KOKKOS")
+
+
+def test_the_seed_division_needs_a_lammps_with_the_ml_iap_python_coupling(runs):
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", "--set", "divisions=[seed, ours]",
+                 "--set", f"md.lmp={REPO / '.venv' / 'bin' / 'lmp'}")
+    assert_clean_error(result, "lacks PYTHON, needed by the seed division (pair_style mliap unified)")
+    assert "divisions: [ours]" in result.stderr  # what to do without one
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (("--only", "md"), "--only md runs the MD cases of an export made elsewhere: give --model"),
+    (("--model", "m.pt", "--box", "b.data"), "--model and --box go with --only md"),
+    (("--only", "md", "--model", "m.pt", "--box", "b.data", "--resume", "local-x"),
+     "--only md and --resume do not go together"),
+    (("--only", "everything"), "argument --only: invalid choice: 'everything'"),
+])
+def test_parts_alone_need_their_inputs(runs, args, fragment):
+    assert_clean_error(cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", *args), fragment)
+
+
+def test_the_md_part_alone_refuses_a_model_that_is_no_export_and_a_missing_box(runs, tmp_path, untrained_model):
+    import torch
+
+    junk = tmp_path / "model.pt"
+    torch.save({"weights": [1, 2, 3]}, junk)
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", "--only", "md", "--model", str(junk),
+                 "--box", str(FIXTURES / "ag_box.data"))
+    assert_clean_error(result, f"--model: model file {junk} is a dict, not a hippynn MLIAPInterface export")
+    box = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", "--only", "md", "--model",
+              str(untrained_model["model"]), "--box", str(tmp_path / "nothing.data"))
+    assert_clean_error(box, f"box file not found: {tmp_path / 'nothing.data'}")
 
 
 def md_cli(tmp_path, *args):

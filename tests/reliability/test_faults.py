@@ -51,7 +51,7 @@ def wait_for_md_process(run_root: Path, case: str, timeout=600):
     while time.time() < deadline:
         for pid, (_, cmd) in processes().items():
             if "mlmd_parsl.md" in cmd and f"/md/{case}/" in cmd and str(run_root) in cmd:
-                logs = list(run_root.glob(f"*/md/{case}/log.lammps"))
+                logs = list(run_root.glob(f"*/ours/md/{case}/log.lammps"))
                 if logs and "MLMD_STAGE nvt_5fs" in logs[0].read_text(errors="replace"):
                     return pid
         time.sleep(0.2)
@@ -98,17 +98,17 @@ def test_killed_worker_is_retried_and_the_campaign_completes(survived_worker_kil
 
 def test_truncated_log_and_corrupt_record_are_redone_never_reused(survived_worker_kill):
     args, _, _, _, run_dir = survived_worker_kill
-    log = run_dir / "md" / f"md_z{MID_MD_ZREP}_r1" / "log.lammps"
+    log = run_dir / "ours" / "md" / f"md_z{MID_MD_ZREP}_r1" / "log.lammps"
     log.write_text(log.read_text()[: len(log.read_text()) // 2])  # a partial log behind a 'done' record
-    (run_dir / "md" / f"md_z{MID_MD_ZREP}_r2" / "done-md.json").write_text("{not json")
-    kept = (run_dir / "train" / "network_state.pt").stat().st_mtime_ns
+    (run_dir / "ours" / "md" / f"md_z{MID_MD_ZREP}_r2" / "done-md.json").write_text("{not json")
+    kept = (run_dir / "ours" / "train" / "network_state.pt").stat().st_mtime_ns
     result = subprocess.run(args + ["--resume", str(run_dir)], cwd=REPO, env=child_env(), capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "training: done (reused)" in result.stdout
     for case in (f"md_z{MID_MD_ZREP}_r1", f"md_z{MID_MD_ZREP}_r2"):
         assert f"{case}: done - {MID_MD_ATOMS} atoms" in result.stdout and f"{case}: done (reused)" not in result.stdout
-    assert (run_dir / "train" / "network_state.pt").stat().st_mtime_ns == kept
+    assert (run_dir / "ours" / "train" / "network_state.pt").stat().st_mtime_ns == kept
     assert all(r["status"] == "ok" for r in rows_of(run_dir).values())
 
 
@@ -154,16 +154,16 @@ def test_sigterm_shuts_down_cleanly_and_the_rerun_resumes(tmp_path):
     time.sleep(2)
     alive = [pid for pid, (_, cmd) in processes().items() if str(run_dir) in cmd or str(tmp_path) in cmd]
     assert alive == [], "processes of the terminated run are still alive"
-    done = {p.parent.name: p.parent.joinpath("log.lammps").stat().st_mtime_ns for p in run_dir.glob("md/*/done-md.json")}
-    kept = (run_dir / "train" / "network_state.pt").stat().st_mtime_ns
+    done = {p.parent.name: p.parent.joinpath("log.lammps").stat().st_mtime_ns for p in run_dir.glob("ours/md/*/done-md.json")}
+    kept = (run_dir / "ours" / "train" / "network_state.pt").stat().st_mtime_ns
     result = subprocess.run(args + ["--resume", str(run_dir)], cwd=REPO, env=child_env(), capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "training: done (reused)" in result.stdout and (run_dir / "train" / "network_state.pt").stat().st_mtime_ns == kept
+    assert "training: done (reused)" in result.stdout and (run_dir / "ours" / "train" / "network_state.pt").stat().st_mtime_ns == kept
     assert f"md_z{MID_MD_ZREP}_r1: done - {MID_MD_ATOMS} atoms" in result.stdout  # the case SIGTERM cut short runs again
     for name, mtime in done.items():
         assert f"{name}: done (reused)" in result.stdout
-        assert (run_dir / "md" / name / "log.lammps").stat().st_mtime_ns == mtime
+        assert (run_dir / "ours" / "md" / name / "log.lammps").stat().st_mtime_ns == mtime
 
 
 def _ancestors(pid):

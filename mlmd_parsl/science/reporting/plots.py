@@ -6,9 +6,10 @@ integer rank ticks, ranges tight to what is drawn.
 """
 import math
 
+from ..choices import Division
 from .results import ok_md_rows
 from .seed import SEED_GPU_LABEL, seed_reference
-from .step_cost import step_cost_fits
+from .step_cost import series_key, series_keys, step_cost_fits
 
 SEED_CPU_SIZES = (4544, 18176)  # the seed's Crossroads strong-scaling sizes (reference/seed_cpu_*.csv)
 
@@ -121,13 +122,18 @@ def _plot_seed_crossroads_best(ax, seed):
             label=f"seed: Crossroads, its best ({'/'.join(map(str, ranks))} ranks)")
 
 
+def _series_label(key) -> str:
+    division, ranks = key
+    return (f"{division} division: " if division else "") + f"{ranks} MPI rank{'s' if ranks > 1 else ''}"
+
+
 def throughput_figure(rows, caption=""):
     md = [r for r in rows if r.get("kind") == "md" and r.get("status") == "ok"
           and (r.get("sweep") or "throughput") == "throughput"]
     fig, ax = new_figure((7, 4.5))
-    for ranks in sorted({r["ranks"] for r in md}):
-        points = sorted((r["atoms"], r["katom_step_s"]) for r in md if r["ranks"] == ranks)
-        ax.plot(*zip(*points), "o-", label=f"this run: {ranks} MPI rank{'s' if ranks > 1 else ''}")
+    for key in series_keys(md):
+        points = sorted((r["atoms"], r["katom_step_s"]) for r in md if series_key(r) == key)
+        ax.plot(*zip(*points), "o:" if key[0] == Division.OURS else "o-", label=f"this run, {_series_label(key)}")
     seed = seed_reference()
     ax.plot(*zip(*seed["gpu"]), "k--", alpha=0.5, label=SEED_GPU_LABEL)
     _plot_seed_crossroads_best(ax, seed)
@@ -143,16 +149,22 @@ def strong_scaling_figure(rows: list, caption=""):
     """Throughput vs ranks per atom count (throughput sweep), with the ideal line from the fewest ranks, and the
     seed's Crossroads strong scaling at its two sizes (same atoms as ours where a case matches)."""
     md = ok_md_rows(rows, "throughput")
-    sizes = sorted({r["atoms"] for r in md if sum(x["atoms"] == r["atoms"] for x in md) > 1})
+
+    def size_key(row):
+        return row.get("division") or "", row["atoms"]
+
+    sizes = sorted({size_key(r) for r in md if sum(size_key(x) == size_key(r) for x in md) > 1})
     if not sizes:
         return None
     fig, ax = new_figure()
     seed = seed_reference()
     ranks_drawn = []
-    for atoms in sizes:
-        points = sorted((r["ranks"], r["katom_step_s"]) for r in md if r["atoms"] == atoms)
+    for key in sizes:
+        division, atoms = key
+        points = sorted((r["ranks"], r["katom_step_s"]) for r in md if size_key(r) == key)
         ranks_drawn += [p[0] for p in points]
-        line, = ax.plot(*zip(*points), "o-", label=f"this run: {atoms:,} atoms")
+        line, = ax.plot(*zip(*points), "o-", label=f"this run, {division + ' division: ' if division else ''}"
+                                                    f"{atoms:,} atoms")
         r0, t0 = points[0]
         ax.plot([p[0] for p in points], [t0 * p[0] / r0 for p in points], ":", color=line.get_color(), alpha=0.7)
     for atoms, shade in zip(SEED_CPU_SIZES, ("0.35", "0.6")):
@@ -169,14 +181,19 @@ def weak_scaling_figure(rows: list, caption=""):
     if not md:
         return None
     fig, ax = new_figure()
-    ranks = [r["ranks"] for r in md]
-    per_rank = [r["katom_step_s"] / r["ranks"] for r in md]
-    ax.plot(ranks, per_rank, "o-", label="this run")
-    ax.plot(ranks, [per_rank[0]] * len(ranks), ":", color="gray", label="ideal (flat)")
-    ax.set_ylim(0, max(per_rank) * 1.15)
+    top, all_ranks = 0.0, []
+    for division in dict.fromkeys(r.get("division") or "" for r in md):
+        mine = [r for r in md if (r.get("division") or "") == division]
+        ranks = [r["ranks"] for r in mine]
+        per_rank = [r["katom_step_s"] / r["ranks"] for r in mine]
+        line, = ax.plot(ranks, per_rank, "o-", label=f"this run{', ' + division + ' division' if division else ''}")
+        ax.plot(ranks, [per_rank[0]] * len(ranks), ":", color=line.get_color(), alpha=0.7)
+        top, all_ranks = max(top, *per_rank), all_ranks + ranks
+    ax.set_ylim(0, top * 1.15)
     atoms_per_rank = md[0]["atoms"] // md[0]["ranks"]
     return finish_figure(fig, ax, "MPI ranks (one GPU each on GPU sites)", "Katom-step/s per rank",
-                         f"Weak scaling, {atoms_per_rank:,} atoms per rank", caption, log=False, rank_ticks=ranks)
+                         f"Weak scaling, {atoms_per_rank:,} atoms per rank (dotted: ideal, flat)", caption, log=False,
+                         rank_ticks=all_ranks)
 
 
 def step_cost_figure(rows: list, caption=""):
@@ -189,10 +206,10 @@ def step_cost_figure(rows: list, caption=""):
     if not fits:
         return None
     fig, ax = new_figure()
-    for ranks, fit in fits.items():
+    for key, fit in fits.items():
         points = sorted((r["atoms"], r["atoms"] / r["katom_step_s"]) for r in md
-                        if r["ranks"] == ranks)  # atoms / (Katom-step/s) = ms per step
-        line, = ax.plot(*zip(*points), "o", label=f"{ranks} rank{'s' if ranks > 1 else ''}")
+                        if series_key(r) == key)  # atoms / (Katom-step/s) = ms per step
+        line, = ax.plot(*zip(*points), "o", label=_series_label(key))
         grid = np.geomspace(points[0][0], points[-1][0], 50)
         ax.plot(grid, fit["floor_ms"] + fit["us_per_katom"] * grid / 1e6, "-", color=line.get_color(), alpha=0.7,
                 label=f"fit: {fit['floor_ms']:.3g} ms + {fit['us_per_katom'] / 1000:.3g} µs per atom")

@@ -1,9 +1,12 @@
 """report.md: a run next to the seed's published numbers and an earlier run, with flags.
 
-Comparisons are like for like only: a GPU case (model on CUDA, one rank) against the seed's Chicoma
-1xA100 number at the same atom count; a CPU case against the seed's Crossroads number at the same atoms
-and ranks; training against the seed's FOM on the same kind of device, on the real dataset only (epoch
-time grows with the data). A case slower than the seed is flagged `below seed`.
+Each row belongs to a division: `seed`, the seed's work exactly, or `ours` (each row lists how it differs from the
+seed's). Comparisons are like for like only, and never across divisions: a seed-division row whose only deviations
+are ones today's software forces (the Kokkos line) is set beside the seed's published number of the same kind of
+case: a GPU case (model on CUDA, one rank) beside the Chicoma 1xA100 number at the same atom count, a CPU case
+beside the Crossroads number at the same atoms and ranks, training beside the seed's FOM on the same kind of
+device. Ours' rows are never set beside the seed's numbers (nor beside the seed division's rows). A seed row
+slower than the seed's number is flagged `below seed`.
 
 Earlier runs are compared like for like too: a baseline row counts only where it matches on everything that
 changes the figure (COMPARABLE_ON); the baseline is the median over every such row of the baseline runs, and a
@@ -13,7 +16,8 @@ the baseline's own spread (max - min), so noise seen between earlier runs never 
 import statistics
 from pathlib import Path
 
-from ..choices import Trainer
+from ..choices import Division, Trainer
+from ..seed_procedure import only_forced
 from .results import trainer_of
 from .seed import SEED_TRAINING_FOM_S, seed_throughput
 from .step_cost import step_cost_fits
@@ -23,8 +27,9 @@ REGRESSION_TOLERANCE = 0.10  # report.regression_tolerance's default
 # What must be equal for two rows to be the same measurement (results.csv columns). Rows of runs made before a
 # column existed have it empty, so they match nothing: better no ratio than a wrong one.
 COMPARABLE_ON = {
-    "training": ("dataset", "dataset_sha256", "trainer", "device", "epochs", "threads"),
-    "md": ("sweep", "dataset", "profile", "timed_steps", "engine", "device", "dtype", "atoms", "ranks", "threads"),
+    "training": ("division", "deviations", "dataset", "dataset_sha256", "trainer", "device", "epochs", "threads"),
+    "md": ("division", "deviations", "sweep", "dataset", "profile", "timed_steps", "engine", "device", "dtype", "atoms",
+           "ranks", "threads"),
 }
 
 
@@ -32,6 +37,16 @@ def comparable(row: dict, other: dict) -> bool:
     fields = COMPARABLE_ON.get(row.get("kind"), ())
     return (other.get("status") == "ok" and other.get("kind") == row.get("kind") and other.get("task") == row.get("task")
             and all(str(row.get(k) or "") == str(other.get(k) or "") for k in fields))
+
+
+def seed_figure(row: dict):
+    """The seed's published figure for a row, or None: only a seed-division row whose only deviations are forced
+    ones is the seed's work, and only the same kind of case has a number (seed.py)."""
+    if row.get("division") != Division.SEED or not only_forced(row.get("deviations")):
+        return None
+    if row.get("kind") == "training":
+        return SEED_TRAINING_FOM_S["cuda" if row.get("device", "").startswith("cuda") else "cpu"]
+    return seed_throughput(row) if row.get("sweep", "throughput") == "throughput" else None
 
 
 def figure(row: dict) -> float:
@@ -52,17 +67,14 @@ def compare(rows: list, baseline_runs: dict = None, tolerance: float = REGRESSIO
     out = []
     for row in rows:
         if row.get("status") != "ok":
-            out.append({"task": row["task"], "kind": row.get("kind"), "status": row.get("status"), "flags": "failed"})
+            out.append({"task": row["task"], "division": row.get("division") or "", "kind": row.get("kind"),
+                        "status": row.get("status"), "flags": "failed"})
             continue
         if row.get("kind") == "training":
             value, unit, higher_is_better = row["epoch_time_s"], "s/epoch", False
-            # epoch time grows with the data: only the seed's own dataset makes a like-for-like comparison
-            # and only hippynn's loop is the seed's procedure (the lean trainer is ours)
-            seed = (SEED_TRAINING_FOM_S["cuda" if row.get("device", "").startswith("cuda") else "cpu"]
-                    if row.get("dataset") == "real" and trainer_of(row) is Trainer.HIPPYNN else None)
         else:
             value, unit, higher_is_better = row["katom_step_s"], "Katom-step/s", True
-            seed = seed_throughput(row)
+        seed = seed_figure(row)
         before = baseline_of(row, baseline_runs)
         seed_ratio = _speed_ratio(value, seed, higher_is_better)
         base_ratio = _speed_ratio(value, before["value"], higher_is_better)
@@ -71,7 +83,8 @@ def compare(rows: list, baseline_runs: dict = None, tolerance: float = REGRESSIO
             flags.append("below seed")
         if base_ratio is not None and base_ratio < 1 - tolerance and abs(value - before["value"]) > before["spread"]:
             flags.append("REGRESSION")
-        out.append({"task": row["task"], "kind": row.get("kind"), "sweep": row.get("sweep", ""), "status": "ok",
+        out.append({"task": row["task"], "division": row.get("division") or "", "kind": row.get("kind"),
+                    "sweep": row.get("sweep", ""), "status": "ok",
                     "atoms": row.get("atoms", ""), "ranks": row.get("ranks", ""), "value": value, "unit": unit,
                     "seed": seed, "seed_ratio": seed_ratio, "baseline": before["value"], "baseline_ratio": base_ratio,
                     "baseline_spread": before["spread"], "baseline_runs": before["runs"],
@@ -91,18 +104,65 @@ TEMPERATURE_TOLERANCE = 0.05  # a timed stage more than 5% off the protocol's 11
 
 def write_report(rows: list, out_dir, title: str, baseline_runs: dict = None, tolerance: float = REGRESSION_TOLERANCE,
                  plots: dict = None, context: dict = None) -> Path:
-    """report.md in out_dir: what was measured, the physics verdict and accuracy gate in words, then training and
-    MD tables with seed and baseline ratios, flags, and the plots. `baseline_runs`: {run name: results.csv rows};
-    `context`: {"run", "commit", "dirty", "host"} where known."""
+    """report.md in out_dir: for each division what it is and how it differs from the seed's work, what was
+    measured, its model's physics verdict and accuracy gate in words; then one table of every row with seed and
+    baseline ratios and flags, and the plots. `baseline_runs`: {run name: results.csv rows}; `context`: {"run",
+    "commit", "dirty", "host"} where known."""
     comparisons = compare(rows, baseline_runs, tolerance)
-    lines = [f"# {title}", ""] + _run_line(context) + verdict_lines(rows) + measured_lines(rows)
+    lines = [f"# {title}", ""] + _run_line(context) + _ratio_lines(baseline_runs, tolerance)
+    for division, members in by_division(rows).items():
+        lines += division_lines(division, members)
+    flagged = [c for c in comparisons if "REGRESSION" in c["flags"] or c["flags"] == "failed"]
+    lines += [f"**{len(flagged)} flagged** (regressions or failures): "
+              + (", ".join(_label(c) for c in flagged) if flagged else "none"), ""]
+    lines += table_lines(comparisons) + _fit_lines(rows)
+    for name, path in (plots or {}).items():
+        if path:
+            lines += ["", f"## {name}", "", f"![{name}]({Path(path).name})"]
+    path = Path(out_dir) / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def by_division(rows: list) -> dict:
+    """{division: its rows}, in the run's order (rows of runs from before divisions fall under '')."""
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row.get("division") or "", []).append(row)
+    return grouped
+
+
+def _label(comparison: dict) -> str:
+    return f"{comparison['division']}/{comparison['task']}" if comparison.get("division") else comparison["task"]
+
+
+def _ratio_lines(baseline_runs: dict, tolerance: float) -> list:
     names = ", ".join(baseline_runs) if baseline_runs else "none (no earlier complete run of this site)"
-    lines += ["Ratios are speed ratios (> 1: faster than the reference). Seed = the published ATS-5 MLMD numbers "
-              "(Chicoma 1xA100 for GPU cases, Crossroads for CPU cases, same atoms and ranks). "
-              f"Baseline = the median of the comparable rows of: {names}; a row is comparable only where dataset, "
-              "trainer, epochs, profile, timed steps, engine/export, device, dtype, atoms, ranks and threads match "
-              f"(else no ratio). `REGRESSION`: slower than the baseline by more than {tolerance:.0%} and by more "
-              "than the baseline's spread.", ""]
+    return ["Ratios are speed ratios (> 1: faster than the reference), never between divisions. Seed = the published "
+            "ATS-5 MLMD numbers (Chicoma 1xA100 for GPU cases, Crossroads for CPU cases, same atoms and ranks; "
+            "training on the same kind of device), set only beside rows of the seed division whose work is the "
+            "seed's (deviations forced by today's software aside): a ratio across divisions, or across kinds of "
+            f"case, means nothing. Baseline = the median of the comparable rows of: {names}; a row is comparable "
+            "only where division, deviations, dataset, trainer, epochs, profile, timed steps, engine/export, device, "
+            f"dtype, atoms, ranks and threads match (else no ratio). `REGRESSION`: slower than the baseline by more "
+            f"than {tolerance:.0%} and by more than the baseline's spread.", ""]
+
+
+DIVISION_WORDS = {
+    "seed": "the seed's work exactly: its training procedure (hippynn's setup_and_train, pairs found every batch), "
+            "hippynn's export, its MD-HO deck, boxes, launch, GPU binding and order (one case at a time)",
+    "ours": "ours: our trainers, exports, engines and layouts, each row listing how it differs from the seed's",
+    "": "(a run from before divisions: its rows are compared with nothing)",
+}
+
+
+def division_lines(division: str, rows: list) -> list:
+    """One division's section: what it is, how its work differs from the seed's, its verdict and what it measured."""
+    deviations = list(dict.fromkeys(d for r in rows for d in (r.get("deviations") or "").split("; ") if d))
+    lines = [f"## Division {division or '?'}", "", f"{DIVISION_WORDS.get(division, division)}.", ""]
+    if division:
+        lines += ["Differs from the seed's work in: " + ("; ".join(deviations) if deviations else "nothing") + ".", ""]
+    lines += verdict_lines(rows) + measured_lines(rows)
     unphysical = [r["task"] for r in rows if r.get("kind") == "md" and r.get("physics") == "unphysical"]
     if unphysical:
         lines += [f"**UNPHYSICAL: {len(unphysical)} MD case(s) ran with a model that failed the physics checks "
@@ -111,30 +171,24 @@ def write_report(rows: list, out_dir, title: str, baseline_runs: dict = None, to
     trainers = [trainer_of(r) for r in rows if r.get("kind") == "training" and r.get("status") == "ok"]
     if trainers:
         lines += [f"Training (FOM 1) by the `{trainers[0]}` trainer: "
-                  + ("hippynn's own loop, the seed's procedure; compared with the seed's number on the real dataset only."
-                     if trainers[0] is Trainer.HIPPYNN else "ours, the seed's procedure evaluated with the lean HIP-NN; "
-                     "never compared with the seed's number (that is hippynn's loop)."), ""]
-    flagged = [c for c in comparisons if "REGRESSION" in c["flags"] or c["flags"] == "failed"]
-    lines += [f"**{len(flagged)} flagged** (regressions or failures): "
-              + (", ".join(c["task"] for c in flagged) if flagged else "none"), ""]
-    lines += ["| task | sweep | atoms | ranks | value | unit | seed | × seed | baseline (median) | spread | runs "
-              "| × baseline | flags |",
-              "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                  + ("hippynn's own loop." if trainers[0] is Trainer.HIPPYNN
+                     else "ours, the seed's procedure evaluated with the lean HIP-NN."), ""]
+    return lines
+
+
+def table_lines(comparisons: list) -> list:
+    lines = ["| division | task | sweep | atoms | ranks | value | unit | seed | × seed | baseline (median) | spread "
+             "| runs | × baseline | flags |",
+             "| --- | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for c in comparisons:
         if c["status"] != "ok":
-            lines.append(f"| {c['task']} | | | | | | | | | | | | {c['status']} |")
+            lines.append(f"| {c['division']} | {c['task']} | | | | | | | | | | | | {c['status']} |")
             continue
-        lines.append(f"| {c['task']} | {c['sweep']} | {c['atoms']} | {c['ranks']} | {c['value']:.4g} | {c['unit']} | "
-                     f"{_num(c['seed'])} | {_num(c['seed_ratio'], 3)} | {_num(c['baseline'])} | "
+        lines.append(f"| {c['division']} | {c['task']} | {c['sweep']} | {c['atoms']} | {c['ranks']} | {c['value']:.4g} | "
+                     f"{c['unit']} | {_num(c['seed'])} | {_num(c['seed_ratio'], 3)} | {_num(c['baseline'])} | "
                      f"{_num(c['baseline_spread'], 3)} | {c['baseline_runs'] or ''} | {_num(c['baseline_ratio'], 3)} | "
                      f"{c['flags']} |")
-    lines += _fit_lines(rows)
-    for name, path in (plots or {}).items():
-        if path:
-            lines += ["", f"## {name}", "", f"![{name}]({Path(path).name})"]
-    path = Path(out_dir) / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return lines
 
 
 def _run_line(context):
@@ -147,7 +201,8 @@ def _run_line(context):
 
 
 def verdict_lines(rows: list) -> list:
-    """The physics verdict and the seed's accuracy gate, in words (the same flags are on every row)."""
+    """The physics verdict and the seed's accuracy gate of one division's model, in words (the same flags are on
+    every row of the division)."""
     from ..validation.accuracy import ACCURACY_GATE
     from ..validation.checks import PHYSICS_CHECKS
 
@@ -225,10 +280,11 @@ def _fit_lines(rows):
              "Time per step fitted as floor + slope x atoms (relative least squares): the floor is what no system "
              "size amortises (launches, syncs, Python, LAMMPS' fixed work); 1/slope is the throughput a very large "
              "system approaches.", "",
-             "| ranks | sizes | floor (ms/step) | slope (us per 1,000 atoms) | limit (Katom-step/s) | worst misfit |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for ranks, fit in fits.items():
-        lines.append(f"| {ranks} | {fit['points']} | {fit['floor_ms']:.3g} | {fit['us_per_katom']:.3g} | "
+             "| division | ranks | sizes | floor (ms/step) | slope (us per 1,000 atoms) | limit (Katom-step/s) "
+             "| worst misfit |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for (division, ranks), fit in fits.items():
+        lines.append(f"| {division} | {ranks} | {fit['points']} | {fit['floor_ms']:.3g} | {fit['us_per_katom']:.3g} | "
                      f"{_num(fit['limit_katom_step_s'])} | {fit['worst_misfit']:.0%} |")
     return lines
 

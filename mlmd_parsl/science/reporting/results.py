@@ -11,7 +11,8 @@ from ..lammps.logs import parse_log, thermo_tables
 from ..validation.checks import FLAG_COLUMNS
 
 COLUMNS = [
-    "task", "kind", "sweep", "status", "physics", "dataset", "dataset_sha256", "atoms", "ranks", "zrep", "mpi_grid",
+    # division: seed (the seed's work exactly) or ours; deviations: how the row's work differs from the seed's
+    "task", "division", "kind", "sweep", "status", "physics", "dataset", "dataset_sha256", "atoms", "ranks", "zrep", "mpi_grid",
     "profile", "engine", "device", "dtype", "threads",
     "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "trainer", "epoch_time_s", "epochs",
     "test_epa_mae_mev", "test_force_mae_mev_per_a", "run_temperature_k",
@@ -19,7 +20,7 @@ COLUMNS = [
     # verdict (physical / unphysical / empty when no check ran): a throughput on an unphysical model is not physics
     *FLAG_COLUMNS,
     # where the ranks ran (placement.json of the embedded engine): hosts, devices, Slurm job ids
-    "hosts", "devices", "slurm_jobs", "log", "error",
+    "hosts", "devices", "slurm_jobs", "deviations", "log", "error",
 ]
 
 INT_COLUMNS = ("atoms", "ranks", "zrep", "threads", "timed_steps", "epochs")
@@ -70,15 +71,19 @@ def training_row(summary: dict = None, dataset_label="", log="", error=None, dat
 
 
 def md_row(task: str, log: str, sweep: str, ranks: int, zrep: int, profile: str, engine: str, device: str,
-           dataset_label: str, error: str = None, dtype: str = "", threads: int = None) -> dict:
+           dataset_label: str, error: str = None, dtype: str = "", threads: int = None, division: str = "",
+           deviations: str = "") -> dict:
     """Row for one MD case from its log; `error` is the task's failure (exit code, exception), if any. `engine` is
-    what the row calls it (mliap-lean: the site engine on the lean export)."""
+    what the row calls it (mliap-lean: the site engine on the lean export); `division` and `deviations` say whose
+    work it is and how it differs from the seed's."""
     parsed = parse_log(log)
     status = parsed.status
     if error and status in ("ok", "incomplete"):
         status = "failed"  # the run printed its line but the task still failed afterwards
     row = {
         "task": task,
+        "division": division,
+        "deviations": deviations,
         "kind": "md",
         "sweep": sweep,
         "status": status,
@@ -149,7 +154,8 @@ def write_results_json(rows, path, run: str, commit=None, dirty=None):
             continue
         name, column, unit = FIGURES[row["kind"]]
         records.append({"figure": name, "value": float(cell(column, row[column])),  # as results.csv has it
-                        "unit": unit, "task": row["task"],
+                        "unit": unit, "task": row["task"], "division": row.get("division") or None,
+                        "deviations": row.get("deviations") or "",
                         "atoms": row.get("atoms"), "ranks": row.get("ranks"),
                         "physics": row.get("physics") or None, "run": run, "commit": commit, "dirty": dirty})
     write_text_atomically(path, json.dumps(records, indent=2) + "\n")

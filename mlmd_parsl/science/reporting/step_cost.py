@@ -1,4 +1,5 @@
 """Time per MD step fitted as floor + slope x atoms: what no system size amortises, and what each atom costs."""
+from ..choices import Division
 from .results import ok_md_rows
 
 
@@ -25,11 +26,21 @@ def fit_step_cost(points):
 
 
 def step_cost_fits(rows: list) -> dict:
-    """fit_step_cost per rank count of the throughput sweep: {ranks: fit}."""
+    """fit_step_cost per division and rank count of the throughput sweep: {(division, ranks): fit} (the seed's
+    work and ours are never fitted together)."""
     md = ok_md_rows(rows, "throughput")
     fits = {}
-    for ranks in sorted({r["ranks"] for r in md}):
-        fit = fit_step_cost([(r["atoms"], r["katom_step_s"]) for r in md if r["ranks"] == ranks])
+    for key in series_keys(md):
+        fit = fit_step_cost([(r["atoms"], r["katom_step_s"]) for r in md if series_key(r) == key])
         if fit:
-            fits[ranks] = fit
+            fits[key] = fit
     return fits
+
+
+def series_key(row: dict) -> tuple:
+    """(division, ranks): rows of one line in the plots and one fit ('' for runs from before divisions)."""
+    return row.get("division") or "", row["ranks"]
+
+
+def series_keys(rows: list) -> list:
+    return sorted({series_key(r) for r in rows}, key=lambda k: (k[0] != Division.SEED, k))

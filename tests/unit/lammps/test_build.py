@@ -83,11 +83,11 @@ def test_site_engine_deck_and_command_are_the_seeds(package):
     deck = make_deck("/r/ag_box.data", (2, 2, 8), PROFILES["ats5"], ForceField.mliap("/r/hippynn_lammps_model.pt"),
                      kokkos=True).text.splitlines()
     assert "pair_style mliap unified /r/hippynn_lammps_model.pt 0" in deck and "pair_coeff * * Ag" in deck
-    assert "fix ensemble all nvt/kk temp 1111.0 1111.0 $(100*dt)" in deck
+    assert "fix 1 all nvt/kk temp 1111 1111 $(100.0*dt)" in deck
     assert not any("external" in line for line in deck)
     case = MDCase(task="c", sweep="throughput", replicate=(2, 2, 8), ranks=1, packed=False, profile="ats5",
                   engine="mliap", model_device="cpu", dtype="float32", lmp="/opt/lammps/bin/lmp", kokkos=True,
-                  kokkos_package=package, mliap_model="hippynn", kokkos_gpus=1, run_dir="/r")
+                  kokkos_package=package, mliap_model="hippynn", run_dir="/r")
     command = md_command(case, planned_export("/r"), "python", "pytorch", 1)
     assert command.endswith(
         f"$PARSL_MPI_PREFIX /opt/lammps/bin/lmp -k on g 1 -sf kk -pk kokkos {' '.join(package)} "

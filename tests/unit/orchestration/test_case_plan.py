@@ -5,10 +5,11 @@ from dataclasses import replace
 import pytest
 
 from mlmd_parsl.config import load_site_config
-from mlmd_parsl.orchestration.case_plan import plan_case, planned_export
+from mlmd_parsl.divisions import division_site
+from mlmd_parsl.orchestration.case_plan import LOCAL_RANK, plan_case, planned_export, training_threads
 from mlmd_parsl.orchestration.cases import md_cases
 from mlmd_parsl.orchestration.dry_run import md_case_tasks
-from mlmd_parsl.science.choices import MDEngine, MliapExport
+from mlmd_parsl.science.choices import Division, MDEngine, MliapExport
 from mlmd_parsl.science.model.export import Export
 from tests.unit.orchestration.test_dry_run import STAND_IN_DATA
 
@@ -17,9 +18,9 @@ def site(name="local", *overrides):
     return load_site_config(name, list(overrides))
 
 
-def chicoma(*overrides):
+def chicoma(*overrides, division=Division.OURS):
     data = [STAND_IN_DATA[i + 1] for i in range(0, len(STAND_IN_DATA), 2)]
-    return site("chicoma", *data, *overrides)
+    return division_site(site("chicoma", *data, *overrides), division)
 
 
 def test_local_cases_are_the_zrep_by_ranks_grid_with_threads_sharing_the_cores(tmp_path):
@@ -36,9 +37,10 @@ def test_local_cases_are_the_zrep_by_ranks_grid_with_threads_sharing_the_cores(t
 def test_the_dry_run_prints_the_command_the_plan_runs(tmp_path):
     local = site()
     printed = {task["task"]: task["command"] for task in md_case_tasks(local, tmp_path)}
+    assert list(printed) == [f"ours/{case.task}" for case in md_cases(local, tmp_path)]
     for case in md_cases(local, tmp_path):
         command = plan_case(local, case).command
-        assert printed[case.task] == command.replace("$PARSL_MPI_PREFIX", f"mpiexec -n {case.ranks} -ppn {case.ranks} "
+        assert printed[f"ours/{case.task}"] == command.replace("$PARSL_MPI_PREFIX", f"mpiexec -n {case.ranks} -ppn {case.ranks} "
                                                                           "-hosts localhost ")
 
 
@@ -78,8 +80,44 @@ def test_the_content_key_follows_every_input_and_nothing_else(tmp_path):
     assert key != plan.content_key(exported, "pytorch", "code-1")
 
 
-def test_weak_scaling_cases_grow_with_their_ranks_and_spread_over_nodes(tmp_path):
-    weak = [c for c in md_cases(chicoma(), tmp_path) if c.sweep == "weak"]
-    assert [(c.ranks, c.zrep, c.kokkos_gpus) for c in weak][:4] == [(1, 300, 1), (2, 600, 2), (4, 1200, 4),
-                                                                    (8, 2400, 4)]
-    assert not any(c.packed for c in weak)
+def test_training_runs_on_the_whole_node_of_a_cpu_site_whatever_the_md_ranks_bind():
+    assert "--cpus-per-task 1" in site("crossroads").provider.launcher_options
+    assert training_threads(site("crossroads")) == 112  # the seed's Crossroads FOM 1: one whole node
+    assert training_threads(chicoma()) == 16 and training_threads(site()) == 2  # one GPU's share; the laptop's 2
+
+
+def test_the_seed_division_on_a_gpu_site_runs_the_seeds_cases_its_way(tmp_path):
+    seed = chicoma(division=Division.SEED)
+    cases = md_cases(seed, tmp_path)
+    throughput = [c for c in cases if c.sweep == "throughput"]
+    assert [c.zrep for c in throughput] == [2, 4, 8, 12, 16, 24, 32, 40, 48, 56, 64]
+    assert all(c.packed for c in throughput)  # a worker with one GPU: one at a time (sequencing.py), not packed
+    assert all(c.engine is MDEngine.MLIAP and c.mliap_model is MliapExport.HIPPYNN for c in cases)
+    plan = plan_case(seed, throughput[0])
+    assert "HIPPYNN_USE_CUSTOM_KERNELS=pytorch HIPPYNN_WARN_LOW_DISTANCES=False" in plan.command
+    assert " lmp -k on g 1 -sf kk -pk kokkos " in plan.command and "CUDA_VISIBLE_DEVICES" not in plan.command
+    assert plan.case.model_file(planned_export(tmp_path)) == str(tmp_path / "train" / "hippynn_lammps_model.pt")
+    assert throughput[0].deviations == ("forced by today's software: -pk kokkos newton on neigh half (LAMMPS since "
+                                        "2024 refuses the seed's 'neigh full newton on')",)
+
+
+def test_weak_scaling_is_the_seeds_block_per_node_count_with_one_gpu_bound_to_each_rank(tmp_path):
+    seed = chicoma(division=Division.SEED)
+    weak = [c for c in md_cases(seed, tmp_path) if c.sweep == "weak"]
+    assert [(c.task, c.ranks, c.replicate) for c in weak] == [
+        ("weak_r4", 4, (25, 24, 8)), ("weak_r8", 8, (25, 24, 16)), ("weak_r12", 12, (25, 24, 24))]
+    assert [71 * c.replicate[0] * c.replicate[1] * c.replicate[2] for c in weak] == [340_800, 681_600, 1_022_400]
+    plan = plan_case(seed, weak[-1])
+    assert not weak[-1].packed and weak[-1].binds_one_gpu_per_rank
+    assert plan.command.count("$PARSL_MPI_PREFIX bash -c ") == 1
+    assert f"export CUDA_VISIBLE_DEVICES={LOCAL_RANK}; exec lmp -k on g 1 -sf kk -pk kokkos" in plan.command
+
+
+def test_ours_may_run_weak_scaling_on_the_rod_and_says_so(tmp_path):
+    ours = chicoma("md.weak_scaling.layout=rod")
+    weak = [c for c in md_cases(ours, tmp_path) if c.sweep == "weak"]
+    assert [(c.ranks, c.replicate) for c in weak] == [(4, (2, 2, 1200)), (8, (2, 2, 2400)), (12, (2, 2, 3600))]
+    assert any(d.startswith("weak-scaling box 2 x 2 x (zrep_per_rank x ranks), a rod") for d in weak[0].deviations)
+    assert any("up to 4 at once" in d for d in weak[0].deviations)
+    seed = chicoma("md.weak_scaling.layout=rod", division=Division.SEED)  # ours' layout is not the seed's
+    assert [c.replicate for c in md_cases(seed, tmp_path) if c.sweep == "weak"][0] == (25, 24, 8)

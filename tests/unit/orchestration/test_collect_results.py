@@ -1,8 +1,9 @@
 """Collection turns every task into a row: finished, killed and crashed MD cases alike."""
 import shutil
 
-from mlmd_parsl.orchestration.cases import CaseOutcome, MDCase
+from mlmd_parsl.orchestration.cases import CaseOutcome, DivisionOutcome, MDCase
 from mlmd_parsl.orchestration.tasks import collect_results
+from mlmd_parsl.science.choices import Division
 from mlmd_parsl.science.reporting.results import COLUMNS, read_results
 from tests.conftest import FIXTURES
 
@@ -14,13 +15,18 @@ TRAINING = {
 }
 
 
-def case(tmp_path, name, fixture, error=""):
+def case(tmp_path, name, fixture, error="", division=Division.OURS, deviations=("engine embedded",)):
     md_case = MDCase(task=name, sweep="throughput", replicate=(2, 2, 1), ranks=1, packed=False, profile="quick",
                      engine="embedded", model_device="cpu", dtype="float32", lmp="", kokkos=False,
-                     kokkos_package=(), mliap_model="hippynn", kokkos_gpus=1, run_dir=str(tmp_path))
+                     kokkos_package=(), mliap_model="hippynn", run_dir=str(tmp_path / str(division)),
+                     division=division, deviations=deviations)
     md_case.dir.mkdir(parents=True)
     shutil.copy(FIXTURES / "logs" / fixture, md_case.log)
     return CaseOutcome(md_case, error=error)
+
+
+def ours(training, outcomes, validation=None):
+    return [DivisionOutcome(Division.OURS, training, ("trainer lean",), outcomes, validation)]
 
 
 def test_failed_and_killed_cases_are_rows_with_status_and_log(tmp_path):
@@ -29,7 +35,7 @@ def test_failed_and_killed_cases_are_rows_with_status_and_log(tmp_path):
         case(tmp_path, "killed_case", "eam_ats5_killed.log", error="BashExitFailure: exited with 137"),
         case(tmp_path, "crashed_case", "eam_input_error.log", error="BashExitFailure: exited with 1"),
     ]
-    collected = collect_results(str(tmp_path), TRAINING, cases, "test")
+    collected = collect_results(str(tmp_path), ours(TRAINING, cases), "test")
     rows = read_results(tmp_path / "results.csv")
     assert list(rows[0]) == COLUMNS
     by_task = {r["task"]: r for r in rows}
@@ -46,7 +52,8 @@ def test_failed_and_killed_cases_are_rows_with_status_and_log(tmp_path):
 
 def test_training_failure_is_a_row_too(tmp_path):
     training = {"dataset_label": "synthetic", "log": "train/model_results.txt", "error": "RuntimeError: out of memory"}
-    collect_results(str(tmp_path), training, [case(tmp_path, "never_ran", "eam_ats5_killed.log", "DependencyError")], "t")
+    collect_results(str(tmp_path), ours(training, [case(tmp_path, "never_ran", "eam_ats5_killed.log", "DependencyError")]),
+                    "t")
     rows = read_results(tmp_path / "results.csv")
     assert rows[0]["status"] == "failed" and "out of memory" in rows[0]["error"]
     assert rows[1]["status"] == "failed" and "DependencyError" in rows[1]["error"]
@@ -58,28 +65,28 @@ def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywher
     flags = {"accuracy_gate": "fail", "force_check": "pass", "pressure_check": "pass", "rank_invariance": "pass",
              "nve_check": "pass", "md_5fs_check": "fail", "closest_approach_a": "0.031", "oracle_check": "fail"}
     training = {**TRAINING, "summary": {**TRAINING["summary"], "trainer": "lean"}}
-    collected = collect_results(str(tmp_path), training, [case(tmp_path, "md_z1_r1", "eam_quick_284atoms_1rank.log")],
-                                "test", validation={"flags": flags, "report": "validation/validation.md"})
+    collected = collect_results(str(tmp_path), ours(training, [case(tmp_path, "md_z1_r1", "eam_quick_284atoms_1rank.log")],
+                                                    {"flags": flags, "report": "validation/validation.md"}), "test")
     rows = {r["task"]: r for r in read_results(tmp_path / "results.csv")}
     assert rows["md_z1_r1"]["status"] == "ok" and rows["md_z1_r1"]["physics"] == "unphysical"
     assert rows["train"]["trainer"] == "lean" and rows["md_z1_r1"]["closest_approach_a"] == "0.031"
     report = (tmp_path / "report.md").read_text()
-    assert "UNPHYSICAL: 1 MD case(s)" in report and "| md_z1_r1 |" in report
-    assert "UNPHYSICAL" in next(line for line in report.splitlines() if line.startswith("| md_z1_r1 |"))
+    assert "UNPHYSICAL: 1 MD case(s)" in report and "| ours | md_z1_r1 |" in report
+    assert "UNPHYSICAL" in next(line for line in report.splitlines() if line.startswith("| ours | md_z1_r1 |"))
     assert "Training (FOM 1) by the `lean` trainer" in report
     printed = []
     print_summary(collected, tmp_path, out=printed.append)
     assert any("md_z1_r1" in line and line.endswith("UNPHYSICAL") for line in printed)
-    assert any(line.startswith("UNPHYSICAL: the model failed md_5fs_check, oracle_check") for line in printed)
+    assert any(line.startswith("[ours] UNPHYSICAL: the model failed md_5fs_check, oracle_check") for line in printed)
 
     flags.update(md_5fs_check="pass", oracle_check="pass", closest_approach_a="2.301")
-    collected = collect_results(str(tmp_path), training, [case(tmp_path, "md_z1_r2", "eam_quick_284atoms_1rank.log")],
-                                "test", validation={"flags": flags, "report": "validation/validation.md"})
+    collected = collect_results(str(tmp_path), ours(training, [case(tmp_path, "md_z1_r2", "eam_quick_284atoms_1rank.log")],
+                                                    {"flags": flags, "report": "validation/validation.md"}), "test")
     assert {r["physics"] for r in read_results(tmp_path / "results.csv")} == {"physical"}
     assert "UNPHYSICAL" not in (tmp_path / "report.md").read_text()
     printed = []
     print_summary(collected, tmp_path, out=printed.append)
-    assert any(line.startswith("Physics: the model passed every physics check") for line in printed)
+    assert any(line.startswith("[ours] Physics: the model passed every physics check") for line in printed)
 
 
 def test_the_summary_says_whether_the_seeds_accuracy_gate_is_reached_and_by_how_much():
@@ -92,3 +99,40 @@ def test_the_summary_says_whether_the_seeds_accuracy_gate_is_reached_and_by_how_
     line = accuracy_gate_line({**row, "test_epa_mae_mev": 0.45})
     assert "energy" not in line.split("not reached")[1] and "force 60.9" in line
     assert accuracy_gate_line({**row, "test_epa_mae_mev": 0.45, "test_force_mae_mev_per_a": 20.9}).endswith(": pass")
+
+
+def test_two_divisions_give_rows_of_each_with_their_labels_verdicts_and_no_ratio_between_them(tmp_path):
+    """The seed division's rows beside ours': each row says its division and deviations, each division's rows
+    carry its own model's flags, the seed's published numbers are set only beside seed rows of the same kind of
+    case, and nothing compares one division with the other."""
+    from mlmd_parsl.cli import print_summary
+    from mlmd_parsl.science.seed_procedure import FORCED
+
+    seed_flags = {"force_check": "pass", "wall_check": "fail", "accuracy_gate": "fail"}
+    ours_flags = {"force_check": "pass", "wall_check": "pass", "accuracy_gate": "fail"}
+    seed_case = case(tmp_path, "md_z2_r1", "eam_quick_284atoms_1rank.log", division=Division.SEED,
+                     deviations=(f"{FORCED}-pk kokkos newton on neigh half",))
+    divisions = [
+        DivisionOutcome(Division.SEED, {**TRAINING, "summary": {**TRAINING["summary"], "trainer": "hippynn"}}, (),
+                        [seed_case], {"flags": seed_flags}),
+        DivisionOutcome(Division.OURS, TRAINING, ("trainer lean: our loop",),
+                        [case(tmp_path, "md_z2_r1", "eam_quick_284atoms_1rank.log")], {"flags": ours_flags}),
+    ]
+    collected = collect_results(str(tmp_path), divisions, "test")
+    rows = read_results(tmp_path / "results.csv")
+    assert [(r["division"], r["task"]) for r in rows] == [("seed", "train"), ("seed", "md_z2_r1"), ("ours", "train"),
+                                                          ("ours", "md_z2_r1")]
+    assert [r["physics"] for r in rows] == ["unphysical", "unphysical", "physical", "physical"]
+    assert rows[1]["deviations"].startswith(FORCED) and rows[3]["deviations"] == "engine embedded"
+    report = (tmp_path / "report.md").read_text()
+    assert "## Division seed" in report and "## Division ours" in report
+    assert "Differs from the seed's work in: trainer lean: our loop; engine embedded." in report
+    ours_row = next(line for line in report.splitlines() if line.startswith("| ours | md_z2_r1 |")).split("|")
+    assert ours_row[8].strip() == "" and ours_row[9].strip() == ""  # no seed number, no x seed for ours
+    printed = []
+    print_summary(collected, tmp_path, out=printed.append)
+    assert any(line.startswith("[seed] Training") for line in printed) and any(
+        line.startswith("[ours] Training") for line in printed)
+    assert any(line.startswith("seed      md_z2_r1") for line in printed)
+    assert any(line.startswith("[seed] UNPHYSICAL") for line in printed)
+    assert any(line.startswith("[ours] Physics: the model passed") for line in printed)

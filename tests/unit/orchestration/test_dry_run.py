@@ -37,9 +37,12 @@ def test_local_dry_run_prints_runnable_mpiexec_commands(tmp_path):
     assert any("mpiexec -n 1 -ppn 1 -hosts localhost" in l and "OMP_NUM_THREADS=2" in l for l in md_lines)
     assert "$PARSL_MPI_PREFIX" not in out and "#SBATCH" not in out
     # each case's size next to its name: the 71-atom synthetic box replicated 2 x 2 x zrep
-    assert "[md_z2_r1] 568 atoms on mpi" in out and "[md_z8_r2] 2,272 atoms on mpi" in out
-    for task in ("prepare_dataset", "train_model", "export_for_lammps", "validate_exported_model", "collect_results"):
+    assert "[ours/md_z2_r1] 568 atoms on mpi" in out and "[ours/md_z8_r2] 2,272 atoms on mpi" in out
+    for task in ("prepare_dataset", "ours/train_model", "ours/export_for_lammps", "ours/validate_exported_model",
+                 "collect_results"):
         assert f"[{task}] on cpu (HighThroughputExecutor)" in out
+    assert "# division ours: ours, as the site's training and md sections say" in out
+    assert "#   MD differs from the seed's in: engine embedded" in out and "seed/" not in out
 
 
 def test_crossroads_dry_run_prints_srun_commands_deck_and_sbatch_scripts(tmp_path):
@@ -54,6 +57,14 @@ def test_crossroads_dry_run_prints_srun_commands_deck_and_sbatch_scripts(tmp_pat
                "--cpus-per-task 1 lmp -in in.lammps" in l for l in srun)
     assert all("OMP_NUM_THREADS=1" in l for l in srun)
     assert "pair_style mliap unified" in out and "replicate 2 2 16" in out and "run 10000" in out
+    # the seed division, as Run_Strong_CPU.bash: its export, one case after another; training on the whole node
+    assert "#   training differs from the seed's in: nothing" in out and "#   MD differs from the seed's in: nothing" in out
+    assert "[seed/train_model] on cpu (HighThroughputExecutor); resources: 1 worker, whole node" in out
+    assert "(torch threads: 112)" in out
+    cases = [l for l in out.splitlines() if l.startswith("[seed/md_z")]
+    assert len(cases) == 10 and "after" not in cases[0]
+    assert all("; after seed/md_z" in l and "(one at a time, as the seed's script)" in l for l in cases[1:])
+    assert "fix 3 all nve\nfix 4 all temp/rescale 100 1111 1111 1.0 1.0\nrun 10000\nunfix 4" in out
     assert out.count("#!/bin/bash") == 2  # one batch script per executor
     for line in ("#SBATCH --exclusive", "#SBATCH --partition=standard", "#SBATCH --account=xyz123", "#SBATCH --time=480"):
         assert line in out
@@ -75,25 +86,41 @@ def test_slurm_site_maps_to_slurm_providers_without_submitting(tmp_path):
         assert Path(command if isinstance(command, str) else command[0]).is_file()
 
 
-def test_chicoma_dry_run_packs_single_gpu_sizes_and_spreads_weak_scaling_over_nodes(tmp_path):
+def test_chicoma_dry_run_is_the_seeds_work_one_gpu_after_another_and_weak_scaling_bound_one_gpu_per_rank(tmp_path):
     out = dry_run(tmp_path, "--site", "chicoma", "--set", "provider.account=abc")
-    packed = [l for l in out.splitlines() if l.startswith("[md_z") and "one worker per GPU" in l]
-    assert len(packed) == 11  # 568 ... 18,176 atoms, each on its own GPU, no MPI launcher
+    sizes = [l for l in out.splitlines() if l.startswith("[seed/md_z")]
+    assert len(sizes) == 11 and all("one worker per GPU" in l for l in sizes)  # 568 ... 18,176 atoms, one GPU
+    assert all("; after seed/md_z" in l for l in sizes[1:])  # one after another, as Run_Throughput_GPU.bash
     commands = [l.strip() for l in out.splitlines() if l.strip().startswith("cd ")]
     assert sum(" srun " not in c and "lmp -k on g 1 " in c for c in commands) == 11
     weak = [c for c in commands if "/md/weak_r" in c]
-    assert len(weak) == 5  # 1, 2, 4, 8, 12 GPUs
+    assert len(weak) == 3  # 1, 2 and 3 nodes of 4 GPUs, as Run_Weak_Parallel.bash per node count
     assert any("srun --ntasks 12 --ntasks-per-node 4 --nodelist <node1>,<node2>,<node3> --nodes 3 --cpus-per-task 16 "
-               "lmp -k on g 4 " in c for c in weak)
+               "bash -c 'export CUDA_VISIBLE_DEVICES=${SLURM_LOCALID:-" in c and "; exec lmp -k on g 1 " in c
+               for c in weak)
+    assert "[seed/weak_r12] 1,022,400 atoms on mpi" in out  # replicate 25 24 24
     assert "replicate 2 2 2\n" in out  # the first case's deck
     assert "#SBATCH --gpus-per-node=4" in out and "#SBATCH --nodes=3" in out and "#SBATCH --account=abc" in out
+    assert "#   training differs from the seed's in: nothing" in out
+    assert ("#   MD differs from the seed's in: forced by today's software: -pk kokkos newton on neigh half" in out)
+
+
+def test_a_seed_site_adds_ours_after_the_seeds_work_with_every_difference_named(tmp_path):
+    out = dry_run(tmp_path, "--site", "chicoma", "--set", "provider.account=abc", "--set", "divisions=[seed,ours]")
+    tasks = [l.split("]")[0][1:] for l in out.splitlines() if l.startswith("[")]
+    assert tasks.index("seed/weak_r12") < tasks.index("ours/train_model") < tasks.index("ours/md_z2_r1")
+    ours = [l for l in out.splitlines() if l.startswith("[ours/md_z")]
+    assert len(ours) == 11 and not any("after" in l for l in ours)  # ours packs them, one per GPU at once
+    assert "# division ours: ours" in out and "export lean: our lean step inside pair_style mliap unified" in out
+    assert "single-GPU cases run up to 4 at once, one per GPU (the seed: one after another on one GPU)" in out
+    assert "pairs found once before training (the seed: by the periodic network every batch)" in out
 
 
 def test_chicoma_dry_run_shows_the_kokkos_line_current_lammps_accepts_and_the_preflights_two_tries(tmp_path):
     out = dry_run(tmp_path, "--site", "chicoma", "--set", "provider.account=abc")
     commands = [l.strip() for l in out.splitlines() if l.strip().startswith("cd ")]
     cases = [c for c in commands if "/md/md_z" in c or "/md/weak_r" in c]
-    assert len(cases) == 16 and all("-sf kk -pk kokkos newton on neigh half -in in.lammps" in c for c in cases)
+    assert len(cases) == 14 and all("-sf kk -pk kokkos newton on neigh half -in in.lammps" in c for c in cases)
     probes = [c for c in commands if "/md/site_engine_preflight" in c]
     assert [p.split("-pk kokkos ")[1].split(" -in")[0] for p in probes] == ["neigh full newton on", "newton on neigh half"]
     assert "try 2 of 2, only if LAMMPS refuses the previous one with \"Must use 'newton off'" in out
@@ -103,75 +130,20 @@ def test_chicoma_dry_run_shows_the_kokkos_line_current_lammps_accepts_and_the_pr
     commands = [l.strip() for l in explicit.splitlines() if l.strip().startswith("cd ")]
     assert all("-pk kokkos neigh full newton on -in" in c for c in commands if "lmp -k" in c)
     assert sum("/md/site_engine_preflight" in c for c in commands) == 1
+    assert "#   MD differs from the seed's in: nothing" in explicit  # the seed's own line, given by hand
+    current = dry_run(tmp_path, "--site", "chicoma", "--set", "md.kokkos_package=newton on neigh half comm device")
+    assert ("-pk kokkos newton on neigh half comm device set by hand (the seed: neigh full newton on)" in current)
 
 
 def test_weak_scaling_cases_hold_85200_atoms_per_gpu():
+    from mlmd_parsl.divisions import division_site
     from mlmd_parsl.orchestration.cases import md_cases, mpi_resources
 
-    site = load_site_config("chicoma")
-    weak = [c for c in md_cases(site, Path("/r")) if c.sweep == "weak"]
-    assert [(c.ranks, c.replicate) for c in weak] == [
-        (1, (2, 2, 300)), (2, (2, 2, 600)), (4, (2, 2, 1200)), (8, (2, 2, 2400)), (12, (2, 2, 3600))]
-    assert all(71 * 2 * 2 * c.zrep == 85_200 * c.ranks for c in weak)
+    site = division_site(load_site_config("chicoma"), "seed")
+    weak = [c for c in md_cases(site, Path("/r/seed")) if c.sweep == "weak"]
+    assert [(c.ranks, c.replicate) for c in weak] == [(4, (25, 24, 8)), (8, (25, 24, 16)), (12, (25, 24, 24))]
+    assert all(71 * 25 * 24 * c.zrep == 85_200 * c.ranks for c in weak)
     assert not any(c.packed for c in weak)
-    assert weak[0].log == Path("/r/md/weak_r1/log.lammps")
+    assert weak[0].log == Path("/r/seed/md/weak_r4/log.lammps")
     assert mpi_resources(site, 8) == {"num_nodes": 2, "num_ranks": 8, "ranks_per_node": 4,
                                       "launcher_options": "--cpus-per-task 16"}
-
-
-def test_gpu_site_python_executor_has_one_worker_per_gpu(tmp_path):
-    site = load_site_config("chicoma")
-    cpu = next(e for e in parsl_config_for(site, Path(tmp_path)).executors if e.label == "cpu")
-    assert cpu.max_workers_per_node == 4 and list(cpu.available_accelerators) == ["0", "1", "2", "3"]
-
-
-def test_a_dry_run_with_a_real_dataset_counts_atoms_from_its_first_frame(tmp_path):
-    out = dry_run(tmp_path, "--site", "local", "--set", f"dataset.path={FIXTURES / 'ag_frame.xyz'}", "--set", "md.zreps=[3]")
-    import ase.io
-
-    atoms = len(ase.io.read(FIXTURES / "ag_frame.xyz", index=0)) * 12
-    assert f"[md_z3_r1] {atoms:,} atoms on mpi" in out
-
-
-def test_help_names_the_fetch_data_command():
-    result = subprocess.run([sys.executable, "-m", "mlmd_parsl", "--help"], env=child_env(), capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0 and "python -m mlmd_parsl COMMAND" in result.stdout and "fetch-data:" in result.stdout
-
-
-def test_a_slurm_dry_run_without_account_warns_and_counts_node_hours_and_atoms(tmp_path):
-    result = run_dry(tmp_path, "--site", "chicoma", *STAND_IN_DATA)
-    assert result.returncode == 0, result.stderr
-    assert "warning: provider.account is empty" in result.stderr and "--set provider.account=YOUR_ACCOUNT" in result.stderr
-    assert "provider.partition is empty" not in result.stderr and "walltime is the default" not in result.stderr
-    out = result.stdout
-    # chicoma: a 1-node python block and a 3-node MPI block, each for 4 h, 4 GPUs per node
-    assert "'cpu': 1 node(s) x 4 h = at most 4 node-hours (16 GPU-hours)" in out
-    assert "'mpi': 3 node(s) x 4 h = at most 12 node-hours (48 GPU-hours)" in out
-    assert "total: at most 16 node-hours at a time (64 GPU-hours)" in out
-    assert "Slurm on 'cpu' (sbatch --test-only) could not be asked" in out or "sbatch is not on PATH" in out
-    cases = [l for l in out.splitlines() if l.startswith(("[md_z", "[weak_r"))]
-    assert len(cases) == 16 and all(" atoms on " in l for l in cases)
-    assert "[weak_r12] 1,022,400 atoms on mpi" in out  # 85,200 per GPU on 12 GPUs
-
-
-def test_a_slurm_site_left_at_the_defaults_warns_about_partition_and_walltime(tmp_path, tmp_path_factory):
-    site = tmp_path_factory.mktemp("site") / "bare.yaml"
-    site.write_text("name: bare\nprovider:\n  kind: slurm\n  cores_per_node: 8\n")
-    result = run_dry(tmp_path, "--site", str(site))
-    assert result.returncode == 0, result.stderr
-    warnings = [l for l in result.stderr.splitlines() if l.startswith("warning:")]
-    assert len(warnings) == 3 and "provider.partition is empty" in result.stderr
-    assert "provider.walltime is the default 01:00:00" in result.stderr
-
-
-def test_a_dry_run_checks_the_dataset_like_the_real_run(tmp_path):
-    result = run_dry(tmp_path, "--site", "chicoma", "--set", "provider.account=abc",
-                     "--set", f"dataset.path={tmp_path / 'Ag_warm_nospin.xyz'}")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"error: dataset file not found: {tmp_path / 'Ag_warm_nospin.xyz'}" in result.stderr
-    assert "fetch-data" in result.stderr and result.stdout == ""
-    (tmp_path / "Ag_warm_nospin.xyz").write_text((FIXTURES / "ag_frame.xyz").read_text())  # not the seed's file
-    result = run_dry(tmp_path, "--site", "chicoma", "--set", "provider.account=abc",
-                     "--set", f"dataset.path={tmp_path / 'Ag_warm_nospin.xyz'}")
-    assert result.returncode == 2 and "MD5" in result.stderr and "--set dataset.md5=" in result.stderr

@@ -17,11 +17,32 @@ def test_cpu_case_is_compared_with_crossroads_at_the_same_atoms_and_ranks_only()
     assert other_ranks["seed"] is None and other_ranks["flags"] == ""  # no like-for-like seed number
 
 
+def test_only_seed_rows_of_the_seeds_work_are_set_beside_the_seeds_numbers():
+    """ours never; a seed row with a deviation of its own (a quick profile, another box) neither; one whose only
+    deviation today's software forces (the Kokkos line) is the seed's work, and is."""
+    from mlmd_parsl.science.seed_procedure import FORCED
+
+    forced = f"{FORCED}-pk kokkos newton on neigh half (LAMMPS since 2024 refuses the seed's 'neigh full newton on')"
+    rows = [md("md_z2_r1", 568, 1, 266.876, device="cuda", deviations=forced),
+            md("md_z2_r1", 568, 1, 266.876, device="cuda", division="ours"),
+            md("md_z2_r1", 568, 1, 266.876, device="cuda", deviations="profile quick: the seed's stages in 130 steps"),
+            md("md_z2_r1", 568, 1, 266.876, device="cuda", division="")]  # a run from before divisions
+    seed, ours, quick, old = compare(rows)
+    assert seed["seed"] == 133.438 and seed["seed_ratio"] == pytest.approx(2.0)
+    for row in (ours, quick, old):
+        assert row["seed"] is None and row["seed_ratio"] is None and "below seed" not in row["flags"]
+    training = {"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 0.5, "device": "cuda",
+                "dataset": "real", "division": "seed", "deviations": ""}
+    assert compare([training])[0]["seed"] == 0.2465
+    assert compare([{**training, "deviations": "max_epochs 800 (the seed: 5000)"}])[0]["seed"] is None
+
+
 def test_slower_than_baseline_beyond_tolerance_is_a_regression_and_training_time_runs_the_other_way():
-    rows = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 2.0, "device": "cpu", "dataset": "real"},
+    rows = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 2.0, "device": "cpu", "dataset": "real",
+             "division": "seed"},
             md("md_z1_r1", 284, 1, 8.0), md("md_z2_r1", 568, 1, 9.5), md("md_z4_r1", 1136, 1, 1.0, status="failed")]
     baseline = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 1.0, "device": "cpu",
-                 "dataset": "real"},
+                 "dataset": "real", "division": "seed"},
                 md("md_z1_r1", 284, 1, 10.0), md("md_z2_r1", 568, 1, 10.0)]
     train, z1, z2, failed = compare(rows, {"earlier": baseline})
     assert abs(train["baseline_ratio"] - 0.5) < 1e-9 and "REGRESSION" in train["flags"]  # twice as slow per epoch
@@ -37,21 +58,22 @@ def test_report_lists_flagged_tasks_and_embeds_plots(tmp_path):
              "Weak scaling": plot_weak_scaling(rows, tmp_path / "weak.png")}
     assert (tmp_path / "strong.png").stat().st_size > 5_000 and (tmp_path / "weak.png").stat().st_size > 5_000
     text = write_report(rows, tmp_path, "T", {"earlier-run": [md("md_z1_r2", 284, 2, 30.0)]}, plots=plots).read_text()
-    assert "**1 flagged** (regressions or failures): md_z1_r2" in text
+    assert "**1 flagged** (regressions or failures): seed/md_z1_r2" in text
     assert "comparable rows of: earlier-run" in text and "![Weak scaling](weak.png)" in text
 
 
 def test_training_on_another_dataset_is_not_compared_with_the_seed():
     (train,) = compare([{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 1.6, "device": "cpu",
-                         "dataset": "synthetic"}])
+                         "dataset": "synthetic", "division": "seed",
+                         "deviations": "synthetic data (the seed: Ag_warm_nospin.xyz)"}])
     assert train["seed"] is None and train["seed_ratio"] is None and train["flags"] == ""
 
 
-def test_only_hippynns_loop_on_the_real_dataset_is_compared_with_the_seeds_training_fom():
+def test_only_the_seed_divisions_training_on_the_real_dataset_is_compared_with_the_seeds_training_fom():
     row = {"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 0.5, "device": "cpu", "dataset": "real"}
-    (hippynn,) = compare([{**row, "trainer": "hippynn"}])
-    (lean,) = compare([{**row, "trainer": "lean"}])
-    assert hippynn["seed"] == 1.670 and hippynn["seed_ratio"] == pytest.approx(1.670 / 0.5)
+    (seed,) = compare([{**row, "trainer": "hippynn", "division": "seed"}])
+    (lean,) = compare([{**row, "trainer": "lean", "division": "ours", "deviations": "trainer lean"}])
+    assert seed["seed"] == 1.670 and seed["seed_ratio"] == pytest.approx(1.670 / 0.5)
     assert lean["seed"] is None and lean["seed_ratio"] is None
 
 
