@@ -154,8 +154,9 @@ def print_summary(collected, run_dir, out=print):
         out(f"[{division}] {physics_line(first, PHYSICS_CHECKS)}")
         deviations = [r.get("deviations") for r in rows if r["division"] == division and r.get("deviations")]
         out(f"[{division}] differs from the seed's work in: " + ("; ".join(dict.fromkeys(deviations)) or "nothing"))
-    out("The divisions are never set beside each other; report.md sets the seed division's rows beside the seed's "
-        "published numbers, where the case is the same kind.")
+    if len(first_row_of_each_division(rows)) > 1:
+        out("The divisions are never set beside each other; report.md sets the seed division's rows beside the "
+            "seed's published numbers, where the case is the same kind.")
     for division, launch in (collected.get("site_engine") or {}).items():
         if launch.get("kokkos"):
             out(f"[{division}] Site engine: {launch['lmp']} ran every MD case with {launch['kokkos']['summary']}.")
@@ -184,7 +185,8 @@ def physics_line(row: dict, checks) -> str:
     verdict = row.get("physics", "")
     if verdict == "unphysical":
         failed = [k for k in checks if row.get(k) == "fail"]
-        return (f"UNPHYSICAL: the model failed {', '.join(failed)} (validation/validation.md): every MD throughput of "
+        return (f"UNPHYSICAL: the model failed {', '.join(failed)} ({row.get('division') or '.'}/validation/"
+                "validation.md): every MD throughput of "
                 "this division was measured on a broken simulation and is not a benchmark result.")
     if verdict == "physical":
         passed = [k for k in checks if row.get(k) == "pass"]

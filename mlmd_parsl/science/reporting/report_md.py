@@ -166,8 +166,8 @@ def division_lines(division: str, rows: list) -> list:
     unphysical = [r["task"] for r in rows if r.get("kind") == "md" and r.get("physics") == "unphysical"]
     if unphysical:
         lines += [f"**UNPHYSICAL: {len(unphysical)} MD case(s) ran with a model that failed the physics checks "
-                  "(validation/validation.md): their throughputs are measured on a broken simulation, not physics.**",
-                  ""]
+                  f"({division or '.'}/validation/validation.md): their throughputs are measured on a broken "
+                  "simulation, not physics.**", ""]
     trainers = [trainer_of(r) for r in rows if r.get("kind") == "training" and r.get("status") == "ok"]
     if trainers:
         lines += [f"Training (FOM 1) by the `{trainers[0]}` trainer: "

@@ -141,3 +141,25 @@ def test_runs_names_a_missing_runs_folder(tmp_path):
     result = cli("runs", "--dir", str(tmp_path / "nosuch"))
     assert result.returncode == 2 and result.stderr.startswith(f"error: --dir {tmp_path / 'nosuch'}: no such folder")
     assert "Traceback" not in result.stderr
+
+
+def test_a_run_of_two_divisions_is_listed_a_line_each_and_compares_division_by_division(tmp_path):
+    seed = {"division": "seed", "deviations": "profile quick"}
+    ours = {"division": "ours", "deviations": "engine embedded"}
+    run = tmp_path / "local-two"
+    make_run(tmp_path, "local-two", md=())
+    rows = [{**TRAIN, **seed, "epoch_time_s": "6.1", "trainer": "hippynn"},
+            {**MD, **seed, "task": "md_z2_r1", "atoms": 568, "ranks": 1, "katom_step_s": "30.0", "engine": "mliap"},
+            {**TRAIN, **ours},
+            {**MD, **ours, "task": "md_z2_r1", "atoms": 568, "ranks": 1, "katom_step_s": "90.0"}]
+    write_results(rows, run / "results.csv")
+    listed = cli("runs", "--dir", str(tmp_path))
+    lines = listed.stdout.splitlines()
+    first = next(i for i, l in enumerate(lines) if l.startswith("local-two"))
+    assert " seed " in lines[first] and "6.1" in lines[first] and "30-30 (1)" in lines[first]
+    assert lines[first + 1].startswith(" ") and " ours " in lines[first + 1] and "90-90 (1)" in lines[first + 1]
+    ours_only = make_run(tmp_path, "local-ours", md=())
+    write_results([rows[2], rows[3]], ours_only / "results.csv")
+    compared = {task: note for task, _, _, _, _, note in comparison(summarize_rows(run), summarize_rows(ours_only))}
+    assert compared["seed/train"] == "not in B" and compared["seed/md_z2_r1"] == "not in B"  # never across divisions
+    assert compared["ours/md_z2_r1"] == "" and compared["ours/train"] == ""
