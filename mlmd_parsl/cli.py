@@ -210,7 +210,6 @@ def accuracy_gate_line(train: dict) -> str:
             + (f" (on {train['dataset']} data, {train['epochs']} epochs)" if train.get("dataset") else ""))
 
 
-
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] and argv[0] in COMMANDS:

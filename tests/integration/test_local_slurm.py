@@ -86,13 +86,14 @@ def test_the_probe_catches_singletons_when_pmi_is_off(slurm_cluster, tmp_path):
 
 
 # The shipped sites, scaled to this 2-core machine and its local Slurm (4 fake GPUs, see local_slurm.sh):
-# same executors, providers and sweeps; smaller sizes, CPU models, no validation step.
-SCALED = ["provider.partition=debug", "provider.interface=lo", "provider.walltime=00:20:00", "provider.cores_per_node=2",
+# same executors, providers and sweeps; smaller sizes, CPU models on the embedded engine (the ours division: the
+# seed division needs a LAMMPS with ML-IAP's Python coupling), no validation step.
+SCALED = ["divisions=[ours]", "provider.partition=debug", "provider.interface=lo", "provider.walltime=00:20:00", "provider.cores_per_node=2",
           "provider.exclusive=false", "dataset.path=null", "dataset.synthetic.frames=40", "training.max_epochs=3",
           "training.device=cpu", "md.engine=embedded", "md.kokkos=false", "md.mliap_model=hippynn", "md.profile=quick", "md.zreps=[1,2]",
           "md.model_device=cpu", "validation.enabled=false"]
 CHICOMA_SCALED = SCALED + ["provider.gpus_per_node=2", "provider.nodes_per_block=1", 'provider.launcher_options=""',
-                           "md.weak_scaling.nodes=[1]", "md.weak_scaling.block=[2,2,1]", "divisions=[ours]"]
+                           "md.weak_scaling.nodes=[1]", "md.weak_scaling.block=[2,2,1]"]
 # The crossroads-shaped run keeps a small validation: its 2-rank checks start mpiexec inside the python block's
 # Slurm job, where MPICH's Hydra would otherwise wait for ever for a job step (runtime.THIS_NODE_MPIEXEC_ENV).
 CROSSROADS_SCALED = [o for o in SCALED if o != "validation.enabled=false"] + [
