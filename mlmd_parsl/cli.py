@@ -133,6 +133,8 @@ def check_adopted_export(parts):
 
 
 def print_summary(collected, run_dir, out=print):
+    from .science.reporting.results import by_division
+    from .science.seed_procedure import DEVIATION_SEPARATOR
     from .science.validation.checks import PHYSICS_CHECKS
 
     rows = collected["rows"]
@@ -150,11 +152,12 @@ def print_summary(collected, run_dir, out=print):
             f"{str(row.get('ranks') or ''):>7}"
             f"{'-' if row.get('katom_step_s') is None else format(row['katom_step_s'], '.4f'):>15}  {row['status']}{physics}")
     out("")
-    for division, first in first_row_of_each_division(rows).items():
-        out(f"[{division}] {physics_line(first, PHYSICS_CHECKS)}")
-        deviations = [r.get("deviations") for r in rows if r["division"] == division and r.get("deviations")]
-        out(f"[{division}] differs from the seed's work in: " + ("; ".join(dict.fromkeys(deviations)) or "nothing"))
-    if len(first_row_of_each_division(rows)) > 1:
+    divisions = by_division(rows)
+    for division, members in divisions.items():
+        out(f"[{division}] {physics_line(members[0], PHYSICS_CHECKS)}")
+        deviations = dict.fromkeys(r["deviations"] for r in members if r.get("deviations"))
+        out(f"[{division}] differs from the seed's work in: " + (DEVIATION_SEPARATOR.join(deviations) or "nothing"))
+    if len(divisions) > 1:
         out("The divisions are never set beside each other; report.md sets the seed division's rows beside the "
             "seed's published numbers, where the case is the same kind.")
     for division, launch in (collected.get("site_engine") or {}).items():
@@ -174,11 +177,6 @@ def training_line(train: dict) -> str:
     return (f"Training ({train['dataset']} dataset, {trainer_of(train)} trainer): FOM Average Epoch time "
             f"{train['epoch_time_s']:.4f} s over {train['epochs']} epochs; test EpA-MAE {train['test_epa_mae_mev']:.4f} "
             f"meV/atom, Force MAE {train['test_force_mae_mev_per_a']:.4f} meV/A")
-
-
-def first_row_of_each_division(rows: list) -> dict:
-    return {division: next(r for r in rows if r.get("division") == division)
-            for division in dict.fromkeys(r.get("division") for r in rows)}
 
 
 def physics_line(row: dict, checks) -> str:

@@ -11,6 +11,7 @@ from ..arguments import ArgumentParser
 from ..errors import UserInputError
 from ..orchestration.rundir import REPO_RUNS_DIR
 from ..science.reporting.report_md import COMPARABLE_ON, comparable, figure
+from ..science.reporting.results import row_name
 from .run_folder import find_run, read_rows
 
 
@@ -35,11 +36,6 @@ def first_difference(row: dict, other: dict) -> str:
 def _short(value) -> str:
     text = str(value or "(none)")
     return text if len(text) <= 16 else text[:12] + "..."
-
-
-def row_name(row: dict) -> str:
-    """'seed/md_z2_r1': a task of a division ('md_z2_r1' for runs from before divisions)."""
-    return f"{row['division']}/{row['task']}" if row.get("division") else row["task"]
 
 
 def comparison(rows_a: list, rows_b: list) -> list:

@@ -60,11 +60,10 @@ def summarize(path: Path) -> RunSummary:
         return RunSummary(**base, status=_unfinished_status(path))
     rows = read_rows(path)
     failed = [r for r in rows if r.get("status") != "ok"]
-    divisions = {}
-    for row in rows:
-        divisions.setdefault(row.get("division") or "", []).append(row)
+    from ..science.reporting.results import by_division
+
     return RunSummary(**base, status=f"{len(failed)} of {len(rows)} tasks failed" if failed else "complete",
-                      divisions=tuple(division_summary(name, members) for name, members in divisions.items()))
+                      divisions=tuple(division_summary(name, members) for name, members in by_division(rows).items()))
 
 
 def division_summary(division: str, rows: list) -> DivisionSummary:

@@ -141,16 +141,9 @@ def submit_validation(apps: Apps, site: SiteConfig, folder: Path, export_f, trai
 def division_outcome(division: DivisionFutures, dataset_f, outcomes: list, validation) -> DivisionOutcome:
     training = (training_outcome(division.training, dataset_f, train_dir(division.dir))
                 if division.training is not None else None)
+    label = division.export.result().dataset_label if division.export.exception() is None else ""
     return DivisionOutcome(division.site.division, training, deviations(division.site).training, outcomes,
-                           validation, model=_model_of(division.export))
-
-
-def _model_of(export_f) -> dict:
-    """The export's files and origin, for the rows of a division whose training did not run here."""
-    if export_f.exception() is not None:
-        return {}
-    exported = export_f.result()
-    return {"model": exported.model, "box": exported.box, "dataset_label": exported.dataset_label}
+                           validation, dataset_label=label)
 
 
 def collection_args(site: SiteConfig, run_dir: Path, divisions: list) -> tuple:

@@ -44,7 +44,7 @@ def training_threads(site: SiteConfig) -> int:
     """The cores of the worker that trains: the whole node's on a CPU site (the seed's Crossroads FOM 1 used a
     whole node), one GPU's share on a GPU site. Never the MD cases' `--cpus-per-task`: that binds MD ranks."""
     p = site.provider
-    return max(1, p.cores_per_node // p.gpus_per_node) if p.gpus_per_node else p.cores_per_node
+    return threads_per_rank(site, 1, packed=True) if p.gpus_per_node else p.cores_per_node
 
 
 def launch_prefix(case: MDCase) -> str:

@@ -111,14 +111,14 @@ class CaseOutcome:
 @dataclass(frozen=True)
 class DivisionOutcome:
     """One division in one campaign: its training (builder.training_outcome; None when it did not run here), how
-    that training differs from the seed's, its MD cases' outcomes, its model's validation, and its export's
-    files (`model`: {"model", "box", "dataset_label"})."""
+    that training differs from the seed's, its MD cases' outcomes, its model's validation, and the dataset label of
+    its export (what the rows say when no training ran here)."""
     division: Division
     training: dict
     training_deviations: tuple
     outcomes: list
     validation: dict = None
-    model: dict = None
+    dataset_label: str = ""
 
 
 def md_cases(site: SiteConfig, run_dir: Path, kokkos_package: tuple = ()) -> list:

@@ -182,7 +182,7 @@ def division_rows(division: DivisionOutcome) -> list:
     from mlmd_parsl.science.validation.verdict import physics_verdict
 
     training = division.training
-    label = training.get("dataset_label", "") if training else (division.model or {}).get("dataset_label", "")
+    label = training.get("dataset_label", "") if training else division.dataset_label
     rows = []
     if training is not None:
         rows.append({**training_row(training.get("summary"), label, training.get("log", ""), training.get("error"),

@@ -17,8 +17,8 @@ import statistics
 from pathlib import Path
 
 from ..choices import Division, Trainer
-from ..seed_procedure import only_forced
-from .results import trainer_of
+from ..seed_procedure import DEVIATION_SEPARATOR, only_forced
+from .results import by_division, row_name, trainer_of
 from .seed import SEED_TRAINING_FOM_S, seed_throughput
 from .step_cost import step_cost_fits
 
@@ -114,7 +114,7 @@ def write_report(rows: list, out_dir, title: str, baseline_runs: dict = None, to
         lines += division_lines(division, members)
     flagged = [c for c in comparisons if "REGRESSION" in c["flags"] or c["flags"] == "failed"]
     lines += [f"**{len(flagged)} flagged** (regressions or failures): "
-              + (", ".join(_label(c) for c in flagged) if flagged else "none"), ""]
+              + (", ".join(row_name(c) for c in flagged) if flagged else "none"), ""]
     lines += table_lines(comparisons) + _fit_lines(rows)
     for name, path in (plots or {}).items():
         if path:
@@ -122,18 +122,6 @@ def write_report(rows: list, out_dir, title: str, baseline_runs: dict = None, to
     path = Path(out_dir) / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def by_division(rows: list) -> dict:
-    """{division: its rows}, in the run's order (rows of runs from before divisions fall under '')."""
-    grouped = {}
-    for row in rows:
-        grouped.setdefault(row.get("division") or "", []).append(row)
-    return grouped
-
-
-def _label(comparison: dict) -> str:
-    return f"{comparison['division']}/{comparison['task']}" if comparison.get("division") else comparison["task"]
 
 
 def _ratio_lines(baseline_runs: dict, tolerance: float) -> list:
@@ -149,19 +137,20 @@ def _ratio_lines(baseline_runs: dict, tolerance: float) -> list:
 
 
 DIVISION_WORDS = {
-    "seed": "the seed's work exactly: its training procedure (hippynn's setup_and_train, pairs found every batch), "
+    Division.SEED: "the seed's work exactly: its training procedure (hippynn's setup_and_train, pairs found every batch), "
             "hippynn's export, its MD-HO deck, boxes, launch, GPU binding and order (one case at a time)",
-    "ours": "ours: our trainers, exports, engines and layouts, each row listing how it differs from the seed's",
+    Division.OURS: "ours: our trainers, exports, engines and layouts, each row listing how it differs from the seed's",
     "": "(a run from before divisions: its rows are compared with nothing)",
 }
 
 
 def division_lines(division: str, rows: list) -> list:
     """One division's section: what it is, how its work differs from the seed's, its verdict and what it measured."""
-    deviations = list(dict.fromkeys(d for r in rows for d in (r.get("deviations") or "").split("; ") if d))
+    deviations = list(dict.fromkeys(d for r in rows for d in (r.get("deviations") or "").split(DEVIATION_SEPARATOR)
+                                    if d))
     lines = [f"## Division {division or '?'}", "", f"{DIVISION_WORDS.get(division, division)}.", ""]
     if division:
-        lines += ["Differs from the seed's work in: " + ("; ".join(deviations) if deviations else "nothing") + ".", ""]
+        lines += ["Differs from the seed's work in: " + (DEVIATION_SEPARATOR.join(deviations) or "nothing") + ".", ""]
     lines += verdict_lines(rows) + measured_lines(rows)
     unphysical = [r["task"] for r in rows if r.get("kind") == "md" and r.get("physics") == "unphysical"]
     if unphysical:

@@ -181,6 +181,19 @@ def ok_md_rows(rows: list, sweep: str) -> list:
             and (r.get("sweep") or "throughput") == sweep]
 
 
+def by_division(rows: list) -> dict:
+    """{division: its rows}, in the run's order (rows of runs from before divisions fall under '')."""
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row.get("division") or "", []).append(row)
+    return grouped
+
+
+def row_name(row: dict) -> str:
+    """'seed/md_z2_r1': a task of a division ('md_z2_r1' for runs from before divisions)."""
+    return f"{row['division']}/{row['task']}" if row.get("division") else row["task"]
+
+
 def trainer_of(row: dict) -> Trainer:
     """The trainer of a training row (rows from before the lean trainer have none: theirs was hippynn's)."""
     return Trainer(row.get("trainer") or Trainer.HIPPYNN)
