@@ -1,5 +1,6 @@
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,10 +26,38 @@ def child_env(**extra):
 
 
 def run_cli(args, cwd=None, timeout=900, **env):
-    return subprocess.run(
-        [sys.executable, "-m", *args], cwd=cwd or REPO, env=child_env(**env), capture_output=True, text=True,
-        timeout=timeout,
-    )
+    """`python -m ARGS`, its output captured. On a timeout its whole process group is killed, not only the driver:
+    Parsl's interchanges and workers (and their MD) left running would slow every later test of the session."""
+    process = subprocess.Popen([sys.executable, "-m", *args], cwd=cwd or REPO, env=child_env(**env), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise subprocess.TimeoutExpired(process.args, timeout, stdout, stderr) from None
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+LONG_TESTS = "MLMD_LONG_TESTS"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--long", action="store_true",
+                     help=f"also run the tests marked long (or set {LONG_TESTS}=1): many more minutes on 2 cores")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `long` repeat, at a larger or slower scale, what a shorter test in the default run covers; the
+    default run (CI's) skips them, saying so."""
+    if config.getoption("--long") or os.environ.get(LONG_TESTS) == "1":
+        return
+    for item in items:
+        marker = item.get_closest_marker("long")
+        if marker is not None:
+            why = marker.kwargs.get("reason", "")
+            item.add_marker(pytest.mark.skip(
+                reason=f"long ({why}): run with pytest --long or {LONG_TESTS}=1 (docs/testing.md)"))
 
 
 @pytest.fixture(scope="session")

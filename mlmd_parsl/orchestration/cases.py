@@ -227,8 +227,13 @@ def mpi_resources(site: SiteConfig, ranks: int) -> dict:
     """Parsl's MPI resource request for `ranks` ranks: whole nodes, ranks spread evenly (validated)."""
     nodes = -(-ranks // ranks_per_node(site))
     spec = {"num_nodes": nodes, "num_ranks": ranks, "ranks_per_node": ranks // nodes}
-    if site.provider.launcher_options:
-        spec["launcher_options"] = site.provider.launcher_options
+    options = site.provider.launcher_options
+    if site.provider.mpi_launcher == "srun" and "--kill-on-bad-exit" not in options and not re.search(r"(^| )-K", options):
+        # srun leaves the other ranks running when one dies (Slurm's KillOnBadExit defaults to 0): a rank lost
+        # in MPI_Init would leave its peers spinning there until the block's walltime. mpiexec ends them itself.
+        options = f"{options} --kill-on-bad-exit=1".strip()
+    if options:
+        spec["launcher_options"] = options
     return spec
 
 

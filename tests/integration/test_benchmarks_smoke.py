@@ -11,6 +11,10 @@ from tests.conftest import FIXTURES, REPO, child_env
 pytestmark = [pytest.mark.slow]
 
 
+@pytest.mark.long(reason=(
+    'every MD column of the benchmark harness at two sizes, about 2 minutes; '
+    'the profiler test beside it runs the same model steps'
+))
 def test_harness_runs_every_md_column(untrained_model, tmp_path):
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "harness.py"), "--model", str(untrained_model["model"]),

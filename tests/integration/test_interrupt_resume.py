@@ -13,6 +13,10 @@ HERE = Path(__file__).resolve().parent
 pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 
 
+@pytest.mark.long(reason=(
+    'a campaign interrupted and resumed, about 2 minutes; '
+    'the SIGTERM fault test covers a signal and the rerun'
+))
 def test_interrupted_campaign_resumes_without_recomputing(tmp_path):
     # The interrupt lands while the second case (9,088 atoms, ~10 s of MD) runs, so the rerun must redo it.
     args = [sys.executable, "-m", "mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}",

@@ -82,13 +82,45 @@ def test_the_probe_catches_singletons_when_pmi_is_off(slurm_cluster, tmp_path):
             future.result(timeout=300)
     finally:
         dfk.cleanup()
-    assert sorted(l for l in out.read_text().splitlines() if l.strip()) == ["0 1", "0 1"]
+    # singletons, each of world size 1 (with --kill-on-bad-exit the first to fail may end the other before it prints)
+    assert {l for l in out.read_text().splitlines() if l.strip()} == {"0 1"}
+
+
+def test_a_task_whose_rank_dies_ends_at_once_instead_of_leaving_its_peer_running(slurm_cluster, tmp_path):
+    """Rank 1 exits 3 at start, rank 0 would sleep 5 minutes (as a peer left in MPI_Init would spin until the
+    walltime): srun must end rank 0 and the task must fail now."""
+    import time
+
+    from parsl.config import Config
+    from parsl.dataflow.dflow import DataFlowKernel
+
+    from parsl.app.errors import BashExitFailure
+
+    from mlmd_parsl.orchestration.apps import make_apps
+    from mlmd_parsl.orchestration.cases import mpi_resources
+    from mlmd_parsl.orchestration.sites import slurm_parsl_config
+
+    site = load_site_config("localslurm", [f"runs_dir={tmp_path}"])
+    mpi_executor = next(e for e in slurm_parsl_config(site, tmp_path).executors if e.label == "mpi")
+    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
+    dfk = DataFlowKernel(Config(executors=[mpi_executor], run_dir=str(tmp_path / "parsl"), strategy="none"))
+    command = "$PARSL_MPI_PREFIX bash -c 'if [ \"$SLURM_PROCID\" = 1 ]; then exit 3; fi; exec sleep 300'"
+    try:
+        started = time.monotonic()
+        future = make_apps(dfk).run_md(command, None, stdout=str(tmp_path / "out"), stderr=str(tmp_path / "err"),
+                                       parsl_resource_specification=mpi_resources(site, 2))
+        with pytest.raises(BashExitFailure):  # not a TimeoutError: rank 0 was not left to sleep out its 300 s
+            future.result(timeout=240)
+        assert time.monotonic() - started < 200
+    finally:
+        dfk.cleanup()
 
 
 # The shipped sites, scaled to this 2-core machine and its local Slurm (4 fake GPUs, see local_slurm.sh):
 # same executors, providers and sweeps; smaller sizes, CPU models on the embedded engine (the ours division: the
 # seed division needs a LAMMPS with ML-IAP's Python coupling), no validation step.
 SCALED = ["divisions=[ours]", "provider.partition=debug", "provider.interface=lo", "provider.walltime=00:20:00", "provider.cores_per_node=2",
+          "provider.worker_init=export UCX_NET_DEVICES=lo",  # as localslurm.yaml: MPICH's UCX on loopback only
           "provider.exclusive=false", "dataset.path=null", "dataset.synthetic.frames=40", "training.max_epochs=3",
           "training.device=cpu", "md.engine=embedded", "md.kokkos=false", "md.mliap_model=hippynn", "md.profile=quick", "md.zreps=[1,2]",
           "md.model_device=cpu", "validation.enabled=false"]
@@ -121,6 +153,10 @@ def _submitted(run_dir, label):
     return next(p for p in (run_dir / "parsl").rglob(f"parsl.{label}.block-0.*") if p.suffix[1:].isdigit()).read_text()
 
 
+@pytest.mark.long(reason=(
+    'a whole chicoma-shaped campaign through Slurm, about 3 minutes; '
+    'the Slurm probe tests run MPI tasks through the same provider'
+))
 def test_chicoma_shaped_campaign_packs_gpu_cases_and_runs_weak_scaling_through_slurm(slurm_cluster, tmp_path):
     run_dir, rows = _campaign("chicoma", CHICOMA_SCALED, tmp_path)
     md = {t: r for t, r in rows.items() if r["kind"] == "md"}
@@ -173,6 +209,7 @@ def _alive(pid) -> bool:
     return "\nState:\tZ" not in state  # a zombie has ended; nothing may reap it in a container
 
 
+@pytest.mark.long(reason='a whole crossroads-shaped campaign through Slurm, detached, about 4 minutes')
 def test_crossroads_shaped_strong_scaling_campaign_runs_through_slurm_with_srun(slurm_cluster, tmp_path):
     run_dir, rows, log = _detached_campaign("crossroads", CROSSROADS_SCALED, tmp_path)
     assert f"run directory {run_dir}" in log and "results:       " in (run_dir / "console.log").read_text()
@@ -185,6 +222,7 @@ def test_crossroads_shaped_strong_scaling_campaign_runs_through_slurm_with_srun(
     assert "#SBATCH --partition=debug" in _submitted(run_dir, "mpi")
 
 
+@pytest.mark.long(reason='an 81,792-atom case outlasting a 1-minute walltime, then its rerun, about 7 minutes')
 @pytest.mark.reliability
 def test_md_block_killed_at_its_walltime_is_a_failed_case_and_the_rerun_resumes(slurm_cluster, tmp_path):
     """The MPI block's Slurm job hits its walltime mid-MD (Slurm ends it; Parsl sees its workers vanish): the case

@@ -34,6 +34,10 @@ def test_embedding_example_runs_its_own_app_on_the_campaigns_futures(tmp_path):
     assert list((tmp_path / "runs").glob("local-*/ours/md/md_z1_r2/log.lammps"))
 
 
+@pytest.mark.long(reason=(
+    'a whole campaign driven from the library, about 2 minutes; '
+    'the embedding example runs the same futures'
+))
 def test_interactive_example_sees_futures_finish_and_collects_a_report(tmp_path):
     out = run_example("interactive", tmp_path)
     lines = out.splitlines()

@@ -26,6 +26,10 @@ def write_report(*args, **kwargs):
 '''
 
 
+@pytest.mark.long(reason=(
+    'two campaigns around a source change, about 2 minutes; '
+    "the unit tests of content keys cover what each task's key follows"
+))
 def test_resume_recomputes_what_the_changed_source_produces_and_nothing_else(tmp_path):
     root = tmp_path / "checkout"
     shutil.copytree(PACKAGE_DIR, root / "mlmd_parsl", ignore=shutil.ignore_patterns("__pycache__"))

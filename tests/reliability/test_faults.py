@@ -86,6 +86,10 @@ def survived_worker_kill(tmp_path_factory):
     return args, proc.returncode, out, err, next(root.glob("tiny-*"))
 
 
+@pytest.mark.long(reason=(
+    "a campaign whose MPI worker is killed mid-MD, then its resume over a truncated log, about 6 minutes; "
+    "the SIGTERM and LAMMPS-crash tests cover a lost case and the rerun"
+))
 def test_killed_worker_is_retried_and_the_campaign_completes(survived_worker_kill):
     _, returncode, out, err, run_dir = survived_worker_kill
     assert returncode == 0, out[-3000:] + err[-3000:]
@@ -96,6 +100,10 @@ def test_killed_worker_is_retried_and_the_campaign_completes(survived_worker_kil
     assert "WorkerLost" in parsl_log or "ManagerLost" in parsl_log  # the kill was seen, then retried
 
 
+@pytest.mark.long(reason=(
+    "a campaign whose MPI worker is killed mid-MD, then its resume over a truncated log, about 6 minutes; "
+    "the SIGTERM and LAMMPS-crash tests cover a lost case and the rerun"
+))
 def test_truncated_log_and_corrupt_record_are_redone_never_reused(survived_worker_kill):
     args, _, _, _, run_dir = survived_worker_kill
     log = run_dir / "ours" / "md" / f"md_z{MID_MD_ZREP}_r1" / "log.lammps"

@@ -54,7 +54,7 @@ def test_crossroads_dry_run_prints_srun_commands_deck_and_sbatch_scripts(tmp_pat
     # every launch of the site's lmp gets the model-load override and the venv on the embedded Python's path
     assert all("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1" in l and "-m mlmd_parsl.science.lammps.site_lammps)" in l for l in srun)
     assert any("srun --ntasks 112 --ntasks-per-node 112 --nodelist <node1> --nodes 1 --hint=nomultithread "
-               "--cpus-per-task 1 lmp -in in.lammps" in l for l in srun)
+               "--cpus-per-task 1 --kill-on-bad-exit=1 lmp -in in.lammps" in l for l in srun)
     assert all("OMP_NUM_THREADS=1" in l for l in srun)
     assert "pair_style mliap unified" in out and "replicate 2 2 16" in out and "run 10000" in out
     # the seed division, as Run_Strong_CPU.bash: its export, one case after another; training on the whole node
@@ -96,7 +96,7 @@ def test_chicoma_dry_run_is_the_seeds_work_one_gpu_after_another_and_weak_scalin
     weak = [c for c in commands if "/md/weak_r" in c]
     assert len(weak) == 3  # 1, 2 and 3 nodes of 4 GPUs, as Run_Weak_Parallel.bash per node count
     assert any("srun --ntasks 12 --ntasks-per-node 4 --nodelist <node1>,<node2>,<node3> --nodes 3 --cpus-per-task 16 "
-               "bash -c 'export CUDA_VISIBLE_DEVICES=${SLURM_LOCALID:-" in c and "; exec lmp -k on g 1 " in c
+               "--kill-on-bad-exit=1 bash -c 'export CUDA_VISIBLE_DEVICES=${SLURM_LOCALID:-" in c and "; exec lmp -k on g 1 " in c
                for c in weak)
     assert "[seed/weak_r12] 1,022,400 atoms on mpi" in out  # replicate 25 24 24
     assert "replicate 2 2 2\n" in out  # the first case's deck
@@ -146,4 +146,4 @@ def test_weak_scaling_cases_hold_85200_atoms_per_gpu():
     assert not any(c.packed for c in weak)
     assert weak[0].log == Path("/r/seed/md/weak_r4/log.lammps")
     assert mpi_resources(site, 8) == {"num_nodes": 2, "num_ranks": 8, "ranks_per_node": 4,
-                                      "launcher_options": "--cpus-per-task 16"}
+                                      "launcher_options": "--cpus-per-task 16 --kill-on-bad-exit=1"}
