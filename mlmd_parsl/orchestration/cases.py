@@ -228,7 +228,8 @@ def mpi_resources(site: SiteConfig, ranks: int) -> dict:
     nodes = -(-ranks // ranks_per_node(site))
     spec = {"num_nodes": nodes, "num_ranks": ranks, "ranks_per_node": ranks // nodes}
     options = site.provider.launcher_options
-    if site.provider.mpi_launcher == "srun" and "--kill-on-bad-exit" not in options and not re.search(r"(^| )-K", options):
+    said = "--kill-on-bad-exit" in options or re.search(r"(^| )-K", options)
+    if site.provider.mpi_launcher == "srun" and not said:
         # srun leaves the other ranks running when one dies (Slurm's KillOnBadExit defaults to 0): a rank lost
         # in MPI_Init would leave its peers spinning there until the block's walltime. mpiexec ends them itself.
         options = f"{options} --kill-on-bad-exit=1".strip()

@@ -121,3 +121,16 @@ def test_ours_may_run_weak_scaling_on_the_rod_and_says_so(tmp_path):
     assert any("up to 4 at once" in d for d in weak[0].deviations)
     seed = chicoma("md.weak_scaling.layout=rod", division=Division.SEED)  # ours' layout is not the seed's
     assert [c.replicate for c in md_cases(seed, tmp_path) if c.sweep == "weak"][0] == (25, 24, 8)
+
+
+@pytest.mark.parametrize("launcher, options, expected", [
+    ("srun", "--cpus-per-task 1", "--cpus-per-task 1 --kill-on-bad-exit=1"),  # one rank dead ends its peers
+    ("srun", "--kill-on-bad-exit=0", "--kill-on-bad-exit=0"),  # a site that says otherwise is obeyed
+    ("srun", "-K --cpus-per-task 1", "-K --cpus-per-task 1"),
+    ("mpiexec", "--bind-to core", "--bind-to core"),  # Hydra ends the other ranks itself
+])
+def test_an_srun_case_ends_all_its_ranks_when_one_dies(launcher, options, expected):
+    from mlmd_parsl.orchestration.cases import mpi_resources
+
+    site = load_site_config("localslurm", [f"provider.mpi_launcher={launcher}", f"provider.launcher_options={options}"])
+    assert mpi_resources(site, 2).get("launcher_options") == expected
