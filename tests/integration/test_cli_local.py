@@ -100,6 +100,10 @@ def test_manifest_links_dataset_to_model_to_every_md_result(campaign):
     assert set(manifest["scheduler_jobs"]) == {"cpu", "mpi"}
 
 
+@pytest.mark.long(reason=(
+    "the campaign's export at 1 and 2 ranks beside hippynn, about 30 s; "
+    "the campaign's force check and the engine's unit tests do the same on their models"
+))
 def test_exported_model_gives_the_same_forces_on_one_and_two_ranks_and_in_hippynn(campaign, tmp_path, mpiexec):
     _, run_dirs = campaign
     train = run_dirs[0] / "ours" / "train"

@@ -27,6 +27,10 @@ def run_example(name, tmp_path):
     return result.stdout
 
 
+@pytest.mark.long(reason=(
+    "a campaign driven from docs/library.md's example, about 1 minute; "
+    "the CLI's campaign builds the same futures"
+))
 def test_embedding_example_runs_its_own_app_on_the_campaigns_futures(tmp_path):
     out = run_example("embed", tmp_path)
     measured = eval(out.strip().splitlines()[-1])  # {'md_z1_r1': 12.3, 'md_z1_r2': 15.6}

@@ -116,7 +116,9 @@ def test_a_local_campaign_with_both_divisions_runs_the_seeds_work_then_ours_with
     one case after another), then ours (the lean trainer, the embedded engine), each row labelled and, `validated`,
     each division's model checked; nothing is set beside the seed's published numbers (tiny sizes, quick profile)
     and nothing beside the other division."""
-    checks = [] if validated else ["--set", "validation.enabled=false"]
+    # unvalidated, one rank: the seed's engine at two ranks is the lean-export test's
+    checks = [] if validated else ["--set", "validation.enabled=false", "--set", "md.ranks=[1]"]
+    cases = ["md_z1_r1", "md_z1_r2"] if validated else ["md_z1_r1"]
     result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}",
                       "--set", "divisions=[seed, ours]", "--set", f"md.lmp={site_lmp}", "--set", "md.zreps=[1]",
                       *checks])
@@ -124,16 +126,16 @@ def test_a_local_campaign_with_both_divisions_runs_the_seeds_work_then_ours_with
     run_dir = next(tmp_path.glob("tiny-*"))
     rows = list(csv.DictReader(open(run_dir / "results.csv")))
     assert [(r["division"], r["task"], r["status"]) for r in rows] == [
-        ("seed", "train", "ok"), ("seed", "md_z1_r1", "ok"), ("seed", "md_z1_r2", "ok"),
-        ("ours", "train", "ok"), ("ours", "md_z1_r1", "ok"), ("ours", "md_z1_r2", "ok")]
-    seed_train, ours_train = rows[0], rows[3]
+        (division, task, "ok") for division in ("seed", "ours") for task in ["train", *cases]]
+    seed_rows, ours_rows = rows[:len(cases) + 1], rows[len(cases) + 1:]
+    seed_train, ours_train = seed_rows[0], ours_rows[0]
     assert seed_train["trainer"] == "hippynn" and ours_train["trainer"] == "lean"
     assert seed_train["deviations"] == "max_epochs 3 (the seed: 5000); synthetic data (the seed: Ag_warm_nospin.xyz)"
     assert "trainer lean" in ours_train["deviations"]
     summary = json.loads((run_dir / "seed" / "train" / "training_summary.json").read_text())
     assert summary["spec"]["precompute_pairs"] is False and summary["spec"]["dist_soft_min"] is None
-    assert [r["engine"] for r in rows if r["kind"] == "md"] == ["mliap", "mliap", "embedded", "embedded"]
-    assert all(r["deviations"].startswith("profile quick") for r in rows[1:3])
+    assert [r["engine"] for r in rows if r["kind"] == "md"] == ["mliap"] * len(cases) + ["embedded"] * len(cases)
+    assert all(r["deviations"].startswith("profile quick") for r in seed_rows[1:])
     deck = (run_dir / "seed" / "md" / "md_z1_r1" / "in.lammps").read_text()
     assert "fix 3 all nve\nfix 4 all temp/rescale 100 1111 1111 1.0 1.0\nrun 20\nunfix 4" in deck
     assert "hippynn_lammps_model.pt" in deck and "loop geom" not in deck
@@ -141,9 +143,9 @@ def test_a_local_campaign_with_both_divisions_runs_the_seeds_work_then_ours_with
     last_seed_case = max(i for i, l in enumerate(lines) if "] seed/md_z1_r" in l)
     assert last_seed_case < next(i for i, l in enumerate(lines) if "] ours/training:" in l)
     if validated:
-        assert rows[0]["cross_engine_check"] == "pass" and rows[3]["cross_engine_check"] == ""
+        assert seed_train["cross_engine_check"] == "pass" and ours_train["cross_engine_check"] == ""
         assert {r["physics"] for r in rows} <= {"physical", "unphysical"}
     report = (run_dir / "report.md").read_text()
     assert "## Division seed" in report and "## Division ours" in report
     table = [l.split("|") for l in report.splitlines() if l.startswith(("| seed |", "| ours |"))]
-    assert len(table) == 6 and all(cells[9].strip() == "" for cells in table)  # no x seed on any row
+    assert len(table) == len(rows) and all(cells[9].strip() == "" for cells in table)  # no x seed on any row

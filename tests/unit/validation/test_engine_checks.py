@@ -43,6 +43,10 @@ def test_virial_pressure_equals_the_finite_difference_of_the_energy(trained_mode
     assert result["ok"]
 
 
+@pytest.mark.long(reason=(
+    'three rank counts, two precisions, 100 steps each, about 1.5 minutes; '
+    "the campaign's validation and the embedded engine's two-rank test check 1 and 2 ranks"
+))
 def test_one_two_and_three_ranks_follow_the_same_trajectory(trained_model, tmp_path):
     spec = ValidationSpec(rank_counts=(1, 2, 3), trajectory_steps=100)
     result = check_rank_invariance(trained_model["model"], trained_model["box"], tmp_path, spec)

@@ -11,6 +11,10 @@ from tests.conftest import child_env
 pytestmark = pytest.mark.mpi
 
 
+@pytest.mark.long(reason=(
+    'the whole suite through python -m mlmd_parsl.validate, about 1.5 minutes; '
+    "the campaign's validation runs the same suite and report"
+))
 def test_validate_cli_writes_the_report_and_exits_by_its_flags(trained_model, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "mlmd_parsl.validate", "--model", str(trained_model["model"]), "--box",
