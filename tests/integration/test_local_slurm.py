@@ -36,18 +36,24 @@ def _tail(path):
     return path.read_text(errors="replace")[-1500:] if path.exists() else ""
 
 
-def test_mpi_task_through_slurm_provider_sees_all_its_ranks(slurm_cluster, tmp_path):
+def _mpi_executor_on_slurm(tmp_path, *overrides):
+    """The localslurm site and a DataFlowKernel with only its MPI executor (blocks through our SlurmProvider)."""
     from parsl.config import Config
     from parsl.dataflow.dflow import DataFlowKernel
 
-    from mlmd_parsl.orchestration.apps import make_apps
-    from mlmd_parsl.orchestration.cases import mpi_resources
     from mlmd_parsl.orchestration.sites import slurm_parsl_config
 
-    site = load_site_config("localslurm", [f"runs_dir={tmp_path}"])
+    site = load_site_config("localslurm", [f"runs_dir={tmp_path}", *overrides])
     mpi_executor = next(e for e in slurm_parsl_config(site, tmp_path).executors if e.label == "mpi")
     os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"  # the driver needs the venv's scripts
-    dfk = DataFlowKernel(Config(executors=[mpi_executor], run_dir=str(tmp_path / "parsl"), strategy="none"))
+    return site, DataFlowKernel(Config(executors=[mpi_executor], run_dir=str(tmp_path / "parsl"), strategy="none"))
+
+
+def test_mpi_task_through_slurm_provider_sees_all_its_ranks(slurm_cluster, tmp_path):
+    from mlmd_parsl.orchestration.apps import make_apps
+    from mlmd_parsl.orchestration.cases import mpi_resources
+
+    site, dfk = _mpi_executor_on_slurm(tmp_path)
     out = tmp_path / "ranks.out"
     try:
         future = make_apps(dfk).probe_mpi(2, stdout=str(out), stderr=str(tmp_path / "ranks.err"),
@@ -63,17 +69,10 @@ def test_mpi_task_through_slurm_provider_sees_all_its_ranks(slurm_cluster, tmp_p
 
 def test_the_probe_catches_singletons_when_pmi_is_off(slurm_cluster, tmp_path):
     """With --mpi=none srun starts two unrelated rank-0 processes: the probe must fail, not pass."""
-    from parsl.config import Config
-    from parsl.dataflow.dflow import DataFlowKernel
-
     from mlmd_parsl.orchestration.apps import make_apps
     from mlmd_parsl.orchestration.cases import mpi_resources
-    from mlmd_parsl.orchestration.sites import slurm_parsl_config
 
-    site = load_site_config("localslurm", [f"runs_dir={tmp_path}", "provider.launcher_options=--mpi=none"])
-    mpi_executor = next(e for e in slurm_parsl_config(site, tmp_path).executors if e.label == "mpi")
-    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
-    dfk = DataFlowKernel(Config(executors=[mpi_executor], run_dir=str(tmp_path / "parsl"), strategy="none"))
+    site, dfk = _mpi_executor_on_slurm(tmp_path, "provider.launcher_options=--mpi=none")
     out = tmp_path / "ranks.out"
     try:
         future = make_apps(dfk).probe_mpi(2, stdout=str(out), stderr=str(tmp_path / "ranks.err"),
@@ -91,19 +90,12 @@ def test_a_task_whose_rank_dies_ends_at_once_instead_of_leaving_its_peer_running
     walltime): srun must end rank 0 and the task must fail now."""
     import time
 
-    from parsl.config import Config
-    from parsl.dataflow.dflow import DataFlowKernel
-
     from parsl.app.errors import BashExitFailure
 
     from mlmd_parsl.orchestration.apps import make_apps
     from mlmd_parsl.orchestration.cases import mpi_resources
-    from mlmd_parsl.orchestration.sites import slurm_parsl_config
 
-    site = load_site_config("localslurm", [f"runs_dir={tmp_path}"])
-    mpi_executor = next(e for e in slurm_parsl_config(site, tmp_path).executors if e.label == "mpi")
-    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
-    dfk = DataFlowKernel(Config(executors=[mpi_executor], run_dir=str(tmp_path / "parsl"), strategy="none"))
+    site, dfk = _mpi_executor_on_slurm(tmp_path)
     command = "$PARSL_MPI_PREFIX bash -c 'if [ \"$SLURM_PROCID\" = 1 ]; then exit 3; fi; exec sleep 300'"
     try:
         started = time.monotonic()
