@@ -123,13 +123,15 @@ def check_adopted_export(parts):
     """An export made elsewhere must load as hippynn's MLIAPInterface for Ag, and its box be a LAMMPS data file."""
     from .errors import ModelError
     from .md import check_box_file
-    from .science.model.export import load_exported_model
+    from .science.model.export import conversion_note, load_exported_model_noting
 
     try:
-        load_exported_model(parts.model)
+        changes = load_exported_model_noting(parts.model)[1]
     except ModelError as exc:
         raise UserInputError(f"--model: {exc}") from None
     check_box_file(Path(parts.box))
+    if changes:
+        print(conversion_note(parts.model, changes) + "; the run's train/ folder holds the converted file", flush=True)
 
 
 def print_summary(collected, run_dir, out=print):

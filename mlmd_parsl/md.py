@@ -61,7 +61,8 @@ def engine_options(args) -> EngineOptions:
 
 
 def check_arguments(args):
-    from .science.model.export import load_exported_model
+    """The loaded model, and the note on its conversion ('' unless an older hippynn saved it)."""
+    from .science.model.export import conversion_note, load_exported_model_noting
 
     if any(n < 1 for n in args.replicate):
         raise UserInputError(f"--replicate {' '.join(map(str, args.replicate))}: each factor must be >= 1")
@@ -79,7 +80,8 @@ def check_arguments(args):
                              "of the profile; give one of them")
     check_device(args.device)
     check_box_file(Path(args.box))
-    return load_exported_model(args.model)
+    interface, changes = load_exported_model_noting(args.model)
+    return interface, conversion_note(args.model, changes)
 
 
 def check_device(device: str):
@@ -122,7 +124,7 @@ def main(argv=None):
 
     comm = MPI.COMM_WORLD
     try:
-        interface = check_arguments(args)
+        interface, note = check_arguments(args)
         protocol = (single_stage_protocol(args.steps) if args.steps is not None
                     else protocol_by_name(args.profile or "ats5"))
         if args.timed_steps is not None:
@@ -131,6 +133,8 @@ def main(argv=None):
         if comm.Get_rank() == 0:
             print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    if note and comm.Get_rank() == 0:
+        print(note, flush=True)
     for path in (args.log, args.dump_forces):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

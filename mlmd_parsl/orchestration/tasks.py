@@ -90,18 +90,21 @@ def adopt_export(model: str, box: str, train_dir: str, model_device: str, lean: 
     export of the same weights beside it. `after`: as train_model's."""
     import shutil
 
-    from mlmd_parsl.science.model.export import BOX_FILE, MODEL_FILE, load_exported_model
+    from mlmd_parsl.science.model.export import BOX_FILE, MODEL_FILE, load_exported_model_noting, save_converted
 
     folder = Path(train_dir)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"model": str(folder / MODEL_FILE), "box": str(folder / BOX_FILE)}
-    for source, target in ((model, paths["model"]), (box, paths["box"])):
+    interface, changes = load_exported_model_noting(model, device="cpu")
+    if changes:  # an older hippynn's export: the site's LAMMPS loads the converted file with a plain torch.load
+        save_converted(interface, paths["model"], model_device)
+    copies = ((box, paths["box"]),) if changes else ((model, paths["model"]), (box, paths["box"]))
+    for source, target in copies:
         if Path(source).resolve() != Path(target).resolve():
             shutil.copyfile(source, target)
     if lean:
         from mlmd_parsl.science.model.lean_mliap import export_lean_model
 
-        interface = load_exported_model(paths["model"], device="cpu")
         paths["lean_model"] = str(export_lean_model(interface, folder, model_device))
     return Export(**paths, dataset_label="unknown (an export made elsewhere)", oracle=None)
 

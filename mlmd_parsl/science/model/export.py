@@ -69,17 +69,32 @@ def model_cutoff(interface) -> float:
 
 
 def load_exported_model(path, device="cpu"):
-    """Load hippynn_lammps_model.pt; raise ModelError if it is not a hippynn MLIAPInterface."""
-    import torch
+    """Load hippynn_lammps_model.pt (an older hippynn's too: see load_exported_model_noting); raise ModelError if
+    it is not a hippynn MLIAPInterface for Ag."""
+    return load_exported_model_noting(path, device)[0]
+
+
+def load_exported_model_noting(path, device="cpu"):
+    """(interface, changes): the export at `path`, with a line for each thing converted because an older hippynn
+    saved it (hippynn_compat.py; [] for a file today's hippynn saved); ModelError for anything that does not fit."""
+    import re
 
     from ...errors import ModelError
+    from .hippynn_compat import load_with_moved_classes, upgrade_interface
 
     path = Path(path)
     if not path.exists():
         raise ModelError(f"model file not found: {path}")
     try:
-        interface = torch.load(path, map_location=device, weights_only=False)
+        interface, changes = load_with_moved_classes(path, map_location=device)
     except Exception as exc:
+        missing = re.match(r"Can't get attribute '([^']+)' on <module '([^']+)'", str(exc))
+        if missing:
+            import hippynn
+
+            raise ModelError(f"model file {path} needs {missing.group(2)}.{missing.group(1)}, which hippynn "
+                             f"{hippynn.__version__} does not have: saved by another hippynn version, with a class "
+                             "this project does not know how to map") from None
         raise ModelError(f"model file {path} cannot be loaded by torch: {exc}") from None
     if not (hasattr(interface, "graph") and hasattr(interface, "species_set") and hasattr(interface, "rcutfac")):
         raise ModelError(
@@ -89,4 +104,24 @@ def load_exported_model(path, device="cpu"):
         raise ModelError(
             f"model file {path} is for elements {getattr(interface, 'element_types', None)}; this benchmark needs ['Ag']"
         )
-    return interface
+    return interface, changes + upgrade_interface(interface)
+
+
+def conversion_note(path, changes) -> str:
+    """One line for a model converted on load ('' when nothing was), naming how to save the converted file."""
+    if not changes:
+        return ""
+    return (f"note: {path} was saved by an older hippynn and was converted on load ({'; '.join(changes)}); "
+            f"to save the converted file: python -m mlmd_parsl.convert_model --model {path} --out converted_model.pt")
+
+
+def save_converted(interface, out_path, model_device="cpu"):
+    """Save a (converted) interface so today's hippynn and `pair_style mliap unified` load it with a plain
+    torch.load: tensors on the CPU (hippynn's pickling moves them), model_device as given."""
+    import torch
+
+    interface.model_device = torch.device(model_device)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(interface, out_path)
+    return out_path

@@ -62,7 +62,11 @@ class LeanHipnn(torch.nn.Module):
             raise UnsupportedNetwork("not one HipnnQuad network, one HEnergy and one species encoder")
         interaction, atom_layers = check_supported(networks[0], energies[0])
         n_species = int(energies[0].layers[0].in_features) + 1
-        return cls(encoders[0].species_map, n_species, interaction, atom_layers, energies[0].layers)
+        try:
+            return cls(encoders[0].species_map, n_species, interaction, atom_layers, energies[0].layers)
+        except (AttributeError, TypeError, ValueError, RuntimeError) as exc:
+            # a layer of the right class that lacks what we read (e.g. an older hippynn's, without cusp_reg)
+            raise UnsupportedNetwork(f"the network's layers do not have what the lean network reads: {exc}") from None
 
     def use_fused_kernels(self, on=True):
         """Compute the pair part with the fused Triton kernels (fused_pairs.py) from now on, or stop; raises
