@@ -13,6 +13,7 @@ from pathlib import Path
 from .arguments import ArgumentParser
 from .errors import UserInputError
 from .science.lammps.eam_oracle import DEFAULT_ORACLE, ORACLES
+from .science.validation.spec import ValidationSpec
 
 
 def build_parser():
@@ -25,6 +26,9 @@ def build_parser():
     parser.add_argument("--nve-steps", type=int, default=1000, help="NVE steps at 1 fs (1000 = 1 ps)")
     parser.add_argument("--md-5fs-steps", type=int, default=2000,
                         help="timed steps of the 1111 K run at 5 fs (2000 = 10 ps; a fifth as many before it)")
+    parser.add_argument("--md-5fs-replicate", type=int, nargs=3, default=list(ValidationSpec.md_5fs_replicate),
+                        metavar=("X", "Y", "Z"), help="the 5 fs run's box: the unit box replicated X Y Z times "
+                                                      "(default 2 2 8: 2,272 atoms; see docs/physics.md)")
     parser.add_argument("--oracle-eam", nargs="?", const=DEFAULT_ORACLE, default=None, choices=ORACLES,
                         help=f"also compare with the EAM oracle that labelled the synthetic data (default {DEFAULT_ORACLE})")
     parser.add_argument("--training-summary", help="training_summary.json: adds the seed's accuracy gate")
@@ -43,13 +47,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from .science.model.export import load_exported_model
     from .science.choices import MDEngine
     from .science.validation.cross_engine import SiteEngine
     from .science.validation.suite import validate_model
 
     try:
-        load_exported_model(args.model)
+        args.model = model_as_today(args.model, Path(args.out))
         if not Path(args.box).is_file():
             raise UserInputError(f"box file not found: {args.box}")
         spec = validation_spec(args)
@@ -76,20 +79,37 @@ def main(argv=None):
     return 1 if failed else 0
 
 
+def model_as_today(model: str, out: Path) -> str:
+    """The model file every check loads: `model`, or where an older hippynn saved it, its conversion in
+    out/converted_model.pt (named in one line), so the rank checks' processes and a site's LAMMPS load it too."""
+    from .science.model.export import conversion_note, load_exported_model_noting, save_converted
+
+    interface, changes = load_exported_model_noting(model)
+    if not changes:
+        return model
+    print(conversion_note(model, changes), flush=True)
+    converted = save_converted(interface, out / CONVERTED_MODEL_FILE)
+    print(f"the checks load its conversion: {converted}", flush=True)
+    return str(converted)
+
+
+CONVERTED_MODEL_FILE = "converted_model.pt"
+
 # ValidationSpec's keys as this command's flags, for its errors
 SPEC_FLAGS = {"rank_counts": "--ranks", "trajectory_steps": "--trajectory-steps", "nve_steps": "--nve-steps",
-              "oracle_steps": "--md-5fs-steps", "oracle_equilibration_steps": "--md-5fs-steps"}
+              "oracle_steps": "--md-5fs-steps", "oracle_equilibration_steps": "--md-5fs-steps",
+              "md_5fs_replicate": "--md-5fs-replicate"}
 
 
 def validation_spec(args):
     """The spec of the flags, checked by ValidationSpec itself; its complaint names the flag."""
     from .science.spec_checks import InvalidSetting
-    from .science.validation.spec import ValidationSpec
 
     try:
         return ValidationSpec(rank_counts=tuple(args.ranks), trajectory_steps=args.trajectory_steps,
                               nve_steps=args.nve_steps, oracle_steps=args.md_5fs_steps,
-                              oracle_equilibration_steps=max(1, args.md_5fs_steps // 5))
+                              oracle_equilibration_steps=max(1, args.md_5fs_steps // 5),
+                              md_5fs_replicate=tuple(args.md_5fs_replicate))
     except InvalidSetting as exc:
         raise UserInputError(f"{SPEC_FLAGS.get(exc.key, exc.key)} {exc.message}") from None
 

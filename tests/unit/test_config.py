@@ -80,6 +80,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("md.nosuch=1", "md.nosuch: unknown key; allowed keys: engine, profile"),
         ("md.zreps", "expected KEY.PATH=VALUE"),
         ("validation.replicate=[2, 2]", "validation.replicate: [2, 2]: three integers >= 1"),
+        ("validation.md_5fs_replicate=[2, 0, 8]", "validation.md_5fs_replicate: [2, 0, 8]: three integers >= 1"),
         ("validation.rank_counts=[1, 0]", "validation.rank_counts: [1, 0]: every entry must be an integer >= 1"),
         ("validation.oracle_steps=55", "validation.oracle_steps: 55 must be a multiple of 10"),
         ("validation.enabled=maybe", "validation.enabled: expected true or false, got 'maybe'"),

@@ -142,7 +142,9 @@ def _md_5fs_details(m, report):
             f"{m['timestep_fs']:g} fs ({m['duration_ps']:g} ps)", "",
             f"Closest approach of two atoms over the run {m['closest_approach_a']:.3f} A (physical minimum "
             f"{m['min_approach_a']} A), mean temperature {m['mean_temperature_k']:.0f} K (1111 +- "
-            f"{TEMPERATURE_TOL_K:g} K): {'pass' if m['ok'] else 'FAIL: this model does not run physical MD'}"]
+            f"{TEMPERATURE_TOL_K:g} K): {'pass' if m['ok'] else 'FAIL: this model does not run physical MD'}"
+            + (f". Two atoms first came closer than {m['min_approach_a']} A {m['first_below_min_ps']:g} ps into the "
+               "run: they fused" if m.get("first_below_min_ps") is not None else "")]
 
 
 def _oracle_summary(o):
@@ -188,7 +190,9 @@ CHECKS = (
     Check("wall", "wall_check", True, _wall_summary, _wall_details,
           numbers={"wall_barrier_ev": lambda w: f"{w['barrier_ev']:.3f}"}),
     Check("md_5fs", "md_5fs_check", True, _md_5fs_summary, _md_5fs_details,
-          numbers={"closest_approach_a": lambda m: f"{m['closest_approach_a']:.3f}"}),
+          numbers={"closest_approach_a": lambda m: f"{m['closest_approach_a']:.3f}",
+                   "fused_at_ps": lambda m: "" if m.get("first_below_min_ps") is None
+                   else f"{m['first_below_min_ps']:g}"}),
     Check("oracle", "oracle_check", True, _oracle_summary, _oracle_details),
     Check("cross_engine", "cross_engine_check", True, _cross_summary, _cross_details),
 )

@@ -17,7 +17,6 @@ ORACLE_PEAK_TOL_A = 0.1  # position of the g(r) first peak
 MIN_APPROACH_A = 2.0  # Ag: nearest neighbours at 2.89 A; EAM's closest approach at 1111 K is about 2.3 A
 TEMPERATURE_TOL_K = 50.0  # mean temperature of the 5 fs run vs the thermostat's 1111 K
 POSITIONS_EVERY = 50  # steps between position samples of the 5 fs run
-MD_5FS_REPLICATE = (2, 2, 2)  # 568 atoms, the seed's smallest benchmark size
 
 
 def oracle_protocol(spec: ValidationSpec):
@@ -39,13 +38,14 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, oracle=None):
     protocol = oracle_protocol(spec)
     files = {name: (out_dir / f"rdf_{name}.txt", out_dir / f"positions_{name}.dump") for name in ("model", "eam")}
     rdf, positions = files["model"]
-    deck = make_deck(box, MD_5FS_REPLICATE, protocol, ForceField.model_fix(cutoff_of(model)),
+    deck = make_deck(box, spec.md_5fs_replicate, protocol, ForceField.model_fix(cutoff_of(model)),
                      outputs=DeckOutputs(rdf_file=str(rdf), positions_dump=(str(positions), POSITIONS_EVERY)))
     run_embedded(deck, model, str(out_dir / "oracle_model.lammps"), EngineOptions(dtype=spec.dtype), comm=MPI.COMM_SELF)
     summaries = {"model": _md_summary(out_dir / "oracle_model.lammps", rdf, positions)}
+    below = first_time_below(closest_approach_series(positions), MIN_APPROACH_A, spec.oracle_timestep_fs)
     if oracle:
         rdf, positions = files["eam"]
-        deck = make_deck(box, MD_5FS_REPLICATE, protocol, ForceField.eam(oracle_potential(oracle, out_dir)),
+        deck = make_deck(box, spec.md_5fs_replicate, protocol, ForceField.eam(oracle_potential(oracle, out_dir)),
                          outputs=DeckOutputs(rdf_file=str(rdf), positions_dump=(str(positions), POSITIONS_EVERY)))
         (out_dir / "oracle_eam.in").write_text(deck.text)
         subprocess.run([lmp_executable(), "-in", "oracle_eam.in", "-log", "oracle_eam.lammps", "-screen", "none"],
@@ -56,7 +56,7 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, oracle=None):
         "temperature_k": 1111.0, "steps": spec.oracle_steps, "timestep_fs": spec.oracle_timestep_fs,
         "duration_ps": spec.oracle_steps * spec.oracle_timestep_fs / 1000.0, "atoms": atoms_from_log(out_dir / "oracle_model.lammps"),
         "closest_approach_a": model["closest_approach_a"], "min_approach_a": MIN_APPROACH_A,
-        "mean_temperature_k": model["mean_temperature_k"],
+        "mean_temperature_k": model["mean_temperature_k"], "first_below_min_ps": below,
         "ok": model["closest_approach_a"] >= MIN_APPROACH_A
         and abs(model["mean_temperature_k"] - 1111.0) <= TEMPERATURE_TOL_K,
     }
@@ -92,24 +92,44 @@ def _md_summary(log, rdf_file, positions_dump):
 def closest_approach(dump_file):
     """The smallest distance between two atoms in any snapshot of a `custom id x y z` dump (orthogonal
     periodic box), Angstrom."""
+    return min((d for _, d in closest_approach_series(dump_file)), default=float("inf"))
+
+
+def first_time_below(series, limit, timestep_fs):
+    """ps into the run of the first snapshot whose closest approach is below `limit` (None if none is). The
+    dump's step count restarts where the g(r) average resets it: each restart continues from the last step."""
+    offset, previous = 0, 0
+    for step, distance in series:
+        if step < previous:
+            offset += previous
+        previous = step
+        if distance < limit:
+            return (offset + step) * timestep_fs / 1000.0
+    return None
+
+
+def closest_approach_series(dump_file):
+    """[(timestep, smallest distance between two atoms)] for each snapshot of a `custom id x y z` dump
+    (orthogonal periodic box), Angstrom."""
     from scipy.spatial import cKDTree
 
     lines = Path(dump_file).read_text().splitlines()
-    closest = float("inf")
+    series = []
     at = 0
     while at < len(lines):
-        if lines[at].startswith("ITEM: NUMBER OF ATOMS"):
-            natoms = int(lines[at + 1])
-            bounds = np.array([[float(v) for v in lines[at + 3 + d].split()[:2]] for d in range(3)])
-            table = np.array([[float(v) for v in line.split()[1:4]] for line in lines[at + 7: at + 7 + natoms]])
+        if lines[at].startswith("ITEM: TIMESTEP"):
+            step = int(lines[at + 1])
+            natoms = int(lines[at + 3])
+            bounds = np.array([[float(v) for v in lines[at + 5 + d].split()[:2]] for d in range(3)])
+            table = np.array([[float(v) for v in line.split()[1:4]] for line in lines[at + 9: at + 9 + natoms]])
             lengths = bounds[:, 1] - bounds[:, 0]
             wrapped = np.mod(table - bounds[:, 0], lengths)
             distances, _ = cKDTree(wrapped, boxsize=lengths).query(wrapped, k=2)
-            closest = min(closest, float(distances[:, 1].min()))
-            at += 7 + natoms
+            series.append((step, float(distances[:, 1].min())))
+            at += 9 + natoms
         else:
             at += 1
-    return closest
+    return series
 
 
 def read_rdf(path):

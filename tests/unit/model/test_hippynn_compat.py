@@ -145,3 +145,16 @@ def test_the_commands_take_an_old_export(old_export, tmp_path):
     result = run_cli(["mlmd_parsl.convert_model", "--model", str(old_export), "--out", str(old_export)],
                      timeout=300)
     assert result.returncode == 2 and "is --model itself" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_campaign_adopts_an_old_export_as_its_conversion(old_export, tmp_path):
+    """--only md --model OLD: the run's train/ folder holds the converted file (the site's LAMMPS loads it with a
+    plain torch.load, on the model device the site names) and the lean export made from it."""
+    from mlmd_parsl.orchestration.tasks import adopt_export
+
+    exported = adopt_export(str(old_export), str(FIXTURES / "ag_box.data"), str(tmp_path / "train"), "cpu", lean=True)
+    plain = torch.load(exported.model, map_location="cpu", weights_only=False)
+    assert plain.compute_dtype == torch.float64 and plain.model_device == torch.device("cpu")
+    assert load_exported_model_noting(exported.model)[1] == []
+    assert torch.load(exported.lean_model, map_location="cpu", weights_only=False).dtype == torch.float64
+    assert (tmp_path / "train" / "ag_box.data").read_bytes() == (FIXTURES / "ag_box.data").read_bytes()

@@ -63,7 +63,8 @@ def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywher
     from mlmd_parsl.cli import print_summary
 
     flags = {"accuracy_gate": "fail", "force_check": "pass", "pressure_check": "pass", "rank_invariance": "pass",
-             "nve_check": "pass", "md_5fs_check": "fail", "closest_approach_a": "0.031", "oracle_check": "fail"}
+             "nve_check": "pass", "md_5fs_check": "fail", "closest_approach_a": "0.031", "fused_at_ps": "3.8",
+             "wall_check": "fail", "wall_barrier_ev": "1.210", "oracle_check": "fail"}
     training = {**TRAINING, "summary": {**TRAINING["summary"], "trainer": "lean"}}
     collected = collect_results(str(tmp_path), ours(training, [case(tmp_path, "md_z1_r1", "eam_quick_284atoms_1rank.log")],
                                                     {"flags": flags, "report": "validation/validation.md"}), "test")
@@ -77,9 +78,14 @@ def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywher
     printed = []
     print_summary(collected, tmp_path, out=printed.append)
     assert any("md_z1_r1" in line and line.endswith("UNPHYSICAL") for line in printed)
-    assert any(line.startswith("[ours] UNPHYSICAL: the model failed md_5fs_check, oracle_check") for line in printed)
+    verdict = next(line for line in printed if line.startswith("[ours] UNPHYSICAL: the model failed "
+                                                                "wall_check, md_5fs_check, oracle_check"))
+    fused = "two atoms came closer than 2 Å 3.8 ps into the run (closest approach 0.031 Å): the model lets atoms fuse"
+    wall = "Its repulsive wall between two atoms is 1.210 eV high"
+    assert fused in verdict and wall in verdict and fused in report and wall in report
 
-    flags.update(md_5fs_check="pass", oracle_check="pass", closest_approach_a="2.301")
+    flags.update(md_5fs_check="pass", oracle_check="pass", wall_check="pass", closest_approach_a="2.301", fused_at_ps="",
+                 wall_barrier_ev="3.244")
     collected = collect_results(str(tmp_path), ours(training, [case(tmp_path, "md_z1_r2", "eam_quick_284atoms_1rank.log")],
                                                     {"flags": flags, "report": "validation/validation.md"}), "test")
     assert {r["physics"] for r in read_results(tmp_path / "results.csv")} == {"physical"}

@@ -2,16 +2,18 @@
 import numpy as np
 import pytest
 
-from mlmd_parsl.science.validation.protocol_md import check_protocol_md, closest_approach
+from mlmd_parsl.science.validation.protocol_md import (check_protocol_md, closest_approach, closest_approach_series,
+                                                       first_time_below)
 from mlmd_parsl.science.validation.spec import ValidationSpec
 from mlmd_parsl.science.validation.verdict import validity_flags
 
 
 def test_protocol_md_runs_at_5_fs_beside_the_eam_oracle(trained_model, tmp_path):
-    spec = ValidationSpec(oracle_equilibration_steps=50, oracle_steps=100)
+    spec = ValidationSpec(oracle_equilibration_steps=50, oracle_steps=100, md_5fs_replicate=(2, 2, 2))
     md_5fs, result = check_protocol_md(trained_model["model"], trained_model["box"], tmp_path, spec, oracle="ag_u3_short")
     assert md_5fs["timestep_fs"] == result["timestep_fs"] == 5.0 and md_5fs["duration_ps"] == 0.5
-    assert md_5fs["atoms"] == 568  # the seed's smallest size
+    assert md_5fs["atoms"] == 568  # the spec's box (the default: 2,272 atoms)
+    assert "replicate 2 2 2" in (tmp_path / "oracle_eam.in").read_text()
     assert "timestep 0.005" in (deck := (tmp_path / "oracle_eam.in").read_text())
     assert f"pair_coeff * * {tmp_path / 'Ag_u3_short.eam'}" in deck and result["oracle"] == "ag_u3_short"
     eam = result["eam"]
@@ -39,5 +41,15 @@ def test_closest_approach_sees_two_atoms_fused_across_the_periodic_boundary(tmp_
     dump = tmp_path / "positions.dump"
     dump.write_text("\n".join(snapshot(0, apart) + snapshot(50, fused)) + "\n")
     assert closest_approach(dump) == pytest.approx(np.hypot(0.03, 0.03), abs=1e-9)
+    assert closest_approach_series(dump) == [(0, pytest.approx(4.0, abs=1e-9)),
+                                             (50, pytest.approx(np.hypot(0.03, 0.03), abs=1e-9))]
     dump.write_text("\n".join(snapshot(0, apart)) + "\n")
     assert closest_approach(dump) == pytest.approx(4.0, abs=1e-9)
+
+
+def test_the_time_to_fuse_counts_on_across_the_step_count_the_rdf_average_restarts():
+    """The check's dump: equilibration steps 0..400, then the timed stage's count from 0 again."""
+    series = [(0, 2.5), (200, 2.4), (400, 2.3), (0, 2.3), (200, 2.2), (400, 1.1), (600, 0.2)]
+    assert first_time_below(series, 2.0, 5.0) == pytest.approx(4.0)  # step 400 + 400 at 5 fs
+    assert first_time_below(series[:3], 2.0, 5.0) is None
+    assert first_time_below([(0, 1.5)], 2.0, 1.0) == 0.0
