@@ -81,19 +81,16 @@ def main(argv=None):
 
 def model_as_today(model: str, out: Path) -> str:
     """The model file every check loads: `model`, or where an older hippynn saved it, its conversion in
-    out/converted_model.pt (named in one line), so the rank checks' processes and a site's LAMMPS load it too."""
+    out/<name>.converted.pt (named in one line), so the rank checks' processes and a site's LAMMPS load it too."""
     from .science.model.export import conversion_note, load_exported_model_noting, save_converted
 
     interface, changes = load_exported_model_noting(model)
     if not changes:
         return model
     print(conversion_note(model, changes), flush=True)
-    converted = save_converted(interface, out / CONVERTED_MODEL_FILE)
+    converted = save_converted(interface, out / f"{Path(model).stem}.converted.pt")
     print(f"the checks load its conversion: {converted}", flush=True)
     return str(converted)
-
-
-CONVERTED_MODEL_FILE = "converted_model.pt"
 
 # ValidationSpec's keys as this command's flags, for its errors
 SPEC_FLAGS = {"rank_counts": "--ranks", "trajectory_steps": "--trajectory-steps", "nve_steps": "--nve-steps",

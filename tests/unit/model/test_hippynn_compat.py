@@ -158,3 +158,13 @@ def test_the_campaign_adopts_an_old_export_as_its_conversion(old_export, tmp_pat
     assert load_exported_model_noting(exported.model)[1] == []
     assert torch.load(exported.lean_model, map_location="cpu", weights_only=False).dtype == torch.float64
     assert (tmp_path / "train" / "ag_box.data").read_bytes() == (FIXTURES / "ag_box.data").read_bytes()
+
+
+def test_validate_checks_the_conversion_of_an_old_export_and_names_it(old_export, untrained_model, tmp_path, capsys):
+    from mlmd_parsl.validate import model_as_today
+
+    checked = model_as_today(str(old_export), tmp_path)
+    assert checked == str(tmp_path / "old_model.converted.pt")
+    assert load_exported_model_noting(checked)[1] == []
+    assert "was saved by an older hippynn" in capsys.readouterr().out
+    assert model_as_today(untrained_model["model"], tmp_path) == untrained_model["model"]
