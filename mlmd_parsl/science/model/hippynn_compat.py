@@ -21,8 +21,6 @@ MOVED_CLASSES = {  # (old module, class) -> new module
         "hippynn.interfaces.lammps_interface.graph_setup",
 }
 DEPRECATED_CUSP_REG = 1e-30  # hippynn.layers.hiplayers.interactions: the value before cusp_reg was a parameter
-
-
 INTERFACE_CLASS = ("hippynn.interfaces.lammps_interface.mliap_interface", "MLIAPInterface")
 
 
@@ -118,4 +116,3 @@ def weights_dtype(graph):
 
     dtypes = {p.dtype for p in graph.parameters() if p.is_floating_point()}
     return dtypes.pop() if len(dtypes) == 1 else torch.float32
-
