@@ -1,0 +1,75 @@
+"""Issue 36's reproduction: the seed's CPU engine (`pair_style mliap unified`) on several MPI ranks, hot, in the
+seed's deck shape, run a few times; prints each run's exit code (11 = SIGSEGV) and where it stopped.
+
+    python benchmarks/seed_engine_two_ranks.py --lmp ../shared/lammps-mliap/bin/lmp --model hippynn_lammps_model.pt \
+        --box ag_box.data [--replicate 2 2 16] [--ranks 2] [--repeats 3] [--env MALLOC_CHECK_=3 ...]
+
+The deck: velocities at 1111 K, 30 steps NVT at 1 fs, 30 at 5 fs, 30 NVE + temp/rescale, 100 timed NVE steps at
+5 fs (deck.py's builder, the seed's fixes). --env adds variables to the runs' environment (e.g. glibc's
+MALLOC_CHECK_=3 or PYTHONMALLOC=debug, to stop at the first corrupted block rather than at exit).
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def deck_text(box, replicate, model):
+    from mlmd_parsl.science.lammps.deck import (NVE, NVE_RESCALE, NVT, TIMED_STAGE, ForceField, Protocol, Stage,
+                                               make_deck)
+
+    protocol = Protocol("hot_short", (Stage("nvt_1fs", 30, 1.0, NVT), Stage("nvt_5fs", 30, 5.0, NVT),
+                                      Stage("nve_rescale", 30, 5.0, NVE_RESCALE), Stage(TIMED_STAGE, 100, 5.0, NVE)),
+                        10, velocity_loop="")
+    return make_deck(Path(box).resolve(), replicate, protocol, ForceField.mliap(Path(model).resolve())).text
+
+
+def run_once(lmp, deck, ranks, work, extra_env):
+    from mlmd_parsl.science.lammps.runtime import THIS_NODE_MPIEXEC_ENV, mpiexec_executable
+    from mlmd_parsl.science.lammps.site_lammps import site_lmp_environment
+
+    (work / "in.lammps").write_text(deck)
+    command = [mpiexec_executable(), "-n", str(ranks), lmp, "-in", "in.lammps", "-log", "log.lammps"]
+    env = {**site_lmp_environment(), **THIS_NODE_MPIEXEC_ENV, "OMP_NUM_THREADS": "1", **extra_env}
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=1800)
+    log = (work / "log.lammps").read_text(errors="replace") if (work / "log.lammps").exists() else ""
+    stages = [line.split()[-1] for line in log.splitlines() if line.startswith("MLMD_STAGE")]
+    return {"returncode": result.returncode, "seconds": time.perf_counter() - start,
+            "last_stage": stages[-1] if stages else "", "performance": "Performance:" in log.split("MLMD_STAGE timed")[-1],
+            "stderr_tail": (result.stdout + result.stderr)[-1500:]}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lmp", required=True)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--box", required=True)
+    parser.add_argument("--replicate", nargs=3, type=int, default=[2, 2, 16])
+    parser.add_argument("--ranks", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--keep", help="keep each run's folder under this one")
+    args = parser.parse_args(argv)
+    extra_env = dict(item.split("=", 1) for item in args.env)
+    deck = deck_text(args.box, args.replicate, args.model)
+    crashes = 0
+    for repeat in range(args.repeats):
+        folder = Path(args.keep) / f"run{repeat}" if args.keep else Path(tempfile.mkdtemp())
+        folder.mkdir(parents=True, exist_ok=True)
+        row = run_once(str(Path(args.lmp).resolve()), deck, args.ranks, folder, extra_env)
+        crashes += row["returncode"] != 0
+        print(f"run {repeat}: exit {row['returncode']} after {row['seconds']:.0f} s, last stage {row['last_stage'] or '-'}"
+              f"{', timed run finished' if row['performance'] else ''}", flush=True)
+        if row["returncode"] != 0:
+            print("  " + row["stderr_tail"].strip().replace("\n", "\n  "), flush=True)
+    print(f"{crashes} of {args.repeats} runs failed ({args.ranks} ranks, replicate {' '.join(map(str, args.replicate))}, "
+          f"env {' '.join(args.env) or '-'}; pid {os.getpid()})")
+    return 1 if crashes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
