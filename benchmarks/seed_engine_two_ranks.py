@@ -4,8 +4,8 @@ seed's deck shape, run a few times; prints each run's exit code (11 = SIGSEGV) a
     python benchmarks/seed_engine_two_ranks.py --lmp ../shared/lammps-mliap/bin/lmp --model hippynn_lammps_model.pt \
         --box ag_box.data [--replicate 2 2 16] [--ranks 2] [--repeats 3] [--env MALLOC_CHECK_=3 ...]
 
-The deck: velocities at 1111 K, 30 steps NVT at 1 fs, 30 at 5 fs, 30 NVE + temp/rescale, 100 timed NVE steps at
-5 fs (deck.py's builder, the seed's fixes). --env adds variables to the runs' environment (e.g. glibc's
+The deck: velocities at 1111 K, 30 steps NVT at 1 fs, 30 at 5 fs, 30 NVE + temp/rescale, 100 (--timed-steps) timed NVE
+steps at 5 fs (deck.py's builder, the seed's fixes). --env adds variables to the runs' environment (e.g. glibc's
 MALLOC_CHECK_=3 or PYTHONMALLOC=debug, to stop at the first corrupted block rather than at exit).
 """
 import argparse
@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 
-def deck_text(box, replicate, model):
+def deck_text(box, replicate, model, timed_steps=100):
     from mlmd_parsl.science.lammps.deck import (NVE, NVE_RESCALE, NVT, TIMED_STAGE, ForceField, Protocol, Stage,
                                                make_deck)
 
     protocol = Protocol("hot_short", (Stage("nvt_1fs", 30, 1.0, NVT), Stage("nvt_5fs", 30, 5.0, NVT),
-                                      Stage("nve_rescale", 30, 5.0, NVE_RESCALE), Stage(TIMED_STAGE, 100, 5.0, NVE)),
+                                      Stage("nve_rescale", 30, 5.0, NVE_RESCALE), Stage(TIMED_STAGE, timed_steps, 5.0, NVE)),
                         10, velocity_loop="")
     return make_deck(Path(box).resolve(), replicate, protocol, ForceField.mliap(Path(model).resolve())).text
 
@@ -51,11 +51,12 @@ def main(argv=None):
     parser.add_argument("--replicate", nargs=3, type=int, default=[2, 2, 16])
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--timed-steps", type=int, default=100)
     parser.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE")
     parser.add_argument("--keep", help="keep each run's folder under this one")
     args = parser.parse_args(argv)
     extra_env = dict(item.split("=", 1) for item in args.env)
-    deck = deck_text(args.box, args.replicate, args.model)
+    deck = deck_text(args.box, args.replicate, args.model, args.timed_steps)
     crashes = 0
     for repeat in range(args.repeats):
         folder = Path(args.keep) / f"run{repeat}" if args.keep else Path(tempfile.mkdtemp())
