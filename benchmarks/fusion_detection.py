@@ -64,8 +64,8 @@ def main(argv=None):
             natoms, wall, series = run_repeat(args.model, args.box, args.replicate, args.timestep_fs, steps, every,
                                               seed, options, Path(tmp))
             fused = [step for step, d in series if d < MIN_APPROACH_A]
-            row = {"label": args.label, "model": args.model, "device": args.device, "seed": seed, "atoms": natoms, "timestep_fs": args.timestep_fs, "ps": args.ps, "wall_s": wall,
-                   "closest_a": min(d for _, d in series),
+            row = {"label": args.label, "model": args.model, "device": args.device, "seed": seed, "atoms": natoms,
+                   "timestep_fs": args.timestep_fs, "ps": args.ps, "wall_s": wall, "closest_a": min(d for _, d in series),
                    "fused_at_ps": fused[0] * args.timestep_fs / 1000 if fused else None,
                    "katom_step_s": natoms * steps / wall / 1000}
             rows.append(row)

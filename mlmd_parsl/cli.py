@@ -182,15 +182,15 @@ def training_line(train: dict) -> str:
 
 
 def physics_line(row: dict, checks) -> str:
+    from .science.validation.verdict import what_the_model_does
+
     verdict = row.get("physics", "")
     if verdict == "unphysical":
         failed = [k for k in checks if row.get(k) == "fail"]
-        from .science.validation.verdict import what_the_model_does
-
         return (f"UNPHYSICAL: the model failed {', '.join(failed)} ({row.get('division') or '.'}/validation/"
                 "validation.md): every MD throughput of "
                 "this division was measured on a broken simulation and is not a benchmark result."
-                + "".join(f" {words}" for words in what_the_model_does(row)))
+                + what_the_model_does(row))
     if verdict == "physical":
         passed = [k for k in checks if row.get(k) == "pass"]
         return (f"Physics: the model passed every physics check ({', '.join(passed)}): wall {row.get('wall_barrier_ev')} "

@@ -92,6 +92,7 @@ def model_as_today(model: str, out: Path) -> str:
     print(f"the checks load its conversion: {converted}", flush=True)
     return str(converted)
 
+
 # ValidationSpec's keys as this command's flags, for its errors
 SPEC_FLAGS = {"rank_counts": "--ranks", "trajectory_steps": "--trajectory-steps", "nve_steps": "--nve-steps",
               "oracle_steps": "--md-5fs-steps", "oracle_equilibration_steps": "--md-5fs-steps",

@@ -204,7 +204,7 @@ def verdict_lines(rows: list) -> list:
     elif verdict == "unphysical":
         failed = [k for k in PHYSICS_CHECKS if first.get(k) == "fail"]
         physics = (f"**Physics: UNPHYSICAL: the model failed {', '.join(failed)}**: every throughput below is "
-                   "measured on a broken simulation." + "".join(f" {words}" for words in what_the_model_does(first)))
+                   "measured on a broken simulation." + what_the_model_does(first))
     else:
         physics = "**Physics: not checked** (validation disabled or failed): the throughputs below are unverified."
     training = next((r for r in rows if r.get("kind") == "training" and r.get("status") == "ok"), None)

@@ -23,7 +23,7 @@ def verdict_line(flags: dict) -> str:
     verdict = physics_verdict(flags)
     if verdict == "unphysical":
         return ("**Verdict: UNPHYSICAL: this model failed a physics check below; every MD throughput measured "
-                "with it is measured on a broken simulation.**" + "".join(f" {w}" for w in what_the_model_does(flags)))
+                "with it is measured on a broken simulation.**" + what_the_model_does(flags))
     if verdict == "physical":
         not_run = [k for k in PHYSICS_CHECKS if not flags.get(k)]
         return (f"**Verdict: physical: every physics check that ran passed** "

@@ -41,8 +41,9 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, oracle=None):
     deck = make_deck(box, spec.md_5fs_replicate, protocol, ForceField.model_fix(cutoff_of(model)),
                      outputs=DeckOutputs(rdf_file=str(rdf), positions_dump=(str(positions), POSITIONS_EVERY)))
     run_embedded(deck, model, str(out_dir / "oracle_model.lammps"), EngineOptions(dtype=spec.dtype), comm=MPI.COMM_SELF)
-    summaries = {"model": _md_summary(out_dir / "oracle_model.lammps", rdf, positions)}
-    below = first_time_below(closest_approach_series(positions), MIN_APPROACH_A, spec.oracle_timestep_fs)
+    series = closest_approach_series(positions)  # the model's dump, read once
+    summaries = {"model": _md_summary(out_dir / "oracle_model.lammps", rdf, series)}
+    below = first_time_below(series, MIN_APPROACH_A, spec.oracle_timestep_fs)
     if oracle:
         rdf, positions = files["eam"]
         deck = make_deck(box, spec.md_5fs_replicate, protocol, ForceField.eam(oracle_potential(oracle, out_dir)),
@@ -50,7 +51,7 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, oracle=None):
         (out_dir / "oracle_eam.in").write_text(deck.text)
         subprocess.run([lmp_executable(), "-in", "oracle_eam.in", "-log", "oracle_eam.lammps", "-screen", "none"],
                        cwd=out_dir, env={**venv_environment(), "OMP_NUM_THREADS": "1"}, check=True, capture_output=True)
-        summaries["eam"] = _md_summary(out_dir / "oracle_eam.lammps", rdf, positions)
+        summaries["eam"] = _md_summary(out_dir / "oracle_eam.lammps", rdf, closest_approach_series(positions))
     model = summaries["model"]
     md_5fs = {
         "temperature_k": 1111.0, "steps": spec.oracle_steps, "timestep_fs": spec.oracle_timestep_fs,
@@ -78,12 +79,12 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, oracle=None):
     return md_5fs, comparison
 
 
-def _md_summary(log, rdf_file, positions_dump):
+def _md_summary(log, rdf_file, approach_series):
     rows = thermo_tables(log)["timed"]
     atoms = atoms_from_log(log)
     r, g = read_rdf(rdf_file)
     peak = int(np.argmax(g))
-    return {"closest_approach_a": closest_approach(positions_dump),
+    return {"closest_approach_a": min((d for _, d in approach_series), default=float("inf")),
             "mean_temperature_k": float(np.mean([x["Temp"] for x in rows])),
             "pe_per_atom_ev": float(np.mean([x["PotEng"] for x in rows]) / atoms),
             "rdf_first_peak_a": float(r[peak]), "rdf_first_peak_height": float(g[peak]), "r": r.tolist(), "g": g.tolist()}

@@ -24,15 +24,16 @@ def physics_verdict(flags: dict) -> str:
     return "physical" if any(checks) else ""
 
 
-def what_the_model_does(row: dict) -> list:
-    """The failed wall and MD checks of a model's flags (a results row) in words: what it does to atoms at 1111 K."""
-    words = []
+def what_the_model_does(row: dict) -> str:
+    """The failed wall and MD checks of a model's flags (a results row) in words, what it does to atoms at 1111 K:
+    sentences each after a space, to append to a verdict line ('' when neither check failed)."""
+    words = ""
     if row.get("md_5fs_check") == "fail" and row.get("fused_at_ps"):
-        words.append(f"In MD at 1111 K and the protocol's 5 fs step two atoms came closer than {MIN_APPROACH_A:g} Å "
-                     f"{row['fused_at_ps']} ps into the run (closest approach {row.get('closest_approach_a')} Å): the "
-                     "model lets atoms fuse, so MD-HO runs with it (185 ps at 1111 K in the ats5 profile) time a "
-                     "system with fused atoms.")
+        words += (f" In MD at 1111 K and the protocol's 5 fs step two atoms came closer than {MIN_APPROACH_A:g} Å "
+                  f"{row['fused_at_ps']} ps into the run (closest approach {row.get('closest_approach_a')} Å): the "
+                  "model lets atoms fuse, so MD-HO runs with it (185 ps at 1111 K in the ats5 profile) time a "
+                  "system with fused atoms.")
     if row.get("wall_check") == "fail" and row.get("wall_barrier_ev"):
-        words.append(f"Its repulsive wall between two atoms is {row['wall_barrier_ev']} eV high; a pair at 1111 K "
-                     "that gets over it fuses.")
+        words += (f" Its repulsive wall between two atoms is {row['wall_barrier_ev']} eV high; a pair at 1111 K "
+                  "that gets over it fuses.")
     return words
