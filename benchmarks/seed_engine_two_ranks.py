@@ -19,14 +19,15 @@ import time
 from pathlib import Path
 
 
-def deck_text(box, replicate, model, timed_steps=1000):
+def deck_text(box, replicate, model, timed_steps=1000, presize=False):
     from mlmd_parsl.science.lammps.deck import (NVE, NVE_RESCALE, NVT, TIMED_STAGE, ForceField, Protocol, Stage,
                                                make_deck)
 
     protocol = Protocol("hot_short", (Stage("nvt_1fs", 30, 1.0, NVT), Stage("nvt_5fs", 30, 5.0, NVT),
                                       Stage("nve_rescale", 30, 5.0, NVE_RESCALE), Stage(TIMED_STAGE, timed_steps, 5.0, NVE)),
                         10, velocity_loop="")
-    return make_deck(Path(box).resolve(), replicate, protocol, ForceField.mliap(Path(model).resolve())).text
+    return make_deck(Path(box).resolve(), replicate, protocol, ForceField.mliap(Path(model).resolve()),
+                     mliap_presize=presize).text
 
 
 def run_once(lmp, deck, ranks, work, extra_env):
@@ -46,6 +47,23 @@ def run_once(lmp, deck, ranks, work, extra_env):
             "stderr_tail": (result.stdout + result.stderr)[-1500:]}
 
 
+def replay_lines(counts_dir):
+    """Per rank: LAMMPS' pair-array growth replayed on what the run recorded (mliap_pair_arrays.py)."""
+    from mlmd_parsl.science.lammps.mliap_pair_arrays import replay_grow_neigharrays
+    from mlmd_parsl.science.lammps.mliap_pair_recorder import read_pair_counts
+
+    lines = []
+    for pid, calls in read_pair_counts(counts_dir).items():
+        replay = replay_grow_neigharrays(calls)
+        atoms = [a for a, _ in calls]
+        lines.append(f"  rank pid {pid}: {replay.calls} calls, list atoms {min(atoms)}..{max(atoms)}, pairs "
+                     f"{replay.first_pairs} at the first call, at most {replay.most_later_pairs} later "
+                     f"({replay.pair_growth:.3f}x); "
+                     f"short regrowths at calls {replay.short_regrowths[:5] or '-'}, "
+                     f"writes past the rows at {len(replay.overflows)} calls")
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lmp", required=True)
@@ -55,23 +73,35 @@ def main(argv=None):
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--timed-steps", type=int, default=1000)
+    parser.add_argument("--presize", action="store_true",
+                        help="the deck sizes ML-IAP's pair arrays on a compressed box first (the product's workaround)")
+    parser.add_argument("--record", action="store_true",
+                        help="wrap the export to record each rank's list atoms and pairs per call, and replay LAMMPS' "
+                             "array growth on them")
     parser.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE")
     parser.add_argument("--keep", help="keep each run's folder under this one")
     args = parser.parse_args(argv)
     extra_env = dict(item.split("=", 1) for item in args.env)
-    deck = deck_text(args.box, args.replicate, args.model, args.timed_steps)
     crashes = 0
     for repeat in range(args.repeats):
         folder = Path(args.keep) / f"run{repeat}" if args.keep else Path(tempfile.mkdtemp())
         folder.mkdir(parents=True, exist_ok=True)
+        model = args.model
+        if args.record:
+            from mlmd_parsl.science.lammps.mliap_pair_recorder import write_recording_export
+
+            model = write_recording_export(args.model, folder / "recording_model.pt", folder / "counts")
+        deck = deck_text(args.box, args.replicate, model, args.timed_steps, args.presize)
         row = run_once(str(Path(args.lmp).resolve()), deck, args.ranks, folder, extra_env)
         crashes += row["returncode"] != 0
         print(f"run {repeat}: exit {row['returncode']} after {row['seconds']:.0f} s, last stage logged {row['last_stage'] or '-'}"
               f"{', timed run finished' if row['performance'] else ''}", flush=True)
+        if args.record:
+            print("\n".join(replay_lines(folder / "counts")), flush=True)
         if row["returncode"] != 0:
             print("  " + row["stderr_tail"].strip().replace("\n", "\n  "), flush=True)
     print(f"{crashes} of {args.repeats} runs failed ({args.ranks} ranks, replicate {' '.join(map(str, args.replicate))}, "
-          f"env {' '.join(args.env) or '-'}; pid {os.getpid()})")
+          f"presize {'on' if args.presize else 'off'}, env {' '.join(args.env) or '-'}; pid {os.getpid()})")
     return 1 if crashes else 0
 
 

@@ -16,6 +16,7 @@ from .errors import ConfigError
 from .science.choices import Division, MDEngine, MliapExport, WeakLayout
 from .science.lammps.deck import PROFILES
 from .science.lammps.kokkos_options import AUTO as AUTO_KOKKOS, parse_package
+from .science.lammps.mliap_pair_arrays import AUTO as PRESIZE_AUTO, ALWAYS as PRESIZE_ALWAYS, PRESIZE_CHOICES
 from .science.model.dataset import SyntheticSpec
 from .science.model.training import TrainingSpec
 from .science.seed_procedure import SEED_WEAK_BLOCK
@@ -138,6 +139,9 @@ class MDConfig:
     kokkos: bool = False  # site engine only: on GPUs through KOKKOS (-k on g N -sf kk -pk kokkos <kokkos_package>)
     kokkos_package: str = AUTO_KOKKOS  # auto: the seed's line if the site's lmp takes it, else newton on neigh half
     mliap_model: MliapExport = MliapExport.HIPPYNN  # site engine only: which export pair_style mliap unified loads
+    # site engine only: size ML-IAP's pair arrays on a compressed box before the first stage (LAMMPS' pair-array
+    # bug on several ranks, science/lammps/mliap_pair_arrays.py); auto = cases of several ranks without Kokkos
+    mliap_presize: str = PRESIZE_AUTO
     weak_scaling: WeakScalingConfig = field(default_factory=WeakScalingConfig)
 
     def __post_init__(self):
@@ -156,6 +160,9 @@ class MDConfig:
         except ValueError as exc:
             raise InvalidSetting("kokkos_package", str(exc)) from None
         require(not explicit or self.kokkos, "kokkos_package", "Kokkos options need md.kokkos: true")
+        one_of("mliap_presize", self.mliap_presize, PRESIZE_CHOICES)
+        require(self.mliap_presize != PRESIZE_ALWAYS or self.engine is MDEngine.MLIAP, "mliap_presize",
+                "always: presizing ML-IAP's pair arrays applies to the site engine only (md.engine: mliap)")
         one_of("profile", self.profile, tuple(PROFILES))
         counts("zreps", self.zreps)
         counts("ranks", self.ranks)

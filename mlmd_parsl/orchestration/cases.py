@@ -10,6 +10,8 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from ..science.choices import MLIAP_LEAN_LABEL, Division, MDEngine, MliapExport, WeakLayout
+from ..science.lammps.mliap_pair_arrays import PRESIZE_SCALE, presize_applies
+from ..science.seed_procedure import FORCED
 from ..science.model.export import Export
 from .rundir import md_case_dir, site_engine_preflight_dir, train_dir
 
@@ -32,6 +34,7 @@ class MDCase:
     run_dir: str  # the division's folder in the run (division_dir)
     division: Division = Division.OURS
     deviations: tuple = ()  # how this case differs from the seed's work, in words (divisions.deviations)
+    mliap_presize: bool = False  # the deck sizes ML-IAP's pair arrays on a compressed box first (mliap_pair_arrays.py)
 
     def __post_init__(self):
         object.__setattr__(self, "engine", MDEngine(self.engine))
@@ -133,17 +136,24 @@ def md_cases(site: SiteConfig, run_dir: Path, kokkos_package: tuple = ()) -> lis
     lmp = site_lmp(site) if site.md.engine is MDEngine.MLIAP else ""
     package = (tuple(kokkos_package) or planned_package(site.md.kokkos_package)) if site.md.kokkos else ()
     md_deviations = deviations(site).md + kokkos_deviation(site, package)
-    return [
-        MDCase(
+    cases = []
+    for sweep, name, replicate, ranks in points:
+        presize = site.md.engine is MDEngine.MLIAP and presize_applies(site.md.mliap_presize, ranks, site.md.kokkos)
+        cases.append(MDCase(
             task=name, sweep=sweep, replicate=replicate, ranks=ranks,
             # one GPU each, on the python executor's workers (HTEX available_accelerators: one worker per GPU)
             packed=sweep == "throughput" and ranks == 1 and site.provider.gpus_per_node > 0,
             profile=site.md.profile, engine=site.md.engine, model_device=site.md.model_device, dtype=site.md.dtype,
             lmp=lmp, kokkos=site.md.kokkos, kokkos_package=package, mliap_model=site.md.mliap_model,
-            run_dir=str(run_dir), division=site.division, deviations=md_deviations,
-        )
-        for sweep, name, replicate, ranks in points
-    ]
+            run_dir=str(run_dir), division=site.division,
+            deviations=md_deviations + ((PRESIZE_DEVIATION,) if presize else ()), mliap_presize=presize,
+        ))
+    return cases
+
+
+PRESIZE_DEVIATION = (f"{FORCED}the deck first evaluates the box once compressed {PRESIZE_SCALE:g}x (run 0, not "
+                     "timed; box restored) to size ML-IAP's pair arrays: on several ranks LAMMPS' "
+                     "MLIAPData::grow_neigharrays otherwise corrupts memory (md.mliap_presize; docs/crossroads.md)")
 
 
 def weak_scaling_points(site: SiteConfig) -> list:
@@ -164,7 +174,6 @@ def kokkos_deviation(site: SiteConfig, package: tuple) -> tuple:
     """The seed's Kokkos line is 'neigh full newton on'; LAMMPS since 2024 refuses it and the preflight then keeps
     'newton on neigh half' (kokkos_options.py): a deviation today's software forces, named in every row it touches."""
     from ..science.lammps.kokkos_options import AUTO, CURRENT_PACKAGE, SEED_PACKAGE, package_text
-    from ..science.seed_procedure import FORCED
 
     if not site.md.kokkos or site.md.kokkos_package != AUTO or tuple(package) != CURRENT_PACKAGE:
         return ()
@@ -185,7 +194,8 @@ def site_engine_deck(case: MDCase):
 
     trained = train_dir(case.run_dir)
     return make_deck(trained / BOX_FILE, case.replicate, protocol_by_name(case.profile),
-                     ForceField.mliap(trained / MLIAP_MODEL_FILES[case.mliap_model]), kokkos=case.kokkos)
+                     ForceField.mliap(trained / MLIAP_MODEL_FILES[case.mliap_model]), kokkos=case.kokkos,
+                     mliap_presize=case.mliap_presize)
 
 
 def write_site_engine_deck(case: MDCase) -> Path:

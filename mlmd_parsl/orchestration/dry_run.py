@@ -130,7 +130,9 @@ def division_lines(site: SiteConfig, run_dir: Path) -> list:
     for division in division_sites(site):
         cases = md_cases(division, division_dir(run_dir, division.division))
         found = deviations(division)
-        found = replace(found, md=cases[0].deviations if cases else found.md)
+        # the cases' own (the Kokkos line, presizing on several ranks), each named once
+        found = replace(found, md=tuple(dict.fromkeys(d for case in cases for d in case.deviations)) if cases
+                        else found.md)
         what = ("the seed's work exactly (its training procedure, hippynn's export, its MD-HO deck, boxes, launch, "
                 "GPU binding and order; its cases one at a time)" if division.division is Division.SEED
                 else "ours, as the site's training and md sections say")
@@ -250,9 +252,12 @@ def _print_site_engine_notes(site: SiteConfig, run_dir: Path, out):
             + ". The run's manifest (site_engine) and summary say which line ran.")
     cases = md_cases(site, division_dir(run_dir, site.division))
     if site.md.engine is MDEngine.MLIAP and cases:
-        deck = site_engine_deck(cases[0])
-        out(f"\n# {site.division}: in.lammps of {cases[0].task} (each case's differs only in its replicate line):"
-            f"\n{deck.text}")
+        shown = next((case for case in cases if case.mliap_presize), cases[0])
+        presized = {case.mliap_presize for case in cases}
+        differs = "its replicate line" + (", and cases of one rank have no presize_pair_arrays lines"
+                                          if len(presized) > 1 else "")
+        out(f"\n# {site.division}: in.lammps of {shown.task} (each case's differs only in {differs}):"
+            f"\n{site_engine_deck(shown).text}")
 
 
 def _print_slurm(site: SiteConfig, run_dir: Path, out) -> int:

@@ -15,6 +15,7 @@ own thermo columns and rank-independent `velocity ... loop geom`.
 from dataclasses import dataclass, replace
 
 from ..choices import ForceFieldKind
+from .mliap_pair_arrays import presize_lines
 
 TEMPERATURE_K = 1111.0
 VELOCITY_SEED = 8971317
@@ -51,7 +52,7 @@ class Protocol:
         return sum(stage.steps for stage in self.stages)
 
 
-def _md_ho(name, steps, thermo_every):
+def _md_ho(name, steps, thermo_every, rescale_every=100):
     s1, s2, s3, s4, s5 = steps
     return Protocol(
         name,
@@ -63,6 +64,7 @@ def _md_ho(name, steps, thermo_every):
             Stage(TIMED_STAGE, s5, 5.0, NVE),
         ),
         thermo_every,
+        rescale_every=rescale_every,
         thermo_columns=SEED_THERMO,
         velocity_loop="",
     )
@@ -175,9 +177,12 @@ class DeckOutputs:
 
 def make_deck(box_file, replicate, protocol: Protocol, force_field: ForceField = ForceField.model_fix(),
               kokkos=False, outputs: DeckOutputs = DeckOutputs(), temperature=TEMPERATURE_K,
-              velocity_seed=VELOCITY_SEED) -> Deck:
+              velocity_seed=VELOCITY_SEED, mliap_presize=False) -> Deck:
     """The deck of `protocol` on the unit box `box_file` replicated `replicate` times; `kokkos`: the seed's /kk
-    integrators."""
+    integrators; `mliap_presize`: ML-IAP's pair arrays sized on a compressed box before the first stage, which keeps
+    LAMMPS' pair-array bug on several ranks from striking (mliap_pair_arrays.py)."""
+    if mliap_presize and force_field.kind is not ForceFieldKind.MLIAP:
+        raise ValueError("mliap_presize is for `pair_style mliap` decks only")
     nx, ny, nz = replicate
     first_timestep = protocol.stages[0].timestep_fs if protocol.stages else 1.0
     setup = [
@@ -199,7 +204,9 @@ def make_deck(box_file, replicate, protocol: Protocol, force_field: ForceField =
     if any(stage.steps > 0 for stage in protocol.stages):
         loop = f" loop {protocol.velocity_loop}" if protocol.velocity_loop else ""
         velocity = f"velocity all create {temperature:g} {velocity_seed} mom yes rot yes dist gaussian{loop}"
-    stages = _positions_dump_lines(*outputs.positions_dump) if outputs.positions_dump else []
+    stages = presize_lines(STAGE_MARKER) if mliap_presize else []
+    if outputs.positions_dump:
+        stages += _positions_dump_lines(*outputs.positions_dump)
     fixes = _Fixes("/kk" if kokkos else "", temperature, protocol.rescale_every)
     for number, stage in enumerate(protocol.stages):
         following = protocol.stages[number + 1] if number + 1 < len(protocol.stages) else None

@@ -134,3 +134,20 @@ def test_an_srun_case_ends_all_its_ranks_when_one_dies(launcher, options, expect
 
     site = load_site_config("localslurm", [f"provider.mpi_launcher={launcher}", f"provider.launcher_options={options}"])
     assert mpi_resources(site, 2).get("launcher_options") == expected
+
+
+def test_cases_of_several_cpu_ranks_presize_mliaps_pair_arrays_and_say_so_in_their_deviations(tmp_path):
+    from mlmd_parsl.orchestration.cases import PRESIZE_DEVIATION, site_engine_deck
+    from mlmd_parsl.science.lammps.mliap_pair_arrays import PRESIZE_STAGE
+
+    seed = division_site(site("crossroads", "md.ranks=[1, 8]"), Division.SEED)
+    cases = {c.ranks: c for c in md_cases(seed, tmp_path) if c.sweep == "throughput"}
+    assert not cases[1].mliap_presize and PRESIZE_DEVIATION not in cases[1].deviations
+    assert cases[8].mliap_presize and PRESIZE_DEVIATION in cases[8].deviations
+    assert PRESIZE_DEVIATION.startswith("forced by today's software: ")
+    assert PRESIZE_STAGE in site_engine_deck(cases[8]).text and PRESIZE_STAGE not in site_engine_deck(cases[1]).text
+    off = division_site(site("crossroads", "md.ranks=[8]", "md.mliap_presize=never"), Division.SEED)
+    assert not any(c.mliap_presize for c in md_cases(off, tmp_path))
+    assert not any(c.mliap_presize for c in md_cases(site("local"), tmp_path))  # the embedded engine has no such arrays
+    gpu = [c for c in md_cases(chicoma(division=Division.SEED), tmp_path) if c.sweep == "weak"]
+    assert not any(c.mliap_presize for c in gpu)  # Kokkos keeps its arrays in its own class (auto leaves it)
