@@ -82,9 +82,13 @@ def md_differences(engine, export, kernels, dtype, profile, weak_layout, weak_bl
     if dtype != SEED_DTYPE:
         differences.append(f"{dtype} model (the seed: {SEED_DTYPE})")
     if profile != SEED_PROFILE:
+        seed = PROFILES[SEED_PROFILE]
         steps = PROFILES[profile].total_steps if profile in PROFILES else "?"
-        differences.append(f"profile {profile}: the seed's stages in {steps:,} steps "
-                           f"(the seed: {PROFILES[SEED_PROFILE].total_steps:,})")
+        rescale = PROFILES[profile].rescale_every if profile in PROFILES else seed.rescale_every
+        differences.append(f"profile {profile}: the seed's stages in {steps:,} steps"
+                           + (f", temp/rescale every {rescale}" if rescale != seed.rescale_every else "")
+                           + f" (the seed: {seed.total_steps:,}"
+                           + (f", every {seed.rescale_every}" if rescale != seed.rescale_every else "") + ")")
     if weak_layout is not None:
         if weak_layout is not SEED_WEAK_LAYOUT:
             differences.append("weak-scaling box 2 x 2 x (zrep_per_rank x ranks), a rod "

@@ -1,4 +1,5 @@
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -117,6 +118,31 @@ def test_deck_runs_on_stock_lmp_with_the_eam_swap(profile, tmp_path):
     log = parse_log(tmp_path / "log.lammps")
     assert log.status == "ok" and log.atoms == 284 and log.timed_steps == protocol.stages[-1].steps
     assert [run.stage for run in log.runs] == [s.name for s in protocol.stages]
+
+
+def test_the_quick_profiles_timed_stage_runs_at_the_protocols_temperature(trained_model, tmp_path):
+    """A trained model, 1,136 atoms, the embedded engine: the timed stage within 5% of 1111 K. The profile before
+    issue 36 (20 steps of rescaling every 100 steps, which never fired, and 10 of equilibration) ran it at 861 K."""
+    from dataclasses import replace
+
+    from mpi4py import MPI
+
+    from mlmd_parsl.science.engine.embedded import run_embedded
+    from mlmd_parsl.science.lammps.deck import TEMPERATURE_K, _md_ho
+    from mlmd_parsl.science.lammps.logs import thermo_tables
+    from mlmd_parsl.science.model.export import load_exported_model, model_cutoff
+
+    cutoff = model_cutoff(load_exported_model(trained_model["model"]))
+    before = replace(_md_ho("quick_before_issue_36", (20, 20, 20, 10, 60), 10), rescale_every=100)
+    temperatures = {}
+    for protocol in (PROFILES["quick"], before):
+        deck = make_deck(Path(trained_model["box"]).resolve(), (2, 2, 4), protocol, ForceField.model_fix(cutoff))
+        log = tmp_path / f"{protocol.name}.lammps"
+        run_embedded(deck, trained_model["model"], str(log), comm=MPI.COMM_SELF)
+        timed = thermo_tables(log)["timed"]
+        temperatures[protocol.name] = sum(row["Temp"] for row in timed) / len(timed)
+    assert abs(temperatures["quick"] - TEMPERATURE_K) <= 0.05 * TEMPERATURE_K, temperatures
+    assert temperatures[before.name] < 0.9 * TEMPERATURE_K, temperatures  # the check tells the two apart
 
 
 def test_split_before_timed_stage_puts_every_warm_up_command_first():
