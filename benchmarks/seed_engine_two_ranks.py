@@ -2,7 +2,12 @@
 seed's deck shape, run a few times; prints each run's exit code (11 = SIGSEGV).
 
     python benchmarks/seed_engine_two_ranks.py --lmp ../shared/lammps-mliap/bin/lmp --model hippynn_lammps_model.pt \
-        --box ag_box.data [--replicate 2 2 16] [--ranks 2] [--repeats 3] [--timed-steps 1000] [--env KEY=VALUE ...]
+        --box ag_box.data [--replicate 2 2 16] [--ranks 2] [--repeats 3] [--timed-steps 1000] [--presize] \
+        [--record] [--env KEY=VALUE ...]
+
+--presize adds the product's workaround to the deck (mliap_pair_arrays.py: the pair arrays sized once on a
+compressed box); --record wraps the export to log each rank's list atoms and pairs per call and prints, per rank,
+what LAMMPS' growth rule did with them (short regrowths: the bug's precondition).
 
 The deck: velocities at 1111 K, 30 steps NVT at 1 fs, 30 at 5 fs, 30 NVE + temp/rescale, then --timed-steps NVE
 steps at 5 fs (deck.py's builder, the seed's fixes). The crash needs a neighbour rebuild that moves atoms between
@@ -22,12 +27,14 @@ from pathlib import Path
 def deck_text(box, replicate, model, timed_steps=1000, presize=False):
     from mlmd_parsl.science.lammps.deck import (NVE, NVE_RESCALE, NVT, TIMED_STAGE, ForceField, Protocol, Stage,
                                                make_deck)
+    from mlmd_parsl.science.lammps.mliap_pair_arrays import presize_scale
+    from mlmd_parsl.science.model.export import mliap_export_cutoff
 
-    protocol = Protocol("hot_short", (Stage("nvt_1fs", 30, 1.0, NVT), Stage("nvt_5fs", 30, 5.0, NVT),
-                                      Stage("nve_rescale", 30, 5.0, NVE_RESCALE), Stage(TIMED_STAGE, timed_steps, 5.0, NVE)),
-                        10, velocity_loop="")
+    stages = (Stage("nvt_1fs", 30, 1.0, NVT), Stage("nvt_5fs", 30, 5.0, NVT),
+              Stage("nve_rescale", 30, 5.0, NVE_RESCALE), Stage(TIMED_STAGE, timed_steps, 5.0, NVE))
+    protocol = Protocol("hot_short", stages, 10, velocity_loop="")
     return make_deck(Path(box).resolve(), replicate, protocol, ForceField.mliap(Path(model).resolve()),
-                     mliap_presize=presize).text
+                     mliap_presize_scale=presize_scale(box, mliap_export_cutoff(model)) if presize else None).text
 
 
 def run_once(lmp, deck, ranks, work, extra_env):
@@ -94,13 +101,14 @@ def main(argv=None):
         deck = deck_text(args.box, args.replicate, model, args.timed_steps, args.presize)
         row = run_once(str(Path(args.lmp).resolve()), deck, args.ranks, folder, extra_env)
         crashes += row["returncode"] != 0
-        print(f"run {repeat}: exit {row['returncode']} after {row['seconds']:.0f} s, last stage logged {row['last_stage'] or '-'}"
-              f"{', timed run finished' if row['performance'] else ''}", flush=True)
+        print(f"run {repeat}: exit {row['returncode']} after {row['seconds']:.0f} s, last stage logged "
+              f"{row['last_stage'] or '-'}{', timed run finished' if row['performance'] else ''}", flush=True)
         if args.record:
             print("\n".join(replay_lines(folder / "counts")), flush=True)
         if row["returncode"] != 0:
             print("  " + row["stderr_tail"].strip().replace("\n", "\n  "), flush=True)
-    print(f"{crashes} of {args.repeats} runs failed ({args.ranks} ranks, replicate {' '.join(map(str, args.replicate))}, "
+    replicate = " ".join(map(str, args.replicate))
+    print(f"{crashes} of {args.repeats} runs failed ({args.ranks} ranks, replicate {replicate}, "
           f"presize {'on' if args.presize else 'off'}, env {' '.join(args.env) or '-'}; pid {os.getpid()})")
     return 1 if crashes else 0
 

@@ -151,8 +151,8 @@ def md_cases(site: SiteConfig, run_dir: Path, kokkos_package: tuple = ()) -> lis
     return cases
 
 
-PRESIZE_DEVIATION = (f"{FORCED}the deck first evaluates the box once compressed {PRESIZE_SCALE:g}x (run 0, not "
-                     "timed; box restored) to size ML-IAP's pair arrays: on several ranks LAMMPS' "
+PRESIZE_DEVIATION = (f"{FORCED}the deck first evaluates the box once compressed {PRESIZE_SCALE:g}x or more (run 0, "
+                     "not timed; box restored) to size ML-IAP's pair arrays: on several ranks LAMMPS' "
                      "MLIAPData::grow_neigharrays otherwise corrupts memory (md.mliap_presize; docs/crossroads.md)")
 
 
@@ -188,14 +188,21 @@ def site_lmp(site: SiteConfig) -> str:
 
 
 def site_engine_deck(case: MDCase):
-    """The MD-HO deck with `pair_style mliap unified` (the seed's deck) on md.mliap_model's export."""
+    """The MD-HO deck with `pair_style mliap unified` (the seed's deck) on md.mliap_model's export; presized on the
+    box compressed as the export's cutoff needs (mliap_pair_arrays.presize_scale; a dry run, before any export,
+    shows the usual PRESIZE_SCALE)."""
     from ..science.lammps.deck import ForceField, make_deck, protocol_by_name
-    from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES
+    from ..science.lammps.mliap_pair_arrays import presize_scale
+    from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES, mliap_export_cutoff
 
     trained = train_dir(case.run_dir)
-    return make_deck(trained / BOX_FILE, case.replicate, protocol_by_name(case.profile),
-                     ForceField.mliap(trained / MLIAP_MODEL_FILES[case.mliap_model]), kokkos=case.kokkos,
-                     mliap_presize=case.mliap_presize)
+    model = trained / MLIAP_MODEL_FILES[case.mliap_model]
+    scale = None
+    if case.mliap_presize:
+        exported = model.exists() and (trained / BOX_FILE).exists()
+        scale = presize_scale(trained / BOX_FILE, mliap_export_cutoff(model)) if exported else PRESIZE_SCALE
+    return make_deck(trained / BOX_FILE, case.replicate, protocol_by_name(case.profile), ForceField.mliap(model),
+                     kokkos=case.kokkos, mliap_presize_scale=scale)
 
 
 def write_site_engine_deck(case: MDCase) -> Path:

@@ -12,7 +12,7 @@ import pytest
 
 from mlmd_parsl.science.lammps.deck import (NVE, NVE_RESCALE, NVT, TIMED_STAGE, DeckOutputs, ForceField, Protocol,
                                             Stage, make_deck, single_stage_protocol, split_before_timed_stage)
-from mlmd_parsl.science.lammps.mliap_pair_arrays import replay_grow_neigharrays
+from mlmd_parsl.science.lammps.mliap_pair_arrays import PRESIZE_SCALE, replay_grow_neigharrays
 from mlmd_parsl.science.lammps.site_lammps import run_site_lammps
 from mlmd_parsl.science.validation.reference import read_force_dump
 from tests.conftest import standalone
@@ -43,7 +43,8 @@ def shrink_deck(model, box, presize, dump):
     """run 0 on the box; rank 0 keeps 40% of the atoms, the box compressed 0.9; run 0. With `presize` the box is
     then restored (bounds kept to the last bit), the cut back at the middle, and a last run 0 dumps the forces."""
     deck = make_deck(Path(box).resolve(), (2, 2, 4), single_stage_protocol(0), ForceField.mliap(model),
-                     outputs=DeckOutputs(dump_forces=str(dump)), mliap_presize=presize)
+                     outputs=DeckOutputs(dump_forces=str(dump)),
+                     mliap_presize_scale=PRESIZE_SCALE if presize else None)
     head, timed = split_before_timed_stage(deck.stages)
     shrink = [*(f"variable keep_{b} string $({b}:%.17g)" for b in BOUNDS),
               "run 0 post no",
@@ -104,7 +105,8 @@ def test_hot_md_on_two_ranks_with_the_presized_deck_never_regrows_short_and_ends
     model = recording_export(trained_model["model"], export, tmp_path)
     final = tmp_path / "final.data"
     deck = make_deck(Path(trained_model["box"]).resolve(), (2, 2, 16), HOT, ForceField.mliap(model),
-                     outputs=DeckOutputs(dump_forces=str(tmp_path / "forces.dump")), mliap_presize=True)
+                     outputs=DeckOutputs(dump_forces=str(tmp_path / "forces.dump")),
+                     mliap_presize_scale=PRESIZE_SCALE)
     log = run_site_lammps(site_lmp, deck.text + f"write_data {final}\n", tmp_path, 2, tag=export)
     assert "1000 steps with 4544 atoms" in log.read_text()
     for calls, replay in replays(tmp_path):

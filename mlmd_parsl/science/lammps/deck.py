@@ -177,12 +177,12 @@ class DeckOutputs:
 
 def make_deck(box_file, replicate, protocol: Protocol, force_field: ForceField = ForceField.model_fix(),
               kokkos=False, outputs: DeckOutputs = DeckOutputs(), temperature=TEMPERATURE_K,
-              velocity_seed=VELOCITY_SEED, mliap_presize=False) -> Deck:
+              velocity_seed=VELOCITY_SEED, mliap_presize_scale=None) -> Deck:
     """The deck of `protocol` on the unit box `box_file` replicated `replicate` times; `kokkos`: the seed's /kk
-    integrators; `mliap_presize`: ML-IAP's pair arrays sized on a compressed box before the first stage, which keeps
-    LAMMPS' pair-array bug on several ranks from striking (mliap_pair_arrays.py)."""
-    if mliap_presize and force_field.kind is not ForceFieldKind.MLIAP:
-        raise ValueError("mliap_presize is for `pair_style mliap` decks only")
+    integrators; `mliap_presize_scale`: ML-IAP's pair arrays sized on the box compressed by this factor before the first
+    stage, which keeps LAMMPS' pair-array bug on several ranks from striking (mliap_pair_arrays.py)."""
+    if mliap_presize_scale and force_field.kind is not ForceFieldKind.MLIAP:
+        raise ValueError("presizing ML-IAP's pair arrays is for `pair_style mliap` decks only")
     nx, ny, nz = replicate
     first_timestep = protocol.stages[0].timestep_fs if protocol.stages else 1.0
     setup = [
@@ -204,7 +204,7 @@ def make_deck(box_file, replicate, protocol: Protocol, force_field: ForceField =
     if any(stage.steps > 0 for stage in protocol.stages):
         loop = f" loop {protocol.velocity_loop}" if protocol.velocity_loop else ""
         velocity = f"velocity all create {temperature:g} {velocity_seed} mom yes rot yes dist gaussian{loop}"
-    stages = presize_lines(STAGE_MARKER) if mliap_presize else []
+    stages = presize_lines(STAGE_MARKER, mliap_presize_scale) if mliap_presize_scale else []
     if outputs.positions_dump:
         stages += _positions_dump_lines(*outputs.positions_dump)
     fixes = _Fixes("/kk" if kokkos else "", temperature, protocol.rescale_every)

@@ -9,7 +9,8 @@ at a neighbour rebuild and then counts more pairs than ever gets a short row arr
 `generate_neighdata` writes through row pointers past that array: SIGSEGV, or a corrupted heap.
 
 The workaround needs no change to LAMMPS: before the first stage the deck evaluates the box once compressed
-(`run 0` on it; no step is taken, the box and positions are restored to the last bit), so every rank's pair arrays
+(`run 0` on it; no step is taken; the box bounds are restored to the last bit, the positions to round-off), so
+every rank's pair arrays
 are sized for a denser box than the run reaches, with all its atoms as rows. The pair count then never exceeds that
 size, the regrowth with short rows never happens, and the run is the seed's from there on. The cost is one model
 evaluation before the timing and arrays sized for that denser box (LAMMPS' own lmp_firstneigh is list atoms x
@@ -18,10 +19,15 @@ all pairs ints per rank).
 from dataclasses import dataclass, field
 
 PRESIZE_STAGE = "presize_pair_arrays"  # the deck's stage marker for the workaround's `run 0`
-# Linear compression of the presizing box: 0.93 brings the next neighbour shell inside the cutoff of both models
-# this project runs (README's 4 A, the seed's TEST_AG_MODEL), 1.37x the pair density of the box as it is; hot runs
-# at 1111 K peaked well below it (docs/crossroads.md has the measured margins).
+# Linear compression of the presizing box: 0.93 brings silver's second neighbour shell (4.1-4.2 A) inside the seed
+# network's 4 A cutoff: 1.30x the pairs of the README model's starting box, 1.19x the seed's; hot runs at 1111 K
+# then peaked at 0.81x and 0.85x of the presized size (benchmarks/RESULTS.md, issue 36).
 PRESIZE_SCALE = 0.93
+# A box whose neighbour shells leave no shell between the cutoff and cutoff / 0.93 (another network's cutoff) is
+# compressed further, until it counts at least this many times the pairs of the box as it is (hot runs grew them
+# by at most 1.044x): presize_scale.
+PRESIZE_MIN_GROWTH = 1.15
+MOST_COMPRESSION = 0.8
 AUTO, ALWAYS, NEVER = "auto", "always", "never"  # md.mliap_presize (not on/off, which YAML reads as booleans)
 PRESIZE_CHOICES = (AUTO, ALWAYS, NEVER)
 
@@ -41,6 +47,36 @@ def presize_lines(stage_marker: str, scale: float = PRESIZE_SCALE) -> list:
         + " remap units box",
         *(f"variable mlmd_{b} delete" for b in bounds),
     ]
+
+
+def presize_scale(unit_box_file, cutoff: float, scale: float = PRESIZE_SCALE,
+                  min_growth: float = PRESIZE_MIN_GROWTH) -> float:
+    """`scale`, or the mildest compression below it (in steps of 0.01, down to MOST_COMPRESSION) under which the
+    periodic unit box counts at least `min_growth` times its pairs within `cutoff` (per atom, so any replicate
+    of it alike)."""
+    import math
+
+    import ase.io
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    unit = ase.io.read(str(unit_box_file), format="lammps-data", atom_style="atomic")
+    reach = cutoff / MOST_COMPRESSION
+    lengths = unit.cell.lengths()
+    reps = [max(1, math.ceil(2.0 * reach / length)) for length in lengths]  # no pair meets its own image
+    atoms = unit.repeat(reps)
+    tree = cKDTree(np.mod(atoms.positions, atoms.cell.lengths()), boxsize=atoms.cell.lengths())
+    distances = tree.sparse_distance_matrix(tree, reach, output_type="ndarray")["v"]
+    distances = distances[distances > 0.0]
+
+    def pairs(reach_a):
+        return int(np.count_nonzero(distances < reach_a))
+
+    as_it_is = pairs(cutoff)
+    candidate = scale
+    while candidate > MOST_COMPRESSION and pairs(cutoff / candidate) < min_growth * as_it_is:
+        candidate = round(candidate - 0.01, 2)
+    return max(candidate, MOST_COMPRESSION)
 
 
 def presize_applies(setting: str, ranks: int, kokkos: bool) -> bool:

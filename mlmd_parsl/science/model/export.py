@@ -68,6 +68,13 @@ def model_cutoff(interface) -> float:
     return 2.0 * float(interface.rcutfac)
 
 
+def mliap_export_cutoff(path) -> float:
+    """The cutoff in Angstrom of an ML-IAP export, hippynn's (an older hippynn's too) or the lean one."""
+    from .hippynn_compat import load_with_moved_classes
+
+    return 2.0 * float(load_with_moved_classes(path, map_location="cpu")[0].rcutfac)
+
+
 def load_exported_model(path, device="cpu"):
     """Load hippynn_lammps_model.pt (an older hippynn's too: see load_exported_model_noting); raise ModelError if
     it is not a hippynn MLIAPInterface for Ag."""

@@ -39,12 +39,12 @@ def test_presize_lines_restore_the_box_bounds_they_kept():
 def test_the_mliap_deck_presizes_before_its_first_stage_and_only_when_asked():
     protocol = protocol_by_name("quick")
     plain = make_deck("box.data", (2, 2, 2), protocol, ForceField.mliap("m.pt"))
-    presized = make_deck("box.data", (2, 2, 2), protocol, ForceField.mliap("m.pt"), mliap_presize=True)
+    presized = make_deck("box.data", (2, 2, 2), protocol, ForceField.mliap("m.pt"), mliap_presize_scale=0.93)
     assert PRESIZE_STAGE not in plain.text
     assert presized.stages.index(PRESIZE_STAGE) < presized.stages.index("velocity all create")
     assert presized.text.replace("\n".join(presize_lines("MLMD_STAGE")) + "\n", "") == plain.text
     with pytest.raises(ValueError, match="pair_style mliap"):
-        make_deck("box.data", (1, 1, 1), single_stage_protocol(0), ForceField.model_fix(), mliap_presize=True)
+        make_deck("box.data", (1, 1, 1), single_stage_protocol(0), ForceField.model_fix(), mliap_presize_scale=0.93)
 
 
 @pytest.mark.parametrize("setting, ranks, kokkos, applies", [
@@ -58,3 +58,16 @@ def test_presize_applies_where_the_setting_says(setting, ranks, kokkos, applies)
 def test_an_unknown_presize_setting_is_refused():
     with pytest.raises(ValueError, match="'on'"):
         presize_applies("on", 2, False)
+
+
+def test_the_presize_compresses_further_where_no_neighbour_shell_lies_just_beyond_the_cutoff(tmp_path):
+    import ase.build
+    import ase.io
+
+    from mlmd_parsl.science.lammps.mliap_pair_arrays import presize_scale
+
+    box = tmp_path / "fcc.data"  # silver's shells at 2.89, 4.09, 5.01, 5.78 A
+    ase.io.write(str(box), ase.build.bulk("Ag", "fcc", a=4.09, cubic=True).repeat((2, 2, 2)), format="lammps-data")
+    assert presize_scale(box, 4.0) == 0.93  # the 4.09 A shell comes inside: 18 pairs per atom instead of 12
+    # nothing between 5.05 and 5.05 / 0.93 = 5.43 A: compressed until the 5.78 A shell is in (5.05 / 5.78 = 0.874)
+    assert presize_scale(box, 5.05) == 0.87
