@@ -27,10 +27,12 @@ class Apps:
 
 
 @task_kind("md")
-def _run_md(command, exported, after=None, stdout=None, stderr=None, parsl_resource_specification=None):
+def _run_md(command, exported, after=None, lammps_log=None, stdout=None, stderr=None,
+            parsl_resource_specification=None):
     """`command`, a case's plan (case_plan.py); `exported`, the export's future, and `after`, the case before it in
-    the seed's order (sequencing.py), only make Parsl wait for them. (No default for `exported`: Parsl passes every
-    parameter's default as a keyword, which a positional one then clashes with.)"""
+    the seed's order (sequencing.py), only make Parsl wait for them; `lammps_log`, the case's log, is for the retry
+    handler (an ERROR line there is never retried). (No default for `exported`: Parsl passes every parameter's
+    default as a keyword, which a positional one then clashes with.)"""
     return command
 
 

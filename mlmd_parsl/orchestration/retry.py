@@ -64,11 +64,9 @@ def classify(exc: BaseException, task_record=None) -> str:
         return "out-of-memory"
     exitcode = getattr(exc, "exitcode", None)
     if exitcode is not None:
-        from .cases import MDCase
-
-        case = next((a for a in (task_record or {}).get("args") or () if isinstance(a, MDCase)), None)
-        if exitcode == 2 or (case is not None and lammps_error(case.log)):
-            return "deterministic"  # our bad-input exit code, or LAMMPS refused its input
+        log = ((task_record or {}).get("kwargs") or {}).get("lammps_log")  # what submit_md_case passes the MD app
+        if exitcode == 2 or (log and lammps_error(log)):
+            return "deterministic"  # our bad-input exit code, or LAMMPS stopped on its input or the physics
         if exitcode in (137, -9):
             return "killed"  # SIGKILL: the OOM killer, or the node went away
         if exitcode in (139, -11, 134, -6):

@@ -16,8 +16,10 @@ def md_case(run_dir="/nonexistent"):
 
 
 def record(func, case=None):
-    """A task record as Parsl's retry handler receives it: the app's function, and its arguments."""
-    return {"func": func, "func_name": "renamed_" + getattr(func, "__name__", ""), "args": (case,) if case else ()}
+    """A task record as Parsl's retry handler receives it: the app's function, and its keyword arguments (the MD
+    app's case log, as submit_md_case passes it)."""
+    return {"func": func, "func_name": "renamed_" + getattr(func, "__name__", ""), "args": ("command", None),
+            "kwargs": {"lammps_log": str(case.log)} if case else {}}
 
 
 def retried_times(handler, ceiling, exc, task_record):
@@ -126,3 +128,38 @@ def test_retry_budgets_are_bounded():
         load_site_config("local", ["retries.md=11"])
     with pytest.raises(ConfigError, match=r"retries.gpu: unknown key; allowed keys: dataset, training, export, md, validation"):
         load_site_config("local", ["retries.gpu=1"])
+
+
+def test_md_cases_submitted_as_the_campaign_does_retry_a_crash_but_never_a_lammps_error(tmp_path):
+    """submit_md_case in a real DataFlowKernel with the site's retry policy: a case whose LAMMPS stops on an ERROR
+    line (here 'Lost atoms', written as LAMMPS would) runs once; one that dies by a signal runs 1 + retries.md."""
+    from dataclasses import replace
+
+    import parsl
+    from parsl.executors.threads import ThreadPoolExecutor
+
+    from mlmd_parsl.orchestration.builder import submit_md_case
+    from mlmd_parsl.orchestration.case_plan import CasePlan
+
+    site = load_site_config("local", ["retries.md=2"])
+    cases = [replace(c, packed=True) for c in md_cases(site, tmp_path)[:2]]  # no MPI resources on a thread pool
+    config = parsl.Config(executors=[ThreadPoolExecutor(label="cpu"), ThreadPoolExecutor(label="mpi")],
+                          retries=max_retries(site.retries), retry_handler=make_retry_handler(site.retries),
+                          run_dir=str(tmp_path / "parsl"), initialize_logging=False)
+    commands = {
+        "error": f"echo 'ERROR: Lost atoms: original 568 current 567 (src/thermo.cpp:494)' > {cases[0].log}; exit 1",
+        "crash": f"echo 'Step Temp' > {cases[1].log}; kill -SEGV $$",
+    }
+    dfk = parsl.DataFlowKernel(config)
+    try:
+        made = apps.make_apps(dfk)
+        futures = {}
+        for (name, command), case in zip(commands.items(), cases):
+            attempts = case.dir / "attempts"
+            futures[name] = submit_md_case(made, site, CasePlan(case, 1, f"echo x >> {attempts}; {command}"), None)
+        for future in futures.values():
+            assert future.exception() is not None
+    finally:
+        dfk.cleanup()
+    runs = {name: len((case.dir / "attempts").read_text().split()) for name, case in zip(commands, cases)}
+    assert runs == {"error": 1, "crash": 3}
