@@ -242,6 +242,7 @@ def _main(args) -> int:
         raise UserInputError("--resume and --dry-run do not go together: a dry run submits nothing to resume")
     from .config import load_site_config
     from .orchestration import rundir
+    from .orchestration.sites import check_parsl_run_path
 
     overrides = (args.overrides + ([f"md.profile={args.profile}"] if args.profile else [])
                  + ([f"report.baseline={args.baseline}"] if args.baseline else []))
@@ -256,6 +257,7 @@ def _main(args) -> int:
         check_dataset(site)
         return print_plan(site, rundir.planned_run_dir(site))
     preflight(site, parts)
+    check_parsl_run_path(resumed or rundir.runs_root(site))
     try:
         run_dir = resumed or rundir.new_run_dir(site)
         rundir.write_manifest(run_dir, site)

@@ -231,7 +231,8 @@ class SiteConfig:
     def __post_init__(self):
         """What spans sections: devices against the provider's GPUs, ranks against its cores and nodes."""
         provider, md = self.provider, self.md
-        require(isinstance(self.name, str) and self.name, "name", "required, a non-empty string")
+        require(isinstance(self.name, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", self.name), "name",
+                f"{self.name!r}: letters, digits and _ . - only (it names the run folders and reaches shell commands)")
         require(all(d in Division.words() for d in self.divisions) and len(set(self.divisions)) == len(self.divisions),
                 "divisions", f"{list(map(str, self.divisions))}; allowed: one or both of {', '.join(Division.words())}")
         object.__setattr__(self, "divisions", tuple(d for d in Division if d in self.divisions))  # seed first

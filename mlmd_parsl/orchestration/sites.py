@@ -1,9 +1,24 @@
 """Site config -> parsl.Config (a factory: nothing is loaded here)."""
+import shlex
 import sys
 from pathlib import Path
 
 from ..config import SiteConfig
 from .apps import ExecutorLabels
+
+
+def check_parsl_run_path(runs_root: Path):
+    """Parsl's providers start their submit scripts as `bash SCRIPT` and its worker pools with `--logdir=DIR`,
+    unquoted, from the run folder: under a path that needs shell quoting no worker would ever start, and the
+    campaign would wait for ever. Refused here with one line (UserInputError)."""
+    from ..errors import UserInputError
+
+    root = str(Path(runs_root).resolve())
+    if shlex.quote(root) != root:
+        raise UserInputError(f"runs folder {root!r}: Parsl starts its worker scripts from the run folder without "
+                             "quoting their paths, so a space or shell character there keeps every worker from "
+                             "starting; set runs_dir (--set runs_dir=PATH) to a folder whose path has only letters, "
+                             "digits and _ . / - + , : @ % =")
 
 
 def heartbeat(site: SiteConfig) -> dict:
@@ -56,8 +71,8 @@ def local_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     nodefile = run_dir / "parsl_nodefile"
     nodefile.write_text("localhost\n")
     # UCX_NET_DEVICES=lo: MPICH's UCX netmod would otherwise listen on every interface; one node needs none.
-    worker_init = (f"export PATH={bindir}:$PATH; export PBS_NODEFILE={nodefile}; export UCX_NET_DEVICES=lo; "
-                   f"{site.provider.worker_init}")
+    worker_init = (f"export PATH={shlex.quote(str(bindir))}:$PATH; export PBS_NODEFILE={shlex.quote(str(nodefile))}; "
+                   f"export UCX_NET_DEVICES=lo; {site.provider.worker_init}")
     # The interchange is a script in the venv's bin, which need not be on the driver's PATH.
     interchange = [str(Path(sys.executable).parent / "interchange.py")]
     return Config(
@@ -132,7 +147,7 @@ def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
 
     p = site.provider
     python_bin = Path(p.task_python).parent
-    worker_init = f"export PATH={python_bin}:$PATH; {p.worker_init}"
+    worker_init = f"export PATH={shlex.quote(str(python_bin))}:$PATH; {p.worker_init}"
     htex_provider = slurm_provider(site, 1, worker_init)
     address = listen_address(p.interface)
     # --mpi=none: the worker pool is no MPI program, and PMI variables it inherited from srun would make

@@ -49,6 +49,7 @@ CONFIG_CASES = [  # --set overrides of the local site -> fragment
     (["md.weak_scaling.nodes=[1, 2]"], "md.weak_scaling.nodes: 2 nodes, but a block of the MPI executor has 1"),
     (["md.weak_scaling.layout=slab"], "md.weak_scaling.layout: 'slab'; allowed: block, rod"),
     (["divisions=[closed]"], "divisions: ['closed']; allowed: one or both of seed, ours"),
+    (["name=a;touch pwned;b"], "name: 'a;touch pwned;b': letters, digits and _ . - only"),
 ]
 
 
@@ -266,3 +267,12 @@ def test_unwritable_runs_folder(tmp_path):
     blocker.write_text("not a folder")
     result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={blocker}/runs")
     assert_clean_error(result, f"cannot create the run directory under {blocker}/runs")
+
+
+def test_a_runs_folder_parsl_cannot_start_workers_in_is_refused_before_anything_starts(runs):
+    """Parsl's providers run `bash SCRIPT` unquoted from the run folder: with a space there no worker ever starts
+    and a campaign would wait for ever. One line instead, and no folder made."""
+    spaced = runs.parent / "with space" / "runs"
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={spaced}")
+    assert_clean_error(result, f"runs folder '{spaced}': Parsl starts its worker scripts from the run folder")
+    assert not spaced.parent.exists()

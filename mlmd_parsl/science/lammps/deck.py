@@ -101,6 +101,17 @@ def protocol_by_name(name: str) -> Protocol:
     return PROFILES[name]
 
 
+def lammps_word(path) -> str:
+    """A path as one word of a LAMMPS input line: as it is where LAMMPS reads it so, else in double quotes (LAMMPS
+    then keeps spaces and does not read # as a comment or $ as a variable), else in single quotes."""
+    text = str(path)
+    if "\n" in text or ('"' in text and "'" in text):
+        raise ValueError(f"path {text!r}: a LAMMPS input line cannot hold a newline, or both kinds of quote")
+    if not any(c.isspace() or c in "#$'\"&" for c in text):
+        return text
+    return f'"{text}"' if '"' not in text else f"'{text}'"
+
+
 @dataclass(frozen=True)
 class Deck:
     setup: str  # up to and including the force field; the embedded engine hooks its callback after it
@@ -139,7 +150,7 @@ class ForceField:
     def lines_before_replicate(self) -> list:
         """The seed's place for its pair style: after the timestep, before `mass` and `replicate`."""
         if self.kind is ForceFieldKind.MLIAP:
-            return [f"pair_style mliap unified {self.file} 0", "pair_coeff * * Ag"]
+            return [f"pair_style mliap unified {lammps_word(self.file)} 0", "pair_coeff * * Ag"]
         return []
 
     def lines_after_replicate(self) -> list:
@@ -157,7 +168,7 @@ class ForceField:
             # after `mass`, so the potential file's mass applies (as the oracle's data were made); ghosts at least
             # as far as the model's (LAMMPS takes the larger of this and the potential's cutoff + skin): the g(r)
             # of a short-ranged oracle (eam_oracle.py) reaches past its own cutoff
-            return ["pair_style eam", f"pair_coeff * * {self.file}",
+            return ["pair_style eam", f"pair_coeff * * {lammps_word(self.file)}",
                     f"comm_modify cutoff {self.cutoff + NEIGHBOUR_SKIN}"]
         return []
 
@@ -190,7 +201,7 @@ def make_deck(box_file, replicate, protocol: Protocol, force_field: ForceField =
         "boundary p p p",
         "neigh_modify every 1 delay 0 check yes",
         "atom_style atomic",
-        f"read_data {box_file}",
+        f"read_data {lammps_word(box_file)}",
         f"timestep {first_timestep / 1000.0:g}",
         *force_field.lines_before_replicate(),
         f"mass 1 {SILVER_MASS}",
@@ -214,7 +225,8 @@ def make_deck(box_file, replicate, protocol: Protocol, force_field: ForceField =
                                velocity if number == 0 else None, outputs)
     if outputs.dump_forces:
         stages.append(
-            f"write_dump all custom {outputs.dump_forces} id type x y z fx fy fz modify sort id format float %20.15g"
+            f"write_dump all custom {lammps_word(outputs.dump_forces)} id type x y z fx fy fz modify sort id format "
+            "float %20.15g"
         )
     return Deck("\n".join(setup) + "\n", "\n".join(stages) + "\n", force_field.ghost_cutoff)
 
@@ -297,10 +309,11 @@ def _rdf_lines(rdf_file, steps, every=RDF_EVERY):
     return [
         "reset_timestep 0",
         "compute rdf all rdf 80 cutoff 3.95",  # within the ghost range (model cutoff + skin - rdf skin)
-        f"fix rdf_average all ave/time {every} {steps // every} {steps} c_rdf[*] file {rdf_file} mode vector",
+        f"fix rdf_average all ave/time {every} {steps // every} {steps} c_rdf[*] file {lammps_word(rdf_file)} "
+        "mode vector",
     ]
 
 
 def _positions_dump_lines(file, every, append=False):
-    return [f"dump positions all custom {int(every)} {file} id x y z",
+    return [f"dump positions all custom {int(every)} {lammps_word(file)} id x y z",
             f"dump_modify positions sort id append {'yes' if append else 'no'}"]

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..lammps.deck import lammps_word
 from ..lammps.eam_oracle import oracle_potential
 from .reference import HippynnPeriodicReference
 
@@ -60,10 +61,10 @@ def _eam_energies(box, path, potential):
             atom_style atomic
             boundary p p p
             atom_modify map array sort 0 0
-            read_data {Path(box).resolve()}
+            read_data {lammps_word(Path(box).resolve())}
             mass 1 107.8682
             pair_style eam
-            pair_coeff 1 1 {potential}
+            pair_coeff 1 1 {lammps_word(potential)}
             thermo_style custom pe
             """)
         energies = []

@@ -145,6 +145,34 @@ def test_the_quick_profiles_timed_stage_runs_at_the_protocols_temperature(traine
     assert temperatures[before.name] < 0.9 * TEMPERATURE_K, temperatures  # the check tells the two apart
 
 
+def test_paths_reach_lammps_as_one_word_whatever_they_hold(tmp_path):
+    """A box, a potential and a dump under a folder with a space, a # and a $: LAMMPS reads each whole (no
+    comment, no variable), and runs."""
+    import shutil
+
+    from mlmd_parsl.science.lammps.deck import DeckOutputs, lammps_word
+
+    assert lammps_word("/plain/ag_box.data") == "/plain/ag_box.data"
+    assert lammps_word("/My Projects/a#1") == '"/My Projects/a#1"'
+    assert lammps_word('/say "hi"/x') == "'/say \"hi\"/x'"
+    with pytest.raises(ValueError, match="newline"):
+        lammps_word("/a\nshell rm -rf x")
+    folder = tmp_path / "My Projects #1 $HOME"
+    folder.mkdir()
+    box, potential = folder / "ag box.data", folder / "Ag u3.eam"
+    shutil.copy(FIXTURES / "ag_box.data", box)
+    shutil.copy(eam_potential_path(), potential)
+    dump = folder / "forces #final.dump"
+    deck = make_deck(box, (1, 1, 1), single_stage_protocol(0), ForceField.eam(potential),
+                     outputs=DeckOutputs(dump_forces=str(dump)))
+    (tmp_path / "in.lmp").write_text(deck.text)
+    result = subprocess.run([lmp_executable(), "-in", "in.lmp", "-log", "log.lammps", "-screen", "none"],
+                            cwd=tmp_path, env={**venv_environment(), "OMP_NUM_THREADS": "1"}, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr + (tmp_path / "log.lammps").read_text()[-2000:]
+    assert dump.exists() and "ITEM: ATOMS" in dump.read_text()
+
+
 def test_split_before_timed_stage_puts_every_warm_up_command_first():
     from mlmd_parsl.science.lammps.deck import split_before_timed_stage
 

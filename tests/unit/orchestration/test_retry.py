@@ -163,3 +163,17 @@ def test_md_cases_submitted_as_the_campaign_does_retry_a_crash_but_never_a_lammp
         dfk.cleanup()
     runs = {name: len((case.dir / "attempts").read_text().split()) for name, case in zip(commands, cases)}
     assert runs == {"error": 1, "crash": 3}
+
+
+@pytest.mark.parametrize("kind", ["local", "localslurm"])
+def test_worker_init_quotes_the_interpreters_folder(kind, tmp_path):
+    """A venv under a folder with a space (a checkout in ~/My Projects) reaches bash as one word, not `export
+    PATH=.../My` and a stray command."""
+    import subprocess
+
+    site = load_site_config(kind, ["provider.python=/opt/My Projects;touch pwned/bin/python"])
+    for executor in parsl_config_for(site, tmp_path).executors:
+        shell = subprocess.run(["bash", "-c", executor.provider.worker_init + '\nprintf %s "$PATH"'], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=30)
+        assert shell.stdout.startswith("/opt/My Projects;touch pwned/bin:"), shell.stdout
+        assert not (tmp_path / "pwned").exists()
