@@ -86,7 +86,7 @@ def ase_md_rate(state, atoms, device, steps):
 
     from mlmd_parsl.science.model.network import build_seed_graph, load_graph_state
 
-    saved = torch.load(state, map_location="cpu", weights_only=False)
+    saved = torch.load(state, map_location="cpu", weights_only=True)  # tensors and plain values only
     graph = build_seed_graph(saved["network_params"])
     load_graph_state(graph, saved["state"])
     calc = HippynnCalculator(graph.henergy, en_unit=ase.units.eV, dist_unit=ase.units.Angstrom)

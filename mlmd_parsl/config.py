@@ -81,6 +81,10 @@ class ProviderConfig:
         require(re.fullmatch(r"[A-Za-z0-9_.:-]*", self.interface), "interface",
                 f"{self.interface!r}: a network interface name such as ib0 or hsn0")
         one_of("mpi_launcher", self.mpi_launcher, MPI_LAUNCHERS)
+        require(self.kind != "slurm" or self.encrypted or self.interface == "lo", "encrypted",
+                "false on a Slurm site: its interchanges listen on an address the cluster reaches, and what they "
+                "carry (pickled tasks, run as code by the workers) must be encrypted; keep true (false is allowed "
+                "only with interface: lo)")
         if self.kind == "local":
             require(self.mpi_launcher == "mpiexec", "mpi_launcher",
                     "a local site launches MPI with mpiexec (srun needs provider.kind: slurm)")

@@ -102,6 +102,13 @@ def test_bad_values_are_named(override, fragment):
     assert fragment in str(err.value)
 
 
+def test_unencrypted_parsl_traffic_is_refused_where_the_cluster_can_reach_it():
+    assert not load_site_config("local", ["provider.encrypted=false"]).provider.encrypted  # loopback only
+    with pytest.raises(ConfigError, match="provider.encrypted: false on a Slurm site: its interchanges listen on"):
+        load_site_config("crossroads", ["provider.encrypted=false"])
+    assert not load_site_config("localslurm", ["provider.encrypted=false", "provider.interface=lo"]).provider.encrypted
+
+
 def test_unknown_site_lists_the_known_ones():
     with pytest.raises(ConfigError, match=r"unknown site 'atlantis'; known sites: .*local"):
         load_site_config("atlantis")

@@ -48,7 +48,7 @@ def export_models(state_file, out_dir, model_device="cpu", lean=False) -> dict:
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    saved = torch.load(state_file, map_location="cpu", weights_only=False)
+    saved = load_network_state(state_file)
     # A fresh graph: the training graph was rewired for cached pairs, which LAMMPS' graph cannot use.
     graph = build_seed_graph(saved["network_params"])
     load_graph_state(graph, saved["state"])
@@ -66,6 +66,23 @@ def export_models(state_file, out_dir, model_device="cpu", lean=False) -> dict:
 def model_cutoff(interface) -> float:
     """The exported model's hard cutoff in Angstrom (hippynn stores half of it as ML-IAP's rcutfac)."""
     return 2.0 * float(interface.rcutfac)
+
+
+def load_network_state(state_file) -> dict:
+    """network_state.pt, the training's save: tensors and plain values only, so loaded with weights_only (a file
+    that holds classes, which could run code as it loads, is refused with ModelError)."""
+    import pickle
+
+    import torch
+
+    from ...errors import ModelError
+
+    try:
+        return torch.load(state_file, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{state_file}: not a network state of tensors and plain values, refused without "
+                         f"loading its code ({first})") from None
 
 
 def mliap_export_cutoff(path) -> float:

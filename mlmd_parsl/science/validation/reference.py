@@ -60,11 +60,10 @@ class HippynnPeriodicReference:
     @classmethod
     def from_training(cls, state_file, dtype="float64"):
         """From network_state.pt, the training's own save."""
-        import torch
-
+        from ..model.export import load_network_state
         from ..model.network import build_seed_graph, load_graph_state
 
-        saved = torch.load(state_file, map_location="cpu", weights_only=False)
+        saved = load_network_state(state_file)
         graph = build_seed_graph(saved["network_params"])
         load_graph_state(graph, saved["state"])
         return cls(graph.network.torch_module, graph.henergy.torch_module, dtype)
