@@ -158,11 +158,11 @@ def training_comparison(args, workdir):
     from mlmd_parsl.science.model.training import TrainingSpec, train
 
     out = {}
-    for name, engine, precompute in TRAINERS:
+    for name, trainer, precompute in TRAINERS:
         if name not in args.trainers:
             continue
         spec = TrainingSpec(max_epochs=args.epochs, termination_patience=10 * args.epochs, precompute_pairs=precompute,
-                            device=args.device, engine=engine)
+                            device=args.device, trainer=trainer)
         summary = train(args.dataset, workdir / f"train_{name}", spec, dataset_label="benchmark")
         test = summary["metrics"].get("test", {})
         out[name] = {"epoch_time_s": summary["epoch_time_s"], "epochs": summary["epochs"],

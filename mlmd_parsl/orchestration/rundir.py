@@ -3,6 +3,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import socket
 import sys
 from dataclasses import asdict
@@ -101,8 +102,9 @@ def find_baselines(site: SiteConfig, run_dir: Path) -> list:
             raise ConfigError(f"report.baseline (--baseline) {site.report.baseline}: no run folder with a "
                               f"results.csv at {path}")
         return [str(path / "results.csv")]
+    own = re.compile(re.escape(site.name) + r"-\d{8}-\d{6}(-\d+)?")  # new_run_dir's names: not site local-x's
     candidates = [p for p in runs_root(site).glob(f"{site.name}-*/results.csv")
-                  if p.parent.resolve() != Path(run_dir).resolve()]
+                  if own.fullmatch(p.parent.name) and p.parent.resolve() != Path(run_dir).resolve()]
     return [str(p) for p in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 

@@ -53,3 +53,16 @@ def test_model_step_profiler_times_each_variant_on_the_engines_own_pairs(untrain
     for line in ("step: eager (evaluate, forces on host)", "step: compacted (evaluate, forces on host)",
                  "forces to host (pageable)", "kernels of eager:", "rebuild: k-d tree (host)", "rebuild: cell list"):
         assert line in out
+
+
+def test_harness_compares_the_trainers_on_a_dataset(trained_model, tmp_path):
+    """--dataset alone: the training columns (the comparison RESULTS.md quotes), one epoch each."""
+    (dataset,) = trained_model["dir"].parent.glob("cache/*/synthetic_*.xyz")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "harness.py"), "--dataset", str(dataset), "--epochs", "2",
+         "--trainers", "hippynn", "lean", "--out", str(tmp_path)],
+        cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    training = json.loads((tmp_path / "harness.json").read_text())["training"]
+    assert training["hippynn"]["epochs"] == training["lean"]["epochs"] == 2
+    assert training["lean_speedup_vs_hippynn"] > 0 and "lean is" in result.stdout

@@ -72,8 +72,9 @@ def test_baselines_are_the_sites_other_runs_newest_first_or_the_one_named(tmp_pa
     for number, run in enumerate(runs):
         (run / "results.csv").write_text("task\n")
         time.sleep(0.05)
-    (tmp_path / "localslurm-20260101-000000").mkdir()
-    (tmp_path / "localslurm-20260101-000000" / "results.csv").write_text("task\n")
+    for other_site in ("localslurm-20260101-000000", "local-x-20260101-000000"):  # site local-x's too: not local's
+        (tmp_path / other_site).mkdir()
+        (tmp_path / other_site / "results.csv").write_text("task\n")
     assert find_baselines(local, runs[2]) == [str(runs[1] / "results.csv"), str(runs[0] / "results.csv")]
     named = load_site_config("local", [f"runs_dir={tmp_path}", f"report.baseline={runs[0].name}"])
     assert find_baselines(named, runs[2]) == [str(runs[0] / "results.csv")]
