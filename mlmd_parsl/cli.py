@@ -236,8 +236,8 @@ def report_error(exc: MlmdError) -> int:
 
 
 def _main(args) -> int:
-    if args.progress_every <= 0:
-        raise UserInputError(f"--progress-every {args.progress_every:g}: must be > 0 seconds")
+    if not 0 < args.progress_every <= 86_400:  # nan fails this too
+        raise UserInputError(f"--progress-every {args.progress_every:g}: must be > 0 and at most 86400 seconds")
     if args.resume and args.dry_run:
         raise UserInputError("--resume and --dry-run do not go together: a dry run submits nothing to resume")
     from .config import load_site_config

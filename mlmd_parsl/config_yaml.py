@@ -23,9 +23,20 @@ class _Mapping(dict):
         self.lines, self.overrides = lines or {}, {}
 
 
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key, line, first_line):
+        super().__init__(f"{key}: given twice (first on line {first_line}); YAML would keep only the last")
+        self.line = line
+
+
 def _construct_mapping(loader, node):
-    return _Mapping(loader.construct_mapping(node, deep=True),
-                    lines={loader.construct_object(k): k.start_mark.line + 1 for k, _ in node.value})
+    lines = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in lines:
+            raise DuplicateKey(key, key_node.start_mark.line + 1, lines[key])
+        lines[key] = key_node.start_mark.line + 1
+    return _Mapping(loader.construct_mapping(node, deep=True), lines=lines)
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -145,7 +156,12 @@ def section_with_spec(cls, spec_cls, path, mapping, prefix, own_keys):
 def read_yaml(path, top_keys) -> dict:
     """The file's mapping, each mapping remembering its keys' lines; a syntax error names the line."""
     try:
-        raw = yaml.load(path.read_text(), Loader=_LineLoader)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); a site config is a YAML "
+                          "file in UTF-8") from None
+    except DuplicateKey as exc:
+        raise ConfigError(f"{path}:{exc.line}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         place = f"{path}:{mark.line + 1}" if mark else str(path)

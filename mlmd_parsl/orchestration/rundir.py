@@ -84,7 +84,7 @@ def resume_run_dir(site: SiteConfig, run: str) -> Path:
         raise ConfigError(f"--resume {run}: no run directory with a manifest.json at {path}")
     try:
         owner = json.loads(manifest.read_text())["site"]["name"]
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):  # not JSON, or not a manifest's shape
         raise ConfigError(f"--resume {run}: {manifest} is unreadable; start a new run instead") from None
     if owner != site.name:
         raise ConfigError(f"--resume {run}: that run belongs to site {owner!r}, not {site.name!r}")

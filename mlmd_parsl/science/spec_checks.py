@@ -1,6 +1,7 @@
 """How a spec refuses a value: `InvalidSetting(key, why)`. Every spec (the science's and the site config's
 sections) checks its own values when it is made, so a spec built in Python is checked as one read from YAML;
 the config loader adds the file, line and section to the key."""
+import re
 
 
 class InvalidSetting(ValueError):
@@ -42,7 +43,7 @@ def at_least_one(spec, keys):
 
 
 def device(key, value):
-    require(value in ("cpu", "cuda") or value.startswith("cuda:"), key, f"{value!r}; allowed: cpu, cuda, cuda:N")
+    require(value in ("cpu", "cuda") or re.fullmatch(r"cuda:\d+", value), key, f"{value!r}; allowed: cpu, cuda, cuda:N")
 
 
 def multiple_of(key, value, every, why):

@@ -49,6 +49,7 @@ CONFIG_CASES = [  # --set overrides of the local site -> fragment
     (["md.weak_scaling.nodes=[1, 2]"], "md.weak_scaling.nodes: 2 nodes, but a block of the MPI executor has 1"),
     (["md.weak_scaling.layout=slab"], "md.weak_scaling.layout: 'slab'; allowed: block, rod"),
     (["divisions=[closed]"], "divisions: ['closed']; allowed: one or both of seed, ours"),
+    (["md.model_device=cuda:foo"], "md.model_device: 'cuda:foo'; allowed: cpu, cuda, cuda:N"),
     (["name=a;touch pwned;b"], "name: 'a;touch pwned;b': letters, digits and _ . - only"),
 ]
 
@@ -253,8 +254,27 @@ def test_set_without_a_value(runs):
     assert_clean_error(cli("mlmd_parsl", "--site", "local", "--set", "md.zreps"), "expected KEY.PATH=VALUE")
 
 
-def test_progress_interval_must_be_positive(runs):
-    assert_clean_error(cli("mlmd_parsl", "--site", "local", "--progress-every", "0"), "--progress-every 0: must be > 0")
+@pytest.mark.parametrize("every", ["0", "nan", "inf", "-1"])
+def test_progress_interval_must_be_positive_and_finite(runs, every):
+    assert_clean_error(cli("mlmd_parsl", "--site", "local", "--progress-every", every),
+                       f"--progress-every {every}: must be > 0 and at most 86400 seconds")
+
+
+def test_a_resume_whose_manifest_is_not_a_manifest(runs):
+    (runs / "local-20260101-000000" / "manifest.json").write_text("[]")
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", "--resume", "local-20260101-000000")
+    (runs / "local-20260101-000000" / "manifest.json").write_text('{"site": {"name": "local"}}')
+    assert_clean_error(result, "manifest.json is unreadable; start a new run instead")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    (b"name: caf\xe9\n", "not UTF-8 text (byte 9: invalid continuation byte)"),
+    (b"name: local\nmd:\n  zreps: [2]\n  zreps: [4]\n", "site.yaml:4: zreps: given twice (first on line 3)"),
+])
+def test_a_site_file_that_is_not_utf8_or_gives_a_key_twice(runs, tmp_path, text, fragment):
+    site = tmp_path / "site.yaml"
+    site.write_bytes(text)
+    assert_clean_error(cli("mlmd_parsl", "--site", str(site)), fragment)
 
 
 def test_interface_the_host_does_not_have(runs):
