@@ -48,17 +48,24 @@ def read_rows(path: Path) -> list:
 
 
 def summarize(path: Path) -> RunSummary:
+    """One run's line of `runs`: never an exception (one unreadable run must not hide the others)."""
+    from ..science.reporting.results import UnreadableResults
+
     try:
         manifest = json.loads((path / "manifest.json").read_text())
     except (OSError, ValueError):
         manifest = {}
+    manifest = manifest if isinstance(manifest, dict) else {}
     site = (manifest.get("site") or {}).get("name", "?")
     base = dict(name=path.name, path=path, site=site, created=first_start(manifest),
                 host=(manifest.get("host") or {}).get("hostname", ""),
                 commit=((manifest.get("code") or {}).get("commit") or "")[:10])
     if not (path / "results.csv").is_file():
         return RunSummary(**base, status=_unfinished_status(path))
-    rows = read_rows(path)
+    try:
+        rows = read_rows(path)
+    except UnreadableResults as exc:
+        return RunSummary(**base, status=f"unreadable results.csv ({str(exc).split(': ', 1)[0]})")
     failed = [r for r in rows if r.get("status") != "ok"]
     from ..science.reporting.results import by_division
 

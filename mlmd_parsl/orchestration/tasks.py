@@ -154,7 +154,8 @@ def collect_results(run_dir: str, divisions: list[DivisionOutcome], site_name: s
     from mlmd_parsl.science.reporting.plots import (plot_caption, plot_step_cost, plot_strong_scaling,
                                                     plot_throughput, plot_weak_scaling)
     from mlmd_parsl.science.reporting.report_md import write_report
-    from mlmd_parsl.science.reporting.results import read_results, relative_to, write_results, write_results_json
+    from mlmd_parsl.science.reporting.results import (UnreadableResults, read_results, relative_to, write_results,
+                                                      write_results_json)
 
     run_dir = Path(run_dir)
     rows = [row for division in divisions for row in division_rows(division)]
@@ -170,7 +171,12 @@ def collect_results(run_dir: str, divisions: list[DivisionOutcome], site_name: s
              "Step cost vs atoms": plot_step_cost(rows, run_dir / "step_cost.png", caption),
              "Strong scaling": plot_strong_scaling(rows, run_dir / "strong_scaling.png", caption),
              "Weak scaling": plot_weak_scaling(rows, run_dir / "weak_scaling.png", caption)}
-    baseline_runs = {Path(b).parent.name: read_results(b) for b in baselines}
+    baseline_runs = {}
+    for baseline in baselines:  # an earlier run's table someone edited must not cost this run its report
+        try:
+            baseline_runs[Path(baseline).parent.name] = read_results(baseline)
+        except UnreadableResults as exc:
+            print(f"note: baseline left out: {exc}", flush=True)
     labels = sorted({r["dataset"] for r in rows if r.get("dataset")})
     report = write_report(rows, run_dir, f"MLMD benchmark: site {site_name}, {' and '.join(labels) or '?'} dataset",
                           baseline_runs, tolerance, plots=plots, context=context)

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from ...atomic_files import replaced_atomically, write_text_atomically
+from ...errors import UserInputError
 from ..choices import Trainer
 from ..lammps.logs import parse_log, thermo_tables
 from ..validation.checks import FLAG_COLUMNS
@@ -170,9 +171,23 @@ def write_results(rows, path):
             writer.writerow({k: cell(k, row.get(k)) for k in COLUMNS})
 
 
+class UnreadableResults(UserInputError):
+    """A results.csv that is not one this project wrote (edited, truncated, another program's)."""
+
+
 def read_results(path) -> list:
-    with open(path, newline="") as handle:
-        return [typed(row) for row in csv.DictReader(handle)]
+    """The rows of a results.csv, typed; UnreadableResults naming the file and line of the first bad cell."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = []
+            for line, row in enumerate(csv.DictReader(handle), start=2):
+                try:
+                    rows.append(typed(row))
+                except (ValueError, TypeError) as exc:
+                    raise UnreadableResults(f"{path}:{line}: not a results table this project wrote ({exc})") from None
+            return rows
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise UnreadableResults(f"{path}: not a results table this project wrote ({exc})") from None
 
 
 def ok_md_rows(rows: list, sweep: str) -> list:

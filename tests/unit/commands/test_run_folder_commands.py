@@ -163,3 +163,20 @@ def test_a_run_of_two_divisions_is_listed_a_line_each_and_compares_division_by_d
     compared = {task: note for task, _, _, _, _, note in comparison(summarize_rows(run), summarize_rows(ours_only))}
     assert compared["seed/train"] == "not in B" and compared["seed/md_z2_r1"] == "not in B"  # never across divisions
     assert compared["ours/md_z2_r1"] == "" and compared["ours/train"] == ""
+
+
+def test_one_unreadable_run_neither_hides_the_others_from_runs_nor_crashes_compare(tmp_path):
+    make_run(tmp_path, "local-good", created="2026-12-01T10:00:00")
+    edited = make_run(tmp_path, "local-edited", created="2026-12-02T10:00:00")
+    text = (edited / "results.csv").read_text()
+    (edited / "results.csv").write_text(text.replace(",40.0,", ",forty,"))
+    (make_run(tmp_path, "local-list", created="2026-12-03T10:00:00", results=False) / "manifest.json").write_text("[]")
+    listed = cli("runs", "--dir", str(tmp_path))
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines()[1:4]}
+    assert set(lines) == {"local-good", "local-edited", "local-list"}
+    assert "unreadable results.csv" in lines["local-edited"] and "complete" in lines["local-good"]
+    compared = cli("compare", "local-good", "local-edited", "--dir", str(tmp_path))
+    assert compared.returncode == 2 and "Traceback" not in compared.stderr
+    assert compared.stderr.startswith(f"error: {edited.resolve()}/results.csv:3: not a results table this project "
+                                      "wrote"), compared.stderr

@@ -142,3 +142,14 @@ def test_two_divisions_give_rows_of_each_with_their_labels_verdicts_and_no_ratio
     assert any(line.startswith("seed      md_z2_r1") for line in printed)
     assert any(line.startswith("[seed] UNPHYSICAL") for line in printed)
     assert any(line.startswith("[ours] Physics: the model passed") for line in printed)
+
+
+def test_an_unreadable_baseline_is_left_out_and_the_run_keeps_its_report(tmp_path, capsys):
+    edited = tmp_path / "earlier" / "local-20260101-000000" / "results.csv"
+    edited.parent.mkdir(parents=True)
+    edited.write_text("task,kind,status,katom_step_s\nmd_z1_r1,md,ok,fast\n")
+    run = tmp_path / "run"
+    collect_results(str(run), ours(TRAINING, [case(run, "md_z1_r1", "eam_quick_284atoms_1rank.log")]), "test",
+                    baselines=[str(edited)])
+    assert (run / "report.md").is_file() and read_results(run / "results.csv")[1]["status"] == "ok"
+    assert f"note: baseline left out: {edited}:2: not a results table" in capsys.readouterr().out
