@@ -25,12 +25,20 @@ class DownloadError(MlmdError):
     """The transfer failed or the file it brought is not the dataset."""
 
 
+DEFAULT_NAME = "Ag_warm_nospin.xyz"
+
+
 def download(url, dest, expected_size=None, expected_sha256=None, timeout=60, progress=None, expected_md5=None) -> Path:
+    """Fetch `url` to `dest` (a folder: `dest`/Ag_warm_nospin.xyz) through `dest`.part, resuming it; nothing is
+    replaced before every check has passed on the new file."""
     dest = Path(dest)
+    if dest.is_dir():
+        dest = dest / DEFAULT_NAME
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    total = None
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             if have and response.status != 206:  # the server ignored the range: start again
@@ -45,6 +53,9 @@ def download(url, dest, expected_size=None, expected_sha256=None, timeout=60, pr
                     have += len(block)
                     if progress:
                         progress(have, total)
+    except urllib.error.HTTPError as exc:
+        if not (exc.code == 416 and have):  # 416 to a range from the .part's end: it was complete, verify it
+            raise DownloadError(f"download of {url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, ConnectionError) as exc:
         raise DownloadError(
             f"download of {url} broke off after {have} bytes ({exc}); run the same command again to resume "
@@ -69,11 +80,16 @@ def download(url, dest, expected_size=None, expected_sha256=None, timeout=60, pr
         bad = part.with_name(part.name + ".corrupt")
         os.replace(part, bad)
         raise DownloadError(f"the downloaded file is not a valid Ag dataset ({exc}); kept as {bad}") from None
-    os.replace(part, dest)
     try:
-        check_md5(dest, expected_md5)
+        check_md5(part, expected_md5)
     except DatasetError as exc:
-        raise DownloadError(str(exc)) from None
+        if dest.exists():  # the file already there stays; the new one waits beside it
+            kept = dest.with_name(dest.name + ".new")
+            os.replace(part, kept)
+            raise DownloadError(f"{exc}".replace(str(part), str(kept)) + f"; {dest} was left as it was") from None
+        os.replace(part, dest)
+        raise DownloadError(str(exc).replace(str(part), str(dest))) from None
+    os.replace(part, dest)
     return dest
 
 
@@ -85,7 +101,7 @@ def _total_size(response, offset):
 def main(argv=None):
     parser = ArgumentParser(prog="python -m mlmd_parsl fetch-data", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=DEFAULT_URL)
-    parser.add_argument("--dest", default="data/Ag_warm_nospin.xyz", help="where to put it")
+    parser.add_argument("--dest", default=f"data/{DEFAULT_NAME}", help=f"where to put it (a folder: {DEFAULT_NAME} in it)")
     parser.add_argument("--sha256", help="expected SHA-256 of the file")
     parser.add_argument("--size", type=int, help="expected size in bytes")
     parser.add_argument("--md5", default="auto",
@@ -97,9 +113,10 @@ def main(argv=None):
         if total:
             print(f"\r{have / 1e6:8.1f} / {total / 1e6:.1f} MB", end="", flush=True)
 
+    dest = Path(args.dest) / DEFAULT_NAME if Path(args.dest).is_dir() else Path(args.dest)
     try:
-        path = download(args.url, args.dest, args.size, args.sha256, progress=progress,
-                        expected_md5=expected_md5(args.dest, args.md5))
+        path = download(args.url, dest, args.size, args.sha256, progress=progress,
+                        expected_md5=expected_md5(dest, args.md5))
     except MlmdError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1

@@ -22,15 +22,19 @@ def build_parser():
     return parser
 
 
+SECRET_SUFFIXES = (".key_secret",)  # Parsl's CurveZMQ private keys (parsl/*/certificates/): never handed on
+
+
 def archive(run_dir: Path, out: Path) -> int:
-    """Write the archive atomically; returns the number of files in it. Links and sockets are left out."""
+    """Write the archive atomically; returns the number of files in it. Files, folders and hard links (a second
+    name of a file) go in; symbolic links, sockets and Parsl's private keys are left out."""
     count = 0
 
     def plain_only(member):
         nonlocal count
-        if not (member.isfile() or member.isdir()):
+        if not (member.isfile() or member.isdir() or member.islnk()) or member.name.endswith(SECRET_SUFFIXES):
             return None
-        count += member.isfile()
+        count += member.isfile() or member.islnk()
         return member
 
     with replaced_atomically(out) as tmp, tarfile.open(tmp, "w:gz") as tar:
@@ -47,10 +51,16 @@ def main(argv=None):
             raise UserInputError(f"--out {out}: exists; give another name (nothing was overwritten)")
         if out.resolve().is_relative_to(run_dir):
             raise UserInputError(f"--out {out}: inside the run folder it archives; write it elsewhere")
+        if not out.resolve().parent.is_dir():
+            raise UserInputError(f"--out {out}: no folder {out.resolve().parent} to write it in")
+        try:
+            files = archive(run_dir, out)
+        except (OSError, tarfile.TarError) as exc:  # a file vanished or shrank under it: a run still writing
+            raise UserInputError(f"{run_dir}: changed while it was archived ({exc}); archive it once it has "
+                                 "ended (nothing was written)") from None
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    files = archive(run_dir, out)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB, {files} files under {run_dir.name}/); "
           f"unpack with: tar -xzf {out.name}")
     return 0

@@ -27,6 +27,11 @@ class Server:
                 outer.ranges.append(header)
                 if header:
                     start = int(header.split("=")[1].split("-")[0])
+                if start >= len(PAYLOAD) and header:  # as real servers answer a range past the end
+                    self.send_response(416)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = bytearray(PAYLOAD[start:])
                 # Take the cut before answering: the client retries as soon as the connection drops, and
                 # resetting it after the shutdown let that retry be cut too on a loaded machine (CI, 11-27).
@@ -133,3 +138,20 @@ def test_cli_keeps_a_file_whose_md5_is_not_the_pinned_one_and_says_how_to_take_i
     assert f"MD5 {actual}, expected {REAL_DATASET_MD5}" in result.stderr
     assert f"--set dataset.md5={actual}" in result.stderr
     assert dest.read_bytes() == PAYLOAD  # kept
+
+
+def test_a_complete_part_file_is_verified_and_placed_though_the_server_answers_416(server, tmp_path):
+    (tmp_path / "Ag.xyz.part").write_bytes(PAYLOAD)  # the transfer ended, the process did not get to check it
+    path = download(server.url, tmp_path / "Ag.xyz", len(PAYLOAD), SHA, timeout=10)
+    assert server.ranges[-1] == f"bytes={len(PAYLOAD)}-" and path.read_bytes() == PAYLOAD
+
+
+def test_a_folder_as_dest_gets_the_file_in_it_and_an_existing_file_is_replaced_only_by_one_that_passes(
+        server, tmp_path):
+    path = download(server.url, tmp_path, len(PAYLOAD), SHA, timeout=10)
+    assert path == tmp_path / "Ag_warm_nospin.xyz" and path.read_bytes() == PAYLOAD
+    good = b"the file a user already has\n"
+    path.write_bytes(good)
+    with pytest.raises(DownloadError, match="MD5 .* was left as it was"):
+        download(server.url, tmp_path, expected_md5="0" * 32, timeout=10)
+    assert path.read_bytes() == good and (tmp_path / "Ag_warm_nospin.xyz.new").read_bytes() == PAYLOAD

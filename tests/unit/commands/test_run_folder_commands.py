@@ -1,5 +1,6 @@
 """runs, compare and archive read run folders back; these folders are written the way a run writes them."""
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -93,6 +94,10 @@ def test_archive_holds_the_run_under_its_name_and_unpacks_into_a_folder_compare_
     (run / "md" / "md_z2_r1").mkdir(parents=True)
     (run / "md" / "md_z2_r1" / "log.lammps").write_text("Performance: ...\n")
     (run / "link").symlink_to("/etc/hostname")
+    os.link(run / "md" / "md_z2_r1" / "log.lammps", run / "md" / "log_of_z2.lammps")  # a second name of the log
+    (run / "parsl" / "000" / "certificates").mkdir(parents=True)
+    (run / "parsl" / "000" / "certificates" / "server.key_secret").write_text("private")
+    (run / "parsl" / "000" / "certificates" / "server.key").write_text("public")
     out = tmp_path / "shared" / "local-x.tar.gz"
     out.parent.mkdir()
     result = cli("archive", str(run), "--out", str(out))
@@ -101,11 +106,16 @@ def test_archive_holds_the_run_under_its_name_and_unpacks_into_a_folder_compare_
         names = tar.getnames()
         assert all(n == "local-x" or n.startswith("local-x/") for n in names)
         assert "local-x/md/md_z2_r1/log.lammps" in names and "local-x/link" not in names
+        assert not any(n.endswith(".key_secret") for n in names) and "local-x/parsl/000/certificates/server.key" in names
         tar.extractall(tmp_path / "unpacked", filter="data")
+    for name in ("md/md_z2_r1/log.lammps", "md/log_of_z2.lammps"):  # both names of a hard-linked file arrive
+        assert (tmp_path / "unpacked" / "local-x" / name).read_text() == "Performance: ...\n"
     again = cli("compare", str(run), str(tmp_path / "unpacked" / "local-x"))
     assert again.returncode == 0 and "1.000x" in again.stdout
     refused = cli("archive", str(run), "--out", str(out))
     assert refused.returncode == 2 and "exists" in refused.stderr and out.stat().st_size > 0
+    nowhere = cli("archive", str(run), "--out", str(tmp_path / "missing" / "x.tar.gz"))
+    assert nowhere.returncode == 2 and "no folder" in nowhere.stderr and "Traceback" not in nowhere.stderr
     inside = cli("archive", str(run), "--out", str(run / "self.tar.gz"))
     assert inside.returncode == 2 and "inside the run folder" in inside.stderr and not (run / "self.tar.gz").exists()
 
