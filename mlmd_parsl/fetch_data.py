@@ -101,7 +101,8 @@ def _total_size(response, offset):
 def main(argv=None):
     parser = ArgumentParser(prog="python -m mlmd_parsl fetch-data", description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=DEFAULT_URL)
-    parser.add_argument("--dest", default=f"data/{DEFAULT_NAME}", help=f"where to put it (a folder: {DEFAULT_NAME} in it)")
+    parser.add_argument("--dest", default=f"data/{DEFAULT_NAME}",
+                        help=f"where to put it (a folder: {DEFAULT_NAME} in it)")
     parser.add_argument("--sha256", help="expected SHA-256 of the file")
     parser.add_argument("--size", type=int, help="expected size in bytes")
     parser.add_argument("--md5", default="auto",
