@@ -9,11 +9,28 @@ from .errors import MlmdError, UserInputError
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C: Parsl and its workers are shut down, finished tasks kept."""
+    """SIGTERM or SIGHUP (a closed terminal or ssh session), handled like Ctrl-C: Parsl and its workers are shut
+    down, finished tasks kept."""
+
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__()
+        self.signum = signum
 
 
 def _raise_terminated(signum, frame):
-    raise Terminated()
+    # a second signal while Parsl shuts down ends the driver at once (cleanup_within ends its processes)
+    for again in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(again, _exit_now)
+    raise Terminated(signum)
+
+
+def _exit_now(signum, frame):
+    from .orchestration.shutdown import end_descendants
+
+    end_descendants()
+    import os
+
+    os._exit(128 + signum)
 
 
 # python -m mlmd_parsl COMMAND ...: {command: (module, what it does)}; without a command it runs the benchmark
@@ -305,8 +322,9 @@ def _run(site, args, run_dir, parts):
 
     from parsl.dataflow.dflow import DataFlowKernel
 
-    signal.signal(signal.SIGTERM, _raise_terminated)  # a scheduler's or user's kill: the same clean shutdown
-    dfk = None
+    for stop in (signal.SIGTERM, signal.SIGHUP):  # a scheduler's or user's kill, a lost terminal: a clean shutdown
+        signal.signal(stop, _raise_terminated)
+    dfk, exit_code = None, 1
     try:
         dfk = DataFlowKernel(parsl_config_for(site, run_dir))  # may name a bad provider.interface: exit 2
         collected = run_campaign(site, run_dir, dfk, log=lambda line: print(line, flush=True),
@@ -314,13 +332,17 @@ def _run(site, args, run_dir, parts):
     except MlmdError as exc:  # here, inside console_log, so that the run folder keeps the error too
         return report_error(exc)
     except KeyboardInterrupt as exc:
-        why = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        why = f"terminated ({signal.Signals(signum).name})" if isinstance(exc, Terminated) else "interrupted"
         print(f"{why}; finished tasks are kept. Continue with: --site {args.site} --resume {run_dir}",
               file=sys.stderr, flush=True)
-        return 143 if isinstance(exc, Terminated) else 130
+        exit_code = 128 + signum
+        return exit_code
     finally:
         if dfk is not None:
-            dfk.cleanup()
+            from .orchestration.shutdown import cleanup_within
+
+            cleanup_within(dfk.cleanup, exit_code)
     print_summary(collected, run_dir)
     failed = [r for r in collected["rows"] if r["status"] != "ok"]
     if failed:

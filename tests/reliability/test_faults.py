@@ -204,3 +204,37 @@ def _listening_addresses(pid):
             ip = getattr(ip, "ipv4_mapped", None) or ip
             out.append(f"{ip}:{int(port_hex, 16)}")
     return out
+
+
+def test_sighup_during_training_shuts_down_like_sigterm_and_leaves_no_process(tmp_path):
+    """A closed terminal or ssh session: the same clean shutdown, exit 129."""
+    _, proc = start(tmp_path, "md.ranks=[1]", "md.zreps=[1]")
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(tmp_path.glob("tiny-*/ours/train/training_log.txt")):
+        time.sleep(0.2)  # training under way: Parsl, its interchanges and workers all started
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=120)
+    run_dir = next(tmp_path.glob("tiny-*"))
+    assert proc.returncode == 129, err[-3000:]
+    assert "terminated (SIGHUP); finished tasks are kept" in err and "Traceback" not in err
+    time.sleep(2)
+    alive = [pid for pid, (_, cmd) in processes().items() if str(run_dir) in cmd or str(tmp_path) in cmd]
+    assert alive == [], "processes of the terminated run are still alive"
+
+
+def test_a_clean_up_that_hangs_is_abandoned_with_every_process_the_driver_started(tmp_path):
+    """cleanup_within: past its deadline the driver ends its descendants and exits with the code it was given."""
+    script = tmp_path / "hang.py"
+    marker = tmp_path / "child.pid"
+    script.write_text(
+        "import subprocess, time\n"
+        "from mlmd_parsl.orchestration.shutdown import cleanup_within\n"
+        "child = subprocess.Popen(['sleep', '300'])\n"
+        f"open({str(marker)!r}, 'w').write(str(child.pid))\n"
+        "cleanup_within(lambda: time.sleep(300), 143, deadline_s=1.0)\n")
+    started = time.time()
+    result = subprocess.run([sys.executable, str(script)], cwd=REPO, env=child_env(), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 143 and time.time() - started < 30, result.stderr
+    assert "clean-up did not end within 1 s; ending its processes" in result.stderr
+    assert int(marker.read_text()) not in processes()  # the child sleep was ended, not orphaned
