@@ -277,6 +277,7 @@ def _main(args) -> int:
     check_parsl_run_path(resumed or rundir.runs_root(site))
     try:
         run_dir = resumed or rundir.new_run_dir(site)
+        lock = rundir.lock_run(run_dir)  # noqa: F841 (held until this process ends)
         rundir.write_manifest(run_dir, site)
     except OSError as exc:  # unwritable, not a folder, disk full: say where, start nothing
         raise UserInputError(f"cannot create the run directory under {rundir.runs_root(site)}: "

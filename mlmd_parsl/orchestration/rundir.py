@@ -83,12 +83,45 @@ def resume_run_dir(site: SiteConfig, run: str) -> Path:
     if not manifest.is_file():
         raise ConfigError(f"--resume {run}: no run directory with a manifest.json at {path}")
     try:
-        owner = json.loads(manifest.read_text())["site"]["name"]
+        recorded = json.loads(manifest.read_text())["site"]
+        owner = recorded["name"]
     except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):  # not JSON, or not a manifest's shape
         raise ConfigError(f"--resume {run}: {manifest} is unreadable; start a new run instead") from None
     if owner != site.name:
         raise ConfigError(f"--resume {run}: that run belongs to site {owner!r}, not {site.name!r}")
+    changed = first_difference(recorded, site_as_recorded(site), RESUME_MUST_MATCH)
+    if changed:
+        raise ConfigError(f"--resume {run}: {changed}; a resume continues the same work, and this would rewrite "
+                          "the run's outputs with other ones. Start a new run for the new settings")
     return path.resolve()
+
+
+# What a resume must not change: what the tasks that ran compute, which a resume would rewrite in place. The
+# provider (walltime, blocks, a new allocation), the retries, the report's comparison and the runs folder may
+# differ; so may the sweep (new cases get folders of their own, finished ones are kept) and where the site's
+# LAMMPS is (a preflight that failed on it names the fix and the --resume).
+RESUME_MUST_MATCH = ("divisions", "dataset", "training", "md", "validation")
+RESUME_MAY_CHANGE = ("md.zreps", "md.ranks", "md.weak_scaling.nodes", "md.lmp", "md.kokkos_package")
+
+
+def site_as_recorded(site: SiteConfig) -> dict:
+    """The site as manifest.json holds it (JSON: enums as their words, tuples as lists)."""
+    return json.loads(json.dumps(asdict(site), default=str))
+
+
+def first_difference(recorded: dict, now: dict, sections, prefix="") -> str:
+    """'md.zreps: [2, 4, 8] in the run, [2] now' for the first key of `sections` that differs, else ''."""
+    for key in sections:
+        if f"{prefix}{key}" in RESUME_MAY_CHANGE:
+            continue
+        old, new = recorded.get(key), now.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            found = first_difference(old, new, sorted(set(old) | set(new)), f"{prefix}{key}.")
+            if found:
+                return found
+        elif old != new:  # named as the site file names it (training and validation keep their spec's keys flat)
+            return f"{prefix}{key}".replace(".spec.", ".") + f": {json.dumps(old)} in the run, {json.dumps(new)} now"
+    return ""
 
 
 def find_baselines(site: SiteConfig, run_dir: Path) -> list:
@@ -128,15 +161,43 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+LOCK_FILE = ".driver.lock"
+
+
+def lock_run(run_dir: Path):
+    """Hold the run folder for this driver (an open file under an exclusive flock, released when the process ends,
+    however it ends): a second driver on the same folder (a --resume while it runs) gets one line naming the
+    first's pid instead of writing the same files. Returns the open file; keep it."""
+    import fcntl
+
+    from ..errors import UserInputError
+
+    handle = open(Path(run_dir) / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise UserInputError(f"{run_dir}: another driver (pid {holder}) is running this run; wait for it to end "
+                             "(or stop it) before resuming it") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
 def write_manifest(run_dir: Path, site: SiteConfig, extra: dict = None) -> Path:
-    """Write manifest.json; on a resumed run keep the earlier start times in `history`."""
+    """Write manifest.json; on a resumed run each earlier start stays whole in `history` (its site, workers,
+    scheduler jobs, site engine: what it ran on), oldest first."""
     history = []
     old = run_dir / "manifest.json"
     if old.is_file():
         try:
             earlier = json.loads(old.read_text())
-            history = earlier.get("history", []) + [{"created": earlier.get("created"), "argv": earlier.get("argv")}]
-        except ValueError:
+            history = earlier.get("history", []) + [{k: v for k, v in earlier.items() if k != "history"}]
+        except (ValueError, AttributeError):
             history = []
     manifest = {
         "created": datetime.datetime.now().isoformat(timespec="seconds"),

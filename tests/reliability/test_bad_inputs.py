@@ -1,6 +1,7 @@
 """Bad input, through the real command lines: one clear line naming the file/key/value and what is allowed,
 exit code 2, no traceback, and nothing already computed is touched (an earlier run sits in runs_dir)."""
 import hashlib
+import os
 import subprocess
 import sys
 
@@ -296,3 +297,20 @@ def test_a_runs_folder_parsl_cannot_start_workers_in_is_refused_before_anything_
     result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={spaced}")
     assert_clean_error(result, f"runs folder '{spaced}': Parsl starts its worker scripts from the run folder")
     assert not spaced.parent.exists()
+
+
+def test_a_second_driver_on_a_running_run_is_refused_before_it_writes_anything(tmp_path):
+    from mlmd_parsl.config import load_site_config
+    from mlmd_parsl.orchestration.rundir import lock_run, new_run_dir, write_manifest
+
+    site = load_site_config("local", [f"runs_dir={tmp_path}"])
+    run = new_run_dir(site)
+    write_manifest(run, site)
+    manifest = (run / "manifest.json").read_text()
+    held = lock_run(run)  # the first driver, still running
+    try:
+        result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={tmp_path}", "--resume", run.name)
+    finally:
+        held.close()
+    assert_clean_error(result, f"another driver (pid {os.getpid()}) is running this run")
+    assert (run / "manifest.json").read_text() == manifest and not (run / "console.log").exists()

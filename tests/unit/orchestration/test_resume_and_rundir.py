@@ -55,6 +55,34 @@ def test_resume_names_the_run_folder_and_keeps_its_first_start(tmp_path):
     assert run_folder(run.name, tmp_path) == tmp_path / run.name
 
 
+def test_a_resume_keeps_each_earlier_starts_whole_record(tmp_path):
+    from mlmd_parsl.orchestration.rundir import update_manifest
+
+    local = site(tmp_path)
+    run = new_run_dir(local)
+    write_manifest(run, local)
+    update_manifest(run, scheduler_jobs=["4242"], site_engine={"lmp": "/opt/lmp"}, worker={"host": "node7"})
+    write_manifest(run, local)  # as --resume does, before its own blocks start
+    (earlier,) = json.loads((run / "manifest.json").read_text())["history"]
+    assert earlier["scheduler_jobs"] == ["4242"] and earlier["site_engine"] == {"lmp": "/opt/lmp"}
+    assert earlier["worker"] == {"host": "node7"} and earlier["site"]["name"] == "local"
+
+
+def test_a_resume_that_would_rewrite_what_the_run_computed_is_refused_naming_the_key(tmp_path):
+    local = site(tmp_path)
+    run = new_run_dir(local)
+    write_manifest(run, local)
+    fewer_epochs = load_site_config("local", [f"runs_dir={tmp_path}", "training.max_epochs=5"])
+    with pytest.raises(ConfigError, match=r"training.max_epochs: 800 in the run, 5 now; a resume continues the same"):
+        resume_run_dir(fewer_epochs, run.name)
+    with pytest.raises(ConfigError, match=r"md.profile: \"quick\" in the run, \"ats5\" now"):
+        resume_run_dir(load_site_config("local", [f"runs_dir={tmp_path}", "md.profile=ats5"]), run.name)
+    # the sweep, the provider, the retries may change: new cases get folders of their own
+    wider = load_site_config("local", [f"runs_dir={tmp_path}", "md.zreps=[2, 16]", "retries.md=0",
+                                       "provider.heartbeat_threshold_s=300"])
+    assert resume_run_dir(wider, run.name) == run.resolve()
+
+
 def test_resume_refuses_a_missing_run_and_another_sites_run(tmp_path):
     local = site(tmp_path)
     with pytest.raises(ConfigError, match="--resume nosuch: no run directory with a manifest.json at"):
