@@ -10,7 +10,7 @@ from pathlib import Path
 from ..arguments import ArgumentParser
 from ..atomic_files import replaced_atomically
 from ..errors import UserInputError
-from ..orchestration.rundir import REPO_RUNS_DIR
+from ..orchestration.rundir import LOCK_FILE, REPO_RUNS_DIR, running_driver
 from .run_folder import find_run
 
 
@@ -32,7 +32,8 @@ def archive(run_dir: Path, out: Path) -> int:
 
     def plain_only(member):
         nonlocal count
-        if not (member.isfile() or member.isdir() or member.islnk()) or member.name.endswith(SECRET_SUFFIXES):
+        if (not (member.isfile() or member.isdir() or member.islnk()) or member.name.endswith(SECRET_SUFFIXES)
+                or member.name.endswith(f"/{LOCK_FILE}")):
             return None
         count += member.isfile() or member.islnk()
         return member
@@ -46,6 +47,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         run_dir = find_run(args.run, args.dir)
+        driver = running_driver(run_dir)
+        if driver:
+            raise UserInputError(f"{run_dir}: still running (driver pid {driver}); archive it once it has ended")
         out = Path(args.out or f"{run_dir.name}.tar.gz")
         if out.exists():
             raise UserInputError(f"--out {out}: exists; give another name (nothing was overwritten)")

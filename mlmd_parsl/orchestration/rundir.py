@@ -188,6 +188,21 @@ def lock_run(run_dir: Path):
     return handle
 
 
+def running_driver(run_dir: Path) -> str:
+    """The pid of the driver holding `run_dir` (lock_run), or '' when none is running."""
+    import fcntl
+
+    path = Path(run_dir) / LOCK_FILE
+    if not path.is_file():
+        return ""
+    with open(path) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "?"
+    return ""
+
+
 def write_manifest(run_dir: Path, site: SiteConfig, extra: dict = None) -> Path:
     """Write manifest.json; on a resumed run each earlier start stays whole in `history` (its site, workers,
     scheduler jobs, site engine: what it ran on), oldest first."""

@@ -115,6 +115,15 @@ def test_archive_holds_the_run_under_its_name_and_unpacks_into_a_folder_compare_
     assert again.returncode == 0 and "1.000x" in again.stdout
     refused = cli("archive", str(run), "--out", str(out))
     assert refused.returncode == 2 and "exists" in refused.stderr and out.stat().st_size > 0
+    from mlmd_parsl.orchestration.rundir import lock_run
+
+    held = lock_run(run)  # a driver still running it
+    try:
+        running = cli("archive", str(run), "--out", str(tmp_path / "running.tar.gz"))
+    finally:
+        held.close()
+    assert running.returncode == 2 and f"still running (driver pid {os.getpid()})" in running.stderr
+    assert not (tmp_path / "running.tar.gz").exists()
     nowhere = cli("archive", str(run), "--out", str(tmp_path / "missing" / "x.tar.gz"))
     assert nowhere.returncode == 2 and "no folder" in nowhere.stderr and "Traceback" not in nowhere.stderr
     inside = cli("archive", str(run), "--out", str(run / "self.tar.gz"))
