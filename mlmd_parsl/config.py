@@ -146,6 +146,8 @@ class MDConfig:
     # site engine only: size ML-IAP's pair arrays on a compressed box before the first stage (LAMMPS' pair-array
     # bug on several ranks, science/lammps/mliap_pair_arrays.py); auto = cases of several ranks without Kokkos
     mliap_presize: str = PRESIZE_AUTO
+    # a case slower than this many steps per second is taken as hung: its timeout is 5 min + its steps at this rate
+    min_timesteps_per_s: float = 0.5
     weak_scaling: WeakScalingConfig = field(default_factory=WeakScalingConfig)
 
     def __post_init__(self):
@@ -165,6 +167,9 @@ class MDConfig:
             raise InvalidSetting("kokkos_package", str(exc)) from None
         require(not explicit or self.kokkos, "kokkos_package", "Kokkos options need md.kokkos: true")
         one_of("mliap_presize", self.mliap_presize, PRESIZE_CHOICES)
+        require(isinstance(self.min_timesteps_per_s, (int, float)) and 0 < self.min_timesteps_per_s <= 1e6,
+                "min_timesteps_per_s", f"{self.min_timesteps_per_s}: steps per second, above 0 (0.01 = a case may take "
+                "100 s per step before it counts as hung)")
         require(self.mliap_presize != PRESIZE_ALWAYS or self.engine is MDEngine.MLIAP, "mliap_presize",
                 "always: presizing ML-IAP's pair arrays applies to the site engine only (md.engine: mliap)")
         one_of("profile", self.profile, tuple(PROFILES))

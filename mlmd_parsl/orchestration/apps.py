@@ -27,13 +27,19 @@ class Apps:
 
 
 @task_kind("md")
-def _run_md(command, exported, after=None, lammps_log=None, stdout=None, stderr=None,
+def _run_md(command, exported, after=None, lammps_log=None, timeout_s=0, stdout=None, stderr=None,
             parsl_resource_specification=None):
     """`command`, a case's plan (case_plan.py); `exported`, the export's future, and `after`, the case before it in
     the seed's order (sequencing.py), only make Parsl wait for them; `lammps_log`, the case's log, is for the retry
-    handler (an ERROR line there is never retried). (No default for `exported`: Parsl passes every parameter's
-    default as a keyword, which a positional one then clashes with.)"""
-    return command
+    handler (an ERROR line there is never retried); past `timeout_s` the case's whole process group gets SIGTERM,
+    then SIGKILL 30 s later, and the task fails with exit 124 (Parsl's own walltime leaves the process running).
+    (No default for `exported`: Parsl passes every parameter's default as a keyword, which a positional one then
+    clashes with.)"""
+    if not timeout_s:
+        return command
+    import shlex
+
+    return f"timeout --kill-after=30 {int(timeout_s)} bash -c {shlex.quote(command)}"
 
 
 @task_kind("md")

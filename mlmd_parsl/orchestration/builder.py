@@ -109,7 +109,8 @@ def submit_md_case(apps: Apps, site: SiteConfig, plan: CasePlan, exported, after
     if case.engine is MDEngine.MLIAP:
         write_site_engine_deck(case)
     run_md = apps.run_md_packed if case.packed else apps.run_md
-    return run_md(plan.command, exported, after=after, lammps_log=str(case.log), stdout=str(case.stdout),
+    return run_md(plan.command, exported, after=after, lammps_log=str(case.log), timeout_s=case.timeout_s,
+                  stdout=str(case.stdout),
                   stderr=str(case.stderr),
                   parsl_resource_specification={} if case.packed else mpi_resources(site, case.ranks))
 

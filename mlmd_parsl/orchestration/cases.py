@@ -35,6 +35,7 @@ class MDCase:
     division: Division = Division.OURS
     deviations: tuple = ()  # how this case differs from the seed's work, in words (divisions.deviations)
     mliap_presize: bool = False  # the deck sizes ML-IAP's pair arrays on a compressed box first (mliap_pair_arrays.py)
+    timeout_s: int = 0  # the case is ended (its whole process group) after this long: md.min_timesteps_per_s
 
     def __post_init__(self):
         object.__setattr__(self, "engine", MDEngine(self.engine))
@@ -147,8 +148,21 @@ def md_cases(site: SiteConfig, run_dir: Path, kokkos_package: tuple = ()) -> lis
             lmp=lmp, kokkos=site.md.kokkos, kokkos_package=package, mliap_model=site.md.mliap_model,
             run_dir=str(run_dir), division=site.division,
             deviations=md_deviations + ((PRESIZE_DEVIATION,) if presize else ()), mliap_presize=presize,
+            timeout_s=case_timeout_s(site),
         ))
     return cases
+
+
+CASE_STARTUP_S = 300  # imports, model load, MPI start-up, the deck's setup on a busy node
+
+
+def case_timeout_s(site: SiteConfig) -> int:
+    """How long an MD case may run before it counts as hung: start-up plus every step of the profile (and the
+    presizing run 0) at md.min_timesteps_per_s."""
+    from ..science.lammps.deck import protocol_by_name
+
+    steps = protocol_by_name(site.md.profile).total_steps + 1
+    return CASE_STARTUP_S + int(steps / site.md.min_timesteps_per_s + 0.999)
 
 
 PRESIZE_DEVIATION = (f"{FORCED}the deck first evaluates the box once compressed {PRESIZE_SCALE:g}x or more (run 0, "
@@ -189,8 +203,9 @@ def site_lmp(site: SiteConfig) -> str:
 
 def site_engine_deck(case: MDCase):
     """The MD-HO deck with `pair_style mliap unified` (the seed's deck) on md.mliap_model's export; presized on the
-    box compressed as the export's cutoff needs (mliap_pair_arrays.presize_scale; a dry run, before any export,
-    shows the usual PRESIZE_SCALE)."""
+    box compressed as the export's cutoff needs (mliap_pair_arrays.presize_scale). Before any export (a dry run),
+    or where the files cannot be read here, the usual PRESIZE_SCALE: the case's LAMMPS then says what is wrong
+    with them, as a failed case, not as an exception in the driver."""
     from ..science.lammps.deck import ForceField, make_deck, protocol_by_name
     from ..science.lammps.mliap_pair_arrays import presize_scale
     from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES, mliap_export_cutoff
@@ -199,8 +214,10 @@ def site_engine_deck(case: MDCase):
     model = trained / MLIAP_MODEL_FILES[case.mliap_model]
     scale = None
     if case.mliap_presize:
-        exported = model.exists() and (trained / BOX_FILE).exists()
-        scale = presize_scale(trained / BOX_FILE, mliap_export_cutoff(model)) if exported else PRESIZE_SCALE
+        try:
+            scale = presize_scale(trained / BOX_FILE, mliap_export_cutoff(model))
+        except Exception:
+            scale = PRESIZE_SCALE
     return make_deck(trained / BOX_FILE, case.replicate, protocol_by_name(case.profile), ForceField.mliap(model),
                      kokkos=case.kokkos, mliap_presize_scale=scale)
 

@@ -51,7 +51,7 @@ def lammps_error(log_path) -> str:
 
 
 def classify(exc: BaseException, task_record=None) -> str:
-    """deterministic | out-of-memory | node failure or walltime | killed | crashed | failed."""
+    """deterministic | timed out | out-of-memory | node failure or walltime | killed | crashed | failed."""
     from ..errors import UserInputError
 
     name = type(exc).__name__
@@ -67,11 +67,16 @@ def classify(exc: BaseException, task_record=None) -> str:
         log = ((task_record or {}).get("kwargs") or {}).get("lammps_log")  # what submit_md_case passes the MD app
         if exitcode == 2 or (log and lammps_error(log)):
             return "deterministic"  # our bad-input exit code, or LAMMPS stopped on its input or the physics
+        if exitcode == 124 and ((task_record or {}).get("kwargs") or {}).get("timeout_s"):
+            return "timed out"  # the case's own timeout (timeout(1) exits 124): a hang would hang again
         if exitcode in (137, -9):
             return "killed"  # SIGKILL: the OOM killer, or the node went away
         if exitcode in (139, -11, 134, -6):
             return "crashed"
     return "failed"
+
+
+NEVER_RETRIED = ("deterministic", "timed out")
 
 
 def retry_budget(retries, kind: str) -> int:
@@ -85,7 +90,7 @@ def make_retry_handler(retries):
     def handler(exc, task_record):
         kind = kind_of(task_record.get("func"))
         budget = retry_budget(retries, kind)
-        if budget == 0 or classify(exc, task_record) == "deterministic":
+        if budget == 0 or classify(exc, task_record) in NEVER_RETRIED:
             return ceiling + 1
         return ceiling / (budget + 0.5)  # budget failures stay under the ceiling, one more goes over
 

@@ -61,6 +61,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("md.kokkos_package=newton on nieghbor half", "unknown package kokkos keyword 'nieghbor'"),
         ("md.mliap_model=torchscript", "md.mliap_model: 'torchscript'; allowed: hippynn, lean"),
         ("md.mliap_model=lean", "md.mliap_model: lean: the exported model for pair_style mliap applies to the site engine only"),
+        ("md.min_timesteps_per_s=0", "md.min_timesteps_per_s: 0.0: steps per second, above 0"),
         ("name=a b", "name: 'a b': letters, digits and _ . - only"),
         ("md.mliap_presize=sometimes", "md.mliap_presize: 'sometimes'; allowed: auto, always, never"),
         ("md.mliap_presize=always", "md.mliap_presize: always: presizing ML-IAP's pair arrays applies to the site"),

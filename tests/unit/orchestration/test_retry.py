@@ -177,3 +177,45 @@ def test_worker_init_quotes_the_interpreters_folder(kind, tmp_path):
                                capture_output=True, text=True, timeout=30)
         assert shell.stdout.startswith("/opt/My Projects;touch pwned/bin:"), shell.stdout
         assert not (tmp_path / "pwned").exists()
+
+
+def test_a_hung_md_case_is_ended_with_its_whole_process_group_at_its_timeout_and_not_retried(tmp_path):
+    """submit_md_case with the case's timeout: the command and a child it started are gone after it, the task fails
+    once, classified 'timed out' (Parsl's own walltime would have left both running)."""
+    from dataclasses import replace
+
+    import parsl
+    from parsl.executors.threads import ThreadPoolExecutor
+
+    from mlmd_parsl.orchestration.builder import submit_md_case
+    from mlmd_parsl.orchestration.case_plan import CasePlan
+
+    site = load_site_config("local", ["retries.md=2"])
+    case = replace(md_cases(site, tmp_path)[0], packed=True, timeout_s=2)
+    child = tmp_path / "child.pid"
+    command = f"echo x >> {case.dir / 'attempts'}; sleep 300 & echo $! > {child}; sleep 300"
+    config = parsl.Config(executors=[ThreadPoolExecutor(label="cpu"), ThreadPoolExecutor(label="mpi")],
+                          retries=max_retries(site.retries), retry_handler=make_retry_handler(site.retries),
+                          run_dir=str(tmp_path / "parsl"), initialize_logging=False)
+    seen = {}
+    policy = make_retry_handler(site.retries)
+
+    def handler(exc, task_record):
+        seen["class"] = classify(exc, task_record)
+        return policy(exc, task_record)
+
+    config.retry_handler = handler
+    dfk = parsl.DataFlowKernel(config)
+    try:
+        case.dir.mkdir(parents=True, exist_ok=True)
+        future = submit_md_case(apps.make_apps(dfk), site, CasePlan(case, 1, command), None)
+        assert isinstance(future.exception(timeout=120), BashExitFailure) and future.exception().exitcode == 124
+    finally:
+        dfk.cleanup()
+    assert seen["class"] == "timed out" and (case.dir / "attempts").read_text().split() == ["x"]
+    import os
+    import time
+
+    time.sleep(1)
+    pid = int(child.read_text())
+    assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2]
