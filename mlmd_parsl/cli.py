@@ -174,7 +174,9 @@ def print_summary(collected, run_dir, out=print):
     divisions = by_division(rows)
     for division, members in divisions.items():
         out(f"[{division}] {physics_line(members[0], PHYSICS_CHECKS)}")
-        deviations = dict.fromkeys(r["deviations"] for r in members if r.get("deviations"))
+        # each named once: rows of one division may differ (cases of several ranks are presized, one rank's not)
+        deviations = dict.fromkeys(d for r in members for d in (r.get("deviations") or "").split(DEVIATION_SEPARATOR)
+                                   if d)
         out(f"[{division}] differs from the seed's work in: " + (DEVIATION_SEPARATOR.join(deviations) or "nothing"))
     if len(divisions) > 1:
         out("The divisions are never set beside each other; report.md sets the seed division's rows beside the "

@@ -153,3 +153,18 @@ def test_an_unreadable_baseline_is_left_out_and_the_run_keeps_its_report(tmp_pat
                     baselines=[str(edited)])
     assert (run / "report.md").is_file() and read_results(run / "results.csv")[1]["status"] == "ok"
     assert f"note: baseline left out: {edited}:2: not a results table" in capsys.readouterr().out
+
+
+def test_the_summary_names_each_deviation_once_though_cases_of_a_division_differ(tmp_path):
+    """Cases of several ranks carry the presizing deviation, one-rank cases do not: one line, each named once."""
+    from mlmd_parsl.cli import print_summary
+    from mlmd_parsl.orchestration.cases import PRESIZE_DEVIATION
+
+    profile = "profile quick: the seed's stages in 180 steps"
+    cases = [case(tmp_path, "md_z1_r1", "eam_quick_284atoms_1rank.log", deviations=(profile,)),
+             case(tmp_path, "md_z1_r2", "eam_quick_284atoms_1rank.log", deviations=(profile, PRESIZE_DEVIATION))]
+    collected = collect_results(str(tmp_path), ours(TRAINING, cases), "test")
+    lines = []
+    print_summary(collected, tmp_path, out=lines.append)
+    (differs,) = [line for line in lines if "differs from the seed's work in" in line]
+    assert differs.count(profile) == 1 and differs.count(PRESIZE_DEVIATION) == 1
