@@ -22,7 +22,7 @@ from .cases import CaseOutcome, md_cases, mpi_resources, site_lmp
 from .code_digest import source_digest
 from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
-from .resume import is_done, mark_done
+from .resume import forget_done, is_done, mark_done
 from .rundir import division_dir, train_dir, update_manifest
 from .tasks import collect_results
 
@@ -114,6 +114,7 @@ def run_md_cases(apps, site: SiteConfig, cases: list, export_f, progress: Progre
             _note_throughput(progress, case)
             progress.report(_name(case), None, " (reused)" + _md_brief(case))
             continue
+        forget_done(case.dir, "md")
         to_run.append(plan)
     futures = submit_md_cases(apps, site, to_run, export_f.result() if to_run else None)
     by_future = {futures[plan.case.task]: plan.case for plan in to_run}

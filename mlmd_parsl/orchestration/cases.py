@@ -85,7 +85,7 @@ class MDCase:
         from .resume import content_key
 
         lmp_digest = file_sha256(self.lmp) if self.lmp and Path(self.lmp).is_file() else self.lmp
-        return content_key(code, what="md", command=command,
+        return content_key(code, what="md", command=run_relative(command, self.run_dir),
                            model=file_sha256(self.model_file(exported)), lmp=lmp_digest,
                            kernels=custom_kernels, threads=threads,
                            replicate=list(self.replicate), ranks=self.ranks, profile=self.profile, engine=self.engine,
@@ -100,6 +100,15 @@ class MDCase:
         return {"task": self.task, "division": str(self.division), "deviations": DEVIATION_SEPARATOR.join(self.deviations),
                 "sweep": self.sweep, "ranks": self.ranks, "zrep": self.zrep, "profile": self.profile,
                 "engine": self.engine_label, "device": self.model_device, "dtype": self.dtype, "log": str(self.log)}
+
+
+def run_relative(command: str, division_dir) -> str:
+    """`command` with its run folder's path as <run>: a run moved, or archived and unpacked elsewhere, keeps its
+    MD keys, so --resume there reruns nothing it finished."""
+    root = Path(division_dir).parent
+    for path in sorted({str(root), str(root.resolve())}, key=len, reverse=True):
+        command = command.replace(path, "<run>")
+    return command
 
 
 @dataclass(frozen=True)

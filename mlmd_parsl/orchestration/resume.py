@@ -38,5 +38,11 @@ def is_done(folder, what: str, key: str, outputs=()) -> bool:
     return saved.get("key") == key and all(Path(p).is_file() and Path(p).stat().st_size > 0 for p in outputs)
 
 
+def forget_done(folder, what: str) -> None:
+    """Remove a task's done record before its outputs are rewritten: a rewrite cut short must never leave a record
+    that a later resume with the old inputs would take for those half-written outputs."""
+    (Path(folder) / f"done-{what}.json").unlink(missing_ok=True)
+
+
 def mark_done(folder, what: str, key: str, **extra) -> None:
     write_text_atomically(Path(folder) / f"done-{what}.json", json.dumps({"key": key, **extra}, indent=2, default=str))

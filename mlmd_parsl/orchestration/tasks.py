@@ -34,7 +34,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
     import json
 
     from mlmd_parsl.orchestration.code_digest import source_digest
-    from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
+    from mlmd_parsl.orchestration.resume import content_key, forget_done, is_done, mark_done
 
     key = content_key(source_digest("training"), what="training",
                       dataset=dataset["sha256"], spec=training_spec, kernels=custom_kernels,
@@ -43,6 +43,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
     outputs = [folder / n for n in ("training_summary.json", "network_state.pt", "model_results.txt")]
     if is_done(folder, "training", key, outputs):
         return {**json.loads(outputs[0].read_text()), "reused": True}
+    forget_done(folder, "training")
 
     import hippynn.custom_kernels
 
@@ -63,7 +64,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
 def export_for_lammps(training_summary: dict, train_dir: str, model_device: str, lean: bool = False) -> Export:
     """hippynn_lammps_model.pt and ag_box.data; with `lean`, also lean_lammps_model.pt (md.mliap_model: lean)."""
     from mlmd_parsl.orchestration.code_digest import source_digest
-    from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
+    from mlmd_parsl.orchestration.resume import content_key, forget_done, is_done, mark_done
     from mlmd_parsl.science.model.dataset import file_sha256
     from mlmd_parsl.science.model.export import BOX_FILE, LEAN_MODEL_FILE, MODEL_FILE, export_model
 
@@ -77,6 +78,7 @@ def export_for_lammps(training_summary: dict, train_dir: str, model_device: str,
         paths["lean_model"] = str(folder / LEAN_MODEL_FILE)
     reused = is_done(folder, "export", key, paths.values())
     if not reused:
+        forget_done(folder, "export")
         paths = export_model(state, training_summary["dataset"], train_dir, model_device, lean=lean)
         mark_done(folder, "export", key)
     return Export(**paths, dataset_label=training_summary["dataset_label"], oracle=training_oracle(training_summary),
@@ -125,7 +127,7 @@ def validate_exported_model(exported: Export, training_summary: dict, out_dir: s
     import json
 
     from mlmd_parsl.orchestration.code_digest import source_digest
-    from mlmd_parsl.orchestration.resume import content_key, is_done, mark_done
+    from mlmd_parsl.orchestration.resume import content_key, forget_done, is_done, mark_done
     from mlmd_parsl.science.model.dataset import file_sha256
     from mlmd_parsl.science.validation.spec import ValidationSpec
     from mlmd_parsl.science.validation.suite import validate_model
@@ -138,6 +140,7 @@ def validate_exported_model(exported: Export, training_summary: dict, out_dir: s
     if is_done(out_dir, "validation", key, [report_json]):
         return {"flags": json.loads(report_json.read_text())["flags"], "report": str(Path(out_dir) / "validation.md"),
                 "reused": True}
+    forget_done(out_dir, "validation")
     spec = ValidationSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
     report = validate_model(exported.model, exported.box, out_dir, spec,
                             oracle=exported.oracle, training=training_summary, site_engine=site_engine)

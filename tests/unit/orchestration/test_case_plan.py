@@ -151,3 +151,21 @@ def test_cases_of_several_cpu_ranks_presize_mliaps_pair_arrays_and_say_so_in_the
     assert not any(c.mliap_presize for c in md_cases(site("local"), tmp_path))  # the embedded engine has no such arrays
     gpu = [c for c in md_cases(chicoma(division=Division.SEED), tmp_path) if c.sweep == "weak"]
     assert not any(c.mliap_presize for c in gpu)  # Kokkos keeps its arrays in its own class (auto leaves it)
+
+
+def test_a_moved_run_keeps_its_md_keys(tmp_path):
+    """The command's paths are the run folder's: a run moved (or archived and unpacked elsewhere) keeps its keys,
+    so --resume there reruns nothing it finished; another model still changes them."""
+    local = site()
+    keys = []
+    for where in ("first", "moved/elsewhere"):
+        division = tmp_path / where / "local-20261205-120000" / "ours"
+        model = division / "train" / "hippynn_lammps_model.pt"
+        model.parent.mkdir(parents=True)
+        model.write_bytes(b"weights one")
+        plan = plan_case(local, md_cases(local, division)[0])
+        assert str(division) in plan.command  # the command itself runs where the run is
+        keys.append(plan.content_key(planned_export(division), "pytorch", "code-1"))
+    assert keys[0] == keys[1]
+    model.write_bytes(b"weights two")
+    assert plan.content_key(planned_export(division), "pytorch", "code-1") != keys[0]

@@ -109,3 +109,22 @@ def test_baselines_are_the_sites_other_runs_newest_first_or_the_one_named(tmp_pa
     missing = load_site_config("local", [f"runs_dir={tmp_path}", "report.baseline=nosuch"])
     with pytest.raises(ConfigError, match="report.baseline .--baseline. nosuch: no run folder with a results.csv"):
         find_baselines(missing, runs[2])
+
+
+def test_a_task_that_reruns_drops_its_done_record_before_it_rewrites_its_outputs(tmp_path):
+    """Training with other inputs over a finished one: the old record goes first, so a rewrite cut short (here:
+    the dataset is missing) leaves no record a resume could take for the half-written outputs."""
+    from dataclasses import asdict
+
+    from mlmd_parsl.orchestration.tasks import train_model
+    from mlmd_parsl.science.model.training import TrainingSpec
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    mark_done(folder, "training", "the key of the finished training")
+    for name in ("training_summary.json", "network_state.pt", "model_results.txt"):
+        (folder / name).write_text("{}")
+    dataset = {"sha256": "other data", "path": str(tmp_path / "missing.xyz"), "kind": "real", "details": {}}
+    with pytest.raises(Exception):
+        train_model(dataset, str(folder), asdict(TrainingSpec(max_epochs=1)), "pytorch", threads=1)
+    assert not (folder / "done-training.json").exists()
