@@ -330,8 +330,11 @@ def _run(site, args, run_dir, parts):
     dfk, exit_code = None, 1
     try:
         dfk = DataFlowKernel(parsl_config_for(site, run_dir))  # may name a bad provider.interface: exit 2
+        from .orchestration.worker_watch import WorkerWatch
+
+        watch = WorkerWatch(dfk, site.provider.worker_start_timeout_s).check
         collected = run_campaign(site, run_dir, dfk, log=lambda line: print(line, flush=True),
-                                 heartbeat_s=args.progress_every, parts=parts)
+                                 heartbeat_s=args.progress_every, parts=parts, watch=watch)
     except MlmdError as exc:  # here, inside console_log, so that the run folder keeps the error too
         return report_error(exc)
     except KeyboardInterrupt as exc:

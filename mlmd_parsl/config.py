@@ -45,6 +45,7 @@ class ProviderConfig:
     interface: str = ""  # network interface the Parsl interchange listens on (e.g. hsn0); empty = the hostname's address
     encrypted: bool = True  # Parsl HTEX traffic encryption (CurveZMQ); turn off only on a trusted network
     heartbeat_threshold_s: int = 120  # a worker pool silent this long is lost (node failure, walltime): retry
+    worker_start_timeout_s: int = 600  # tasks waiting this long with no worker and no queued block: the run stops
     # Slurm only (kind: slurm)
     partition: str = ""
     account: str = ""
@@ -68,6 +69,8 @@ class ProviderConfig:
         require(10 <= self.heartbeat_threshold_s <= 3600, "heartbeat_threshold_s",
                 f"{self.heartbeat_threshold_s}; allowed: 10 to 3600 seconds")
         require(self.gpus_per_node >= 0, "gpus_per_node", f"{self.gpus_per_node} must be >= 0")
+        require(10 <= self.worker_start_timeout_s <= 86_400, "worker_start_timeout_s",
+                f"{self.worker_start_timeout_s}; allowed: 10 to 86400 seconds")
         require(re.fullmatch(r"\d+:[0-5]\d:[0-5]\d", self.walltime), "walltime",
                 f"{self.walltime!r}; expected HH:MM:SS, e.g. 02:00:00")
         for key in ("partition", "account", "qos"):

@@ -36,14 +36,14 @@ class DivisionRun:
 
 
 def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = ExecutorLabels(), log=print,
-                 heartbeat_s: float = 60.0, parts: Parts = Parts()) -> dict:
+                 heartbeat_s: float = 60.0, parts: Parts = Parts(), watch=None) -> dict:
     run_dir = Path(run_dir)
     apps = make_apps(dfk, labels)
     divisions = [(division, division_dir(run_dir, division.division)) for division in division_sites(site)]
     cases = {d.division: md_cases(d, folder) if parts.md else [] for d, folder in divisions}
     worker_f = apps.describe_worker(lammps_in_use([d for d, _ in divisions], cases))
     progress = Progress(parts.training + sum((1 + parts.training) + len(cases[d.division]) + d.validation.enabled
-                                             for d, _ in divisions), log, heartbeat_s)
+                                             for d, _ in divisions), log, heartbeat_s, watch)
     dataset_f = submit_dataset(apps, site) if parts.training else None
     if dataset_f is not None:
         for future, name in progress.as_completed({dataset_f: "dataset"}):
@@ -87,7 +87,7 @@ def run_division(apps, site: SiteConfig, folder: Path, dataset_f, cases: list, p
         progress.report(f"{name}/{what}", future.exception(), _brief(what, future))
     launch = None
     if site.md.engine is MDEngine.MLIAP and export_f.exception() is None and cases:
-        launch = preflight_site_engine(site, folder, parsl_probe(apps, site), log, manifest_dir=run_dir)
+        launch = preflight_site_engine(site, folder, parsl_probe(apps, site, progress), log, manifest_dir=run_dir)
         if launch.get("kokkos"):
             cases = md_cases(site, folder, tuple(launch["kokkos"]["package"].split()))
     outcomes = run_md_cases(apps, site, cases, export_f, progress)
@@ -146,13 +146,16 @@ def wait_for_validation(validation_f, progress: Progress, name: str = "validatio
     return validation
 
 
-def parsl_probe(apps, site: SiteConfig):
-    """run_probe for preflight_site_engine: the probe as an MPI task, launched the way MD cases are."""
+def parsl_probe(apps, site: SiteConfig, progress: Progress = None):
+    """run_probe for preflight_site_engine: the probe as an MPI task, launched the way MD cases are (waited on
+    through `progress`, whose watch stops a campaign whose workers never start)."""
     def run_probe(probe_dir: Path, lmp: str, kokkos_package: tuple):
         future = apps.probe_site_engine(
             str(probe_dir), lmp, kokkos_package, site.provider.task_python,
             stdout=str(probe_dir / "stdout.txt"), stderr=str(probe_dir / "stderr.txt"),
             parsl_resource_specification=mpi_resources(site, 1))
+        if progress is not None:
+            progress.wait(future)
         return future.exception()
 
     return run_probe

@@ -39,8 +39,10 @@ def task_state(future) -> str:
 
 
 class Progress:
-    def __init__(self, total: int, log=print, heartbeat_s: float = 60.0):
-        self.total, self.log, self.heartbeat_s = total, log, heartbeat_s
+    def __init__(self, total: int, log=print, heartbeat_s: float = 60.0, watch=None):
+        """`watch`: called at every heartbeat without a finished task (worker_watch.WorkerWatch.check); what it
+        raises ends the wait."""
+        self.total, self.log, self.heartbeat_s, self.watch = total, log, heartbeat_s, watch
         self.done = self.failed = 0
         self.unfinished = {}  # future -> task name
         self.epoch_time_s = None
@@ -62,9 +64,19 @@ class Progress:
                 waiting, timeout=self.heartbeat_s, return_when=concurrent.futures.FIRST_COMPLETED)
             if not finished:
                 self.log(self.status_line())
+                if self.watch is not None:
+                    self.watch()
             for future in finished:
                 self.unfinished.pop(future, None)
                 yield future, named_futures[future]
+
+    def wait(self, future):
+        """Until `future` is done, calling the watch at every heartbeat (a task waited on outside as_completed,
+        such as the site engine's preflight)."""
+        while not future.done():
+            concurrent.futures.wait([future], timeout=self.heartbeat_s)
+            if not future.done() and self.watch is not None:
+                self.watch()
 
     def status_line(self) -> str:
         states = [task_state(f) for f in self.unfinished]

@@ -238,3 +238,21 @@ def test_a_clean_up_that_hangs_is_abandoned_with_every_process_the_driver_starte
     assert result.returncode == 143 and time.time() - started < 30, result.stderr
     assert "clean-up did not end within 1 s; ending its processes" in result.stderr
     assert int(marker.read_text()) not in processes()  # the child sleep was ended, not orphaned
+
+
+def test_a_campaign_whose_workers_never_start_stops_naming_the_executor_and_leaves_nothing_behind(tmp_path):
+    """worker_init hangs (a worker that cannot start; a failing one Parsl itself reports): no worker pool ever
+    connects and no block is queued. Without the watch the campaign printed '0/N done, 1 running or queued' for
+    ever."""
+    args = [sys.executable, "-m", "mlmd_parsl", "--site", TINY, "--set", f"runs_dir={tmp_path}", "--progress-every",
+            "2", "--set", "provider.worker_init=sleep 600", "--set", "provider.worker_start_timeout_s=10"]
+    started = time.time()
+    result = subprocess.run(args, cwd=REPO, env=child_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr[-3000:]
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "executor cpu: no worker connected in 10 s while" in error[0], result.stderr[-2000:]
+    assert "task(s) waited and no block was queued (block 0: RUNNING)" in error[0]
+    assert "submit_scripts" in error[0] and "Traceback" not in result.stderr and time.time() - started < 240
+    time.sleep(2)
+    alive = [pid for pid, (_, cmd) in processes().items() if str(tmp_path) in cmd]
+    assert alive == [], "processes of the stopped run are still alive"
