@@ -32,8 +32,9 @@ def test_tasks_with_no_worker_and_no_queued_block_stop_the_run_after_the_deadlin
     now[0] = 599.0
     running.check()  # within the deadline
     now[0] = 601.0
-    with pytest.raises(WorkersNeverStarted, match=r"executor mpi: no worker connected in 600 s while 3 task\(s\) "
-                                                  r"waited and no block was queued \(block 0: RUNNING\); .*submit_scripts"):
+    expected = (r"executor mpi: no worker connected in 600 s while 3 task\(s\) waited and no block was queued "
+                r"\(block 0: RUNNING\); .*submit_scripts")
+    with pytest.raises(WorkersNeverStarted, match=expected):
         running.check()
 
 
