@@ -229,3 +229,29 @@ def test_a_real_run_is_listed_archived_and_compares_like_for_like_with_its_unpac
     compared = run_cli(["mlmd_parsl", "compare", str(run_dir), str(tmp_path / "colleague" / run_dir.name)])
     assert compared.returncode == 0 and f"{len(md) + 1} like-for-like row(s)" in compared.stdout
     assert compared.stdout.count("1.000x") == len(md) + 1
+
+
+@pytest.mark.long(reason="a whole tiny campaign, about 2 minutes; test_worker_init_quotes_the_interpreters_folder "
+                         "runs the worker_init it depends on through bash")
+def test_a_campaign_runs_with_an_interpreter_under_a_folder_with_a_space(tmp_path):
+    """A checkout under '~/My Projects': the interpreter's folder reaches worker_init, the MD commands and the
+    interchange with its space (the runs folder is elsewhere: one with a space is refused, see test_bad_inputs)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import child_env
+
+    spaced = tmp_path / "My Projects" / "venv"
+    spaced.parent.mkdir()
+    spaced.symlink_to(Path(sys.prefix))  # the same venv, found through a path with a space
+    python = spaced / "bin" / "python"
+    runs = tmp_path / "runs"
+    result = subprocess.run([str(python), "-m", "mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set",
+                             f"runs_dir={runs}", "--set", "validation.enabled=false", "--set", "md.zreps=[1]"],
+                            env=child_env(), capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (run_dir,) = runs.glob("tiny-*")
+    # the MD command Parsl ran (its bash app writes it at the top of the case's stderr) used that interpreter
+    assert str(python) in (run_dir / "ours" / "md" / "md_z1_r1" / "stderr.txt").read_text()
+    rows = list(csv.DictReader(open(run_dir / "results.csv")))
+    assert [r["status"] for r in rows] == ["ok"] * 3
