@@ -255,3 +255,23 @@ def test_a_campaign_runs_with_an_interpreter_under_a_folder_with_a_space(tmp_pat
     assert str(python) in (run_dir / "ours" / "md" / "md_z1_r1" / "stderr.txt").read_text()
     rows = list(csv.DictReader(open(run_dir / "results.csv")))
     assert [r["status"] for r in rows] == ["ok"] * 3
+
+
+def test_an_archived_run_unpacked_elsewhere_resumes_without_rerunning_anything(campaign, tmp_path):
+    """archive -> unpack in another folder -> --resume there: every task is reused (keys hold <run>, not the
+    folder the run was made in), nothing is recomputed."""
+    import tarfile
+
+    _, run_dirs = campaign
+    archived = run_cli(["mlmd_parsl", "archive", str(run_dirs[0]), "--out", str(tmp_path / "run.tar.gz")])
+    assert archived.returncode == 0, archived.stderr[-2000:]
+    elsewhere = tmp_path / "elsewhere"
+    with tarfile.open(tmp_path / "run.tar.gz") as tar:
+        tar.extractall(elsewhere, filter="data")
+    moved = elsewhere / run_dirs[0].name
+    before = _mtimes(moved)
+    result = run_cli(["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={elsewhere}",
+                      "--resume", moved.name])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count("done (reused) - ") == 4 + 1, result.stdout  # four MD cases and the training
+    assert _mtimes(moved) == before
