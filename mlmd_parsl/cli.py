@@ -1,5 +1,6 @@
 """python -m mlmd_parsl --site NAME: the whole benchmark on a site, orchestrated by Parsl."""
 import contextlib
+import os
 import signal
 import sys
 from pathlib import Path
@@ -28,8 +29,6 @@ def _exit_now(signum, frame):
     from .orchestration.shutdown import end_descendants
 
     end_descendants()
-    import os
-
     os._exit(128 + signum)
 
 
@@ -335,6 +334,7 @@ def _run(site, args, run_dir, parts):
         watch = WorkerWatch(dfk, site.provider.worker_start_timeout_s).check
         collected = run_campaign(site, run_dir, dfk, log=lambda line: print(line, flush=True),
                                  heartbeat_s=args.progress_every, parts=parts, watch=watch)
+        exit_code = 1 if any(r["status"] != "ok" for r in collected["rows"]) else 0  # if the clean-up must be cut
     except MlmdError as exc:  # here, inside console_log, so that the run folder keeps the error too
         return report_error(exc)
     except KeyboardInterrupt as exc:
@@ -348,7 +348,12 @@ def _run(site, args, run_dir, parts):
         if dfk is not None:
             from .orchestration.shutdown import cleanup_within
 
-            cleanup_within(dfk.cleanup, exit_code)
+            cleanup_within(dfk.cleanup, exit_code, run_dir=run_dir)
+            # MD cases run in process groups of their own (timeout(1)): Parsl's clean-up of its blocks does not end
+            # them, and until it ran a retry could start a case again. None runs after a finished campaign.
+            from .orchestration.shutdown import end_running_cases
+
+            end_running_cases(run_dir)
     print_summary(collected, run_dir)
     failed = [r for r in collected["rows"] if r["status"] != "ok"]
     if failed:

@@ -80,10 +80,16 @@ def download(url, dest, expected_size=None, expected_sha256=None, timeout=60, pr
         bad = part.with_name(part.name + ".corrupt")
         os.replace(part, bad)
         raise DownloadError(f"the downloaded file is not a valid Ag dataset ({exc}); kept as {bad}") from None
+    return _place(part, dest, expected_md5)
+
+
+def _place(part: Path, dest: Path, expected_md5) -> Path:
+    """The checked `.part` becomes `dest`, unless its MD5 is not the expected one and a file is already there: that
+    file stays, and the new one waits beside it as `.new`."""
     try:
         check_md5(part, expected_md5)
     except DatasetError as exc:
-        if dest.exists():  # the file already there stays; the new one waits beside it
+        if dest.exists():
             kept = dest.with_name(dest.name + ".new")
             os.replace(part, kept)
             raise DownloadError(f"{exc}".replace(str(part), str(kept)) + f"; {dest} was left as it was") from None

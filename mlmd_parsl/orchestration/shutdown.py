@@ -32,13 +32,57 @@ def end_descendants(grace_s: float = 5.0) -> int:
     return len(children)
 
 
-def cleanup_within(cleanup, exit_code: int, deadline_s: float = CLEANUP_DEADLINE_S):
-    """cleanup(); if it has not returned within `deadline_s`, end this process's descendants and exit with
-    `exit_code` at once (os._exit: the stuck clean-up's threads are abandoned)."""
+def end_running_cases(run_dir, grace_s: float = 5.0) -> int:
+    """End every MD case of `run_dir` still running on this host, its whole tree; returns how many. Each runs under
+    timeout(1), which makes it a process group of its own, out of reach of Parsl's clean-up of a local block (and
+    the block's processes are not this driver's descendants: LocalProvider detaches them). On Slurm the scheduler
+    ends a cancelled job's processes itself."""
+    import psutil
+
+    cases = [p for p in psutil.process_iter() if _is_case(p, str(run_dir))]
+    trees = [p for case in cases for p in [case, *_children(case)]]
+    for process in trees:
+        try:
+            process.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(trees, timeout=grace_s)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    return len(cases)
+
+
+def _is_case(process, run_dir: str) -> bool:
+    import psutil
+
+    try:
+        command = process.cmdline()
+        return process.name() == "timeout" and "--kill-after=30" in command and run_dir in " ".join(command)
+    except psutil.Error:
+        return False
+
+
+def _children(process) -> list:
+    import psutil
+
+    try:
+        return process.children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def cleanup_within(cleanup, exit_code: int, deadline_s: float = CLEANUP_DEADLINE_S, run_dir=None):
+    """cleanup(); if it has not returned within `deadline_s`, end this process's descendants (and `run_dir`'s MD
+    cases) and exit with `exit_code` at once (os._exit: the stuck clean-up's threads are abandoned)."""
     def abandon():
         sys.stderr.write(f"Parsl's clean-up did not end within {deadline_s:g} s; ending its processes and exiting\n")
         sys.stderr.flush()
         end_descendants()
+        if run_dir is not None:
+            end_running_cases(run_dir)
         os._exit(exit_code)
 
     timer = threading.Timer(deadline_s, abandon)

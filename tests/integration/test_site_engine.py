@@ -137,7 +137,7 @@ def test_a_local_campaign_with_both_divisions_runs_the_seeds_work_then_ours_with
     assert [r["engine"] for r in rows if r["kind"] == "md"] == ["mliap"] * len(cases) + ["embedded"] * len(cases)
     assert all(r["deviations"].startswith("profile quick") for r in seed_rows[1:])
     deck = (run_dir / "seed" / "md" / "md_z1_r1" / "in.lammps").read_text()
-    assert "fix 3 all nve\nfix 4 all temp/rescale 100 1111 1111 1.0 1.0\nrun 20\nunfix 4" in deck
+    assert "fix 3 all nve\nfix 4 all temp/rescale 10 1111 1111 1.0 1.0\nrun 60\nunfix 4" in deck  # the quick profile
     assert "hippynn_lammps_model.pt" in deck and "loop geom" not in deck
     lines = result.stdout.splitlines()
     last_seed_case = max(i for i, l in enumerate(lines) if "] seed/md_z1_r" in l)
