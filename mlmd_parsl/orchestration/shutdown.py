@@ -18,17 +18,7 @@ def end_descendants(grace_s: float = 5.0) -> int:
     import psutil
 
     children = psutil.Process().children(recursive=True)
-    for child in children:
-        try:
-            child.terminate()
-        except psutil.NoSuchProcess:
-            pass
-    _, alive = psutil.wait_procs(children, timeout=grace_s)
-    for child in alive:
-        try:
-            child.kill()
-        except psutil.NoSuchProcess:
-            pass
+    _terminate_then_kill(children, grace_s)
     return len(children)
 
 
@@ -40,19 +30,25 @@ def end_running_cases(run_dir, grace_s: float = 5.0) -> int:
     import psutil
 
     cases = [p for p in psutil.process_iter() if _is_case(p, str(run_dir))]
-    trees = [p for case in cases for p in [case, *_children(case)]]
-    for process in trees:
+    _terminate_then_kill([p for case in cases for p in [case, *_children(case)]], grace_s)
+    return len(cases)
+
+
+def _terminate_then_kill(processes: list, grace_s: float):
+    """SIGTERM to each of `processes`, SIGKILL to any still alive after `grace_s`."""
+    import psutil
+
+    for process in processes:
         try:
             process.terminate()
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(trees, timeout=grace_s)
+    _, alive = psutil.wait_procs(processes, timeout=grace_s)
     for process in alive:
         try:
             process.kill()
         except psutil.NoSuchProcess:
             pass
-    return len(cases)
 
 
 def _is_case(process, run_dir: str) -> bool:
