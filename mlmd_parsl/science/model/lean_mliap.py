@@ -11,6 +11,10 @@ go back the way each build expects (numpy arrays, or a copy into the device view
 `update_pair_forces_gpu`), as hippynn's interface does. On a GPU through KOKKOS the export made with `fast`
 (the default) runs the network's pair part with the fused Triton kernels, captured with everything else of the
 step as one CUDA graph (lean_mliap_step.py); where those cannot run, the eager step below, with a note.
+
+The device is the data's: with several ranks on a node KOKKOS binds rank r to GPU r (`-k on g 4`), so the step
+runs on the GPU of the arrays ML-IAP hands over, whatever `model_device` says (its CUDA index is only where the
+weights wait until the first step). Host arrays (a plain build) run on `model_device`.
 """
 import sys
 import warnings
@@ -68,7 +72,7 @@ class LeanMLIAPModel(MLIAPUnified):
         if nlocal <= 0:
             return
         kokkos = "kokkos" in type(data).__module__.lower()
-        device = torch.device(self.model_device)
+        device = self._on(array_device(data.elems, self.model_device))
         if kokkos and self.fast and self._captured_step(device) is not None:
             try:
                 return self.captured.compute_forces(data)
@@ -108,6 +112,14 @@ class LeanMLIAPModel(MLIAPUnified):
             else:
                 data.update_pair_forces_gpu(pair_forces.to(return_device))
 
+    def _on(self, device):
+        """The weights moved to `device` (once: a rank's arrays stay on its GPU)."""
+        if self.species_set.device != device:
+            self.lean.to(device)
+            self.species_set = self.species_set.to(device)
+            self.captured = None
+        return device
+
     def _captured_step(self, device):
         """The captured step, made on the first call where it can run; else None from then on, with a note."""
         if self.captured is None and self.fast:
@@ -122,6 +134,19 @@ class LeanMLIAPModel(MLIAPUnified):
             self.captured = CapturedMLIAPStep(self.lean, self.species_set, device, self.dtype)
             sys.stderr.write(f"{LEAN_MODEL_FILE}: {self.step_name} on {device}\n")
         return self.captured
+
+
+def array_device(array, host_device, cuda_array_device=None) -> torch.device:
+    """The device of an array ML-IAP hands over: a CUDA array's own GPU (torch reads it from the pointer when it
+    wraps one; `cuda_array_device` replaces that reading in tests), else `host_device`."""
+    if not hasattr(array, "__cuda_array_interface__"):
+        return torch.device(host_device)
+    device = (cuda_array_device or _wrapped_device)(array)
+    return torch.device("cuda", device.index if isinstance(device, torch.device) else int(device))
+
+
+def _wrapped_device(array) -> torch.device:
+    return torch.as_tensor(array).device
 
 
 def export_lean_model(interface, out_dir, model_device="cpu", fast=True, name=LEAN_MODEL_FILE):

@@ -8,10 +8,19 @@ CUDA graph replayed every step. A step with more pairs or atoms than the buffers
 again. What goes back to LAMMPS is what hippynn's interface gives it: per-atom energies of the local atoms,
 their sum and one float64 force per pair (LAMMPS adds it to i, subtracts it from j and sums the virial).
 
+ML-IAP's pairs come grouped by atom i in ascending order, which the fused kernels use instead of atomics (padding
+pairs belong to the dummy atom, the last, whose sums are never formed). Every step checks that order on the GPU
+and reads the verdict with the energy, in the step's one host sync; a step that finds pairs out of order is done
+again with the pairs sorted, and every later step sorts them.
+
+Streams: KOKKOS wrote the pairs on its own stream, so the step first waits for the device; LAMMPS reads our
+forces and energies only after the energy is on the host, which waits for everything the step queued.
+
 One species only: the fused kernels (fused_pairs.py) do not read the neighbour's species. On a CPU nothing is
 captured: the same fixed-size step runs eagerly (how the unit tests check it, with Triton's interpreter).
 """
 import math
+import sys
 
 import torch
 
@@ -28,9 +37,31 @@ class CapturedMLIAPStep:
         self.graph = None
         self.pair_capacity = self.atom_capacity = 0
         self.captures = 0
+        self.sorts_pairs = False  # set once ML-IAP's pairs were found out of order by atom
+        lean.use_fused_kernels(pairs_sorted=True)
 
     def compute_forces(self, data):
         """ML-IAP's call (Kokkos data on this step's device): energies, per-atom energies and pair forces."""
+        if self.device.type != "cuda":
+            return self._forces_and_energies(data)
+        with torch.cuda.device(self.device):  # Triton and the graph launch on the current device
+            torch.cuda.synchronize()  # KOKKOS' writes of rij and pair_i are done before we read them
+            self._forces_and_energies(data)
+
+    def _forces_and_energies(self, data):
+        energy, out_of_order = self._step(data)
+        if out_of_order and not self.sorts_pairs:
+            sys.stderr.write("lean export: ML-IAP's pairs are not sorted by atom; they are sorted from now on\n")
+            self.sorts_pairs, self.graph = True, None
+            self.lean.use_fused_kernels(pairs_sorted=False)
+            energy, out_of_order = self._step(data)
+        npairs = int(data.npairs)
+        if npairs:
+            data.update_pair_forces_gpu(self.pair_forces[:npairs])
+        data.energy = energy
+
+    def _step(self, data):
+        """The step into our buffers and ML-IAP's per-atom energies; (energy, pairs out of order) on the host."""
         nlocal, npairs = int(data.nlistatoms), int(data.npairs)
         if npairs > self.pair_capacity or nlocal + 1 > self.atom_capacity:
             self._allocate(math.ceil(max(npairs, 1) * HEADROOM), math.ceil(nlocal * HEADROOM) + 1)
@@ -49,9 +80,8 @@ class CapturedMLIAPStep:
                 self._capture()
             self.graph.replay()
         torch.as_tensor(data.eatoms, device=self.device).copy_(self.eatoms[:nlocal])
-        if npairs:
-            data.update_pair_forces_gpu(self.pair_forces[:npairs])
-        data.energy = float(self.energy)  # the one host sync of the step
+        energy, out_of_order = self.verdict.tolist()  # the one host sync: everything queued above is done
+        return energy, out_of_order != 0.0
 
     def _allocate(self, pairs, atoms):
         index = dict(dtype=torch.int64, device=self.device)
@@ -64,19 +94,22 @@ class CapturedMLIAPStep:
         self.atom_index = torch.arange(atoms, device=self.device)
         self.local = torch.zeros(atoms, dtype=torch.bool, device=self.device)
         self.pair_forces = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
-        self.eatoms = torch.zeros(atoms, dtype=torch.float64, device=self.device)
-        self.energy = torch.zeros((), dtype=torch.float64, device=self.device)
+        self.eatoms = torch.zeros(atoms - 1, dtype=torch.float64, device=self.device)
+        self.verdict = torch.zeros(2, dtype=torch.float64, device=self.device)  # energy, pairs out of order
         self.graph = None
 
     def _body(self):
         coord = self.coord.to(self.dtype, copy=True).requires_grad_(True)
-        # pair_j None: the fused kernels take one species, so the neighbour's does not enter
-        energies = self.lean.atom_energies(self.numbers, self.pair_i, None, coord)
-        energy = (energies * self.local.to(energies.dtype)).sum()
+        # pair_j None: the fused kernels take one species, so the neighbour's does not enter. The last atom is
+        # the padding pairs' dummy: its sums are never formed (one program would walk all the padding).
+        real = self.atom_capacity - 1
+        energies = self.lean.atom_energies(self.numbers, self.pair_i, None, coord, real)
+        energy = (energies * self.local[:real].to(energies.dtype)).sum()
         (grad,) = torch.autograd.grad(energy, coord)
         self.pair_forces.copy_(grad.neg())
         self.eatoms.copy_(energies.detach())
-        self.energy.copy_(energy.detach())
+        self.verdict[0].copy_(energy.detach())
+        self.verdict[1].copy_(torch.any(self.pair_i[1:] < self.pair_i[:-1]))
 
     def _capture(self):
         from ..cuda_graph import capture_cuda_graph

@@ -22,10 +22,35 @@ def compare(model, dtype, pad=7):
     ref_energy, ref_forces = lean.energy_and_pair_forces(z, i, j, pc, weight)
     energy, forces = lean.use_fused_kernels().energy_and_pair_forces(z, i, j, pc, weight)
     no_pairs = lean.energy_and_pair_forces(z, i[:0], j[:0], pc[:0], weight)
+    by_atom = torch.argsort(i, stable=True)  # as ML-IAP hands them over: the wrapper does not sort again
+    sorted_energy, sorted_forces = lean.use_fused_kernels(pairs_sorted=True).energy_and_pair_forces(
+        z, i[by_atom], j[by_atom], pc[by_atom], weight)
     scale = float(ref_forces.abs().max())
-    return {"energy": float(energy), "ref_energy": float(ref_energy), "force_error": float((forces - ref_forces).abs().max()),
+    return {"energy": float(energy), "ref_energy": float(ref_energy),
+            "force_error": float((forces - ref_forces).abs().max()),
+            "sorted_energy": float(sorted_energy),
+            "sorted_force_error": float((sorted_forces - ref_forces[by_atom]).abs().max()),
             "force_scale": scale, "padding_force": float(forces[-pad:].abs().max()), "dtype": str(forces.dtype),
-            "fused": lean.fused is not None, "no_pairs_forces": len(no_pairs[1]), "npairs": len(i)}
+            "fused": lean.fused is not None, "no_pairs_forces": len(no_pairs[1]), "npairs": len(i),
+            **beyond_natoms(lean, n, i, pc)}
+
+
+def beyond_natoms(lean, n, i, pc):
+    """Sums of the first natoms atoms only: pairs of later atoms (the captured step's padding atom) add nothing
+    and get zero gradient; the sums of the first atoms are those of the whole set."""
+    from mlmd_parsl.science.model.fused_pairs import fused_pair_sums
+
+    natoms = n - 5
+    by_atom = torch.argsort(i, stable=True)  # lean.fused takes pairs sorted by atom here
+    i, pc = i[by_atom], pc[by_atom]
+    coord = pc.detach().clone().requires_grad_(True)
+    part = fused_pair_sums(lean.fused, i, coord, natoms, pc.dtype)
+    whole = fused_pair_sums(lean.fused, i, pc, n, pc.dtype)
+    (grad,) = torch.autograd.grad(part.sum(), coord)
+    later = i >= natoms
+    return {"beyond_rows": len(part), "beyond_sums_error": float((part - whole[:natoms]).abs().max()),
+            "beyond_grad": float(grad[later].abs().max()), "beyond_grad_kept": float(grad[~later].abs().max()),
+            "beyond_pairs": int(later.sum())}
 
 
 class KokkosLikeData:
@@ -45,8 +70,8 @@ class KokkosLikeData:
 
 
 def captured_mliap_step(model, shrink=40):
-    """CapturedMLIAPStep (run eagerly on a CPU) over two steps, the second with fewer pairs and local atoms in the
-    buffers the first sized, against the torch arithmetic on the same pairs."""
+    """CapturedMLIAPStep (run eagerly on a CPU) over three steps, the second with fewer pairs and local atoms in the
+    buffers the first sized, the third with its pairs out of order, against the torch arithmetic on the same pairs."""
     from mlmd_parsl.science.model.lean_mliap import LeanMLIAPModel
     from mlmd_parsl.science.model.lean_mliap_step import CapturedMLIAPStep
 
@@ -56,8 +81,12 @@ def captured_mliap_step(model, shrink=40):
     step = CapturedMLIAPStep(export.lean.use_fused_kernels(), export.species_set, "cpu", export.dtype)
     n, i, j, pc = periodic_pairs(4.0, replicate=(1, 1, 2))
     worst = {"energy": 0.0, "eatoms": 0.0, "force": 0.0}
-    for nlocal in (n, n - shrink):
-        keep = i < nlocal  # ML-IAP's pairs start at local atoms
+    sorted_before_shuffle = []
+    for nlocal, shuffled in ((n, False), (n - shrink, False), (n, True)):
+        keep = torch.nonzero(i < nlocal).reshape(-1)  # ML-IAP's pairs start at local atoms, sorted by atom
+        if shuffled:  # pairs out of order: the step must notice, sort, and give the same results
+            keep = keep[torch.randperm(len(keep), generator=torch.Generator().manual_seed(1))]
+        sorted_before_shuffle.append(step.sorts_pairs)
         data = KokkosLikeData(nlocal, n, i[keep], j[keep], pc[keep])
         step.compute_forces(data)
         z, weight = torch.full((n,), 47), (torch.arange(n) < nlocal).to(torch.float32)
@@ -67,6 +96,7 @@ def captured_mliap_step(model, shrink=40):
         worst["eatoms"] = max(worst["eatoms"], float((data.eatoms - eatoms.detach()).abs().max()))
         worst["force"] = max(worst["force"], float((data.pair_forces - forces).abs().max() / forces.abs().max()))
     return {**worst, "pair_capacity": step.pair_capacity, "npairs_first": int((i < n).sum()),
+            "sorted_before_shuffle": sorted_before_shuffle, "sorts_after_shuffle": step.sorts_pairs,
             "forces_dtype": str(data.pair_forces.dtype)}
 
 
