@@ -348,7 +348,7 @@ def _run(site, args, run_dir, parts):
         if dfk is not None:
             from .orchestration.shutdown import cleanup_within
 
-            cleanup_within(dfk.cleanup, exit_code, run_dir=run_dir)
+            cleanup_within(dfk.cleanup, exit_code, run_dir=run_dir, dfk=dfk)
             # MD cases run in process groups of their own (timeout(1)): Parsl's clean-up of its blocks does not end
             # them, and until it ran a retry could start a case again. None runs after a finished campaign.
             from .orchestration.shutdown import end_running_cases

@@ -70,12 +70,38 @@ def _children(process) -> list:
         return []
 
 
-def cleanup_within(cleanup, exit_code: int, deadline_s: float = CLEANUP_DEADLINE_S, run_dir=None):
-    """cleanup(); if it has not returned within `deadline_s`, end this process's descendants (and `run_dir`'s MD
-    cases) and exit with `exit_code` at once (os._exit: the stuck clean-up's threads are abandoned)."""
+def cancel_blocks(dfk) -> int:
+    """Cancel every scheduler job (block) Parsl submitted for this run that has not ended; returns how many.
+    Seen (issue 40): a clean-up cut at its deadline left the MPI block's Slurm job holding its three nodes until
+    the walltime, long after the driver had exited."""
+    cancelled = 0
+    for executor in dfk.executors.values():
+        provider = getattr(executor, "provider", None)
+        resources = getattr(provider, "resources", None) or {}
+        jobs = [job for job, info in resources.items() if not _ended(info)]
+        if jobs:
+            try:
+                provider.cancel(jobs)
+                cancelled += len(jobs)
+            except Exception as exc:  # noqa: BLE001 - the driver is ending: say it and go on to the next executor
+                sys.stderr.write(f"could not cancel {executor.label}'s jobs {jobs}: {exc}\n")
+    return cancelled
+
+
+def _ended(info) -> bool:
+    status = info.get("status") if isinstance(info, dict) else None
+    return bool(getattr(status, "terminal", False))
+
+
+def cleanup_within(cleanup, exit_code: int, deadline_s: float = CLEANUP_DEADLINE_S, run_dir=None, dfk=None):
+    """cleanup(); if it has not returned within `deadline_s`, cancel `dfk`'s scheduler jobs, end this process's
+    descendants (and `run_dir`'s MD cases) and exit with `exit_code` at once (os._exit: the stuck clean-up's
+    threads are abandoned)."""
     def abandon():
         sys.stderr.write(f"Parsl's clean-up did not end within {deadline_s:g} s; ending its processes and exiting\n")
         sys.stderr.flush()
+        if dfk is not None:
+            cancel_blocks(dfk)
         end_descendants()
         if run_dir is not None:
             end_running_cases(run_dir)

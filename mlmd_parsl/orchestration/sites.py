@@ -157,8 +157,13 @@ def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels =
     return Config(
         executors=[
             python_executor(site, labels.python, htex_provider, address=address, interchange_launch_cmd=interchange),
+            # One MPI task per block at a time. Parsl's MPITaskScheduler (2026.10.26) recurses without end when a
+            # backlogged task does not fit the nodes a finished one freed (Parsl PR #3800, open): with three
+            # workers on chicoma's 3-node block, weak_r12 waiting behind weak_r4 and weak_r8 killed the pool's
+            # result thread and the campaign waited for ever. One at a time is also the seed's order (each case
+            # its own job): no case shares its nodes or interconnect with another while it is timed.
             MPIExecutor(
-                label=labels.mpi, mpi_launcher=p.mpi_launcher, max_workers_per_block=p.nodes_per_block,
+                label=labels.mpi, mpi_launcher=p.mpi_launcher, max_workers_per_block=1,
                 provider=slurm_provider(site, p.nodes_per_block, worker_init), encrypted=p.encrypted,
                 address=address, interchange_launch_cmd=interchange[0], **heartbeat(site),
             ),

@@ -223,21 +223,34 @@ def test_sighup_during_training_shuts_down_like_sigterm_and_leaves_no_process(tm
 
 
 def test_a_clean_up_that_hangs_is_abandoned_with_every_process_the_driver_started(tmp_path):
-    """cleanup_within: past its deadline the driver ends its descendants and exits with the code it was given."""
+    """cleanup_within: past its deadline the driver cancels the scheduler jobs of its blocks that have not ended
+    (else a Slurm block keeps its nodes until its walltime), ends its descendants and exits with the code it was
+    given."""
     script = tmp_path / "hang.py"
     marker = tmp_path / "child.pid"
+    cancelled = tmp_path / "cancelled.txt"
     script.write_text(
         "import subprocess, time\n"
+        "from parsl.jobs.states import JobState, JobStatus\n"
         "from mlmd_parsl.orchestration.shutdown import cleanup_within\n"
+        "class Provider:  # what a SlurmProvider keeps of its jobs, and its scancel\n"
+        "    resources = {'10': {'status': JobStatus(JobState.COMPLETED)}, '11': {'status': JobStatus(JobState.RUNNING)},\n"
+        "                 '12': {'status': JobStatus(JobState.PENDING)}}\n"
+        f"    def cancel(self, jobs): open({str(cancelled)!r}, 'w').write(' '.join(jobs))\n"
+        "class Executor:\n"
+        "    label, provider = 'mpi', Provider()\n"
+        "class DataFlowKernel:\n"
+        "    executors = {'mpi': Executor()}\n"
         "child = subprocess.Popen(['sleep', '300'])\n"
         f"open({str(marker)!r}, 'w').write(str(child.pid))\n"
-        "cleanup_within(lambda: time.sleep(300), 143, deadline_s=1.0)\n")
+        "cleanup_within(lambda: time.sleep(300), 143, deadline_s=1.0, dfk=DataFlowKernel())\n")
     started = time.time()
     result = subprocess.run([sys.executable, str(script)], cwd=REPO, env=child_env(), capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 143 and time.time() - started < 30, result.stderr
     assert "clean-up did not end within 1 s; ending its processes" in result.stderr
     assert int(marker.read_text()) not in processes()  # the child sleep was ended, not orphaned
+    assert cancelled.read_text() == "11 12"  # the running and the queued block, not the one that had ended
 
 
 def test_a_campaign_whose_workers_never_start_stops_naming_the_executor_and_leaves_nothing_behind(tmp_path):
