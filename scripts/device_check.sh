@@ -5,7 +5,7 @@
 # .device/model/. On the device (carry .device):
 #   bash scripts/device_check.sh OUT_DIR [PART ...]     parts: kernels sweep big tests (default: all four)
 # Each part has its own time limit (KERNELS_S, SWEEP_S, BIG_S, TESTS_S) so that a call ends inside the device's 10
-# minutes and says what ran; PYTEST_K narrows the tests. The parts' tables are printed again last.
+# minutes and says what ran; PYTEST_K narrows the tests, SWEEP_ZREPS the sweep's sizes. The tables are printed last.
 set -uo pipefail
 out=${1:?OUT_DIR}
 shift
@@ -24,7 +24,8 @@ for part in $parts; do
       timeout "${KERNELS_S:-200}" python3 benchmarks/pair_kernels_gpu.py --model /tmp/model_cuda/hippynn_lammps_model.pt \
         --box "$box" --zreps 300 3600 2>&1 | tee "$out/kernels.log" ;;
     sweep)  # 568, 4,544, 18,176, 85,200 atoms: the seed's engine with hippynn's export beside ours
-      timeout "${SWEEP_S:-330}" bash benchmarks/kokkos_gpu_sweep.sh "$state" "$box" /tmp/sweep --zreps 2 16 64 300 \
+      # shellcheck disable=SC2086
+      timeout "${SWEEP_S:-330}" bash benchmarks/kokkos_gpu_sweep.sh "$state" "$box" /tmp/sweep --zreps ${SWEEP_ZREPS:-2 16 64 300} \
         --timed-steps 500 2>&1 | tee "$out/sweep.log"
       cp /tmp/sweep/*.json "$out/" 2>/dev/null ;;
     big)  # 1,022,400 atoms, fewer timed steps
