@@ -13,7 +13,7 @@
 # slurmctld's and the driver's; the names go into /etc/hosts between marker lines (removed by stop). Traffic stays
 # on that bridge: MPI across "hosts" over TCP, srun placing ranks on several nodes, a node that can be lost
 # (`local_slurm.sh kill-node DIR K`: every process in its namespace) and started again (`start-node DIR K`).
-# Files, the kernel and memory stay shared: this proves placement and orchestration, not speed.
+# Files (but /dev/shm), the kernel and memory stay shared: this proves placement and orchestration, not speed.
 set -euo pipefail
 cmd=${1:?usage: local_slurm.sh install|start DIR [--nodes N]|stop DIR|kill-node DIR K|start-node DIR K}
 
@@ -102,9 +102,12 @@ start_slurmd() {  # dir nodes k (k 0: the one node on loopback)
     echo $! > "$dir/slurmd.launcher.pid"
   else
     # nsenter, unshare and exec each replace the process: the PID kept is slurmd's. Not `ip netns exec`: it
-    # mounts a /sys of its own, without the cgroup file system slurmd needs
-    nsenter --net="/run/netns/$ns_prefix$k" unshare --uts sh -c "hostname mlmdnode$k && exec /usr/sbin/slurmd -D -N mlmdnode$k \
-      -f $dir/slurm.conf" </dev/null > "$dir/slurmd-mlmdnode$k.out" 2>&1 &
+    # mounts a /sys of its own, without the cgroup file system slurmd needs. A /dev/shm of its own, as a host has:
+    # MPICH names its shared-memory segment per node from the job, and two "hosts" sharing one /dev/shm opened
+    # each other's (MPI_Init failed with "Out of memory" in MPIDI_POSIX_comm_bootstrap).
+    nsenter --net="/run/netns/$ns_prefix$k" unshare --uts --mount sh -c "mount -t tmpfs -o size=2g tmpfs /dev/shm \
+      && hostname mlmdnode$k && exec /usr/sbin/slurmd -D -N mlmdnode$k -f $dir/slurm.conf" \
+      </dev/null > "$dir/slurmd-mlmdnode$k.out" 2>&1 &
     echo $! > "$dir/slurmd-mlmdnode$k.launcher.pid"
   fi
 }

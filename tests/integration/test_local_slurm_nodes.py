@@ -124,8 +124,8 @@ def test_a_node_lost_mid_sweep_fails_its_case_and_the_resume_reruns_only_what_is
     driver = subprocess.Popen([sys.executable, "-m", *args], cwd=REPO, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
-        case = _wait_for(lambda: next(tmp_path.glob("chicoma-*/ours/md/weak_r12/log.lammps"), None), 900)
-        assert case is not None, "the 3-node case never started"
+        started = _wait_for(lambda: driver.poll() is not None or _running(tmp_path, "weak_r12"), 900)
+        assert started and driver.poll() is None, "the 3-node case never ran: " + (driver.stdout.read() or "")[-3000:]
         killed = subprocess.run(["bash", str(SCRIPT), "kill-node", str(three_nodes), "3"], capture_output=True,
                                 text=True, timeout=60)
         assert killed.returncode == 0, killed.stderr
@@ -155,6 +155,12 @@ def _wait_for(probe, timeout_s):
             return found
         time.sleep(2)
     return None
+
+
+def _running(tmp_path, case):
+    """The case's LAMMPS is past MPI_Init on every rank: its log has the first thermo header."""
+    log = next(tmp_path.glob(f"chicoma-*/ours/md/{case}/log.lammps"), None)
+    return log is not None and "Step" in log.read_text(errors="replace")
 
 
 def _all_idle(nodes):
