@@ -93,8 +93,9 @@ def test_weak_scaling_sweep_runs_across_three_nodes_as_the_dry_run_planned(three
     plan = run_cli(args + ["--dry-run"], timeout=300, SLURM_CONF=os.environ["SLURM_CONF"])
     assert plan.returncode == 0, plan.stderr[-2000:]
     for ranks, nodes in ((4, 1), (8, 2), (12, 3)):
-        assert f"srun --ntasks {ranks} --ntasks-per-node 4 --nodelist {','.join(f'<node{k + 1}>' for k in range(nodes))}" \
-            f" --nodes {nodes}" in plan.stdout, plan.stdout[-3000:]
+        node_list = ",".join(f"<node{k + 1}>" for k in range(nodes))
+        assert f"srun --ntasks {ranks} --ntasks-per-node 4 --nodelist {node_list} --nodes {nodes}" in plan.stdout, \
+            plan.stdout[-3000:]
     result = run_cli(args, timeout=1500, SLURM_CONF=os.environ["SLURM_CONF"])
     run_dir = next(tmp_path.glob("chicoma-*"))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
