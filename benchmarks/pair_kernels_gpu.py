@@ -4,8 +4,9 @@
 
 Per size (the harness's box, 2 x 2 x zrep replicas with thermal noise; periodic pairs within the cutoff, sorted by
 atom i as ML-IAP hands them over):
-- the pair kernels alone, forward and forward + backward: the shipped per-atom kernels (fused_pairs.py, no
-  atomics) beside the earlier per-pair kernels with atomics in commit 3671ba9's form (pair_kernels_atomic.py);
+- the pair kernels alone, forward and forward + backward: the shipped kernels (fused_pairs.py: blocks of pairs,
+  sensitivities one at a time, atomics onto atom i) beside kernels that own a block of atoms and sum their pairs
+  in registers without atomics (pair_kernels_per_atom.py), in several layouts;
 - the whole step as ML-IAP calls it (CapturedMLIAPStep.compute_forces on device arrays: copies in, the captured
   graph, per-atom energies and float64 pair forces out, its device sync and its one host sync), ms per step,
   and its kernels by GPU time at the first size;
@@ -30,6 +31,7 @@ from harness import replicated_atoms  # noqa: E402
 FLOPS_PER_PAIR = 1450
 # What must cross memory per pair in the step: rij (24 B) and pair_i (4 B) read, one float64 force (24 B) written.
 BYTES_PER_PAIR = 52
+LAYOUTS = ((32, 8), (64, 4), (8, 32))  # atoms per program x pairs per chunk of the per-atom kernels, beside 16 x 16
 
 
 def sorted_pairs(atoms, cutoff):
@@ -117,7 +119,7 @@ def kernel_table(torch, func, repeats, top=12):
 
 
 def measure_size(torch, interface, atoms, device, repeats, profile):
-    import pair_kernels_atomic as atomic
+    import pair_kernels_per_atom as per_atom
 
     from mlmd_parsl.science.model import fused_pairs
     from mlmd_parsl.science.model.lean_hipnn import LeanHipnn
@@ -130,9 +132,20 @@ def measure_size(torch, interface, atoms, device, repeats, profile):
     device = array_device(data.elems, "cpu")  # as the export chooses it
     lean = export.lean.to(device)
     pi, coord = data.pair_i.long(), (-data.rij).float()
-    new = kernel_ms(torch, fused_pairs.fused_pair_sums, fused_pairs.FusedPairWeights(lean, pairs_sorted=True),
-                    pi, coord, len(atoms), repeats)
-    old = kernel_ms(torch, atomic.fused_pair_sums, atomic.FusedPairWeights(lean), pi, coord, len(atoms), repeats)
+    new = kernel_ms(torch, fused_pairs.fused_pair_sums, fused_pairs.FusedPairWeights(lean), pi, coord, len(atoms),
+                    repeats)
+    old = kernel_ms(torch, per_atom.fused_pair_sums, per_atom.FusedPairWeights(lean, pairs_sorted=True), pi, coord,
+                    len(atoms), repeats)
+    layouts = {}
+    for atoms_per_program, chunk in LAYOUTS:  # other blocks of the per-atom kernels
+        default = per_atom.ATOMS_PER_PROGRAM, per_atom.PAIRS_PER_CHUNK
+        per_atom.ATOMS_PER_PROGRAM, per_atom.PAIRS_PER_CHUNK = atoms_per_program, chunk
+        try:
+            layouts[f"{atoms_per_program}x{chunk}"] = kernel_ms(
+                torch, per_atom.fused_pair_sums, per_atom.FusedPairWeights(lean, pairs_sorted=True), pi, coord,
+                len(atoms), repeats)
+        finally:
+            per_atom.ATOMS_PER_PROGRAM, per_atom.PAIRS_PER_CHUNK = default
     step = CapturedMLIAPStep(lean.use_fused_kernels(), export.species_set.to(device), device, export.dtype)
     step_ms = timed_ms(torch, lambda: step.compute_forces(data), repeats)
     reference = LeanHipnn.from_graph(interface.graph).to(device)
@@ -140,8 +153,8 @@ def measure_size(torch, interface, atoms, device, repeats, profile):
     _, ref_forces = reference.energy_and_pair_forces(z, pi, data.pair_j.long(), coord, weight)
     error = float((data.pair_forces - ref_forces).abs().max() / ref_forces.abs().max())
     table = kernel_table(torch, lambda: step.compute_forces(data), 50) if profile and device.type == "cuda" else ""
-    return {"atoms": len(atoms), "pairs": len(pair_i), "new": new, "old": old, "step_ms": step_ms,
-            "force_error": error, "captures": step.captures, "sorts": step.sorts_pairs, "table": table}
+    return {"atoms": len(atoms), "pairs": len(pair_i), "new": new, "old": old, "layouts": layouts, "step_ms": step_ms,
+            "force_error": error, "captures": step.captures, "table": table}
 
 
 def main(argv=None):
@@ -163,7 +176,7 @@ def main(argv=None):
           f"copy {bandwidth / 1e12:.2f} TB/s; counted per pair: {FLOPS_PER_PAIR} flops, {BYTES_PER_PAIR} bytes")
     rows = [measure_size(torch, interface, replicated_atoms(args.box, z), args.device, args.repeats, n == 0)
             for n, z in enumerate(args.zreps)]
-    print("| atoms | pairs | kernels fwd / fwd+bwd ms (per atom, shipped) | atomics (3671ba9) | step ms | "
+    print("| atoms | pairs | kernels fwd / fwd+bwd ms (shipped: atomics) | per atom 16x16, no atomics | step ms | "
           "floor ms | step / floor | Matom-step/s (step alone) | max force error / max force |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
@@ -172,7 +185,9 @@ def main(argv=None):
               f"{r['old'][1]:.3f} | {r['step_ms']:.3f} | {floor:.4f} | {r['step_ms'] / floor:.0f} | "
               f"{r['atoms'] / r['step_ms'] / 1e3:.1f} | {r['force_error']:.1e} |")
     for r in rows:
-        print(f"{r['atoms']:,} atoms: {r['captures']} capture(s), pairs sorted by the step: {r['sorts']}")
+        print(f"{r['atoms']:,} atoms: {r['captures']} capture(s); other "
+              "layouts of the per-atom kernels, fwd / fwd+bwd ms: "
+              + "; ".join(f"{name} {ms[0]:.3f} / {ms[1]:.3f}" for name, ms in r["layouts"].items()))
         if r["table"]:
             print(r["table"])
 

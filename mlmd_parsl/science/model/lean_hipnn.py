@@ -68,15 +68,14 @@ class LeanHipnn(torch.nn.Module):
             # a layer of the right class that lacks what we read (e.g. an older hippynn's, without cusp_reg)
             raise UnsupportedNetwork(f"the network's layers do not have what the lean network reads: {exc}") from None
 
-    def use_fused_kernels(self, on=True, pairs_sorted=False):
+    def use_fused_kernels(self, on=True):
         """Compute the pair part with the fused Triton kernels (fused_pairs.py) from now on, or stop; raises
-        ValueError for a network they do not take (see fused_kernels_unavailable). pairs_sorted: the caller
-        promises pairs sorted by atom i (else the kernels' wrapper sorts them)."""
+        ValueError for a network they do not take (see fused_kernels_unavailable)."""
         self.fused = None
         if on:
             from .fused_pairs import FusedPairWeights
 
-            self.fused = FusedPairWeights(self, pairs_sorted)
+            self.fused = FusedPairWeights(self)
         return self
 
     def one_hot(self, atomic_numbers, dtype):

@@ -8,10 +8,8 @@ CUDA graph replayed every step. A step with more pairs or atoms than the buffers
 again. What goes back to LAMMPS is what hippynn's interface gives it: per-atom energies of the local atoms,
 their sum and one float64 force per pair (LAMMPS adds it to i, subtracts it from j and sums the virial).
 
-ML-IAP's pairs come grouped by atom i in ascending order, which the fused kernels use instead of atomics (padding
-pairs belong to the dummy atom, the last, whose sums are never formed). Every step checks that order on the GPU
-and reads the verdict with the energy, in the step's one host sync; a step that finds pairs out of order is done
-again with the pairs sorted, and every later step sorts them.
+Padding pairs belong to the dummy atom, the last, whose sums are never formed (the kernels skip pairs of atoms
+beyond those they sum: every padding pair adding zero onto one address would serialise on its atomics).
 
 Streams: KOKKOS wrote the pairs on its own stream, so the step first waits for the device; LAMMPS reads our
 forces and energies only after the energy is on the host, which waits for everything the step queued.
@@ -20,7 +18,6 @@ One species only: the fused kernels (fused_pairs.py) do not read the neighbour's
 captured: the same fixed-size step runs eagerly (how the unit tests check it, with Triton's interpreter).
 """
 import math
-import sys
 
 import torch
 
@@ -37,8 +34,6 @@ class CapturedMLIAPStep:
         self.graph = None
         self.pair_capacity = self.atom_capacity = 0
         self.captures = 0
-        self.sorts_pairs = False  # set once ML-IAP's pairs were found out of order by atom
-        lean.use_fused_kernels(pairs_sorted=True)
 
     def compute_forces(self, data):
         """ML-IAP's call (Kokkos data on this step's device): energies, per-atom energies and pair forces."""
@@ -49,19 +44,6 @@ class CapturedMLIAPStep:
             self._forces_and_energies(data)
 
     def _forces_and_energies(self, data):
-        energy, out_of_order = self._step(data)
-        if out_of_order and not self.sorts_pairs:
-            sys.stderr.write("lean export: ML-IAP's pairs are not sorted by atom; they are sorted from now on\n")
-            self.sorts_pairs, self.graph = True, None
-            self.lean.use_fused_kernels(pairs_sorted=False)
-            energy, out_of_order = self._step(data)
-        npairs = int(data.npairs)
-        if npairs:
-            data.update_pair_forces_gpu(self.pair_forces[:npairs])
-        data.energy = energy
-
-    def _step(self, data):
-        """The step into our buffers and ML-IAP's per-atom energies; (energy, pairs out of order) on the host."""
         nlocal, npairs = int(data.nlistatoms), int(data.npairs)
         if npairs > self.pair_capacity or nlocal + 1 > self.atom_capacity:
             self._allocate(math.ceil(max(npairs, 1) * HEADROOM), math.ceil(nlocal * HEADROOM) + 1)
@@ -80,8 +62,9 @@ class CapturedMLIAPStep:
                 self._capture()
             self.graph.replay()
         torch.as_tensor(data.eatoms, device=self.device).copy_(self.eatoms[:nlocal])
-        energy, out_of_order = self.verdict.tolist()  # the one host sync: everything queued above is done
-        return energy, out_of_order != 0.0
+        data.energy = float(self.energy)  # the one host sync: everything queued above is done
+        if npairs:
+            data.update_pair_forces_gpu(self.pair_forces[:npairs])  # LAMMPS reads our forces only now
 
     def _allocate(self, pairs, atoms):
         index = dict(dtype=torch.int64, device=self.device)
@@ -95,7 +78,7 @@ class CapturedMLIAPStep:
         self.local = torch.zeros(atoms, dtype=torch.bool, device=self.device)
         self.pair_forces = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
         self.eatoms = torch.zeros(atoms - 1, dtype=torch.float64, device=self.device)
-        self.verdict = torch.zeros(2, dtype=torch.float64, device=self.device)  # energy, pairs out of order
+        self.energy = torch.zeros((), dtype=torch.float64, device=self.device)
         self.graph = None
 
     def _body(self):
@@ -108,8 +91,7 @@ class CapturedMLIAPStep:
         (grad,) = torch.autograd.grad(energy, coord)
         self.pair_forces.copy_(grad.neg())
         self.eatoms.copy_(energies.detach())
-        self.verdict[0].copy_(energy.detach())
-        self.verdict[1].copy_(torch.any(self.pair_i[1:] < self.pair_i[:-1]))
+        self.energy.copy_(energy.detach())
 
     def _capture(self):
         from ..cuda_graph import capture_cuda_graph
