@@ -78,6 +78,15 @@ class LeanHipnn(torch.nn.Module):
             self.fused = FusedPairWeights(self)
         return self
 
+    def use_cpu_kernels(self, on=True):
+        """Compute the pair part with the fused numba kernels (cpu_pairs.py) from now on, or stop (a CPU step)."""
+        self.cpu_fused = None
+        if on:
+            from .cpu_pairs import CpuPairWeights
+
+            self.cpu_fused = CpuPairWeights(self)
+        return self
+
     def one_hot(self, atomic_numbers, dtype):
         # by comparison: F.one_hot checks its input on the host (a sync)
         species = self.species_map[atomic_numbers].unsqueeze(-1)
@@ -94,6 +103,10 @@ class LeanHipnn(torch.nn.Module):
             from .fused_pairs import fused_pair_sums
 
             out = fused_pair_sums(fused, pair_i, pair_coord, nlocal, pair_coord.dtype)
+        elif getattr(self, "cpu_fused", None) is not None:
+            from .cpu_pairs import cpu_pair_sums
+
+            out = cpu_pair_sums(self.cpu_fused, pair_i, pair_coord, nlocal)
         else:
             sense, angular = pair_terms(self, pair_coord)
             radial = pair_radial(self, sense, features[pair_j])
