@@ -84,7 +84,7 @@ class CapturedMLIAPStep:
     def _body(self):
         coord = self.coord.to(self.dtype, copy=True).requires_grad_(True)
         # pair_j None: the fused kernels take one species, so the neighbour's does not enter. The last atom is
-        # the padding pairs' dummy: its sums are never formed (one program would walk all the padding).
+        # the padding pairs' dummy: its pairs are skipped (zeros added onto one address serialise on the atomics).
         real = self.atom_capacity - 1
         energies = self.lean.atom_energies(self.numbers, self.pair_i, None, coord, real)
         energy = (energies * self.local[:real].to(energies.dtype)).sum()
