@@ -21,7 +21,8 @@ def slurm_cluster(tmp_path_factory):
     old = os.environ.get("SLURM_CONF")
     try:
         started = subprocess.run(["bash", str(script), "start", str(state)], capture_output=True, text=True, timeout=120)
-        assert started.returncode == 0, started.stderr + _tail(state / "slurmctld.log") + _tail(state / "slurmd.localhost.log")
+        logs = _tail(state / "slurmctld.log") + _tail(state / "slurmd.localhost.log")
+        assert started.returncode == 0, started.stderr + logs
         os.environ["SLURM_CONF"] = str(state / "slurm.conf")
         yield state
     finally:
