@@ -17,13 +17,13 @@ Prints one table; ratios are within this run only.
 """
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import replicated_atoms  # noqa: E402
+from profile_model_step import synced_ms  # noqa: E402
 
 # Counted from fused_pairs.py per pair within the cutoff: forward ~500 flops (geometry ~40, per sensitivity ~6 and an
 # exp plus an 8-wide multiply-add, the 9 x 8 angular multiply-adds), backward ~950 (the 9 x 8 gradient of the
@@ -82,14 +82,8 @@ def measured_rates(torch, device):
 
 
 def timed_ms(torch, func, repeats):
-    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-    func()
-    sync()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        func()
-    sync()
-    return 1e3 * (time.perf_counter() - start) / repeats
+    func()  # compiles, captures, allocates: not timed
+    return synced_ms(torch, func, repeats)
 
 
 def kernel_ms(torch, sums, weights, pair_i, coord, natoms, repeats):

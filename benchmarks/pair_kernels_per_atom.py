@@ -20,13 +20,14 @@ a tensor in that dtype, as a Python float inside a kernel is a float32. Pair vec
 On a CPU the same kernels run under Triton's interpreter (TRITON_INTERPRET=1, numpy), which is how the unit
 tests check them against the torch arithmetic; the engine uses them on CUDA devices only.
 """
-import math
-
 import torch
 import triton
 import triton.language as tl
 
-ANGULAR_TERMS = 9  # 1, r-hat (3), traceless r-hat r-hat^T (5: xx, xy, xz, yy, yz), hippynn's order
+from mlmd_parsl.science.model import fused_pairs as shipped
+from mlmd_parsl.science.model.fused_pairs import pair_geometry
+
+ANGULAR_TERMS = shipped.ANGULAR_TERMS
 ATOMS_PER_PROGRAM = 16
 PAIRS_PER_CHUNK = 16  # a silver atom has 12-14 pairs within the cutoff: most atoms take one chunk
 CONSTANTS = 3  # hard_max, pi / (2 hard_max), 1/3; then inv_mu (n_dist), then -1/(2 sigma^2) (n_dist)
@@ -42,22 +43,6 @@ def _atoms_of_program(offsets_ptr, natoms, ATOMS: tl.constexpr):
 
 
 @triton.jit
-def _geometry(coord_ptr, p, mask, const_ptr, DTYPE: tl.constexpr):
-    """Per pair: the unit vector, 1/d, cos and sin of the cosine cutoff's phase, inside the cutoff, the cutoff.
-    Masked slots read a vector far beyond the cutoff: their cutoff is exactly 0."""
-    x = tl.load(coord_ptr + 3 * p, mask=mask, other=1000.0).to(DTYPE)
-    y = tl.load(coord_ptr + 3 * p + 1, mask=mask, other=0.0).to(DTYPE)
-    z = tl.load(coord_ptr + 3 * p + 2, mask=mask, other=0.0).to(DTYPE)
-    d = tl.sqrt(x * x + y * y + z * z)
-    u = 1.0 / d
-    phase = tl.load(const_ptr + 1) * d
-    cos, sin = tl.cos(phase), tl.sin(phase)
-    inside = d <= tl.load(const_ptr)
-    cut = tl.where(inside, cos * cos, 0.0)
-    return x * u, y * u, z * u, u, cos, sin, inside, cut
-
-
-@triton.jit
 def _forward_kernel(coord_ptr, offsets_ptr, out_ptr, const_ptr, w_ptr, natoms,
                     NDIST: tl.constexpr, NF: tl.constexpr, ATOMS: tl.constexpr, CHUNK: tl.constexpr):
     DTYPE = out_ptr.dtype.element_ty
@@ -70,7 +55,7 @@ def _forward_kernel(coord_ptr, offsets_ptr, out_ptr, const_ptr, w_ptr, natoms,
         slot = c + tl.arange(0, CHUNK)
         mask = slot[None, :] < count[:, None]
         p = first[:, None] + slot[None, :]
-        xh, yh, zh, u, cos, sin, inside, cut = _geometry(coord_ptr, p, mask, const_ptr, DTYPE)
+        xh, yh, zh, u, cos, sin, inside, cut = pair_geometry(coord_ptr, p, mask, const_ptr, DTYPE)
         radial = tl.zeros((ATOMS, CHUNK, NF), dtype=DTYPE)
         for k in tl.static_range(NDIST):
             t = u - tl.load(const_ptr + 3 + k)
@@ -122,7 +107,7 @@ def _backward_kernel(coord_ptr, offsets_ptr, grad_out_ptr, grad_ptr, const_ptr, 
         slot = c + tl.arange(0, CHUNK)
         mask = slot[None, :] < count[:, None]
         p = first[:, None] + slot[None, :]
-        xh, yh, zh, u, cos, sin, inside, cut = _geometry(coord_ptr, p, mask, const_ptr, DTYPE)
+        xh, yh, zh, u, cos, sin, inside, cut = pair_geometry(coord_ptr, p, mask, const_ptr, DTYPE)
         # dE/d radial[o] = sum_m G[m, o] angular[m]
         g_radial = (g0 + xh[:, :, None] * g1 + yh[:, :, None] * g2 + zh[:, :, None] * g3
                     + (xh * xh - third)[:, :, None] * g4 + (xh * yh)[:, :, None] * g5 + (xh * zh)[:, :, None] * g6
@@ -158,35 +143,13 @@ def _backward_kernel(coord_ptr, offsets_ptr, grad_out_ptr, grad_ptr, const_ptr, 
         tl.store(grad_ptr + 3 * p + 2, ((gz - along * zh) * u + g_dist * zh).to(out_type), mask=mask)
 
 
-class FusedPairWeights:
-    """LeanHipnn's pair-part weights as the kernels read them: the constants in the sums' dtype and the weights
-    with their output columns padded to a power of two (a padded column is zero and sliced off).
-    pairs_sorted: the caller hands pairs sorted by atom i (else they are sorted on every call)."""
+class FusedPairWeights(shipped.FusedPairWeights):
+    """The shipped kernels' constants and weights; pairs_sorted: the caller hands pairs sorted by atom i (else they
+    are sorted on every call)."""
 
     def __init__(self, lean, pairs_sorted=False):
-        if lean.nf_in != 1:
-            raise ValueError(f"fused pair kernels: one-species networks only (this one has {lean.nf_in} species)")
-        self.n_dist, self.nf_out = lean.n_dist, lean.nf_out
-        self.nf_pad = triton.next_power_of_2(self.nf_out)
-        self.hard_max = lean.hard_max
+        super().__init__(lean)
         self.pairs_sorted = pairs_sorted
-        self.tensors = {}  # (dtype, device) -> (constants, w), made on first use
-        self.lean = lean
-
-    def __getstate__(self):  # the copies are remade where the module is loaded
-        return {**self.__dict__, "tensors": {}}
-
-    def on(self, dtype, device):
-        key = (dtype, device)
-        if key not in self.tensors:
-            lean = self.lean
-            head = torch.tensor([self.hard_max, 0.5 * math.pi / self.hard_max, 1.0 / 3.0], dtype=torch.float64)
-            constants = torch.cat([head, lean.inv_mu.detach().reshape(-1).double().cpu(),
-                                   lean.neg_half_sigma_sq.detach().reshape(-1).double().cpu()])
-            w = torch.zeros((self.n_dist, self.nf_pad), dtype=dtype, device=device)
-            w[:, :self.nf_out] = lean.int_weights.detach()
-            self.tensors[key] = (constants.to(device, dtype), w)
-        return self.tensors[key]
 
     def launch(self, kernel, natoms, *arrays):
         grid = (triton.cdiv(natoms, ATOMS_PER_PROGRAM),)
@@ -235,17 +198,6 @@ class _FusedPairSums(torch.autograd.Function):
         if order is not None:
             grad = torch.empty_like(grad).index_copy_(0, order, grad)
         return grad, None, None, None, None
-
-
-def kernel_signatures(dtype="fp32", coord="fp64"):
-    """(kernel, argument types) of both kernels for Triton's ahead-of-time compile (the unit tests compile them for
-    a GPU on a machine without one): sums, constants and weights in `dtype`, pair vectors in `coord`."""
-    common = {"const_ptr": f"*{dtype}", "w_ptr": f"*{dtype}", "natoms": "i32",
-              "NDIST": "constexpr", "NF": "constexpr", "ATOMS": "constexpr", "CHUNK": "constexpr"}
-    forward = {"coord_ptr": f"*{coord}", "offsets_ptr": "*i64", "out_ptr": f"*{dtype}", **common}
-    backward = {"coord_ptr": f"*{coord}", "offsets_ptr": "*i64", "grad_out_ptr": f"*{dtype}",
-                "grad_ptr": f"*{coord}", **common}
-    return [(_forward_kernel, forward), (_backward_kernel, backward)]
 
 
 def fused_pair_sums(weights: FusedPairWeights, pair_i, pair_coord, natoms, dtype):

@@ -32,7 +32,7 @@ BLOCK_PAIRS = 128
 
 
 @triton.jit
-def _pair_geometry(coord_ptr, p, mask, const_ptr, DTYPE: tl.constexpr):
+def pair_geometry(coord_ptr, p, mask, const_ptr, DTYPE: tl.constexpr):
     """Per pair [BLOCK]: the unit vector, 1/d, cos and sin of the cosine cutoff's phase, inside the cutoff, the
     cutoff. Masked slots read a vector far beyond the cutoff: their cutoff is exactly 0."""
     x = tl.load(coord_ptr + 3 * p, mask=mask, other=1000.0).to(DTYPE)
@@ -74,7 +74,7 @@ def _forward_kernel(coord_ptr, pair_i_ptr, out_ptr, const_ptr, w_ptr, npairs, na
     p, mask, i = _pairs_of_program(pair_i_ptr, npairs, natoms, BLOCK)
     o = tl.arange(0, NF)
     third = tl.load(const_ptr + 2)
-    xh, yh, zh, u, cos, sin, inside, cut = _pair_geometry(coord_ptr, p, mask, const_ptr, DTYPE)
+    xh, yh, zh, u, cos, sin, inside, cut = pair_geometry(coord_ptr, p, mask, const_ptr, DTYPE)
     radial = _radial(u, cut, const_ptr, w_ptr, o, NDIST, NF, BLOCK, DTYPE)
     base = out_ptr + i[:, None] * (9 * NF) + o[None, :]
     m2 = mask[:, None]
@@ -96,7 +96,7 @@ def _backward_kernel(coord_ptr, pair_i_ptr, grad_out_ptr, grad_ptr, const_ptr, w
     p, mask, i = _pairs_of_program(pair_i_ptr, npairs, natoms, BLOCK)
     o = tl.arange(0, NF)
     third = tl.load(const_ptr + 2)
-    xh, yh, zh, u, cos, sin, inside, cut = _pair_geometry(coord_ptr, p, mask, const_ptr, DTYPE)
+    xh, yh, zh, u, cos, sin, inside, cut = pair_geometry(coord_ptr, p, mask, const_ptr, DTYPE)
     radial = _radial(u, cut, const_ptr, w_ptr, o, NDIST, NF, BLOCK, DTYPE)
     base = grad_out_ptr + i[:, None] * (9 * NF) + o[None, :]
     m2 = mask[:, None]
