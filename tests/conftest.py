@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from mlmd_parsl.science.validation.reference import read_force_dump
+# hippynn picks its envsum kernels when first imported: numba's where it is installed (a dependency since issue 41),
+# whose float64 sums differ from torch's by ~4e-10 relative. The tests compare our networks with hippynn's torch
+# arithmetic, the kernels the seed's MD scripts use (HIPPYNN_USE_CUSTOM_KERNELS=pytorch); a training names its own.
+os.environ.setdefault("HIPPYNN_USE_CUSTOM_KERNELS", "pytorch")
+
+from mlmd_parsl.science.validation.reference import read_force_dump  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

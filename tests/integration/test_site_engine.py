@@ -34,16 +34,21 @@ def test_the_lean_export_gives_the_hippynn_exports_forces_energy_and_virial_in_t
     from mlmd_parsl.science.model.export import load_exported_model
     from mlmd_parsl.science.model.lean_mliap import export_lean_model
 
-    lean = export_lean_model(load_exported_model(trained_model["model"]), tmp_path)
+    interface = load_exported_model(trained_model["model"])
+    exports = {"lean": export_lean_model(interface, tmp_path),  # on a CPU: the fused numba step
+               "lean-eager": export_lean_model(interface, tmp_path, fast=False, name="eager.pt")}  # torch's
     for ranks in (1, 2):
         forces, row = site_run_0(site_lmp, trained_model["model"], trained_model["box"], tmp_path, ranks, f"hippynn_{ranks}")
-        lean_forces, lean_row = site_run_0(site_lmp, lean, trained_model["box"], tmp_path, ranks, f"lean_{ranks}")
-        scale = np.abs(forces).max()
-        assert scale > 0.1  # a trained model's forces, not zeros
-        assert np.abs(lean_forces - forces).max() <= 1e-4 * scale  # float32 both, other summation order
-        assert abs(lean_row["PotEng"] - row["PotEng"]) <= 1e-6 * abs(row["PotEng"]) + 1e-3
-        virial_scale = max(abs(row[k]) for k in VIRIAL)
-        assert max(abs(lean_row[k] - row[k]) for k in VIRIAL) <= 1e-4 * virial_scale + 1.0
+        for name, lean in exports.items():
+            lean_forces, lean_row = site_run_0(site_lmp, lean, trained_model["box"], tmp_path, ranks, f"{name}_{ranks}")
+            printed = (tmp_path / f"{name}_{ranks}.out").read_text()
+            assert ("fused CPU step" in printed) == (name == "lean"), printed[-2000:]
+            scale = np.abs(forces).max()
+            assert scale > 0.1  # a trained model's forces, not zeros
+            assert np.abs(lean_forces - forces).max() <= 1e-4 * scale  # float32 both, other summation order
+            assert abs(lean_row["PotEng"] - row["PotEng"]) <= 1e-6 * abs(row["PotEng"]) + 1e-3
+            virial_scale = max(abs(row[k]) for k in VIRIAL)
+            assert max(abs(lean_row[k] - row[k]) for k in VIRIAL) <= 1e-4 * virial_scale + 1.0
 
 
 @pytest.fixture(scope="module")

@@ -68,9 +68,10 @@ class ExportedModel:
              pair_kernels="auto") -> ModelStep:
         """The engine's step: on a GPU with cuda_graph, the lean step captured as a CUDA graph (compacting the
         pairs within the cutoff from compact_min_atoms on; None: captured_step's default) up to its size limit
-        and eager above; else the eager step. pair_kernels (PAIR_KERNELS): the lean network's pair part by the
-        fused Triton kernels (fused_pairs.py) with "triton", by torch's operations with "auto" or "torch". compile_network (COMPILE_CHOICES): the lean network compiled by torch.compile - "auto" in the
-        captured GPU step without fused kernels, "on" in the eager CPU step and beside fused kernels too, "off"
+        and eager above; else the eager step. pair_kernels (PAIR_KERNELS): on a CPU with "auto" or "numba", the whole
+        lean step as one fused numba kernel (cpu_step.py; nothing compiled); the lean network's pair part by the
+        fused Triton kernels (fused_pairs.py) with "triton"; by torch's operations with "torch" and "auto" on a GPU.
+        compile_network (COMPILE_CHOICES): the lean network compiled by torch.compile - "auto" in the captured GPU step without fused kernels, "on" in the eager CPU step and beside fused kernels too, "off"
         nowhere; where this torch cannot compile or the kernels cannot run, a note and the network as it is."""
         from .compiled_network import why_not_compiled
 
@@ -80,8 +81,10 @@ class ExportedModel:
             raise ValueError(f"pair_kernels {pair_kernels!r}: one of {', '.join(PAIR_KERNELS)}")
         captured_graph = cuda_graph and self.device.type == "cuda"
         eager = self.eager_step(model_step)
-        fused = pair_kernels == "triton" and isinstance(eager.pair_forces, LeanPairForces) and self._fuse(
-            eager.pair_forces.lean, say_why=True)
+        lean = eager.pair_forces.lean if isinstance(eager.pair_forces, LeanPairForces) else None
+        fused = pair_kernels == "triton" and lean is not None and self._fuse(lean, say_why=True)
+        if pair_kernels in ("auto", "numba") and lean is not None and self._fuse_cpu_step(lean, pair_kernels):
+            return eager  # the whole step is one numba kernel: nothing to compile or capture
         compiled = compile_network == "on" or (compile_network == "auto" and captured_graph and not fused)
         reason = why_not_compiled(self.device) if compiled else ""
         if reason:
@@ -96,6 +99,18 @@ class ExportedModel:
             captured = CapturedLeanStep(eager.pair_forces.lean, self.device, self.dtype, compact_from, compiled)
             return SizeSwitchedStep(captured, eager)
         return eager
+
+    def _fuse_cpu_step(self, lean, pair_kernels) -> bool:
+        """On a CPU, switch `lean` to the fused numba step (cpu_step.py) where it runs; if asked for by name and not
+        possible, say why. "auto" on a GPU: False."""
+        from ..model.cpu_step import fused_cpu_step_unavailable
+
+        reason = fused_cpu_step_unavailable(lean, self.device)
+        if reason and pair_kernels == "numba":
+            sys.stderr.write(f"note: the lean network runs in torch: {reason}\n")
+        if not reason:
+            lean.use_cpu_kernels()
+        return not reason
 
     def _fuse(self, lean, say_why) -> bool:
         """Switch `lean` to the fused pair kernels where they run here; if asked for and not possible, say why."""
@@ -123,6 +138,8 @@ class LeanPairForces:
     @property
     def name(self):
         name = "lean (compiled)" if self.network is not self.lean else "lean"
+        if getattr(self.lean, "cpu_step", None) is not None:
+            return name + " (fused CPU step, numba)"
         return name + (" + fused pair kernels" if getattr(self.lean, "fused", None) is not None else "")
 
     def __call__(self, z, pair_i, pair_j, pair_coord, nlocal):

@@ -10,10 +10,11 @@ from ..choices import ModelStepKind
 DEFAULT_SKIN = 1.0  # Angstrom beyond the cutoff that reused pair candidates reach (pairs.py)
 MAX_PAIR_SKIN = 2.0  # LAMMPS' own neighbour skin in metal units; more only adds candidates
 COMPILE_CHOICES = ("auto", "on", "off")
-# The lean network's pair part: fused Triton kernels or torch's operations. "auto" is torch in this engine: on an
-# H200 the compiled network's captured step beat the fused kernels' (benchmarks/RESULTS.md, issue 24); the lean
-# export in the seed's LAMMPS uses them (lean_mliap.py).
-PAIR_KERNELS = ("auto", "triton", "torch")
+# The lean network's pair part: fused Triton kernels (GPU), the whole step as one fused numba kernel (CPU,
+# cpu_step.py) or torch's operations (the reference). "auto": on a CPU the numba step (benchmarks/RESULTS.md, issue
+# 41), on a GPU torch's operations - on an H200 the compiled network's captured step beat the fused kernels'
+# (issue 24); the lean export in the seed's LAMMPS uses them (lean_mliap.py).
+PAIR_KERNELS = ("auto", "triton", "numba", "torch")
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class EngineOptions:
     cuda_graph: bool = True  # on a GPU, replay the lean step as one captured CUDA graph (captured_step.py)
     compact_min_atoms: int = None  # None: captured_step.COMPACT_MIN_ATOMS
     compile_network: str = "auto"  # COMPILE_CHOICES (compiled_network.py)
-    pair_kernels: str = "auto"  # PAIR_KERNELS: torch's operations, or "triton" for the fused kernels (GPU only)
+    pair_kernels: str = "auto"  # PAIR_KERNELS: numba on a CPU, torch's operations on a GPU, or as named
 
     def __post_init__(self):
         object.__setattr__(self, "model_step", ModelStepKind(self.model_step))

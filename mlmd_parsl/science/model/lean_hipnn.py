@@ -79,12 +79,13 @@ class LeanHipnn(torch.nn.Module):
         return self
 
     def use_cpu_kernels(self, on=True):
-        """Compute the pair part with the fused numba kernels (cpu_pairs.py) from now on, or stop (a CPU step)."""
-        self.cpu_fused = None
+        """Compute the whole step on a CPU with the fused numba kernel (cpu_step.py) from now on, or stop; raises
+        ValueError for a network it does not take."""
+        self.cpu_step = None
         if on:
-            from .cpu_pairs import CpuPairWeights
+            from .cpu_step import CpuFusedStep
 
-            self.cpu_fused = CpuPairWeights(self)
+            self.cpu_step = CpuFusedStep(self)
         return self
 
     def one_hot(self, atomic_numbers, dtype):
@@ -103,10 +104,6 @@ class LeanHipnn(torch.nn.Module):
             from .fused_pairs import fused_pair_sums
 
             out = fused_pair_sums(fused, pair_i, pair_coord, nlocal, pair_coord.dtype)
-        elif getattr(self, "cpu_fused", None) is not None:
-            from .cpu_pairs import cpu_pair_sums
-
-            out = cpu_pair_sums(self.cpu_fused, pair_i, pair_coord, nlocal)
         else:
             sense, angular = pair_terms(self, pair_coord)
             radial = pair_radial(self, sense, features[pair_j])
@@ -116,6 +113,12 @@ class LeanHipnn(torch.nn.Module):
 
     def energy_and_pair_forces(self, atomic_numbers, pair_i, pair_j, pair_coord, local_weight):
         """Energy of the atoms weighted 1 in local_weight (0 for the rest) and pair forces -dE/d(x_i - x_j)."""
+        cpu_step = getattr(self, "cpu_step", None)  # older pickles of this module have no such attribute
+        if cpu_step is not None and pair_coord.device.type == "cpu":
+            energies, pair_forces = cpu_step(pair_i.numpy(), pair_coord.detach().numpy(),
+                                             self.one_hot(atomic_numbers, pair_coord.dtype)[:, 0].numpy(),
+                                             local_weight.to(pair_coord.dtype).numpy())
+            return torch.from_numpy(energies).sum(), torch.from_numpy(pair_forces)
         pair_coord = pair_coord.detach().requires_grad_(True)
         energy = (self.atom_energies(atomic_numbers, pair_i, pair_j, pair_coord) * local_weight).sum()
         (grad,) = torch.autograd.grad(energy, pair_coord)

@@ -10,7 +10,8 @@ through the CUDA array interface) in a Kokkos build; both are read with `torch.a
 go back the way each build expects (numpy arrays, or a copy into the device view plus
 `update_pair_forces_gpu`), as hippynn's interface does. On a GPU through KOKKOS the export made with `fast`
 (the default) runs the network's pair part with the fused Triton kernels, captured with everything else of the
-step as one CUDA graph (lean_mliap_step.py); where those cannot run, the eager step below, with a note.
+step as one CUDA graph (lean_mliap_step.py); on a CPU (a plain build's host arrays) it runs the whole step as one
+fused numba kernel (cpu_step.py); where those cannot run, the eager torch step below, with a note.
 
 The device is the data's: with several ranks on a node KOKKOS binds rank r to GPU r (`-k on g 4`), so the step
 runs on the GPU of the arrays ML-IAP hands over, whatever `model_device` says (its CUDA index is only where the
@@ -36,7 +37,8 @@ class LeanMLIAPModel(MLIAPUnified):
         self.species_set = species_set.detach().to("cpu")
         self.model_device = str(model_device)
         self.dtype = dtype
-        self.fast = fast  # on a GPU through KOKKOS: fused pair kernels in one captured CUDA graph
+        self.fast = fast  # through KOKKOS: fused pair kernels in one captured CUDA graph; on a CPU: the numba step
+        self.cpu_step = None
         self.captured = None
 
     @classmethod
@@ -47,10 +49,10 @@ class LeanMLIAPModel(MLIAPUnified):
                    interface.compute_dtype, fast)
 
     def __getstate__(self):
-        return {**self.__dict__, "captured": None}  # a CUDA graph lives in the process that captured it
+        return {**self.__dict__, "captured": None, "cpu_step": None}  # each lives in the process that made it
 
     def __setstate__(self, state):
-        self.__dict__.update({"fast": False, **state, "captured": None})  # exports before `fast` ran eagerly
+        self.__dict__.update({"fast": False, **state, "captured": None, "cpu_step": None})  # older: eagerly
         if self.model_device.startswith("cuda") and not torch.cuda.is_available():
             warnings.warn(f"{LEAN_MODEL_FILE}: model device {self.model_device} not available, using the CPU")
             self.model_device = "cpu"
@@ -83,6 +85,8 @@ class LeanMLIAPModel(MLIAPUnified):
                                  f"{str(exc)[:300]}); the eager lean step runs\n")
                 self.fast, self.captured = False, None
                 self.lean.use_fused_kernels(False)
+        if not kokkos and device.type == "cpu" and self.fast and self._cpu_step() is not None:
+            return self._compute_forces_on_cpu(data, nlocal)
         elems = torch.as_tensor(data.elems, device=device).to(torch.int64)
         atomic_numbers = self.species_set[elems + 1]
         if data.npairs > 0:
@@ -111,6 +115,35 @@ class LeanMLIAPModel(MLIAPUnified):
                 data.update_pair_forces_cpu(pair_forces.to(return_device))
             else:
                 data.update_pair_forces_gpu(pair_forces.to(return_device))
+
+    def _cpu_step(self):
+        """The fused numba step (cpu_step.py), made on the first call where it can run; else None from then on."""
+        if getattr(self, "cpu_step", None) is None and self.fast:
+            from .cpu_step import CpuFusedStep, fused_cpu_step_unavailable
+
+            reason = fused_cpu_step_unavailable(self.lean, "cpu")
+            if reason:
+                sys.stderr.write(f"{LEAN_MODEL_FILE}: the eager lean step runs: {reason}\n")
+                self.fast = False
+                return None
+            self.cpu_step = CpuFusedStep(self.lean)
+            sys.stderr.write(f"{LEAN_MODEL_FILE}: lean (fused CPU step, numba) on the CPU\n")
+        return self.cpu_step
+
+    def _compute_forces_on_cpu(self, data, nlocal):
+        """compute_forces by the fused numba step on ML-IAP's host arrays: no torch operation per step."""
+        import numpy as np
+
+        elems = np.asarray(data.elems)[:nlocal]  # every pair's i is local; its j's species is the one species
+        features = self.lean.one_hot(self.species_set[torch.from_numpy(elems.astype(np.int64) + 1)], self.dtype)
+        pair_coord = -np.asarray(data.rij, dtype=features.numpy().dtype)  # LAMMPS' rij is x_j - x_i
+        energies, pair_forces = self.cpu_step(np.asarray(data.pair_i), pair_coord, features[:, 0].numpy(),
+                                              np.ones(nlocal, dtype=pair_coord.dtype))
+        energies = energies.astype(np.float64)
+        data.energy = float(energies.sum())
+        data.eatoms = energies
+        if data.npairs > 0:
+            data.update_pair_forces(pair_forces.astype(np.float64))
 
     def _on(self, device):
         """The weights moved to `device` (once: a rank's arrays stay on its GPU)."""
