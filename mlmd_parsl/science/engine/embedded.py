@@ -128,6 +128,7 @@ def run_embedded(deck: Deck, model_path, log_file, options: EngineOptions = Engi
     threads = model_threads(comm)
     lmp = open_lammps(log_file=log_file, comm=comm)
     model.torch.set_num_threads(threads)  # LAMMPS just set OpenMP's count to 1 if OMP_NUM_THREADS is unset
+    give_threads_to_fused_cpu_step(step, threads, model.torch)
     try:
         lmp.commands_string(deck.setup)
         force_field = EmbeddedForceField(lmp, model, step, comm, options.pair_skin)
@@ -144,6 +145,16 @@ def run_embedded(deck: Deck, model_path, log_file, options: EngineOptions = Engi
                 "timed_ms_per_call": force_field.timer.ms_per_call()}
     finally:
         lmp.close()
+
+
+def give_threads_to_fused_cpu_step(step, threads, torch):
+    """With the fused CPU step (numba) the rank's threads are numba's and torch keeps one: torch's OpenMP pool,
+    spinning after each of the step's small torch operations, fought numba's pool for the same cores (the model
+    phase took 1.5-2x as long)."""
+    cpu_step = getattr(getattr(getattr(step, "pair_forces", None), "lean", None), "cpu_step", None)
+    if cpu_step is not None:
+        cpu_step.threads = threads
+        torch.set_num_threads(1)
 
 
 def model_threads(comm) -> int:

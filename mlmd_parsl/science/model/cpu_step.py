@@ -247,6 +247,7 @@ class CpuFusedStep:
         if lean.int_adjust is None:
             raise ValueError("fused CPU step: the network has no size-adjusting residual layer")
         self.lean, self.arrays = lean, {}
+        self.threads = None  # None: as many as torch uses (OMP_NUM_THREADS where set)
 
     def __getstate__(self):
         return {**self.__dict__, "arrays": {}}
@@ -278,7 +279,7 @@ class CpuFusedStep:
         width = int(np.max(offsets[1:] - offsets[:-1])) if natoms else 0
         energies = np.empty(natoms, dtype=dtype)
         forces = np.empty((len(pair_i), 3), dtype=dtype)
-        threads = _threads()
+        threads = _threads(self.threads)
         chunk = max(1, min(64, -(-natoms // (4 * threads))))
         _step(np.ascontiguousarray(coord), offsets, np.asarray(features, dtype=dtype), np.asarray(weights, dtype=dtype),
               chunk, max(width, 1), *self._weights(dtype), energies, forces)
@@ -289,11 +290,12 @@ class CpuFusedStep:
         return energies, forces
 
 
-def _threads():
-    """As many numba threads as torch uses (OMP_NUM_THREADS where set): a rank of several must not oversubscribe."""
+def _threads(wanted=None):
+    """`wanted` numba threads, or as many as torch uses (OMP_NUM_THREADS where set): a rank of several must not
+    oversubscribe its cores."""
     import numba
 
-    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    threads = max(1, min(wanted or torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
     if numba.get_num_threads() != threads:
         numba.set_num_threads(threads)
     return threads
