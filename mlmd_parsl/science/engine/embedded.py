@@ -148,9 +148,8 @@ def run_embedded(deck: Deck, model_path, log_file, options: EngineOptions = Engi
 
 
 def give_threads_to_fused_cpu_step(step, threads, torch):
-    """With the fused CPU step (numba) the rank's threads are numba's and torch keeps one: torch's OpenMP pool,
-    spinning after each of the step's small torch operations, fought numba's pool for the same cores (the model
-    phase took 1.5-2x as long)."""
+    """With the fused CPU step (numba) the rank's threads are numba's and torch keeps one, so torch's OpenMP pool
+    (which spins a while after each of the step's few torch operations) and numba's never share the rank's cores."""
     cpu_step = getattr(getattr(getattr(step, "pair_forces", None), "lean", None), "cpu_step", None)
     if cpu_step is not None:
         cpu_step.threads = threads
