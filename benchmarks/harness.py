@@ -110,7 +110,8 @@ def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None, log_name=N
     from mlmd_parsl.science.lammps.runtime import eam_potential_path, mpiexec_executable
 
     log = workdir / (log_name or f"{engine}_z{zrep}_r{ranks}.log")
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, args.threads // ranks)), "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, args.threads // ranks)), "PYTHONWARNINGS": "ignore",
+           "HIPPYNN_USE_CUSTOM_KERNELS": "pytorch"}  # as the seed's MD scripts (numba's kernels otherwise, if installed)
     if engine in SITE_ENGINE_EXPORTS:  # the seed's engine: the site's lmp, pair_style mliap unified
         from mlmd_parsl.science.lammps.site_lammps import site_lmp_environment
 

@@ -39,6 +39,10 @@ def site_lmp_environment(base=None) -> dict:
     inherited = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = embedded_python_path() + (os.pathsep + inherited if inherited else "")
     env.update(WEIGHTS_ONLY_OVERRIDE)
+    # Unless told otherwise, hippynn's kernels as the seed's MD scripts set them (seed_procedure.SEED_MD_KERNELS):
+    # hippynn's default picks numba's where numba is installed (our dependency since issue 41), and the hippynn
+    # export then ran 1.1 steps/s at 568 atoms on 2 ranks of this 2-core machine instead of ~70.
+    env.setdefault("HIPPYNN_USE_CUSTOM_KERNELS", "pytorch")
     return env
 
 

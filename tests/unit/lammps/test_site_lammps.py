@@ -42,6 +42,12 @@ def test_the_environment_keeps_an_inherited_pythonpath_after_ours_and_sets_the_l
     assert env["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] == "1"
 
 
+def test_hippynns_kernels_are_the_seeds_unless_set():
+    """numba (a dependency) would make hippynn's default pick its numba kernels inside the site's lmp."""
+    assert site_lmp_environment({})["HIPPYNN_USE_CUSTOM_KERNELS"] == "pytorch"
+    assert site_lmp_environment({"HIPPYNN_USE_CUSTOM_KERNELS": "numba"})["HIPPYNN_USE_CUSTOM_KERNELS"] == "numba"
+
+
 def test_the_shell_export_computes_the_same_path_on_the_worker(tmp_path):
     import sys
 
