@@ -220,6 +220,9 @@ def _step(coord, offsets, features, weights, chunk, width, c, inv_mu, nhs, w, w_
                             forces, p)
 
 
+_serial_step = njit(**_KERNEL)(_step.py_func)  # prange runs as range: one thread, no thread pool
+
+
 @njit(cache=True)
 def _offsets_if_grouped(pair_i, natoms, offsets):
     """offsets[a]..offsets[a+1]: atom a's pairs, if pair_i is grouped by atom (non-decreasing) and < natoms."""
@@ -280,8 +283,9 @@ class CpuFusedStep:
         energies = np.empty(natoms, dtype=dtype)
         forces = np.empty((len(pair_i), 3), dtype=dtype)
         threads = _threads(self.threads)
+        kernel = _step if threads > 1 else _serial_step
         chunk = max(1, min(64, -(-natoms // (4 * threads))))
-        _step(np.ascontiguousarray(coord), offsets, np.asarray(features, dtype=dtype), np.asarray(weights, dtype=dtype),
+        kernel(np.ascontiguousarray(coord), offsets, np.asarray(features, dtype=dtype), np.asarray(weights, dtype=dtype),
               chunk, max(width, 1), *self._weights(dtype), energies, forces)
         if order is not None:
             unsorted = np.empty_like(forces)
@@ -292,11 +296,12 @@ class CpuFusedStep:
 
 def _threads(wanted=None):
     """`wanted` numba threads, or as many as torch uses (OMP_NUM_THREADS where set): a rank of several must not
-    oversubscribe its cores."""
+    oversubscribe its cores. One thread runs the serial kernel and never starts numba's thread pool: with two
+    ranks on two cores, each rank's pool (OpenMP threads spinning between steps) made the step 4x slower."""
     import numba
 
     threads = max(1, min(wanted or torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
-    if numba.get_num_threads() != threads:
+    if threads > 1 and numba.get_num_threads() != threads:
         numba.set_num_threads(threads)
     return threads
 
