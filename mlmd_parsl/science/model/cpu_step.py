@@ -220,7 +220,19 @@ def _step(coord, offsets, features, weights, chunk, width, c, inv_mu, nhs, w, w_
                             forces, p)
 
 
-_serial_step = njit(**_KERNEL)(_step.py_func)  # prange runs as range: one thread, no thread pool
+def _serial_copy(parallel):
+    """The same kernel compiled without parallel=True (prange runs as range: one thread, no thread pool), under a
+    name of its own: numba names a cache entry after the function, not its flags, so a copy under _step's name
+    loaded the parallel kernel from the cache (and started the pool it was meant to avoid)."""
+    import types
+
+    body = parallel.py_func
+    copy = types.FunctionType(body.__code__, body.__globals__, "_serial_step", body.__defaults__, body.__closure__)
+    copy.__qualname__ = "_serial_step"
+    return njit(**_KERNEL)(copy)
+
+
+_serial_step = _serial_copy(_step)
 
 
 @njit(cache=True)

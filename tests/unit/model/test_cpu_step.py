@@ -115,3 +115,18 @@ def test_the_engine_takes_the_fused_step_on_a_cpu_unless_torch_is_asked_for(untr
     assert "fused CPU step" in exported.step(pair_kernels="auto").name
     assert "fused CPU step" in exported.step(pair_kernels="numba").name
     assert "fused CPU step" not in exported.step(pair_kernels="torch").name
+
+
+def test_one_thread_runs_the_serial_kernel_with_the_parallel_kernels_results(lean_networks):
+    """The serial copy caches under a name of its own (a shared name loaded the parallel kernel from the cache)."""
+    from mlmd_parsl.science.model import cpu_step
+
+    assert cpu_step._serial_step.py_func.__qualname__ != cpu_step._step.py_func.__qualname__
+    assert not cpu_step._serial_step.targetoptions.get("parallel")
+    n, i, j, pc = periodic_pairs(4.0, replicate=(1, 1, 2))
+    step = cpu_step.CpuFusedStep(lean_networks[torch.float32])
+    results = []
+    for threads in (1, 2):
+        step.threads = threads
+        results.append(step(i.numpy(), pc.float().numpy(), np.ones(n), np.ones(n)))
+    assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])
