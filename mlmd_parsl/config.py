@@ -78,7 +78,7 @@ class ProviderConfig:
                     f"{getattr(self, key)!r}: only letters, digits and _ . , + - are allowed")
         require(re.fullmatch(r"[A-Za-z0-9_=.,:/ +-]*", self.launcher_options), "launcher_options",
                 f"{self.launcher_options!r}: launcher flags only (no ; | & $ ` quotes)")
-        bad_lines = [l for l in self.scheduler_options.splitlines() if l.strip() and not l.startswith("#SBATCH ")]
+        bad_lines = [line for line in self.scheduler_options.splitlines() if line.strip() and not line.startswith("#SBATCH ")]
         require(not bad_lines, "scheduler_options",
                 f"{bad_lines[0] if bad_lines else ''!r}: every line must be an '#SBATCH ...' directive")
         require(re.fullmatch(r"[A-Za-z0-9_.:-]*", self.interface), "interface",

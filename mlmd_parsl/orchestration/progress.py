@@ -12,7 +12,7 @@ def describe_failure(exc: BaseException) -> str:
 
 def tail(path, lines=5) -> str:
     try:
-        text = [l.strip() for l in open(path, errors="replace").read().splitlines() if l.strip()]
+        text = [line.strip() for line in open(path, errors="replace").read().splitlines() if line.strip()]
     except OSError:
         return ""
     return " | ".join(text[-lines:])

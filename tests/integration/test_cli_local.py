@@ -96,7 +96,7 @@ def test_manifest_links_dataset_to_model_to_every_md_result(campaign):
         assert len(md["placement"]) == md["ranks"] and md["content_key"]
     worker = manifest["worker"]  # measured on the worker, not the driver
     assert worker["cpu"] and worker["versions"]["hippynn"]
-    assert [(l["engine"], "ML-IAP" in l["packages"]) for l in worker["lammps"]] == [("embedded", True)]
+    assert [(line["engine"], "ML-IAP" in line["packages"]) for line in worker["lammps"]] == [("embedded", True)]
     assert set(manifest["scheduler_jobs"]) == {"cpu", "mpi"}
 
 
@@ -136,8 +136,8 @@ def test_the_md_part_alone_runs_on_an_export_an_earlier_run_made(campaign, tmp_p
     assert all(r["accuracy_gate"] == "" for r in rows)  # no training here: the gate is not evaluated, not passed
     assert "Accuracy gate (the seed's: test EpA-MAE < 0.7 meV/atom and Force MAE < 25 meV/Å): not evaluated" in (
         run_dir / "report.md").read_text()
-    assert "training" not in [l.split("] ")[1].split(":")[0] for l in result.stdout.splitlines()
-                              if l.startswith("[") and "] ours/" in l]
+    assert "training" not in [line.split("] ")[1].split(":")[0] for line in result.stdout.splitlines()
+                              if line.startswith("[") and "] ours/" in line]
 
 
 def test_the_training_part_alone_trains_exports_and_reports_fom_1(tmp_path):
@@ -215,7 +215,7 @@ def test_a_real_run_is_listed_archived_and_compares_like_for_like_with_its_unpac
     result, run_dirs = campaign
     run_dir = run_dirs[0]
     listed = run_cli(["mlmd_parsl", "runs", "--dir", str(run_dir.parent)])
-    line = next(l for l in listed.stdout.splitlines() if l.startswith(run_dir.name))
+    line = next(line for line in listed.stdout.splitlines() if line.startswith(run_dir.name))
     rows = list(csv.DictReader(open(run_dir / "results.csv")))  # as the module's resume tests last left them
     md = [r for r in rows if r["kind"] == "md" and r["status"] == "ok"]
     assert " tiny " in line and " complete " in line and " ours " in line

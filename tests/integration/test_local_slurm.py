@@ -62,7 +62,7 @@ def test_mpi_task_through_slurm_provider_sees_all_its_ranks(slurm_cluster, tmp_p
         assert future.result(timeout=300) == 0, (tmp_path / "ranks.err").read_text()
     finally:
         dfk.cleanup()
-    lines = sorted(l for l in out.read_text().splitlines() if l.strip())
+    lines = sorted(line for line in out.read_text().splitlines() if line.strip())
     assert lines == ["0 2", "1 2"]  # two ranks of one world, not two singletons
     # localslurm shares its one node between blocks: the block asks for the cores its ranks use
     assert "#SBATCH --cpus-per-task=2" in _submitted(tmp_path, "mpi")
@@ -83,7 +83,7 @@ def test_the_probe_catches_singletons_when_pmi_is_off(slurm_cluster, tmp_path):
     finally:
         dfk.cleanup()
     # singletons, each of world size 1 (with --kill-on-bad-exit the first to fail may end the other before it prints)
-    assert {l for l in out.read_text().splitlines() if l.strip()} == {"0 1"}
+    assert {line for line in out.read_text().splitlines() if line.strip()} == {"0 1"}
 
 
 def test_a_task_whose_rank_dies_ends_at_once_instead_of_leaving_its_peer_running(slurm_cluster, tmp_path):

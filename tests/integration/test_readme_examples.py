@@ -47,7 +47,7 @@ def test_interactive_example_sees_futures_finish_and_collects_a_report(tmp_path)
     lines = out.splitlines()
     assert lines[0] == "{'md_z1_r1': False, 'md_z2_r1': False}"
     assert lines[1].startswith("epoch time ") and float(lines[1].split()[-1]) > 0
-    finished = [l.split()[0] for l in lines if " exit code 0 log " in l]
+    finished = [line.split()[0] for line in lines if " exit code 0 log " in line]
     assert sorted(finished) == ["md_z1_r1", "md_z2_r1"]
     report = tmp_path / lines[-1].strip()
     assert report.name == "report.md" and "| ours | md_z2_r1 | throughput | 568 | 1 |" in report.read_text()

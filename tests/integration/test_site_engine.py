@@ -145,12 +145,12 @@ def test_a_local_campaign_with_both_divisions_runs_the_seeds_work_then_ours_with
     assert "fix 3 all nve\nfix 4 all temp/rescale 10 1111 1111 1.0 1.0\nrun 60\nunfix 4" in deck  # the quick profile
     assert "hippynn_lammps_model.pt" in deck and "loop geom" not in deck
     lines = result.stdout.splitlines()
-    last_seed_case = max(i for i, l in enumerate(lines) if "] seed/md_z1_r" in l)
-    assert last_seed_case < next(i for i, l in enumerate(lines) if "] ours/training:" in l)
+    last_seed_case = max(i for i, line in enumerate(lines) if "] seed/md_z1_r" in line)
+    assert last_seed_case < next(i for i, line in enumerate(lines) if "] ours/training:" in line)
     if validated:
         assert seed_train["cross_engine_check"] == "pass" and ours_train["cross_engine_check"] == ""
         assert {r["physics"] for r in rows} <= {"physical", "unphysical"}
     report = (run_dir / "report.md").read_text()
     assert "## Division seed" in report and "## Division ours" in report
-    table = [l.split("|") for l in report.splitlines() if l.startswith(("| seed |", "| ours |"))]
+    table = [line.split("|") for line in report.splitlines() if line.startswith(("| seed |", "| ours |"))]
     assert len(table) == len(rows) and all(cells[9].strip() == "" for cells in table)  # no x seed on any row

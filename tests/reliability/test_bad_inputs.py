@@ -26,7 +26,7 @@ DATASETS = {  # file text -> the fragment the one-line error must hold
     "empty": ("", "is empty"),
     "truncated": (FRAME + FRAME[: len(FRAME) // 2], "not readable extxyz"),
     "no_energy": (FRAME.replace(" energy=", " e_other="), "has no energy or no forces"),
-    "no_forces": ("\n".join([LINES[0], LINES[1].replace(":forces:R:3", "")] + [" ".join(l.split()[:4]) for l in LINES[2:]])
+    "no_forces": ("\n".join([LINES[0], LINES[1].replace(":forces:R:3", "")] + [" ".join(line.split()[:4]) for line in LINES[2:]])
                   + "\n", "has no energy or no forces"),
     "copper": (FRAME.replace("\nAg ", "\nCu ", 1), "elements ['Cu']; only Ag is allowed"),
     "nan_force": (_replace_field(5, -1, "nan"), "contain NaN or inf"),
@@ -81,7 +81,7 @@ def assert_clean_error(result, fragment):
     assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
     assert fragment in result.stderr, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert len([l for l in result.stderr.splitlines() if l.startswith("error:")]) == 1
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))

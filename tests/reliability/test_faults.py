@@ -143,7 +143,7 @@ def test_lammps_crash_is_a_failed_row_with_command_and_log_tail_and_other_cases_
     for fragment in (f"{crashing} (replicate 2 2 {MID_MD_ZREP}, 1 rank(s)) failed", "after 1 attempt(s)", "command: cd ",
                      "-m mlmd_parsl.md", "run directory: ", "log tail: "):
         assert fragment in crashed["error"], crashed["error"]
-    last_line = [l.strip() for l in (next(tmp_path.glob("tiny-*")) / crashed["log"]).read_text().splitlines() if l.strip()][-1]
+    last_line = [line.strip() for line in (next(tmp_path.glob("tiny-*")) / crashed["log"]).read_text().splitlines() if line.strip()][-1]
     assert crashed["error"].endswith(last_line)  # the log's last lines travel with the failure
     assert "[crashed]" in crashed["error"]  # SIGSEGV: classified, so a retry policy could treat it apart
     assert rows["md_z2_r1"]["status"] == "ok" and rows["train"]["status"] == "ok"
@@ -189,7 +189,7 @@ def _listening_addresses(pid):
     try:
         inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
                   if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
-        lines = [l for name in ("tcp", "tcp6") for l in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]]
+        lines = [line for name in ("tcp", "tcp6") for line in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]]
     except OSError:
         return []
     out = []

@@ -66,7 +66,7 @@ class CellListPairs:
         candidates of one atom and `pairs` in all (0: from the positions now), on a grid that spans x now; then
         capture the graph again."""
         lo, hi = torch.aminmax(x, dim=0)
-        self.dims = [max(1, math.floor(float(h - l) / self.reach) + 1) for l, h in zip(lo.tolist(), hi.tolist())]
+        self.dims = [max(1, math.floor(float(h - low) / self.reach) + 1) for low, h in zip(lo.tolist(), hi.tolist())]
         self.position_capacity = math.ceil(n * HEADROOM) + 1
         self.row_capacity = min(math.ceil(nlocal * HEADROOM) + 1, self.position_capacity)
         if per_cell == 0:  # first build: the fullest cell now, counted (a sync, once)

@@ -9,11 +9,11 @@ import numpy as np
 def read_force_dump(path):
     """Read a LAMMPS `custom id type x y z fx fy fz` dump of one snapshot -> (ids, positions, forces, box lengths)."""
     lines = open(path).read().splitlines()
-    bounds_at = lines.index(next(l for l in lines if l.startswith("ITEM: BOX BOUNDS")))
+    bounds_at = lines.index(next(line for line in lines if line.startswith("ITEM: BOX BOUNDS")))
     lo_hi = np.array([[float(v) for v in lines[bounds_at + 1 + d].split()[:2]] for d in range(3)])
-    atoms_at = lines.index(next(l for l in lines if l.startswith("ITEM: ATOMS")))
+    atoms_at = lines.index(next(line for line in lines if line.startswith("ITEM: ATOMS")))
     columns = lines[atoms_at].split()[2:]
-    table = np.array([[float(v) for v in l.split()] for l in lines[atoms_at + 1 :] if l.strip()])
+    table = np.array([[float(v) for v in line.split()] for line in lines[atoms_at + 1 :] if line.strip()])
     col = {name: i for i, name in enumerate(columns)}
     ids = table[:, col["id"]].astype(int)
     positions = table[:, [col["x"], col["y"], col["z"]]] - lo_hi[:, 0]

@@ -48,7 +48,7 @@ def test_runs_lists_newest_first_with_status_foms_and_physics(tmp_path):
     result = cli("runs", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert [l.split()[0] for l in lines[1:4]] == ["local-c", "chicoma-b", "local-a"]
+    assert [line.split()[0] for line in lines[1:4]] == ["local-c", "chicoma-b", "local-a"]
     assert "interrupted" in lines[1]
     assert "1 of 2 tasks failed" in lines[2] and "900-900 (1)" in lines[2]
     assert "complete" in lines[3] and "0.5" in lines[3] and "40-55.5 (2)" in lines[3] and "physical, gate fail" in lines[3]
@@ -175,7 +175,7 @@ def test_a_run_of_two_divisions_is_listed_a_line_each_and_compares_division_by_d
     write_results(rows, run / "results.csv")
     listed = cli("runs", "--dir", str(tmp_path))
     lines = listed.stdout.splitlines()
-    first = next(i for i, l in enumerate(lines) if l.startswith("local-two"))
+    first = next(i for i, line in enumerate(lines) if line.startswith("local-two"))
     assert " seed " in lines[first] and "6.1" in lines[first] and "30-30 (1)" in lines[first]
     assert lines[first + 1].startswith(" ") and " ours " in lines[first + 1] and "90-90 (1)" in lines[first + 1]
     ours_only = make_run(tmp_path, "local-ours", md=())

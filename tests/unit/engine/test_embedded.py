@@ -26,7 +26,7 @@ def test_forces_match_hippynn_and_do_not_depend_on_rank_count(untrained_model, t
 
 def _thermo_pe(log):
     lines = log.read_text().splitlines()
-    header = next(i for i, l in enumerate(lines) if l.split()[:3] == ["Step", "Temp", "PotEng"])
+    header = next(i for i, line in enumerate(lines) if line.split()[:3] == ["Step", "Temp", "PotEng"])
     return float(lines[header + 1].split()[2])
 
 

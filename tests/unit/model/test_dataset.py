@@ -195,5 +195,5 @@ def test_mixed_atom_counts(tmp_path):
 def test_frames_without_forces(tmp_path):
     lines = FRAME.splitlines()
     header = lines[1].replace("Properties=species:S:1:pos:R:3:forces:R:3", "Properties=species:S:1:pos:R:3")
-    body = [" ".join(l.split()[:4]) for l in lines[2:]]
+    body = [" ".join(line.split()[:4]) for line in lines[2:]]
     assert "has no energy or no forces" in _bad(tmp_path, "\n".join([lines[0], header] + body) + "\n")

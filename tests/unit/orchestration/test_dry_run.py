@@ -31,10 +31,10 @@ def dry_run(tmp_path, *args):
 
 def test_local_dry_run_prints_runnable_mpiexec_commands(tmp_path):
     out = dry_run(tmp_path, "--site", "local")
-    md_lines = [l.strip() for l in out.splitlines() if "-m mlmd_parsl.md" in l]
+    md_lines = [line.strip() for line in out.splitlines() if "-m mlmd_parsl.md" in line]
     assert len(md_lines) == 6  # 3 sizes x {1, 2} ranks
-    assert any("mpiexec -n 2 -ppn 2 -hosts localhost" in l and "--replicate 2 2 8" in l for l in md_lines)
-    assert any("mpiexec -n 1 -ppn 1 -hosts localhost" in l and "OMP_NUM_THREADS=2" in l for l in md_lines)
+    assert any("mpiexec -n 2 -ppn 2 -hosts localhost" in line and "--replicate 2 2 8" in line for line in md_lines)
+    assert any("mpiexec -n 1 -ppn 1 -hosts localhost" in line and "OMP_NUM_THREADS=2" in line for line in md_lines)
     assert "$PARSL_MPI_PREFIX" not in out and "#SBATCH" not in out
     # each case's size next to its name: the 71-atom synthetic box replicated 2 x 2 x zrep
     assert "[ours/md_z2_r1] 568 atoms on mpi" in out and "[ours/md_z8_r2] 2,272 atoms on mpi" in out
@@ -47,15 +47,15 @@ def test_local_dry_run_prints_runnable_mpiexec_commands(tmp_path):
 
 def test_crossroads_dry_run_prints_srun_commands_deck_and_sbatch_scripts(tmp_path):
     out = dry_run(tmp_path, "--site", "crossroads", "--set", "provider.account=xyz123")
-    srun = [l.strip() for l in out.splitlines() if l.strip().startswith("cd ") and " srun " in l]
+    srun = [line.strip() for line in out.splitlines() if line.strip().startswith("cd ") and " srun " in line]
     assert len(srun) == 11  # 2 sizes x 5 rank counts, and the site engine's preflight (run 0, one rank)
-    preflight = [l for l in srun if "site_engine_preflight" in l]
+    preflight = [line for line in srun if "site_engine_preflight" in line]
     assert len(preflight) == 1 and "srun --ntasks 1 " in preflight[0]
     # every launch of the site's lmp gets the model-load override and the venv on the embedded Python's path
-    assert all("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1" in l and "-m mlmd_parsl.science.lammps.site_lammps)" in l for l in srun)
+    assert all("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1" in line and "-m mlmd_parsl.science.lammps.site_lammps)" in line for line in srun)
     assert any("srun --ntasks 112 --ntasks-per-node 112 --nodelist <node1> --nodes 1 --hint=nomultithread "
-               "--cpus-per-task 1 --kill-on-bad-exit=1 lmp -in in.lammps" in l for l in srun)
-    assert all("OMP_NUM_THREADS=1" in l for l in srun)
+               "--cpus-per-task 1 --kill-on-bad-exit=1 lmp -in in.lammps" in line for line in srun)
+    assert all("OMP_NUM_THREADS=1" in line for line in srun)
     assert "pair_style mliap unified" in out and "replicate 2 2 16" in out and "run 10000" in out
     # the seed division, as Run_Strong_CPU.bash: its export, one case after another; training on the whole node
     assert "#   training differs from the seed's in: nothing" in out
@@ -65,9 +65,9 @@ def test_crossroads_dry_run_prints_srun_commands_deck_and_sbatch_scripts(tmp_pat
     assert "change_box all x scale 0.93 y scale 0.93 z scale 0.93 remap\nrun 0 post no\n" in out
     assert "[seed/train_model] on cpu (HighThroughputExecutor); resources: 1 worker, whole node" in out
     assert "(torch threads: 112)" in out
-    cases = [l for l in out.splitlines() if l.startswith("[seed/md_z")]
+    cases = [line for line in out.splitlines() if line.startswith("[seed/md_z")]
     assert len(cases) == 10 and "after" not in cases[0]
-    assert all("; after seed/md_z" in l and "(one at a time, as the seed's script)" in l for l in cases[1:])
+    assert all("; after seed/md_z" in line and "(one at a time, as the seed's script)" in line for line in cases[1:])
     assert "fix 3 all nve\nfix 4 all temp/rescale 100 1111 1111 1.0 1.0\nrun 10000\nunfix 4" in out
     assert out.count("#!/bin/bash") == 2  # one batch script per executor
     for line in ("#SBATCH --exclusive", "#SBATCH --partition=standard", "#SBATCH --account=xyz123", "#SBATCH --time=480"):
@@ -92,10 +92,10 @@ def test_slurm_site_maps_to_slurm_providers_without_submitting(tmp_path):
 
 def test_chicoma_dry_run_is_the_seeds_work_one_gpu_after_another_and_weak_scaling_bound_one_gpu_per_rank(tmp_path):
     out = dry_run(tmp_path, "--site", "chicoma", "--set", "provider.account=abc")
-    sizes = [l for l in out.splitlines() if l.startswith("[seed/md_z")]
-    assert len(sizes) == 11 and all("one worker per GPU" in l for l in sizes)  # 568 ... 18,176 atoms, one GPU
-    assert all("; after seed/md_z" in l for l in sizes[1:])  # one after another, as Run_Throughput_GPU.bash
-    commands = [l.strip() for l in out.splitlines() if l.strip().startswith("cd ")]
+    sizes = [line for line in out.splitlines() if line.startswith("[seed/md_z")]
+    assert len(sizes) == 11 and all("one worker per GPU" in line for line in sizes)  # 568 ... 18,176 atoms, one GPU
+    assert all("; after seed/md_z" in line for line in sizes[1:])  # one after another, as Run_Throughput_GPU.bash
+    commands = [line.strip() for line in out.splitlines() if line.strip().startswith("cd ")]
     assert sum(" srun " not in c and "lmp -k on g 1 " in c for c in commands) == 11
     weak = [c for c in commands if "/md/weak_r" in c]
     assert len(weak) == 3  # 1, 2 and 3 nodes of 4 GPUs, as Run_Weak_Parallel.bash per node count
@@ -111,10 +111,10 @@ def test_chicoma_dry_run_is_the_seeds_work_one_gpu_after_another_and_weak_scalin
 
 def test_a_seed_site_adds_ours_after_the_seeds_work_with_every_difference_named(tmp_path):
     out = dry_run(tmp_path, "--site", "chicoma", "--set", "provider.account=abc", "--set", "divisions=[seed,ours]")
-    tasks = [l.split("]")[0][1:] for l in out.splitlines() if l.startswith("[")]
+    tasks = [line.split("]")[0][1:] for line in out.splitlines() if line.startswith("[")]
     assert tasks.index("seed/weak_r12") < tasks.index("ours/train_model") < tasks.index("ours/md_z2_r1")
-    ours = [l for l in out.splitlines() if l.startswith("[ours/md_z")]
-    assert len(ours) == 11 and not any("after" in l for l in ours)  # ours packs them, one per GPU at once
+    ours = [line for line in out.splitlines() if line.startswith("[ours/md_z")]
+    assert len(ours) == 11 and not any("after" in line for line in ours)  # ours packs them, one per GPU at once
     assert "# division ours: ours" in out and "export lean: our lean step inside pair_style mliap unified" in out
     assert "single-GPU cases run up to 4 at once, one per GPU (the seed: one after another on one GPU)" in out
     assert "pairs found once before training (the seed: by the periodic network every batch)" in out
@@ -122,7 +122,7 @@ def test_a_seed_site_adds_ours_after_the_seeds_work_with_every_difference_named(
 
 def test_chicoma_dry_run_shows_the_kokkos_line_current_lammps_accepts_and_the_preflights_two_tries(tmp_path):
     out = dry_run(tmp_path, "--site", "chicoma", "--set", "provider.account=abc")
-    commands = [l.strip() for l in out.splitlines() if l.strip().startswith("cd ")]
+    commands = [line.strip() for line in out.splitlines() if line.strip().startswith("cd ")]
     cases = [c for c in commands if "/md/md_z" in c or "/md/weak_r" in c]
     assert len(cases) == 14 and all("-sf kk -pk kokkos newton on neigh half -in in.lammps" in c for c in cases)
     probes = [c for c in commands if "/md/site_engine_preflight" in c]
@@ -131,7 +131,7 @@ def test_chicoma_dry_run_shows_the_kokkos_line_current_lammps_accepts_and_the_pr
     assert "the preflight keeps that and the cases run it" in out
 
     explicit = dry_run(tmp_path, "--site", "chicoma", "--set", "md.kokkos_package=neigh full newton on")
-    commands = [l.strip() for l in explicit.splitlines() if l.strip().startswith("cd ")]
+    commands = [line.strip() for line in explicit.splitlines() if line.strip().startswith("cd ")]
     assert all("-pk kokkos neigh full newton on -in" in c for c in commands if "lmp -k" in c)
     assert sum("/md/site_engine_preflight" in c for c in commands) == 1
     assert "#   MD differs from the seed's in: nothing" in explicit  # the seed's own line, given by hand

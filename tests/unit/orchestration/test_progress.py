@@ -18,7 +18,7 @@ def test_status_lines_appear_while_waiting_and_count_tasks():
         progress.report(name, None)
         finished.append(name)
     assert finished == ["fast", "slow"]
-    status = [l for l in lines if l.startswith("... ")]
+    status = [line for line in lines if line.startswith("... ")]
     assert status, lines  # the slow task left heartbeat_s without a finish
     # 1 done, 1 still tracked (a plain Future counts as waiting), 2 of 4 never submitted yet
     assert status[0] == ("... 1/4 done (0 failed), 0 running or queued on an executor, 3 waiting for inputs; "

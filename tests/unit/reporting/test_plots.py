@@ -44,7 +44,7 @@ def test_strong_scaling_has_integer_rank_ticks_plain_numbers_and_the_seeds_cross
     assert all("10^" not in t and "times" not in t and "$" not in t for t in ticks + _labels(ax.yaxis))
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "seed: Crossroads, 4,544 atoms" in legend and "seed: Crossroads, 18,176 atoms" in legend
-    assert sum(l.startswith("this run") for l in legend) == 3
+    assert sum(line.startswith("this run") for line in legend) == 3
     assert ax.get_title().endswith("\nsite local, host vm")
 
 
@@ -53,7 +53,7 @@ def test_throughput_names_the_seeds_crossroads_once_and_keeps_its_range_to_what_
 
     ax = throughput_figure(LOCAL_ROWS, "cap").axes[0]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert sum("Crossroads" in l for l in legend) == 1 and not ax.texts  # no per-point annotations
+    assert sum("Crossroads" in line for line in legend) == 1 and not ax.texts  # no per-point annotations
     low, high = ax.get_xlim()
     assert 400 < low < 568 and 18_176 < high < 25_000  # the seed's largest size, not three times it
 
