@@ -1,7 +1,7 @@
 """A prediction, not a measurement: each engine's throughput at Crossroads' 8...112 ranks from its step cost measured
 here, beside the seed's published Crossroads numbers (issue 41).
 
-    python benchmarks/crossroads_prediction.py benchmark_harness/harness.json [more harness.json ...] [--ranks-measured 2]
+    python benchmarks/crossroads_prediction.py harness.json [more harness.json ...] [--ranks-measured 2]
 
 From a harness.json with several sizes (benchmarks/harness.py --columns engine mliap --ranks 2 ...), each column at
 `--ranks-measured` ranks (one thread per rank) is fitted to time per step = floor + slope x atoms

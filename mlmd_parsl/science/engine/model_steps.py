@@ -68,11 +68,13 @@ class ExportedModel:
              pair_kernels="auto") -> ModelStep:
         """The engine's step: on a GPU with cuda_graph, the lean step captured as a CUDA graph (compacting the
         pairs within the cutoff from compact_min_atoms on; None: captured_step's default) up to its size limit
-        and eager above; else the eager step. pair_kernels (PAIR_KERNELS): on a CPU with "auto" or "numba", the whole
-        lean step as one fused numba kernel (cpu_step.py; nothing compiled); the lean network's pair part by the
-        fused Triton kernels (fused_pairs.py) with "triton"; by torch's operations with "torch" and "auto" on a GPU.
-        compile_network (COMPILE_CHOICES): the lean network compiled by torch.compile - "auto" in the captured GPU step without fused kernels, "on" in the eager CPU step and beside fused kernels too, "off"
-        nowhere; where this torch cannot compile or the kernels cannot run, a note and the network as it is."""
+        and eager above; else the eager step. pair_kernels (PAIR_KERNELS): on a CPU with "numba", or "auto" unless
+        compile_network is "on", the whole lean step as one fused numba kernel (cpu_step.py; nothing compiled);
+        the lean network's pair part by the fused Triton kernels (fused_pairs.py) with "triton"; by torch's
+        operations with "torch", and "auto" on a GPU. compile_network (COMPILE_CHOICES): the lean network compiled
+        by torch.compile - "auto" in the captured GPU step without fused kernels, "on" in the eager CPU step and
+        beside fused kernels too, "off" nowhere; where this torch cannot compile or the kernels cannot run, a note
+        and the network as it is."""
         from .compiled_network import why_not_compiled
 
         if compile_network not in COMPILE_CHOICES:
@@ -83,7 +85,8 @@ class ExportedModel:
         eager = self.eager_step(model_step)
         lean = eager.pair_forces.lean if isinstance(eager.pair_forces, LeanPairForces) else None
         fused = pair_kernels == "triton" and lean is not None and self._fuse(lean, say_why=True)
-        if pair_kernels in ("auto", "numba") and lean is not None and self._fuse_cpu_step(lean, pair_kernels):
+        wants_cpu_step = pair_kernels == "numba" or (pair_kernels == "auto" and compile_network != "on")
+        if wants_cpu_step and lean is not None and self._fuse_cpu_step(lean, pair_kernels):
             return eager  # the whole step is one numba kernel: nothing to compile or capture
         compiled = compile_network == "on" or (compile_network == "auto" and captured_graph and not fused)
         reason = why_not_compiled(self.device) if compiled else ""

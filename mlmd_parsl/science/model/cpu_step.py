@@ -297,8 +297,8 @@ class CpuFusedStep:
         threads = _threads(self.threads)
         kernel = _step if threads > 1 else _serial_step
         chunk = max(1, min(64, -(-natoms // (4 * threads))))
-        kernel(np.ascontiguousarray(coord), offsets, np.asarray(features, dtype=dtype), np.asarray(weights, dtype=dtype),
-              chunk, max(width, 1), *self._weights(dtype), energies, forces)
+        kernel(np.ascontiguousarray(coord), offsets, np.asarray(features, dtype=dtype),
+               np.asarray(weights, dtype=dtype), chunk, max(width, 1), *self._weights(dtype), energies, forces)
         if order is not None:
             unsorted = np.empty_like(forces)
             unsorted[order] = forces

@@ -65,7 +65,9 @@ def test_without_a_cpp_compiler_the_cpu_network_is_not_compiled(monkeypatch):
 def test_compile_on_gives_the_cpu_eager_step_a_compiled_network_with_the_same_forces(untrained_model):
     model = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float64")
     step = model.step("lean", compile_network="on")
-    assert step.name == "lean (compiled)" and model.step("lean").name == "lean"  # auto: uncompiled on a CPU
+    # auto: the fused numba step on a CPU; torch's step uncompiled when torch is asked for
+    assert step.name == "lean (compiled)" and model.step("lean", pair_kernels="torch").name == "lean"
+    assert "fused CPU step" in model.step("lean").name
     pairs = VerletPairs(4.0, skin=1.0)
     for seed, nlocal in ((7, 120), (8, 100)):  # two pair counts: one dynamic-shape compilation serves both
         positions, tags, nlocal = cluster(seed=seed, nlocal=nlocal, nforeign=60)
