@@ -34,7 +34,15 @@ _ZERO, _ONE, _TWO = 5, 6, 7
 
 @njit(**_KERNEL)
 def _atom_network(sums, x, c, per_feature, res_w, layer_w, layer_b, final_w, energy_b, weight, grad_sums, work):
-    """The per-atom network on the neighbour sums (9, nf): returns the energy, writes weight * dE/dsums.
+    """The per-atom network on the neighbour sums (9, nf): returns the energy, writes weight * dE/dsums."""
+    energy = _atom_forward(sums, x, c, per_feature, res_w, layer_w, layer_b, final_w, energy_b, work)
+    _atom_backward(sums, c, per_feature, res_w, layer_w, final_w, weight, grad_sums, work)
+    return energy
+
+
+@njit(**_KERNEL)
+def _atom_forward(sums, x, c, per_feature, res_w, layer_w, layer_b, final_w, energy_b, work):
+    """The per-atom network's forward pass, keeping in `work` what the backward pass needs; returns the energy.
 
     per_feature rows: vecscales, quadscales, selfint weight, selfint bias, int_adjust weight, int_res bias.
     layer_w/layer_b: (layers, 2, h, h) / (layers, 2, h), the base and res linear of each atom layer.
@@ -72,8 +80,15 @@ def _atom_network(sums, x, c, per_feature, res_w, layer_w, layer_b, final_w, ene
     energy = energy_b + c[4] * x
     for o in range(h):
         energy += final_w[o] * work[6 + nlayers, o]
-    # backward, weighted: the gradient of the hidden state (row 3), from the last layer to the first (row 4: of the
-    # layer's pre-activation)
+    return energy
+
+
+@njit(**_KERNEL)
+def _atom_backward(sums, c, per_feature, res_w, layer_w, final_w, weight, grad_sums, work):
+    """weight * dE/dsums into grad_sums, from what _atom_forward left in `work`: the gradient of the hidden state
+    (row 3) from the last layer to the first (row 4: of the layer's pre-activation)."""
+    nf, h, nlayers = sums.shape[1], res_w.shape[0], layer_w.shape[0]
+    two = c[_TWO]
     for o in range(h):
         work[3, o] = weight * final_w[o]
     for layer in range(nlayers - 1, -1, -1):
@@ -103,7 +118,6 @@ def _atom_network(sums, x, c, per_feature, res_w, layer_w, layer_b, final_w, ene
         grad_sums[5, f], grad_sums[6, f] = gq * two * sums[5, f], gq * two * sums[6, f]
         grad_sums[7, f] = gq * (two * sums[7, f] + sums[4, f])
         grad_sums[8, f] = gq * two * sums[8, f]
-    return energy
 
 
 @njit(inline="always", **_KERNEL)

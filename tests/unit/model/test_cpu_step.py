@@ -129,4 +129,7 @@ def test_one_thread_runs_the_serial_kernel_with_the_parallel_kernels_results(lea
     for threads in (1, 2):
         step.threads = threads
         results.append(step(i.numpy(), pc.float().numpy(), np.ones(n), np.ones(n)))
-    assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])
+    # the two compilations may contract and order the float32 arithmetic differently (fastmath): round-off apart
+    (serial_e, serial_f), (parallel_e, parallel_f) = results
+    assert np.allclose(serial_e, parallel_e, rtol=1e-6, atol=0)
+    assert np.abs(serial_f - parallel_f).max() <= 1e-5 * np.abs(parallel_f).max()
