@@ -144,7 +144,8 @@ def main(argv=None):
         outputs=DeckOutputs(dump_forces=str(Path(args.dump_forces).resolve()) if args.dump_forces else None),
     )
     summary = run_embedded(deck, args.model, args.log, engine_options(args), comm=comm)
-    placement = comm.gather(rank_placement(summary["device"], summary["model_step"], summary["torch_threads"]), root=0)
+    placement = comm.gather(rank_placement(summary["device"], summary["model_step"], summary["model_threads"],
+                                           summary["torch_threads"]), root=0)
     timings = comm.gather({k: summary[k] for k in ("timed_calls", "timed_pair_builds", "timed_ms_per_call")}, root=0)
     if comm.Get_rank() == 0:
         write_placement(Path(args.log).with_name(PLACEMENT_FILE), placement)
@@ -168,11 +169,13 @@ def report_step_profile(log, timings):
 PLACEMENT_FILE = "placement.json"  # next to the log: where each rank ran (provenance)
 
 
-def rank_placement(device: str, model_step: str, torch_threads: int) -> dict:
+def rank_placement(device: str, model_step: str, model_threads: int, torch_threads: int) -> dict:
+    """Where a rank ran; model_threads: the model step's (numba's with the fused CPU step, torch's otherwise)."""
     import os
     import socket
 
-    return {"host": socket.gethostname(), "device": device, "model_step": model_step, "torch_threads": torch_threads,
+    return {"host": socket.gethostname(), "device": device, "model_step": model_step, "model_threads": model_threads,
+            "torch_threads": torch_threads,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
             "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""), "slurm_nodelist": os.environ.get("SLURM_JOB_NODELIST", "")}
 

@@ -140,8 +140,9 @@ def run_embedded(deck: Deck, model_path, log_file, options: EngineOptions = Engi
         builds_before_timed = force_field.pairs.builds
         lmp.commands_string(timed)
         return {"natoms": int(lmp.get_natoms()), "model_calls": force_field.calls, "device": model_device,
-                "pair_builds": force_field.pairs.builds, "model_step": step.name, "torch_threads": model.torch.get_num_threads(),
-                "timed_calls": force_field.timer.calls, "timed_pair_builds": force_field.pairs.builds - builds_before_timed,
+                "pair_builds": force_field.pairs.builds, "model_step": step.name, "model_threads": threads,
+                "torch_threads": model.torch.get_num_threads(), "timed_calls": force_field.timer.calls,
+                "timed_pair_builds": force_field.pairs.builds - builds_before_timed,
                 "timed_ms_per_call": force_field.timer.ms_per_call()}
     finally:
         lmp.close()

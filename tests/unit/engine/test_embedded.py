@@ -142,10 +142,11 @@ def test_a_run_records_where_its_timed_steps_went_and_keeps_torchs_threads(untra
     assert profile["callback_calls_rank0"] == 30  # the steps, not the run's set-up call
     phases = profile["callback_ms_per_step"]
     assert set(phases) == {"read", "pairs", "prepare", "model", "route", "hand_back"}
-    assert min(phases.values()) >= 0 and phases["model"] == max(phases.values())
+    # the fused CPU step made the model phase comparable to the pair upkeep at 284 atoms: both real work
+    assert min(phases.values()) >= 0 and phases["model"] > 0 and phases["pairs"] > 0
     assert sum(phases.values()) <= profile["loop_ms_per_step"]
     assert 0 <= profile["outside_callback_ms_per_step"] < profile["loop_ms_per_step"]
     assert 0 <= profile["pair_builds_rank0"] <= 31  # the timed stage's builds, not the warm-up's too
     assert "engine callback" in result.stdout and "LAMMPS outside it" in result.stdout
     placement = json.loads((tmp_path / "placement.json").read_text())
-    assert placement["ranks"][0]["torch_threads"] == len(os.sched_getaffinity(0))
+    assert placement["ranks"][0]["model_threads"] == len(os.sched_getaffinity(0))  # numba's, with the fused step
