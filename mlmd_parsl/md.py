@@ -42,8 +42,8 @@ def build_parser():
                         help="the lean network compiled by torch.compile: auto (in the captured GPU step), on (on a "
                              "CPU too: needs a C++ compiler, 10-15 s per process to compile), off")
     parser.add_argument("--pair-kernels", default="auto", choices=PAIR_KERNELS,
-                        help="the lean network's pair part: torch's operations (auto, torch) or our fused Triton kernels "
-                             "(triton; GPU only)")
+                        help="the lean step: on a CPU the fused numba step (auto, numba); torch's operations (torch, "
+                             "and auto on a GPU); the pair part in our fused Triton kernels (triton; GPU only)")
     parser.add_argument("--compact-min-atoms", type=int, default=None, metavar="N",
                         help="on a GPU, the captured step compacts the pairs within the cutoff from N model atoms on "
                              "(0: always; default: the engine's, captured_step.COMPACT_MIN_ATOMS = 1,000); for measuring "
