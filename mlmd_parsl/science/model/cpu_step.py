@@ -271,10 +271,9 @@ class CpuFusedStep:
     """LeanHipnn's energies and pair forces by the fused kernel; its weights as numpy arrays, per dtype."""
 
     def __init__(self, lean):
-        if lean.nf_in != 1:
-            raise ValueError(f"fused CPU step: one-species networks only (this one has {lean.nf_in} species)")
-        if lean.int_adjust is None:
-            raise ValueError("fused CPU step: the network has no size-adjusting residual layer")
+        reason = fused_cpu_step_unavailable(lean, "cpu")
+        if reason:
+            raise ValueError(reason)
         self.lean, self.arrays = lean, {}
         self.threads = None  # None: as many as torch uses (OMP_NUM_THREADS where set)
 
