@@ -69,9 +69,12 @@ def classify(exc: BaseException, task_record=None) -> str:
             return "deterministic"  # our bad-input exit code, or LAMMPS stopped on its input or the physics
         if exitcode == 124 and ((task_record or {}).get("kwargs") or {}).get("timeout_s"):
             return "timed out"  # the case's own timeout (timeout(1) exits 124): a hang would hang again
-        if exitcode in (137, -9):
+        # A shell reports a signal as 128 + its number, Python as minus it, and MPICH's mpiexec (hydra), which
+        # launches every MD case, as the bare number (measured: a rank killed by SIGSEGV -> mpiexec exits 11).
+        # Our engines exit 0, 1 or 2 and LAMMPS 1, so 9, 11 and 6 are signals here, not exit codes.
+        if exitcode in (137, -9, 9):
             return "killed"  # SIGKILL: the OOM killer, or the node went away
-        if exitcode in (139, -11, 134, -6):
+        if exitcode in (139, -11, 11, 134, -6, 6):
             return "crashed"
     return "failed"
 

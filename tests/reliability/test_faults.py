@@ -46,16 +46,25 @@ def processes():
 
 
 def wait_for_md_process(run_root: Path, case: str, timeout=600):
-    """PID of the engine running `case` once its log shows MD under way."""
+    """PID of the engine running `case` once its log shows MD under way. The case's command line also appears in
+    the processes that wrap the engine (Parsl's shell, `timeout`, `bash -c`): the engine is the one of them with no
+    descendant among them (killing a wrapper would orphan the engine, not crash it: CI saw the orphan finish its
+    log after the campaign had reported the case crashed)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        for pid, (_, cmd) in processes().items():
-            if "mlmd_parsl.md" in cmd and f"/md/{case}/" in cmd and str(run_root) in cmd:
-                logs = list(run_root.glob(f"*/ours/md/{case}/log.lammps"))
-                if logs and "MLMD_STAGE nvt_5fs" in logs[0].read_text(errors="replace"):
-                    return pid
+        table = processes()
+        running = {pid for pid, (_, cmd) in table.items()
+                   if "mlmd_parsl.md" in cmd and f"/md/{case}/" in cmd and str(run_root) in cmd}
+        engines = [pid for pid in running if not running.intersection(descendants(pid, table))]
+        logs = list(run_root.glob(f"*/ours/md/{case}/log.lammps"))
+        if engines and logs and "MLMD_STAGE nvt_5fs" in logs[0].read_text(errors="replace"):
+            return min(engines)  # with several ranks: one of them
         time.sleep(0.2)
     raise AssertionError(f"{case} never started")
+
+
+def table_cmd(pid):
+    return processes().get(pid, (0, ""))[1]
 
 
 def descendants(pid, table):
@@ -129,10 +138,14 @@ def test_lammps_crash_is_a_failed_row_with_command_and_log_tail_and_other_cases_
         interchanges = [pid for pid, (_, cmd) in processes().items()
                         if "HTEX interchange" in cmd and proc.pid in _ancestors(pid)]
         listening = [address for pid in interchanges for address in _listening_addresses(pid)]
+        assert table_cmd(md_pid).split()[1:3] == ["-m", "mlmd_parsl.md"], table_cmd(md_pid)  # the engine itself
         os.kill(md_pid, signal.SIGSEGV)
         out, err = proc.communicate(timeout=900)
     finally:
         proc.kill()
+    time.sleep(2)
+    alive = [cmd for _, cmd in processes().values() if str(tmp_path) in cmd]
+    assert alive == [], f"processes of the crashed run are still alive: {alive}"
     assert len(interchanges) == 2 and listening, (interchanges, listening)
     assert all(address.startswith("127.0.0.1:") for address in listening), listening
     assert len(list(tmp_path.glob("tiny-*/parsl/*/*/certificates/server.key"))) == 2  # both encrypted

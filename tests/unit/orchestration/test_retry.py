@@ -59,6 +59,8 @@ def test_lammps_input_error_and_bad_input_are_not_retried(tmp_path):
 @pytest.mark.parametrize("exc,kind", [
     (BashExitFailure("_run_md", 137), "killed"),
     (BashExitFailure("_run_md", 139), "crashed"),
+    (BashExitFailure("_run_md", 11), "crashed"),  # mpiexec (hydra) of a rank killed by SIGSEGV
+    (BashExitFailure("_run_md", 9), "killed"),
     (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), "out-of-memory"),
     (WorkerLost(3, "nid001"), "node failure or walltime"),
     (BashExitFailure("_run_md", 1), "failed"),
