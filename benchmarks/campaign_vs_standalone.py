@@ -40,7 +40,8 @@ STANDALONE_TRAINING = """
 import json, sys
 from mlmd_parsl.science.model.training import TrainingSpec, train
 summary, out = json.loads(sys.argv[1]), sys.argv[2]
-result = train(summary["dataset"], out, TrainingSpec(**summary["spec"]), summary["dataset_label"], threads=summary["threads"])
+result = train(summary["dataset"], out, TrainingSpec(**summary["spec"]), summary["dataset_label"],
+               threads=summary["threads"])
 print(json.dumps({"epoch_time_s": result["epoch_time_s"], "epochs": result["epochs"], "threads": result["threads"]}))
 """
 
@@ -182,7 +183,8 @@ def interleaved_md(site, run_dir: Path, out: Path, pairs: int, bash_app, dfk) ->
         name = f"{site.division}/{case.task}"
         results[name] = {"parsl": [], "alone": []}
         for _ in range(pairs):
-            app(command, stdout=str(case.stdout), stderr=str(case.stderr), parsl_resource_specification=resources).result()
+            app(command, stdout=str(case.stdout), stderr=str(case.stderr),
+                parsl_resource_specification=resources).result()
             results[name]["parsl"].append(parse_log(case.log).katom_step_s)
             subprocess.run(["bash", "-c", command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))],
                            check=True, capture_output=True, env=venv_environment())

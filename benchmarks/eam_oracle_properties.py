@@ -84,7 +84,8 @@ def main(argv=None):
     parser.add_argument("--cells", type=int, default=6)
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp()
-    print(f"{'oracle':<12} {'a0 (A)':>8} {'E_coh (eV)':>11} {'B (GPa)':>8} {'melts at (K)':>13} {'PE jump (eV/atom)':>18}")
+    print(f"{'oracle':<12} {'a0 (A)':>8} {'E_coh (eV)':>11} {'B (GPa)':>8} {'melts at (K)':>13} "
+          f"{'PE jump (eV/atom)':>18}")
     for name in ORACLES:
         eam = oracle_potential(name, work)
         a0, ecoh, bulk = lattice_properties(eam)

@@ -92,7 +92,8 @@ def main(argv=None):
                   f"{cutoff:g} A, {rows[name]['pairs_per_atom_list']:.1f} within {cutoff + 2:g} A, "
                   f"{rows[name]['katom_step_s']:.2f} Katom-step/s", flush=True)
     fused, physical = rows["fused"], rows["physical"]
-    print(f"fused / physical: pairs within the cutoff {fused['pairs_per_atom_cutoff'] / physical['pairs_per_atom_cutoff']:.3f}x, "
+    print(f"fused / physical: pairs within the cutoff "
+          f"{fused['pairs_per_atom_cutoff'] / physical['pairs_per_atom_cutoff']:.3f}x, "
           f"throughput {fused['katom_step_s'] / physical['katom_step_s']:.3f}x ({args.steps} timed steps each, "
           f"{'KOKKOS ' + args.kokkos if args.kokkos else 'CPU, 1 rank'})")
     if args.json:

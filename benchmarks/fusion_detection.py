@@ -65,11 +65,13 @@ def main(argv=None):
                                               seed, options, Path(tmp))
             fused = [step for step, d in series if d < MIN_APPROACH_A]
             row = {"label": args.label, "model": args.model, "device": args.device, "seed": seed, "atoms": natoms,
-                   "timestep_fs": args.timestep_fs, "ps": args.ps, "wall_s": wall, "closest_a": min(d for _, d in series),
+                   "timestep_fs": args.timestep_fs, "ps": args.ps, "wall_s": wall,
+                   "closest_a": min(d for _, d in series),
                    "fused_at_ps": fused[0] * args.timestep_fs / 1000 if fused else None,
                    "katom_step_s": natoms * steps / wall / 1000}
             rows.append(row)
-            print(f"seed {seed}: {natoms} atoms, {args.ps:g} ps at {args.timestep_fs:g} fs, closest {row['closest_a']:.3f} A, "
+            print(f"seed {seed}: {natoms} atoms, {args.ps:g} ps at {args.timestep_fs:g} fs, "
+                  f"closest {row['closest_a']:.3f} A, "
                   f"fused at {row['fused_at_ps'] if fused else '-'} ps, wall {wall:.1f} s", flush=True)
     caught = sum(r["fused_at_ps"] is not None for r in rows)
     print(f"detected in {caught} of {len(rows)} repeats (closest approach < {MIN_APPROACH_A} A); "

@@ -111,7 +111,7 @@ def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None, log_name=N
 
     log = workdir / (log_name or f"{engine}_z{zrep}_r{ranks}.log")
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, args.threads // ranks)), "PYTHONWARNINGS": "ignore",
-           "HIPPYNN_USE_CUSTOM_KERNELS": "pytorch"}  # as the seed's MD scripts (numba's kernels otherwise, if installed)
+           "HIPPYNN_USE_CUSTOM_KERNELS": "pytorch"}  # as the seed's MD scripts (else numba's kernels, if installed)
     if engine in SITE_ENGINE_EXPORTS:  # the seed's engine: the site's lmp, pair_style mliap unified
         from mlmd_parsl.science.lammps.site_lammps import site_lmp_environment
 
@@ -126,11 +126,13 @@ def lammps_rate(args, zrep, ranks, engine, workdir, engine_args=None, log_name=N
         cmd = md_argv(args.model, args.box, (2, 2, zrep), log, EngineOptions(device=args.device), profile=args.profile,
                       timed_steps=args.timed_steps) + (args.engine_args if engine_args is None else engine_args).split()
     else:
-        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args), ForceField.eam(eam_potential_path()))
+        deck = make_deck(Path(args.box).resolve(), [2, 2, zrep], timed_protocol(args),
+                         ForceField.eam(eam_potential_path()))
         (workdir / "in.eam").write_text(deck.text)
         # through the lammps Python module (the same library as our engine), not an lmp executable
         run_deck = ("import sys; from mpi4py import MPI; from lammps import lammps; "
-                    "lmp = lammps(cmdargs=['-log', sys.argv[2], '-screen', 'none']); lmp.file(sys.argv[1]); lmp.close()")
+                    "lmp = lammps(cmdargs=['-log', sys.argv[2], '-screen', 'none']); lmp.file(sys.argv[1]); "
+                    "lmp.close()")
         cmd = [sys.executable, "-c", run_deck, str(workdir / "in.eam"), str(log)]
     if ranks > 1:
         cmd = [mpiexec_executable(), "-n", str(ranks)] + cmd
@@ -214,7 +216,8 @@ def main(argv=None):
     parser.add_argument("--columns", nargs="+", default=list(COLUMNS), choices=COLUMNS,
                         help="MD columns to measure (a million atoms: engine and model only, say)")
     parser.add_argument("--site-lmp", help="a LAMMPS with ML-IAP's Python coupling: the mliap column runs the seed's "
-                                           "engine (pair_style mliap unified) with hippynn's export and the lean export")
+                                           "engine (pair_style mliap unified) with hippynn's export and the lean "
+                                           "export")
     parser.add_argument("--site-kokkos", action="store_true",
                         help="run --site-lmp on the GPU through KOKKOS (-k on g 1 -sf kk; the -pk kokkos options it "
                              "accepts, the seed's first); export the model for --device (cuda) first")
@@ -261,7 +264,8 @@ def main(argv=None):
         row = {"atoms": len(atoms), "zrep": zrep}
         on = set(args.columns)
         for _ in range(args.best_of):  # rounds interleave the columns, so a slow spell of the machine hits all alike
-            _keep_best(row, "engine_1", engine_rate(args, zrep, 1, workdir, row, "engine_1") if "engine" in on else None)
+            _keep_best(row, "engine_1",
+                       engine_rate(args, zrep, 1, workdir, row, "engine_1") if "engine" in on else None)
             _keep_best(row, many, engine_rate(args, zrep, args.ranks, workdir, row, many)
                        if args.ranks > 1 and "engine" in on else None)
             _keep_best(row, "variant_1", engine_rate(args, zrep, 1, workdir, row, "variant_1", args.engine_variant)
@@ -291,7 +295,8 @@ def main(argv=None):
     if site_engine:
         print_site_engine_table(result["md"], args.ranks, args.kokkos_package)
     if args.engine_variant is not None:
-        print(f"\nEngine on 1 rank with '{args.engine_variant}' (variant) vs '{args.engine_args}' (engine), same rounds:")
+        print(f"\nEngine on 1 rank with '{args.engine_variant}' (variant) vs '{args.engine_args}' (engine), "
+              "same rounds:")
         for row in result["md"]:
             ratio = row["variant_1"] / row["engine_1"] if row["variant_1"] and row["engine_1"] else None
             row["variant_over_engine"] = ratio
@@ -326,7 +331,8 @@ def print_engine_profiles(rows, columns):
 
     print("\nWhere the engine's timed steps went, ms per step (callback phases averaged over ranks; 'LAMMPS': loop "
           "time outside the callback - integration, ghost exchange, re-neighbouring):")
-    print(f"{'atoms':>9} {'column':>10} {'step':>8} " + " ".join(f"{p:>9}" for p in PHASES) + f" {'LAMMPS':>8} {'builds':>7}")
+    print(f"{'atoms':>9} {'column':>10} {'step':>8} " + " ".join(f"{p:>9}" for p in PHASES)
+          + f" {'LAMMPS':>8} {'builds':>7}")
     for row in rows:
         for column in columns:
             profile = row.get(f"{column}_profile")
@@ -334,7 +340,8 @@ def print_engine_profiles(rows, columns):
                 phases = profile["callback_ms_per_step"]
                 print(f"{row['atoms']:>9} {column:>10} {profile['loop_ms_per_step']:>8.3f} "
                       + " ".join(f"{phases[p]:>9.3f}" for p in PHASES)
-                      + f" {profile['outside_callback_ms_per_step']:>8.3f} {profile['pair_builds_rank0']:>7}", flush=True)
+                      + f" {profile['outside_callback_ms_per_step']:>8.3f} {profile['pair_builds_rank0']:>7}",
+                      flush=True)
 
 
 def choose_kokkos(args, workdir) -> tuple:
@@ -359,7 +366,8 @@ def print_site_engine_table(rows, many, kokkos_package=()):
     print(f"\nSeed's engine (pair_style mliap unified) vs the embedded engine, Katom-step/s, {where}, same profile:")
     header = f"{'atoms':>9}"
     for ranks in counts:
-        header += (f" {f'hippynn {ranks}r':>11} {f'lean eager {ranks}r':>13} {f'lean {ranks}r':>9} {f'embedded {ranks}r':>12}"
+        header += (f" {f'hippynn {ranks}r':>11} {f'lean eager {ranks}r':>13} {f'lean {ranks}r':>9}"
+                   f" {f'embedded {ranks}r':>12}"
                    f" {'lean/hip':>8} {'emb/hip':>8} {'lean/eager':>10}")
     seed_a100 = dict(seed_reference()["gpu"]) if kokkos_package else {}
     if kokkos_package:

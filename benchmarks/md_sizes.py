@@ -54,7 +54,8 @@ def main(argv=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     seed = dict(seed_reference()["gpu"])
     rows = []
-    print(f"{'atoms':>8} {'Katom-step/s':>14} {'seed A100':>10} {'ratio':>7}  status   ({args.device}, {args.ranks} rank(s), "
+    print(f"{'atoms':>8} {'Katom-step/s':>14} {'seed A100':>10} {'ratio':>7}  status   "
+          f"({args.device}, {args.ranks} rank(s), "
           f"{args.profile} profile, kernels {args.kernels})", flush=True)
     for zrep in args.zreps:
         row = run_size(args, zrep, out_dir)

@@ -172,7 +172,8 @@ def main(argv=None):
             reference = steps["eager"].evaluate(pairs, x)[1]
             scale = np.abs(reference).max()
             for name, step in steps.items():
-                print(f"  {name}: largest force difference from eager {np.abs(step.evaluate(pairs, x)[1] - reference).max():.3g}"
+                difference = np.abs(step.evaluate(pairs, x)[1] - reference).max()
+                print(f"  {name}: largest force difference from eager {difference:.3g}"
                       f" eV/A (largest force {scale:.3g})", flush=True)
         timed = {}
         for name, step in steps.items():

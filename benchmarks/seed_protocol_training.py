@@ -23,7 +23,8 @@ def validation_milestones(log, every):
             fields = line.split()
             epoch = int(fields[1].rstrip(":"))
             if epoch % every == 0:
-                rows.append((epoch, float(fields[fields.index("EpA-MAE") + 1]), float(fields[fields.index("ForceMAE") + 1])))
+                rows.append((epoch, float(fields[fields.index("EpA-MAE") + 1]),
+                             float(fields[fields.index("ForceMAE") + 1])))
     return rows
 
 
@@ -34,7 +35,8 @@ def main(argv=None):
     parser.add_argument("--engine", default="lean", choices=TRAINERS)
     parser.add_argument("--max-epochs", type=int, default=5000)
     parser.add_argument("--patience", type=int, default=50)
-    parser.add_argument("--dist-soft-min", type=float, default=None, help="where the sensitivities start (the seed's: 2.3)")
+    parser.add_argument("--dist-soft-min", type=float, default=None,
+                        help="where the sensitivities start (the seed's: 2.3)")
     parser.add_argument("--seed", type=int, default=0, help="torch seed of the initial weights")
     parser.add_argument("--out", default="seed_protocol_training")
     parser.add_argument("--oracle", default=DEFAULT_ORACLE, choices=(*ORACLES, "real"),

@@ -46,7 +46,8 @@ def main(argv=None):
     parser.add_argument("--box", required=True)
     parser.add_argument("--device", default="cuda", help="cuda = one GPU per rank (the rank's index on its node)")
     parser.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--zrep-per-rank", type=int, default=300, help="replicate 2 2 (this x ranks); 300 = 85,200 atoms")
+    parser.add_argument("--zrep-per-rank", type=int, default=300,
+                        help="replicate 2 2 (this x ranks); 300 = 85,200 atoms")
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--threads-per-rank", type=int, default=4)
     parser.add_argument("--mpiexec", default="mpiexec")

@@ -72,7 +72,8 @@ def build_parser():
                              "tasks whose inputs are unchanged and outputs complete are reused")
     parser.add_argument("--baseline", metavar="RUN",
                         help="compare with this earlier run only (a path, or a name under the runs folder); default: "
-                             "every earlier run of the site, like-for-like rows only (same as --set report.baseline=RUN)")
+                             "every earlier run of the site, like-for-like rows only "
+                             "(same as --set report.baseline=RUN)")
     parser.add_argument("--profile", choices=["ats5", "quick"], help="MD step profile (same as --set md.profile=...)")
     parser.add_argument("--only", choices=["training", "md"],
                         help="one part of the benchmark, as the seed's separate scripts: the training (with its export "
@@ -128,7 +129,8 @@ def chosen_parts(args):
     if args.only == "md":
         if not (args.model and args.box):
             raise UserInputError("--only md runs the MD cases of an export made elsewhere: give --model "
-                                 "hippynn_lammps_model.pt and --box ag_box.data (an earlier run's RUN/<division>/train/)")
+                                 "hippynn_lammps_model.pt and --box ag_box.data "
+                                 "(an earlier run's RUN/<division>/train/)")
         if args.resume:
             raise UserInputError("--only md and --resume do not go together: resume the run that made the MD cases")
         return Parts(training=False, model=str(Path(args.model).resolve()), box=str(Path(args.box).resolve()))
@@ -168,7 +170,8 @@ def print_summary(collected, run_dir, out=print):
         physics = "  UNPHYSICAL" if row.get("physics") == "unphysical" else ""
         out(f"{row['division']:<10}{row['task']:<14}{format(row['atoms'], ',') if row.get('atoms') else '':>10}"
             f"{str(row.get('ranks') or ''):>7}"
-            f"{'-' if row.get('katom_step_s') is None else format(row['katom_step_s'], '.4f'):>15}  {row['status']}{physics}")
+            f"{'-' if row.get('katom_step_s') is None else format(row['katom_step_s'], '.4f'):>15}"
+            f"  {row['status']}{physics}")
     out("")
     divisions = by_division(rows)
     for division, members in divisions.items():
@@ -195,7 +198,8 @@ def training_line(train: dict) -> str:
     from .science.reporting.results import trainer_of
 
     return (f"Training ({train['dataset']} dataset, {trainer_of(train)} trainer): FOM Average Epoch time "
-            f"{train['epoch_time_s']:.4f} s over {train['epochs']} epochs; test EpA-MAE {train['test_epa_mae_mev']:.4f} "
+            f"{train['epoch_time_s']:.4f} s over {train['epochs']} epochs; "
+            f"test EpA-MAE {train['test_epa_mae_mev']:.4f} "
             f"meV/atom, Force MAE {train['test_force_mae_mev_per_a']:.4f} meV/A")
 
 
@@ -211,7 +215,8 @@ def physics_line(row: dict, checks) -> str:
                 + what_the_model_does(row))
     if verdict == "physical":
         passed = [k for k in checks if row.get(k) == "pass"]
-        return (f"Physics: the model passed every physics check ({', '.join(passed)}): wall {row.get('wall_barrier_ev')} "
+        return (f"Physics: the model passed every physics check ({', '.join(passed)}): "
+                f"wall {row.get('wall_barrier_ev')} "
                 f"eV, closest approach {row.get('closest_approach_a')} A.")
     return "Physics: not checked (validation disabled or failed): the throughputs above are unverified."
 
@@ -282,7 +287,8 @@ def _main(args) -> int:
         rundir.write_manifest(run_dir, site)
     except OSError as exc:  # unwritable, not a folder, disk full: say where, start nothing
         raise UserInputError(f"cannot create the run directory under {rundir.runs_root(site)}: "
-                             f"{exc.strerror or exc} ({exc.filename or ''}); set runs_dir to a writable folder") from None
+                             f"{exc.strerror or exc} ({exc.filename or ''}); "
+                             "set runs_dir to a writable folder") from None
     with console_log(run_dir / "console.log"):
         return _run(site, args, run_dir, parts)
 

@@ -42,7 +42,8 @@ class ProviderConfig:
     gpus_per_node: int = 0
     worker_init: str = ""
     python: str = ""  # interpreter for MD tasks; empty = the driver's own (sys.executable)
-    interface: str = ""  # network interface the Parsl interchange listens on (e.g. hsn0); empty = the hostname's address
+    # network interface the Parsl interchange listens on (e.g. hsn0); empty = the hostname's address
+    interface: str = ""
     encrypted: bool = True  # Parsl HTEX traffic encryption (CurveZMQ); turn off only on a trusted network
     heartbeat_threshold_s: int = 120  # a worker pool silent this long is lost (node failure, walltime): retry
     worker_start_timeout_s: int = 600  # tasks waiting this long with no worker and no queued block: the run stops
@@ -78,7 +79,8 @@ class ProviderConfig:
                     f"{getattr(self, key)!r}: only letters, digits and _ . , + - are allowed")
         require(re.fullmatch(r"[A-Za-z0-9_=.,:/ +-]*", self.launcher_options), "launcher_options",
                 f"{self.launcher_options!r}: launcher flags only (no ; | & $ ` quotes)")
-        bad_lines = [line for line in self.scheduler_options.splitlines() if line.strip() and not line.startswith("#SBATCH ")]
+        bad_lines = [line for line in self.scheduler_options.splitlines()
+                     if line.strip() and not line.startswith("#SBATCH ")]
         require(not bad_lines, "scheduler_options",
                 f"{bad_lines[0] if bad_lines else ''!r}: every line must be an '#SBATCH ...' directive")
         require(re.fullmatch(r"[A-Za-z0-9_.:-]*", self.interface), "interface",
@@ -269,8 +271,8 @@ class SiteConfig:
 
 # (section, old key, new key): an old key is named with its new one, never silently dropped
 RENAMED_KEYS = (("training", "engine", "trainer"),)
-_TOP_KEYS = ("name", "divisions", "provider", "dataset", "training", "md", "validation", "retries", "report", "runs_dir",
-             "monitoring")
+_TOP_KEYS = ("name", "divisions", "provider", "dataset", "training", "md", "validation", "retries", "report",
+             "runs_dir", "monitoring")
 
 
 def site_config_path(site: str) -> Path:
@@ -299,8 +301,8 @@ def _build_site(raw, path) -> SiteConfig:
     check_keys(path, raw, _TOP_KEYS, "")
     for section, old, new in RENAMED_KEYS:
         if isinstance(raw.get(section), dict) and old in raw[section]:
-            raise ConfigError(f"{key_location(path, raw[section], old, section + '.')}: renamed {section}.{new} (the same "
-                              f"values); write {new}: in the file, or --set {section}.{new}=...")
+            raise ConfigError(f"{key_location(path, raw[section], old, section + '.')}: renamed {section}.{new} "
+                              f"(the same values); write {new}: in the file, or --set {section}.{new}=...")
     values = {
         "name": raw.get("name"),
         "source": str(path),

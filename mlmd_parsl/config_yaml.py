@@ -107,8 +107,8 @@ def coerce(path, mapping, key, prefix, value, annotation):
         if not accepts(value):
             hint = ""
             if annotation is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-                hint = " (YAML reads unquoted 1:30:00 as the number 5400: quote it, \"01:30:00\")" if key == "walltime" \
-                    else " (quote it to make it a string)"
+                hint = (" (YAML reads unquoted 1:30:00 as the number 5400: quote it, \"01:30:00\")"
+                        if key == "walltime" else " (quote it to make it a string)")
             raise ConfigError(f"{place}: expected {what}, got {value!r}{hint}")
         return float(value) if annotation is float else value
     return value

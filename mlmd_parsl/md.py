@@ -46,8 +46,8 @@ def build_parser():
                              "and auto on a GPU); the pair part in our fused Triton kernels (triton; GPU only)")
     parser.add_argument("--compact-min-atoms", type=int, default=None, metavar="N",
                         help="on a GPU, the captured step compacts the pairs within the cutoff from N model atoms on "
-                             "(0: always; default: the engine's, captured_step.COMPACT_MIN_ATOMS = 1,000); for measuring "
-                             "both ways in one session")
+                             "(0: always; default: the engine's, captured_step.COMPACT_MIN_ATOMS = 1,000); "
+                             "for measuring both ways in one session")
     parser.add_argument("--pair-skin", type=float, default=DEFAULT_SKIN,
                         help=f"Angstrom beyond the cutoff that reused pair candidates reach (0 .. {MAX_PAIR_SKIN}; "
                              f"0 finds pairs every step; default {DEFAULT_SKIN})")
@@ -74,7 +74,8 @@ def check_arguments(args):
     if args.steps is not None and args.steps < 0:
         raise UserInputError(f"--steps {args.steps}: must be >= 0")
     if args.timed_steps is not None and (args.timed_steps < 1 or args.steps is not None):
-        raise UserInputError(f"--timed-steps {args.timed_steps}: must be >= 1, and applies to a profile (not with --steps)")
+        raise UserInputError(f"--timed-steps {args.timed_steps}: must be >= 1, and applies to a profile "
+                             "(not with --steps)")
     if args.steps is not None and args.profile is not None:
         raise UserInputError(f"--profile {args.profile} and --steps {args.steps}: --steps runs one NVE stage instead "
                              "of the profile; give one of them")
@@ -177,7 +178,8 @@ def rank_placement(device: str, model_step: str, model_threads: int, torch_threa
     return {"host": socket.gethostname(), "device": device, "model_step": model_step, "model_threads": model_threads,
             "torch_threads": torch_threads,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
-            "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""), "slurm_nodelist": os.environ.get("SLURM_JOB_NODELIST", "")}
+            "slurm_job_id": os.environ.get("SLURM_JOB_ID", ""),
+            "slurm_nodelist": os.environ.get("SLURM_JOB_NODELIST", "")}
 
 
 def write_placement(path: Path, ranks: list):

@@ -30,13 +30,16 @@ def build_parser():
                         metavar=("X", "Y", "Z"), help="the 5 fs run's box: the unit box replicated X Y Z times "
                                                       "(default 2 2 8: 2,272 atoms; see docs/physics.md)")
     parser.add_argument("--oracle-eam", nargs="?", const=DEFAULT_ORACLE, default=None, choices=ORACLES,
-                        help=f"also compare with the EAM oracle that labelled the synthetic data (default {DEFAULT_ORACLE})")
+                        help="also compare with the EAM oracle that labelled the synthetic data "
+                             f"(default {DEFAULT_ORACLE})")
     parser.add_argument("--training-summary", help="training_summary.json: adds the seed's accuracy gate")
     parser.add_argument("--site-lmp", help="a LAMMPS with ML-IAP's Python coupling: adds the cross-engine check "
                                            "(its pair_style mliap unified against the embedded engine)")
-    parser.add_argument("--site-model", help="the export that LAMMPS loads (default --model; e.g. lean_lammps_model.pt)")
+    parser.add_argument("--site-model",
+                        help="the export that LAMMPS loads (default --model; e.g. lean_lammps_model.pt)")
     parser.add_argument("--kokkos", action="store_true",
-                        help="run --site-lmp on a GPU through KOKKOS, with the options it accepts (see --kokkos-package)")
+                        help="run --site-lmp on a GPU through KOKKOS, with the options it accepts "
+                             "(see --kokkos-package)")
     parser.add_argument("--kokkos-package", default="auto",
                         help="'-pk kokkos' options, or auto (default): the seed's 'neigh full newton on' if --site-lmp "
                              "accepts it, else 'newton on neigh half' (found by running it, as the campaign does)")

@@ -76,7 +76,8 @@ def summarize(path: Path) -> RunSummary:
 def division_summary(division: str, rows: list) -> DivisionSummary:
     train = next((r for r in rows if r.get("kind") == "training"), {})
     md = tuple(r["katom_step_s"] for r in rows if r.get("kind") == "md" and r.get("status") == "ok")
-    return DivisionSummary(division, training_s_per_epoch=train["epoch_time_s"] if train.get("status") == "ok" else None,
+    return DivisionSummary(division,
+                           training_s_per_epoch=train["epoch_time_s"] if train.get("status") == "ok" else None,
                            md_katom_step_s=md, physics=rows[0].get("physics") or "not checked",
                            accuracy_gate=rows[0].get("accuracy_gate", ""))
 

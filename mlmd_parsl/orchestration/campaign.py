@@ -272,7 +272,8 @@ def _brief(name, future):
     result = future.result()
     if name == "training":
         test = result["metrics"].get("test", {})
-        return (f"{' (reused)' if result.get('reused') else ''} - FOM epoch time {result['epoch_time_s']:.3f} s over {result['epochs']} epochs, "
+        return (f"{' (reused)' if result.get('reused') else ''} - FOM epoch time {result['epoch_time_s']:.3f} s "
+                f"over {result['epochs']} epochs, "
                 f"test EpA-MAE {test.get('EpA-MAE', float('nan')):.2f} meV/atom, "
                 f"Force MAE {test.get('ForceMAE', float('nan')):.1f} meV/A")
     if name == "export":

@@ -97,7 +97,8 @@ class MDCase:
         """What a results.csv row of this case takes from the case itself (the rest comes from its log)."""
         from ..science.seed_procedure import DEVIATION_SEPARATOR
 
-        return {"task": self.task, "division": str(self.division), "deviations": DEVIATION_SEPARATOR.join(self.deviations),
+        return {"task": self.task, "division": str(self.division),
+                "deviations": DEVIATION_SEPARATOR.join(self.deviations),
                 "sweep": self.sweep, "ranks": self.ranks, "zrep": self.zrep, "profile": self.profile,
                 "engine": self.engine_label, "device": self.model_device, "dtype": self.dtype, "log": str(self.log)}
 

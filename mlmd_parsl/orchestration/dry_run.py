@@ -50,9 +50,11 @@ def sbatch_scripts(executors, run_dir: Path) -> dict:
     for executor in executors:
         provider = executor.provider
         script = Template(template_string).substitute(
-            jobname=f"parsl.{executor.label}", job_stdout_path=f"{run_dir}/parsl/submit_scripts/{executor.label}.stdout",
+            jobname=f"parsl.{executor.label}",
+            job_stdout_path=f"{run_dir}/parsl/submit_scripts/{executor.label}.stdout",
             job_stderr_path=f"{run_dir}/parsl/submit_scripts/{executor.label}.stderr", nodes=provider.nodes_per_block,
-            tasks_per_node=1, walltime=wtime_to_minutes(provider.walltime), scheduler_options=provider.scheduler_options,
+            tasks_per_node=1, walltime=wtime_to_minutes(provider.walltime),
+            scheduler_options=provider.scheduler_options,
             worker_init=provider.worker_init,
             user_script=f"<Parsl {type(executor).__name__} worker pool for '{executor.label}', started by "
                         f"{type(provider.launcher).__name__}>",
@@ -80,7 +82,8 @@ def python_task(site: SiteConfig, function, division: Division = None) -> dict:
     p = site.provider
     worker = (f"1 of {p.gpus_per_node} workers: 1 GPU, {max(1, p.cores_per_node // p.gpus_per_node)} cores"
               if p.gpus_per_node else "1 worker, whole node")
-    return {"task": (f"{division}/" if division else "") + function.__name__, "executor": "cpu (HighThroughputExecutor)",
+    return {"task": (f"{division}/" if division else "") + function.__name__,
+            "executor": "cpu (HighThroughputExecutor)",
             "resources": worker, "command": f"python app {function.__module__}.{function.__name__}"}
 
 
@@ -192,7 +195,8 @@ def node_hours_lines(site: SiteConfig, executors) -> list:
         total += most
         lines.append(f"#   '{label}': {nodes} node(s) x {hours:g} h" + (f" x {blocks} blocks" if blocks > 1 else "")
                      + f" = at most {most:g} node-hours" + (f" ({most * gpus:g} GPU-hours)" if gpus else ""))
-    lines.append(f"#   total: at most {total:g} node-hours at a time" + (f" ({total * gpus:g} GPU-hours)" if gpus else "")
+    lines.append(f"#   total: at most {total:g} node-hours at a time"
+                 + (f" ({total * gpus:g} GPU-hours)" if gpus else "")
                  + "; a block lost at its walltime is replaced while tasks remain")
     return lines
 

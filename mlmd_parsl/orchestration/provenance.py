@@ -64,7 +64,8 @@ def lineage(dataset: dict, divisions: list) -> dict:
     """dataset sha256 -> per division: network_state.pt -> exported model -> each MD case's log, placement and key.
     `divisions`: (division, train_dir, Export or None if the export failed, its CaseOutcomes)."""
     return {
-        "dataset": {**{k: dataset.get(k) for k in ("kind", "path", "sha256", "md5", "frames", "atoms_per_frame", "contents")},
+        "dataset": {**{k: dataset.get(k)
+                       for k in ("kind", "path", "sha256", "md5", "frames", "atoms_per_frame", "contents")},
                     "oracle": (dataset.get("details") or {}).get("oracle")} if dataset else {},
         "divisions": {str(division): division_lineage(train_dir, exported, outcomes)
                       for division, train_dir, exported, outcomes in divisions},

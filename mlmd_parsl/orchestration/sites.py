@@ -135,7 +135,8 @@ def listen_address(interface: str) -> str:
     try:
         return address_by_interface(interface)
     except OSError as exc:
-        raise ConfigError(f"provider.interface: {interface!r} has no IPv4 address here ({exc.strerror or exc})") from None
+        raise ConfigError(f"provider.interface: {interface!r} has no IPv4 address here "
+                          f"({exc.strerror or exc})") from None
 
 
 def slurm_parsl_config(site: SiteConfig, run_dir: Path, labels: ExecutorLabels = ExecutorLabels()):

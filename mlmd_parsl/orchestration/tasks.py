@@ -20,7 +20,8 @@ def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
     if dataset_config.get("path"):
         path = dataset_config["path"]
         return dataclasses.asdict(validate_dataset(path, expected_md5(path, dataset_config["md5"])))
-    spec = SyntheticSpec(**{**dataset_config["synthetic"], "temperatures_k": tuple(dataset_config["synthetic"]["temperatures_k"])})
+    synthetic = dataset_config["synthetic"]
+    spec = SyntheticSpec(**{**synthetic, "temperatures_k": tuple(synthetic["temperatures_k"])})
     # one cache per version of the code that makes the frames: a changed generator makes new ones
     return dataclasses.asdict(synthetic_dataset(spec, Path(cache_dir) / f"code-{source_digest('dataset')[:12]}"))
 

@@ -140,7 +140,8 @@ def test_cross_engine_check_the_kokkos_engine_against_the_embedded_engine_on_cud
         kokkos_lmp, kokkos_package, cuda_run, tmp_path, mliap_model):
     run_dir, exported = cuda_run
     site_engine = SiteEngine(kokkos_lmp, exported[EXPORTS[mliap_model]], "cuda", tuple(kokkos_package))
-    cross = check_cross_engine(site_engine, exported["model"], exported["box"], tmp_path, ValidationSpec(rank_counts=(1,)))
+    cross = check_cross_engine(site_engine, exported["model"], exported["box"], tmp_path,
+                               ValidationSpec(rank_counts=(1,)))
     assert cross["ok"], cross
     assert cross["kokkos_package"] == " ".join(kokkos_package) and cross["embedded_device"] == "cuda"
     assert {c["box"] for c in cross["cases"]} == set(CROSS_ENGINE_BOXES)

@@ -28,7 +28,8 @@ def test_harness_runs_every_md_column(untrained_model, tmp_path):
         assert all(row[k] > 0 for k in ("engine_1", "model", "stock", "ase_md", "eam_1", "engine_over_model",
                                    "engine_over_stock", "engine_over_ase", "variant_1", "variant_over_engine"))
         for column in ("engine_1", "variant_1"):  # where each one's timed steps went
-            assert row[f"{column}_profile"]["timed_steps"] == 2 and row[f"{column}_profile"]["callback_ms_per_step"]["model"] > 0
+            profile = row[f"{column}_profile"]
+            assert profile["timed_steps"] == 2 and profile["callback_ms_per_step"]["model"] > 0
         assert row["variant_1_profile"]["pair_builds_rank0"] >= 2  # --pair-skin 0 finds pairs every step
     assert set(result["step_cost_fit"]) == {"engine_1", "model", "stock", "eam_1"}  # two sizes: floor + slope fitted
     assert (tmp_path / "step_cost.png").stat().st_size > 5_000

@@ -54,7 +54,8 @@ def test_cli_runs_the_whole_benchmark_and_writes_one_row_per_task(campaign):
                                    "md_5fs_check", "oracle_check")]
         assert row["physics"] == ("unphysical" if "fail" in checks else "physical"), row
     if rows[1]["physics"] == "unphysical":  # said in words, not only in a column
-        assert "UNPHYSICAL: the model failed" in result.stdout and "UNPHYSICAL: 4 MD case(s)" in (run_dir / "report.md").read_text()
+        assert "UNPHYSICAL: the model failed" in result.stdout
+        assert "UNPHYSICAL: 4 MD case(s)" in (run_dir / "report.md").read_text()
     assert "] ours/validation: done - accuracy_gate fail, force_check pass" in result.stdout
     assert (run_dir / "ours" / "validation" / "validation.md").is_file()
     results_text = (run_dir / "ours" / "train" / "model_results.txt").read_text()

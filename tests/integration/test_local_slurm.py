@@ -20,7 +20,8 @@ def slurm_cluster(tmp_path_factory):
     script = REPO / "scripts" / "local_slurm.sh"
     old = os.environ.get("SLURM_CONF")
     try:
-        started = subprocess.run(["bash", str(script), "start", str(state)], capture_output=True, text=True, timeout=120)
+        started = subprocess.run(["bash", str(script), "start", str(state)], capture_output=True, text=True,
+                                 timeout=120)
         logs = _tail(state / "slurmctld.log") + _tail(state / "slurmd.localhost.log")
         assert started.returncode == 0, started.stderr + logs
         os.environ["SLURM_CONF"] = str(state / "slurm.conf")
@@ -112,10 +113,12 @@ def test_a_task_whose_rank_dies_ends_at_once_instead_of_leaving_its_peer_running
 # The shipped sites, scaled to this 2-core machine and its local Slurm (4 fake GPUs, see local_slurm.sh):
 # same executors, providers and sweeps; smaller sizes, CPU models on the embedded engine (the ours division: the
 # seed division needs a LAMMPS with ML-IAP's Python coupling), no validation step.
-SCALED = ["divisions=[ours]", "provider.partition=debug", "provider.interface=lo", "provider.walltime=00:20:00", "provider.cores_per_node=2",
+SCALED = ["divisions=[ours]", "provider.partition=debug", "provider.interface=lo", "provider.walltime=00:20:00",
+          "provider.cores_per_node=2",
           "provider.worker_init=export UCX_NET_DEVICES=lo",  # as localslurm.yaml: MPICH's UCX on loopback only
           "provider.exclusive=false", "dataset.path=null", "dataset.synthetic.frames=40", "training.max_epochs=3",
-          "training.device=cpu", "md.engine=embedded", "md.kokkos=false", "md.mliap_model=hippynn", "md.profile=quick", "md.zreps=[1,2]",
+          "training.device=cpu", "md.engine=embedded", "md.kokkos=false", "md.mliap_model=hippynn", "md.profile=quick",
+          "md.zreps=[1,2]",
           "md.model_device=cpu", "validation.enabled=false"]
 CHICOMA_SCALED = SCALED + ["provider.gpus_per_node=2", "provider.nodes_per_block=1", 'provider.launcher_options=""',
                            "md.weak_scaling.nodes=[1]", "md.weak_scaling.block=[2,2,1]"]
@@ -210,7 +213,8 @@ def test_crossroads_shaped_strong_scaling_campaign_runs_through_slurm_with_srun(
     md = {t: r for t, r in rows.items() if r["kind"] == "md"}
     assert sorted(md) == ["md_z1_r1", "md_z1_r2", "md_z2_r1", "md_z2_r2"]
     assert all(r["status"] == "ok" for r in rows.values()), rows
-    assert {t: r["ranks"] for t, r in md.items()} == {"md_z1_r1": "1", "md_z1_r2": "2", "md_z2_r1": "1", "md_z2_r2": "2"}
+    assert {t: r["ranks"] for t, r in md.items()} == {"md_z1_r1": "1", "md_z1_r2": "2", "md_z2_r1": "1",
+                                                   "md_z2_r2": "2"}
     assert len({r["slurm_jobs"] for r in md.values()}) == 1 and all(r["slurm_jobs"] for r in md.values())
     assert "#SBATCH --partition=debug" in _submitted(run_dir, "mpi")
 

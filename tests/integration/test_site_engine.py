@@ -38,7 +38,8 @@ def test_the_lean_export_gives_the_hippynn_exports_forces_energy_and_virial_in_t
     exports = {"lean": export_lean_model(interface, tmp_path),  # on a CPU: the fused numba step
                "lean-eager": export_lean_model(interface, tmp_path, fast=False, name="eager.pt")}  # torch's
     for ranks in (1, 2):
-        forces, row = site_run_0(site_lmp, trained_model["model"], trained_model["box"], tmp_path, ranks, f"hippynn_{ranks}")
+        forces, row = site_run_0(site_lmp, trained_model["model"], trained_model["box"], tmp_path, ranks,
+                                 f"hippynn_{ranks}")
         for name, lean in exports.items():
             lean_forces, lean_row = site_run_0(site_lmp, lean, trained_model["box"], tmp_path, ranks, f"{name}_{ranks}")
             printed = (tmp_path / f"{name}_{ranks}.out").read_text()
@@ -66,7 +67,8 @@ def lmp_without_the_load_override(site_lmp, tmp_path_factory):
 ))
 def test_the_mliap_campaign_stops_at_the_preflight_then_resumes_and_runs_every_case(
         site_lmp, lmp_without_the_load_override, tmp_path):
-    site = ["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}", "--set", "md.engine=mliap"]
+    site = ["mlmd_parsl", "--site", str(HERE / "tiny_site.yaml"), "--set", f"runs_dir={tmp_path}",
+            "--set", "md.engine=mliap"]
     failed = run_cli(site + ["--set", f"md.lmp={lmp_without_the_load_override}"])
     assert failed.returncode == 2, failed.stdout[-3000:] + failed.stderr[-3000:]
     assert "Traceback" not in failed.stderr

@@ -26,7 +26,8 @@ DATASETS = {  # file text -> the fragment the one-line error must hold
     "empty": ("", "is empty"),
     "truncated": (FRAME + FRAME[: len(FRAME) // 2], "not readable extxyz"),
     "no_energy": (FRAME.replace(" energy=", " e_other="), "has no energy or no forces"),
-    "no_forces": ("\n".join([LINES[0], LINES[1].replace(":forces:R:3", "")] + [" ".join(line.split()[:4]) for line in LINES[2:]])
+    "no_forces": ("\n".join([LINES[0], LINES[1].replace(":forces:R:3", "")]
+                            + [" ".join(line.split()[:4]) for line in LINES[2:]])
                   + "\n", "has no energy or no forces"),
     "copper": (FRAME.replace("\nAg ", "\nCu ", 1), "elements ['Cu']; only Ag is allowed"),
     "nan_force": (_replace_field(5, -1, "nan"), "contain NaN or inf"),
@@ -74,7 +75,8 @@ def runs(tmp_path):
 
 
 def _snapshot(root):
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*") if p.is_file()}
 
 
 def assert_clean_error(result, fragment):
@@ -95,7 +97,8 @@ def test_bad_dataset(name, runs, tmp_path):
 
 
 def test_missing_dataset_names_the_doi_and_fetch_data(runs, tmp_path):
-    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}", "--set", f"dataset.path={tmp_path}/Ag.xyz")
+    result = cli("mlmd_parsl", "--site", "local", "--set", f"runs_dir={runs}",
+                 "--set", f"dataset.path={tmp_path}/Ag.xyz")
     assert_clean_error(result, "10.24435/materialscloud:fr-ts")
     assert "fetch-data" in result.stderr
 
@@ -115,7 +118,8 @@ def test_yaml_syntax_error_names_file_and_line(runs, tmp_path):
 
 
 def test_unknown_site_lists_the_known_ones(runs):
-    assert_clean_error(cli("mlmd_parsl", "--site", "frontier"), "unknown site 'frontier'; known sites: chicoma, crossroads")
+    assert_clean_error(cli("mlmd_parsl", "--site", "frontier"),
+                       "unknown site 'frontier'; known sites: chicoma, crossroads")
 
 
 def test_missing_lmp_for_the_site_engine(runs):
@@ -279,7 +283,8 @@ def test_a_site_file_that_is_not_utf8_or_gives_a_key_twice(runs, tmp_path, text,
 
 
 def test_interface_the_host_does_not_have(runs):
-    result = cli("mlmd_parsl", "--site", "localslurm", "--set", f"runs_dir={runs}", "--set", "provider.interface=nosuch0")
+    result = cli("mlmd_parsl", "--site", "localslurm", "--set", f"runs_dir={runs}",
+                 "--set", "provider.interface=nosuch0")
     assert_clean_error(result, "provider.interface: 'nosuch0' has no IPv4 address here")
 
 

@@ -153,10 +153,12 @@ def test_lammps_crash_is_a_failed_row_with_command_and_log_tail_and_other_cases_
     rows = rows_of(next(tmp_path.glob("tiny-*")))
     crashed = rows[crashing]
     assert crashed["status"] == "failed"
-    for fragment in (f"{crashing} (replicate 2 2 {MID_MD_ZREP}, 1 rank(s)) failed", "after 1 attempt(s)", "command: cd ",
+    for fragment in (f"{crashing} (replicate 2 2 {MID_MD_ZREP}, 1 rank(s)) failed", "after 1 attempt(s)",
+                     "command: cd ",
                      "-m mlmd_parsl.md", "run directory: ", "log tail: "):
         assert fragment in crashed["error"], crashed["error"]
-    last_line = [line.strip() for line in (next(tmp_path.glob("tiny-*")) / crashed["log"]).read_text().splitlines() if line.strip()][-1]
+    log = (next(tmp_path.glob("tiny-*")) / crashed["log"]).read_text()
+    last_line = [line.strip() for line in log.splitlines() if line.strip()][-1]
     assert crashed["error"].endswith(last_line)  # the log's last lines travel with the failure
     assert "[crashed]" in crashed["error"]  # SIGSEGV: classified, so a retry policy could treat it apart
     assert rows["md_z2_r1"]["status"] == "ok" and rows["train"]["status"] == "ok"
@@ -175,13 +177,16 @@ def test_sigterm_shuts_down_cleanly_and_the_rerun_resumes(tmp_path):
     time.sleep(2)
     alive = [pid for pid, (_, cmd) in processes().items() if str(run_dir) in cmd or str(tmp_path) in cmd]
     assert alive == [], "processes of the terminated run are still alive"
-    done = {p.parent.name: p.parent.joinpath("log.lammps").stat().st_mtime_ns for p in run_dir.glob("ours/md/*/done-md.json")}
+    done = {p.parent.name: p.parent.joinpath("log.lammps").stat().st_mtime_ns
+            for p in run_dir.glob("ours/md/*/done-md.json")}
     kept = (run_dir / "ours" / "train" / "network_state.pt").stat().st_mtime_ns
     result = subprocess.run(args + ["--resume", str(run_dir)], cwd=REPO, env=child_env(), capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "training: done (reused)" in result.stdout and (run_dir / "ours" / "train" / "network_state.pt").stat().st_mtime_ns == kept
-    assert f"md_z{MID_MD_ZREP}_r1: done - {MID_MD_ATOMS} atoms" in result.stdout  # the case SIGTERM cut short runs again
+    assert "training: done (reused)" in result.stdout
+    assert (run_dir / "ours" / "train" / "network_state.pt").stat().st_mtime_ns == kept
+    # the case SIGTERM cut short runs again
+    assert f"md_z{MID_MD_ZREP}_r1: done - {MID_MD_ATOMS} atoms" in result.stdout
     for name, mtime in done.items():
         assert f"{name}: done (reused)" in result.stdout
         assert (run_dir / "ours" / "md" / name / "log.lammps").stat().st_mtime_ns == mtime
@@ -202,7 +207,8 @@ def _listening_addresses(pid):
     try:
         inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")
                   if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
-        lines = [line for name in ("tcp", "tcp6") for line in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]]
+        lines = [line for name in ("tcp", "tcp6")
+                 for line in Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]]
     except OSError:
         return []
     out = []
@@ -248,7 +254,8 @@ def test_a_clean_up_that_hangs_is_abandoned_with_every_process_the_driver_starte
         "from mlmd_parsl.orchestration.shutdown import cleanup_within\n"
         "class Provider:  # what a SlurmProvider keeps of its jobs, and its scancel\n"
         "    resources = {'10': {'status': JobStatus(JobState.COMPLETED)},\n"
-        "                 '11': {'status': JobStatus(JobState.RUNNING)}, '12': {'status': JobStatus(JobState.PENDING)}}\n"
+        "                 '11': {'status': JobStatus(JobState.RUNNING)},\n"
+        "                 '12': {'status': JobStatus(JobState.PENDING)}}\n"
         f"    def cancel(self, jobs): open({str(cancelled)!r}, 'w').write(' '.join(jobs))\n"
         "class Executor:\n"
         "    label, provider = 'mpi', Provider()\n"

@@ -35,7 +35,8 @@ def test_unknown_key_names_file_line_and_allowed_keys(tmp_path):
 
 def test_unknown_top_level_key(tmp_path):
     path = write(tmp_path, "name: x\nprovidr: {}\n")
-    with pytest.raises(ConfigError, match=r":2: providr: unknown key \(did you mean provider\?\); allowed keys: name, divisions, provider"):
+    with pytest.raises(ConfigError, match=r":2: providr: unknown key \(did you mean provider\?\); "
+                                         r"allowed keys: name, divisions, provider"):
         load_site_config(path)
 
 
@@ -60,7 +61,8 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("md.kokkos_package=newton on neigh half", "md.kokkos_package: Kokkos options need md.kokkos: true"),
         ("md.kokkos_package=newton on nieghbor half", "unknown package kokkos keyword 'nieghbor'"),
         ("md.mliap_model=torchscript", "md.mliap_model: 'torchscript'; allowed: hippynn, lean"),
-        ("md.mliap_model=lean", "md.mliap_model: lean: the exported model for pair_style mliap applies to the site engine only"),
+        ("md.mliap_model=lean",
+         "md.mliap_model: lean: the exported model for pair_style mliap applies to the site engine only"),
         ("md.min_timesteps_per_s=0", "md.min_timesteps_per_s: 0.0: steps per second, above 0"),
         ("name=a b", "name: 'a b': letters, digits and _ . - only"),
         ("md.mliap_presize=sometimes", "md.mliap_presize: 'sometimes'; allowed: auto, always, never"),
@@ -74,8 +76,10 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
         ("provider.walltime=2h", "provider.walltime: '2h'; expected HH:MM:SS"),
         ("provider.partition=gpu;rm -rf", "provider.partition: 'gpu;rm -rf': only letters, digits"),
         ("provider.mpi_launcher=srun", "a local site launches MPI with mpiexec"),
-        ("provider.launcher_options=--hint=x; rm -rf ~", "provider.launcher_options: '--hint=x; rm -rf ~': launcher flags only"),
-        ("provider.scheduler_options=echo hi", "provider.scheduler_options: 'echo hi': every line must be an '#SBATCH ...'"),
+        ("provider.launcher_options=--hint=x; rm -rf ~",
+         "provider.launcher_options: '--hint=x; rm -rf ~': launcher flags only"),
+        ("provider.scheduler_options=echo hi",
+         "provider.scheduler_options: 'echo hi': every line must be an '#SBATCH ...'"),
         ("provider.mpi_launcher=aprun", "provider.mpi_launcher: 'aprun'; allowed: mpiexec, srun"),
         ("provider.cores_per_node=0", "provider.cores_per_node: 0 must be >= 1"),
         ("md.model_device=cuda", "md.model_device: 'cuda', but provider.gpus_per_node is 0 (a CPU site)"),
@@ -202,7 +206,8 @@ def test_the_science_specs_check_themselves_when_a_library_user_makes_them():
                                 (lambda: TrainingSpec(max_epochs=0), "max_epochs", "0 must be >= 1"),
                                 (lambda: SyntheticSpec(frames=5), "frames", "need at least 20 frames"),
                                 (lambda: SyntheticSpec(oracle="gold"), "oracle", "'gold'; allowed:"),
-                                (lambda: ValidationSpec(oracle_steps=55), "oracle_steps", "55 must be a multiple of 10"),
+                                (lambda: ValidationSpec(oracle_steps=55), "oracle_steps",
+                                 "55 must be a multiple of 10"),
                                 (lambda: ValidationSpec(replicate=(2, 2)), "replicate", "three integers >= 1")):
         with pytest.raises(InvalidSetting) as err:
             make()
@@ -225,7 +230,8 @@ def test_engine_options_are_the_md_command_lines_flags_both_ways(tmp_path):
     from mlmd_parsl.md import build_parser, engine_options
     from mlmd_parsl.science.engine.options import EngineOptions, md_argv
 
-    for options in (EngineOptions(), EngineOptions(device="cuda:1", dtype="float64", pair_skin=0.5, model_step="hippynn",
+    for options in (EngineOptions(), EngineOptions(device="cuda:1", dtype="float64", pair_skin=0.5,
+                                                   model_step="hippynn",
                                                    cuda_graph=False, compact_min_atoms=0, compile_network="off",
                                                    pair_kernels="triton")):
         argv = md_argv("m.pt", "box.data", (2, 2, 4), tmp_path / "log.lammps", options, profile="quick")

@@ -131,7 +131,8 @@ def test_cli_keeps_a_file_whose_md5_is_not_the_pinned_one_and_says_how_to_take_i
     from tests.conftest import child_env
 
     dest = tmp_path / "Ag_warm_nospin.xyz"
-    result = subprocess.run([sys.executable, "-m", "mlmd_parsl", "fetch-data", "--url", server.url, "--dest", str(dest)],
+    result = subprocess.run([sys.executable, "-m", "mlmd_parsl", "fetch-data", "--url", server.url,
+                             "--dest", str(dest)],
                             env=child_env(), capture_output=True, text=True, timeout=120)
     actual = hashlib.md5(PAYLOAD).hexdigest()
     assert result.returncode == 1 and "Traceback" not in result.stderr

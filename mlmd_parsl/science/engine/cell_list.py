@@ -45,7 +45,8 @@ class CellListPairs:
         npairs, fullest, most, within = self._run(x, nlocal, model_of_position)
         # twice at most: once every cell fits, the counts are exact
         while npairs > self.pair_capacity or fullest > self.per_cell or most > self.per_atom:
-            self._reshape(x, n, nlocal, max(fullest, self.per_cell), max(most, self.per_atom), max(npairs, self.pair_capacity))
+            self._reshape(x, n, nlocal, max(fullest, self.per_cell), max(most, self.per_atom),
+                          max(npairs, self.pair_capacity))
             npairs, fullest, most, within = self._run(x, nlocal, model_of_position)
         return self.pair_i[:npairs], self.pair_j[:npairs], self.model_j[:npairs], within
 

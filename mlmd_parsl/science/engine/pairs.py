@@ -58,7 +58,8 @@ class VerletPairs:
             finder = "cell_list" if self.device.type == "cuda" else "kdtree"
         from .cell_list import CellListPairs
 
-        self.cell_list = CellListPairs(self.cutoff + self.skin, self.cutoff, self.device) if finder == "cell_list" else None
+        self.cell_list = (CellListPairs(self.cutoff + self.skin, self.cutoff, self.device)
+                          if finder == "cell_list" else None)
         self.builds = 0
         self._tags = None
 
@@ -85,7 +86,8 @@ class VerletPairs:
             cand_i, cand_j, model_j, self._within = self.cell_list.find(
                 x, nlocal, torch.as_tensor(model_of_position, device=self.device))
         else:
-            cand_i, cand_j = (torch.from_numpy(a).to(self.device) for a in local_pairs(positions, nlocal, self.cutoff + self.skin))
+            cand_i, cand_j = (torch.from_numpy(a).to(self.device)
+                              for a in local_pairs(positions, nlocal, self.cutoff + self.skin))
             model_j = torch.as_tensor(model_of_position, device=self.device)[cand_j]
             self._within = None
         self.foreign_tags, self.foreign_atoms = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)

@@ -35,7 +35,8 @@ def resolve_lmp(configured: str = "", option: str = "md.lmp") -> str:
     path = shutil.which(candidate)
     if path is None:
         source = option if configured else ("$LMP" if os.environ.get("LMP") else "PATH")
-        raise EngineError(f"LAMMPS executable {candidate!r} (from {source}) not found or not executable; {SEED_BUILD_HINT}")
+        raise EngineError(f"LAMMPS executable {candidate!r} (from {source}) not found or not executable; "
+                          f"{SEED_BUILD_HINT}")
     return path
 
 

@@ -43,7 +43,8 @@ def parse_package(text: str) -> tuple:
     options = dict(zip(tokens[::2], tokens[1::2]))
     unknown = [k for k in options if k not in PACKAGE_KEYWORDS]
     if unknown:
-        raise ValueError(f"{text!r}: unknown package kokkos keyword {unknown[0]!r}; allowed: {', '.join(PACKAGE_KEYWORDS)}")
+        raise ValueError(f"{text!r}: unknown package kokkos keyword {unknown[0]!r}; "
+                         f"allowed: {', '.join(PACKAGE_KEYWORDS)}")
     if options.get("newton") != "on":
         raise ValueError(f"{text!r}: pair_style mliap needs 'newton on'")
     return tokens

@@ -14,7 +14,8 @@ from .deck import STAGE_MARKER, TIMED_STAGE
 
 _UNIT_SCALE = {"atom-step/s": 1.0, "katom-step/s": 1e3, "Matom-step/s": 1e6, "Gatom-step/s": 1e9}
 _PERFORMANCE = re.compile(r"^Performance:\s*(?P<body>.*)$")
-_LOOP = re.compile(r"^Loop time of (?P<time>\S+) on (?P<procs>\d+) procs for (?P<steps>\d+) steps with (?P<atoms>\d+) atoms")
+_LOOP = re.compile(r"^Loop time of (?P<time>\S+) on (?P<procs>\d+) procs for (?P<steps>\d+) steps "
+                   r"with (?P<atoms>\d+) atoms")
 _GRID = re.compile(r"^\s*(\d+) by (\d+) by (\d+) MPI processor grid")
 _THREADS = re.compile(r"^\s*using (\d+) OpenMP thread\(s\) per MPI task")
 # "Pair    | 1.4345     | 1.4345     | 1.4345     |   0.0 | 99.43" and "Other   |            | 0.001074   | ..."

@@ -33,7 +33,8 @@ REAL_DATASET_MD5 = "e62d46b12e4a300257feaef6e1a75149"
 SILVER_Z = 47
 LATTICE_CONSTANT_A = 4.16  # the seed's box: 12.48 x 12.48 x 8.32 Angstrom = 3 x 3 x 2 cells
 SYNTHETIC_ATOMS = 71  # 4 atoms x 3x3x2 fcc cells, less one vacancy
-CLOSE_PAIR_RANGE_A = (2.05, 2.3)  # below 1111-1500 K MD's closest approach; above where the seed's sensitivities go blind
+# below 1111-1500 K MD's closest approach; above where the seed's sensitivities go blind
+CLOSE_PAIR_RANGE_A = (2.05, 2.3)
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,8 @@ def validate_dataset(path, md5=None) -> DatasetInfo:
         force_ranges.append((float(forces.min()), float(forces.max()), float(np.linalg.norm(forces, axis=1).max())))
     low, high, largest = np.array(force_ranges).T
     contents = {"species": ["Ag"], "energy_per_atom_ev": [float(min(energies)), float(max(energies))],
-                "force_component_ev_per_a": [float(low.min()), float(high.max())], "max_force_ev_per_a": float(largest.max())}
+                "force_component_ev_per_a": [float(low.min()), float(high.max())],
+                "max_force_ev_per_a": float(largest.max())}
     return DatasetInfo(path=str(path), kind="real", frames=len(frames), atoms_per_frame=natoms,
                        sha256=file_sha256(path), md5=digest, contents=contents)
 

@@ -126,7 +126,8 @@ def load_exported_model_noting(path, device="cpu"):
         )
     if list(getattr(interface, "element_types", [])) != ["Ag"]:
         raise ModelError(
-            f"model file {path} is for elements {getattr(interface, 'element_types', None)}; this benchmark needs ['Ag']"
+            f"model file {path} is for elements {getattr(interface, 'element_types', None)}; "
+            "this benchmark needs ['Ag']"
         )
     return interface, changes + upgrade_interface(interface)
 

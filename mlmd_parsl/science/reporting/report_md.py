@@ -35,7 +35,8 @@ COMPARABLE_ON = {
 
 def comparable(row: dict, other: dict) -> bool:
     fields = COMPARABLE_ON.get(row.get("kind"), ())
-    return (other.get("status") == "ok" and other.get("kind") == row.get("kind") and other.get("task") == row.get("task")
+    return (other.get("status") == "ok" and other.get("kind") == row.get("kind")
+            and other.get("task") == row.get("task")
             and all(str(row.get(k) or "") == str(other.get(k) or "") for k in fields))
 
 
@@ -137,8 +138,8 @@ def _ratio_lines(baseline_runs: dict, tolerance: float) -> list:
 
 
 DIVISION_WORDS = {
-    Division.SEED: "the seed's work exactly: its training procedure (hippynn's setup_and_train, pairs found every batch), "
-            "hippynn's export, its MD-HO deck, boxes, launch, GPU binding and order (one case at a time)",
+    Division.SEED: "the seed's work exactly: its training procedure (hippynn's setup_and_train, pairs found "
+            "every batch), hippynn's export, its MD-HO deck, boxes, launch, GPU binding and order (one case at a time)",
     Division.OURS: "ours: our trainers, exports, engines and layouts, each row listing how it differs from the seed's",
     "": "(a run from before divisions: its rows are compared with nothing)",
 }
@@ -173,7 +174,8 @@ def table_lines(comparisons: list) -> list:
         if c["status"] != "ok":
             lines.append(f"| {c['division']} | {c['task']} | | | | | | | | | | | | {c['status']} |")
             continue
-        lines.append(f"| {c['division']} | {c['task']} | {c['sweep']} | {c['atoms']} | {c['ranks']} | {c['value']:.4g} | "
+        lines.append(f"| {c['division']} | {c['task']} | {c['sweep']} | {c['atoms']} | {c['ranks']} "
+                     f"| {c['value']:.4g} | "
                      f"{c['unit']} | {_num(c['seed'])} | {_num(c['seed_ratio'], 3)} | {_num(c['baseline'])} | "
                      f"{_num(c['baseline_spread'], 3)} | {c['baseline_runs'] or ''} | {_num(c['baseline_ratio'], 3)} | "
                      f"{c['flags']} |")
@@ -232,13 +234,15 @@ def measured_lines(rows: list) -> list:
     table = ["| what was measured | |", "| --- | --- |"]
     if training:
         table.append(f"| dataset | {training.get('dataset') or '?'}"
-                     + (f" (sha256 {training['dataset_sha256'][:12]})" if training.get("dataset_sha256") else "") + " |")
+                     + (f" (sha256 {training['dataset_sha256'][:12]})" if training.get("dataset_sha256") else "")
+                     + " |")
     if training.get("status") == "ok":
         table.append(f"| training (FOM 1) | {trainer_of(training)} trainer, {training.get('epochs')} "
                      f"epochs, on {training.get('device') or '?'}"
                      + (f" with {training['threads']} torch thread(s)" if training.get("threads") else "") + " |")
     for profile in sorted({r.get("profile") for r in md if r.get("profile")}):
-        stage = next((st for st in PROFILES[profile].stages if st.name == TIMED_STAGE), None) if profile in PROFILES else None
+        stage = (next((st for st in PROFILES[profile].stages if st.name == TIMED_STAGE), None)
+                 if profile in PROFILES else None)
         what = (f"{profile}: the MD-HO stages, {PROFILES[profile].total_steps:,} steps, of which the timed stage is "
                 f"{stage.steps:,} steps at {stage.timestep_fs:g} fs" if stage else profile)
         if profile == "quick":

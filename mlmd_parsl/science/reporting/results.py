@@ -13,7 +13,8 @@ from ..validation.checks import FLAG_COLUMNS
 
 COLUMNS = [
     # division: seed (the seed's work exactly) or ours; deviations: how the row's work differs from the seed's
-    "task", "division", "kind", "sweep", "status", "physics", "dataset", "dataset_sha256", "atoms", "ranks", "zrep", "mpi_grid",
+    "task", "division", "kind", "sweep", "status", "physics", "dataset", "dataset_sha256", "atoms", "ranks", "zrep",
+    "mpi_grid",
     "profile", "engine", "device", "dtype", "threads",
     "timed_steps", "katom_step_s", "ns_per_day", "timesteps_per_s", "trainer", "epoch_time_s", "epochs",
     "test_epa_mae_mev", "test_force_mae_mev_per_a", "run_temperature_k",

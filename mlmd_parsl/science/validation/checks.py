@@ -53,7 +53,8 @@ def _pressure_summary(p):
 def _pressure_details(p, report):
     return (["## Pressure at T = 0: virial vs finite difference of the energy (bar)", "",
              "| component | LAMMPS | finite difference |", "| --- | --- | --- |"]
-            + [f"| {k} | {v['lammps_bar']:.3f} | {v['finite_difference_bar']:.3f} |" for k, v in p["components"].items()])
+            + [f"| {k} | {v['lammps_bar']:.3f} | {v['finite_difference_bar']:.3f} |"
+               for k, v in p["components"].items()])
 
 
 def _ranks_summary(r):
@@ -90,8 +91,9 @@ def _cross_details(c, report):
              f"{t['energy_relative']:g} relative, virial {t['virial_relative']:g} of the largest component).", ""]
     if "error" in c:
         lines += [f"**FAILED: the site's LAMMPS did not run: {c['error']}**", ""]
-    lines += ["| box | ranks | atoms | max force (eV/A) | max force difference (eV/A) | PE site (eV) | PE embedded (eV) "
-              "| max virial difference (bar) | ok |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines += ["| box | ranks | atoms | max force (eV/A) | max force difference (eV/A) | PE site (eV) "
+              "| PE embedded (eV) | max virial difference (bar) | ok |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for x in c["cases"]:
         lines.append(f"| {x['box']} | {x['ranks']} | {x['atoms']} | {x['max_force_ev_per_a']:.3f} | "
                      f"{x['max_force_difference']:.2e} | {x['pe_site_ev']:.4f} | {x['pe_embedded_ev']:.4f} | "

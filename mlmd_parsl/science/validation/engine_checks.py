@@ -87,6 +87,7 @@ def check_nve_drift(model, box, out_dir, spec: ValidationSpec):
     return {
         "steps": spec.nve_steps, "timestep_fs": 1.0, "duration_ps": float(time_ps[-1] - time_ps[0]), "atoms": atoms,
         "dtype": spec.dtype, "drift_mev_per_atom_ps": slope,
-        "fluctuation_mev_per_atom": float(energy.std()), "mean_temperature_k": float(np.mean([r["Temp"] for r in rows])),
+        "fluctuation_mev_per_atom": float(energy.std()),
+        "mean_temperature_k": float(np.mean([r["Temp"] for r in rows])),
         "ok": abs(slope) <= NVE_DRIFT_LIMIT,
     }

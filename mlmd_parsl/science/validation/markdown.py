@@ -27,6 +27,7 @@ def verdict_line(flags: dict) -> str:
     if verdict == "physical":
         not_run = [k for k in PHYSICS_CHECKS if not flags.get(k)]
         return (f"**Verdict: physical: every physics check that ran passed** "
-                f"({len(PHYSICS_CHECKS) - len(not_run)} passed" + (f", not run: {', '.join(not_run)}" if not_run else "")
+                f"({len(PHYSICS_CHECKS) - len(not_run)} passed"
+                + (f", not run: {', '.join(not_run)}" if not_run else "")
                 + f"; the accuracy gate, not a physics check: {flags.get('accuracy_gate') or 'not run'}).")
     return "**Verdict: no physics check ran.**"

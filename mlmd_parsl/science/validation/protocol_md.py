@@ -55,7 +55,8 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, oracle=None):
     model = summaries["model"]
     md_5fs = {
         "temperature_k": 1111.0, "steps": spec.oracle_steps, "timestep_fs": spec.oracle_timestep_fs,
-        "duration_ps": spec.oracle_steps * spec.oracle_timestep_fs / 1000.0, "atoms": atoms_from_log(out_dir / "oracle_model.lammps"),
+        "duration_ps": spec.oracle_steps * spec.oracle_timestep_fs / 1000.0,
+        "atoms": atoms_from_log(out_dir / "oracle_model.lammps"),
         "closest_approach_a": model["closest_approach_a"], "min_approach_a": MIN_APPROACH_A,
         "mean_temperature_k": model["mean_temperature_k"], "first_below_min_ps": below,
         "ok": model["closest_approach_a"] >= MIN_APPROACH_A
@@ -70,7 +71,8 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, oracle=None):
     pe_difference = 1e3 * (model["pe_per_atom_ev"] - summaries["eam"]["pe_per_atom_ev"])
     peak_shift = model["rdf_first_peak_a"] - summaries["eam"]["rdf_first_peak_a"]
     comparison = {
-        "oracle": oracle, "temperature_k": 1111.0, "steps": spec.oracle_steps, "timestep_fs": spec.oracle_timestep_fs, **summaries,
+        "oracle": oracle, "temperature_k": 1111.0, "steps": spec.oracle_steps, "timestep_fs": spec.oracle_timestep_fs,
+        **summaries,
         "pe_difference_mev_per_atom": pe_difference, "rdf_first_peak_shift_a": peak_shift,
         "ok": abs(pe_difference) <= ORACLE_PE_TOL_MEV and abs(peak_shift) <= ORACLE_PEAK_TOL_A,
         "rdf_l1_difference": float(np.sum(np.abs(g_model - g_eam)) * dr),
@@ -87,7 +89,8 @@ def _md_summary(log, rdf_file, approach_series):
     return {"closest_approach_a": min((d for _, d in approach_series), default=float("inf")),
             "mean_temperature_k": float(np.mean([x["Temp"] for x in rows])),
             "pe_per_atom_ev": float(np.mean([x["PotEng"] for x in rows]) / atoms),
-            "rdf_first_peak_a": float(r[peak]), "rdf_first_peak_height": float(g[peak]), "r": r.tolist(), "g": g.tolist()}
+            "rdf_first_peak_a": float(r[peak]), "rdf_first_peak_height": float(g[peak]),
+            "r": r.tolist(), "g": g.tolist()}
 
 
 def closest_approach(dump_file):

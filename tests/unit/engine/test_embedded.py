@@ -57,7 +57,8 @@ def test_model_file_that_is_not_a_hippynn_export_is_rejected(tmp_path):
 
 def test_missing_box_file_is_rejected(untrained_model, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "mlmd_parsl.md", "--model", str(untrained_model["model"]), "--box", str(tmp_path / "none.data"),
+        [sys.executable, "-m", "mlmd_parsl.md", "--model", str(untrained_model["model"]),
+         "--box", str(tmp_path / "none.data"),
          "--log", str(tmp_path / "log.lammps")],
         env=child_env(), capture_output=True, text=True, timeout=300,
     )

@@ -47,7 +47,8 @@ def test_any_other_failure_is_not_retried_with_another_line():
 def test_when_the_current_line_fails_too_its_reason_is_the_failure():
     probe, _ = scripted({SEED_PACKAGE: REFUSED, CURRENT_PACKAGE: "ERROR: Unrecognized pair style 'mliap/kk'"})
     choice = choose_kokkos_package(probe)
-    assert choice.failure == "ERROR: Unrecognized pair style 'mliap/kk'" and choice.refused == ((SEED_PACKAGE, REFUSED),)
+    assert choice.failure == "ERROR: Unrecognized pair style 'mliap/kk'"
+    assert choice.refused == ((SEED_PACKAGE, REFUSED),)
 
 
 def test_explicit_options_are_tried_alone():

@@ -176,4 +176,5 @@ def test_training_sets_its_threads_whatever_lammps_left_in_the_process(small_set
     assert summary["threads"] == cores
     assert f"{cores} torch thread(s)" in (tmp_path / "model_results.txt").read_text()
     assert torch.get_num_threads() == 1  # the caller's setting restored
-    assert train(small_set, tmp_path, TrainingSpec(max_epochs=1, trainer="lean"), "synthetic", threads=1)["threads"] == 1
+    one_thread = train(small_set, tmp_path, TrainingSpec(max_epochs=1, trainer="lean"), "synthetic", threads=1)
+    assert one_thread["threads"] == 1

@@ -40,8 +40,8 @@ def test_the_dry_run_prints_the_command_the_plan_runs(tmp_path):
     assert list(printed) == [f"ours/{case.task}" for case in md_cases(local, tmp_path)]
     for case in md_cases(local, tmp_path):
         command = plan_case(local, case).command
-        assert printed[f"ours/{case.task}"] == command.replace("$PARSL_MPI_PREFIX", f"mpiexec -n {case.ranks} -ppn {case.ranks} "
-                                                                          "-hosts localhost ")
+        launcher = f"mpiexec -n {case.ranks} -ppn {case.ranks} -hosts localhost "
+        assert printed[f"ours/{case.task}"] == command.replace("$PARSL_MPI_PREFIX", launcher)
 
 
 def test_a_gpu_site_packs_single_rank_cases_one_per_gpu_with_the_lean_export(tmp_path):

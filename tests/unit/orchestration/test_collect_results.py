@@ -52,7 +52,8 @@ def test_failed_and_killed_cases_are_rows_with_status_and_log(tmp_path):
 
 def test_training_failure_is_a_row_too(tmp_path):
     training = {"dataset_label": "synthetic", "log": "train/model_results.txt", "error": "RuntimeError: out of memory"}
-    collect_results(str(tmp_path), ours(training, [case(tmp_path, "never_ran", "eam_ats5_killed.log", "DependencyError")]),
+    collect_results(str(tmp_path),
+                    ours(training, [case(tmp_path, "never_ran", "eam_ats5_killed.log", "DependencyError")]),
                     "t")
     rows = read_results(tmp_path / "results.csv")
     assert rows[0]["status"] == "failed" and "out of memory" in rows[0]["error"]
@@ -66,7 +67,8 @@ def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywher
              "nve_check": "pass", "md_5fs_check": "fail", "closest_approach_a": "0.031", "fused_at_ps": "3.8",
              "wall_check": "fail", "wall_barrier_ev": "1.210", "oracle_check": "fail"}
     training = {**TRAINING, "summary": {**TRAINING["summary"], "trainer": "lean"}}
-    collected = collect_results(str(tmp_path), ours(training, [case(tmp_path, "md_z1_r1", "eam_quick_284atoms_1rank.log")],
+    collected = collect_results(str(tmp_path),
+                                ours(training, [case(tmp_path, "md_z1_r1", "eam_quick_284atoms_1rank.log")],
                                                     {"flags": flags, "report": "validation/validation.md"}), "test")
     rows = {r["task"]: r for r in read_results(tmp_path / "results.csv")}
     assert rows["md_z1_r1"]["status"] == "ok" and rows["md_z1_r1"]["physics"] == "unphysical"
@@ -84,9 +86,11 @@ def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywher
     wall = "Its repulsive wall between two atoms is 1.210 eV high"
     assert fused in verdict and wall in verdict and fused in report and wall in report
 
-    flags.update(md_5fs_check="pass", oracle_check="pass", wall_check="pass", closest_approach_a="2.301", fused_at_ps="",
+    flags.update(md_5fs_check="pass", oracle_check="pass", wall_check="pass", closest_approach_a="2.301",
+                 fused_at_ps="",
                  wall_barrier_ev="3.244")
-    collected = collect_results(str(tmp_path), ours(training, [case(tmp_path, "md_z1_r2", "eam_quick_284atoms_1rank.log")],
+    collected = collect_results(str(tmp_path),
+                                ours(training, [case(tmp_path, "md_z1_r2", "eam_quick_284atoms_1rank.log")],
                                                     {"flags": flags, "report": "validation/validation.md"}), "test")
     assert {r["physics"] for r in read_results(tmp_path / "results.csv")} == {"physical"}
     assert "UNPHYSICAL" not in (tmp_path / "report.md").read_text()
@@ -100,7 +104,8 @@ def test_the_summary_says_whether_the_seeds_accuracy_gate_is_reached_and_by_how_
 
     row = {"test_epa_mae_mev": 2.48, "test_force_mae_mev_per_a": 60.9, "dataset": "synthetic", "epochs": 800}
     line = accuracy_gate_line(row)
-    assert line.startswith("Accuracy gate (the seed's: test EpA-MAE < 0.7 meV/atom and Force MAE < 25 meV/A): not reached")
+    assert line.startswith("Accuracy gate (the seed's: test EpA-MAE < 0.7 meV/atom and Force MAE < 25 meV/A): "
+                           "not reached")
     assert "energy 2.48 meV/atom is 3.5x its limit; force 60.9 meV/A is 2.4x its limit" in line and "800 epochs" in line
     line = accuracy_gate_line({**row, "test_epa_mae_mev": 0.45})
     assert "energy" not in line.split("not reached")[1] and "force 60.9" in line

@@ -52,7 +52,8 @@ def test_crossroads_dry_run_prints_srun_commands_deck_and_sbatch_scripts(tmp_pat
     preflight = [line for line in srun if "site_engine_preflight" in line]
     assert len(preflight) == 1 and "srun --ntasks 1 " in preflight[0]
     # every launch of the site's lmp gets the model-load override and the venv on the embedded Python's path
-    assert all("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1" in line and "-m mlmd_parsl.science.lammps.site_lammps)" in line for line in srun)
+    assert all("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1" in line and "-m mlmd_parsl.science.lammps.site_lammps)" in line
+               for line in srun)
     assert any("srun --ntasks 112 --ntasks-per-node 112 --nodelist <node1> --nodes 1 --hint=nomultithread "
                "--cpus-per-task 1 --kill-on-bad-exit=1 lmp -in in.lammps" in line for line in srun)
     assert all("OMP_NUM_THREADS=1" in line for line in srun)
@@ -70,7 +71,8 @@ def test_crossroads_dry_run_prints_srun_commands_deck_and_sbatch_scripts(tmp_pat
     assert all("; after seed/md_z" in line and "(one at a time, as the seed's script)" in line for line in cases[1:])
     assert "fix 3 all nve\nfix 4 all temp/rescale 100 1111 1111 1.0 1.0\nrun 10000\nunfix 4" in out
     assert out.count("#!/bin/bash") == 2  # one batch script per executor
-    for line in ("#SBATCH --exclusive", "#SBATCH --partition=standard", "#SBATCH --account=xyz123", "#SBATCH --time=480"):
+    for line in ("#SBATCH --exclusive", "#SBATCH --partition=standard", "#SBATCH --account=xyz123",
+                 "#SBATCH --time=480"):
         assert line in out
 
 
@@ -100,7 +102,8 @@ def test_chicoma_dry_run_is_the_seeds_work_one_gpu_after_another_and_weak_scalin
     weak = [c for c in commands if "/md/weak_r" in c]
     assert len(weak) == 3  # 1, 2 and 3 nodes of 4 GPUs, as Run_Weak_Parallel.bash per node count
     assert any("srun --ntasks 12 --ntasks-per-node 4 --nodelist <node1>,<node2>,<node3> --nodes 3 --cpus-per-task 16 "
-               "--kill-on-bad-exit=1 bash -c 'export CUDA_VISIBLE_DEVICES=${SLURM_LOCALID:-" in c and "; exec lmp -k on g 1 " in c
+               "--kill-on-bad-exit=1 bash -c 'export CUDA_VISIBLE_DEVICES=${SLURM_LOCALID:-" in c
+               and "; exec lmp -k on g 1 " in c
                for c in weak)
     assert "[seed/weak_r12] 1,022,400 atoms on mpi" in out  # replicate 25 24 24
     assert "replicate 2 2 2\n" in out  # the first case's deck
@@ -126,7 +129,8 @@ def test_chicoma_dry_run_shows_the_kokkos_line_current_lammps_accepts_and_the_pr
     cases = [c for c in commands if "/md/md_z" in c or "/md/weak_r" in c]
     assert len(cases) == 14 and all("-sf kk -pk kokkos newton on neigh half -in in.lammps" in c for c in cases)
     probes = [c for c in commands if "/md/site_engine_preflight" in c]
-    assert [p.split("-pk kokkos ")[1].split(" -in")[0] for p in probes] == ["neigh full newton on", "newton on neigh half"]
+    assert [p.split("-pk kokkos ")[1].split(" -in")[0] for p in probes] == ["neigh full newton on",
+                                                                           "newton on neigh half"]
     assert "try 2 of 2, only if LAMMPS refuses the previous one with \"Must use 'newton off'" in out
     assert "the preflight keeps that and the cases run it" in out
 

@@ -128,7 +128,8 @@ def test_slurm_interchange_listens_on_the_named_interface_only(tmp_path):
 def test_retry_budgets_are_bounded():
     with pytest.raises(ConfigError, match=r"retries.md: 11; allowed: 0 to 10"):
         load_site_config("local", ["retries.md=11"])
-    with pytest.raises(ConfigError, match=r"retries.gpu: unknown key; allowed keys: dataset, training, export, md, validation"):
+    with pytest.raises(ConfigError,
+                       match=r"retries.gpu: unknown key; allowed keys: dataset, training, export, md, validation"):
         load_site_config("local", ["retries.gpu=1"])
 
 

@@ -32,7 +32,8 @@ def _labels(axis):
     return [t.get_text() for t in axis.get_majorticklabels() if t.get_text()]
 
 
-LOCAL_ROWS = [{**md(f"md_z{z}_r{r}", 284 * z, r, 40.0 + 5 * z + 3 * r), "profile": "quick"} for z in (2, 4, 8) for r in (1, 2)]
+LOCAL_ROWS = [{**md(f"md_z{z}_r{r}", 284 * z, r, 40.0 + 5 * z + 3 * r), "profile": "quick"}
+              for z in (2, 4, 8) for r in (1, 2)]
 
 
 def test_strong_scaling_has_integer_rank_ticks_plain_numbers_and_the_seeds_crossroads_curves():

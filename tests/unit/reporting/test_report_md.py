@@ -38,7 +38,8 @@ def test_only_seed_rows_of_the_seeds_work_are_set_beside_the_seeds_numbers():
 
 
 def test_slower_than_baseline_beyond_tolerance_is_a_regression_and_training_time_runs_the_other_way():
-    rows = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 2.0, "device": "cpu", "dataset": "real",
+    rows = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 2.0, "device": "cpu",
+             "dataset": "real",
              "division": "seed"},
             md("md_z1_r1", 284, 1, 8.0), md("md_z2_r1", 568, 1, 9.5), md("md_z4_r1", 1136, 1, 1.0, status="failed")]
     baseline = [{"task": "train", "kind": "training", "status": "ok", "epoch_time_s": 1.0, "device": "cpu",

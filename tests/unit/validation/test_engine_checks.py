@@ -28,7 +28,8 @@ def test_the_force_check_catches_a_force_assembly_bug_of_the_engine(trained_mode
 
     assemble = model_steps.assemble
     monkeypatch.setattr(model_steps, "assemble",
-                        lambda n, i, j, coord, pair_forces, energy: assemble(n, i, j, coord, 1.001 * pair_forces, energy))
+                        lambda n, i, j, coord, pair_forces, energy:
+                        assemble(n, i, j, coord, 1.001 * pair_forces, energy))
     result = check_forces(trained_model["model"], trained_model["box"], tmp_path)
     assert not result["ok"]
     assert all(9e-4 < box["relative_error"] < 1.1e-3 for box in result["cases"]), result["cases"]

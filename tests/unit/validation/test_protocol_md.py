@@ -10,7 +10,8 @@ from mlmd_parsl.science.validation.verdict import validity_flags
 
 def test_protocol_md_runs_at_5_fs_beside_the_eam_oracle(trained_model, tmp_path):
     spec = ValidationSpec(oracle_equilibration_steps=50, oracle_steps=100, md_5fs_replicate=(2, 2, 2))
-    md_5fs, result = check_protocol_md(trained_model["model"], trained_model["box"], tmp_path, spec, oracle="ag_u3_short")
+    md_5fs, result = check_protocol_md(trained_model["model"], trained_model["box"], tmp_path, spec,
+                                       oracle="ag_u3_short")
     assert md_5fs["timestep_fs"] == result["timestep_fs"] == 5.0 and md_5fs["duration_ps"] == 0.5
     assert md_5fs["atoms"] == 568  # the spec's box (the default: 2,272 atoms)
     assert "replicate 2 2 2" in (tmp_path / "oracle_eam.in").read_text()
@@ -24,7 +25,8 @@ def test_protocol_md_runs_at_5_fs_beside_the_eam_oracle(trained_model, tmp_path)
     assert md_5fs["closest_approach_a"] == result["model"]["closest_approach_a"] > 0
     assert md_5fs["ok"] == (md_5fs["closest_approach_a"] >= 2.0 and abs(md_5fs["mean_temperature_k"] - 1111) <= 50)
     assert len(result["rdf"]["r"]) == len(result["rdf"]["g_model"]) == len(result["rdf"]["g_eam"]) == 80
-    assert result["ok"] == (abs(result["pe_difference_mev_per_atom"]) <= 20 and abs(result["rdf_first_peak_shift_a"]) <= 0.1)
+    assert result["ok"] == (abs(result["pe_difference_mev_per_atom"]) <= 20
+                            and abs(result["rdf_first_peak_shift_a"]) <= 0.1)
     flags = validity_flags({"oracle": result, "md_5fs": md_5fs})
     assert flags["oracle_check"] in ("pass", "fail") and flags["force_check"] == ""
     assert float(flags["closest_approach_a"]) == pytest.approx(md_5fs["closest_approach_a"], abs=1e-3)

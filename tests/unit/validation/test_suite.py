@@ -39,7 +39,8 @@ def test_validate_cli_writes_the_report_and_exits_by_its_flags(trained_model, tm
 def test_validate_cli_rejects_a_5fs_run_of_a_bad_length(trained_model, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "mlmd_parsl.validate", "--model", str(trained_model["model"]), "--box",
-         str(trained_model["box"]), "--md-5fs-steps", "55"], env=child_env(), capture_output=True, text=True, timeout=300)
+         str(trained_model["box"]), "--md-5fs-steps", "55"], env=child_env(), capture_output=True, text=True,
+        timeout=300)
     assert result.returncode == 2 and "--md-5fs-steps 55 must be a multiple of 10" in result.stderr
     assert "Traceback" not in result.stderr
 
