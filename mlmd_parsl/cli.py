@@ -155,7 +155,8 @@ def check_adopted_export(parts):
 def print_summary(collected, run_dir, out=print):
     from .science.reporting.results import by_division
     from .science.seed_procedure import DEVIATION_SEPARATOR
-    from .science.validation.checks import PHYSICS_CHECKS
+    from .science.validation.accuracy import gate_sentence_of_row
+    from .science.validation.verdict import verdict_sentence
 
     rows = collected["rows"]
     for train in (r for r in rows if r.get("kind") == "training"):
@@ -163,7 +164,7 @@ def print_summary(collected, run_dir, out=print):
         out(f"[{train['division']}] " + (training_line(train) if train["status"] == "ok"
                                          else f"Training FAILED: {train.get('error')}"))
         if train["status"] == "ok":
-            out(f"[{train['division']}] {accuracy_gate_line(train)}")
+            out(f"[{train['division']}] {gate_sentence_of_row(train)}")
     out("")
     out(f"{'division':<10}{'case':<14}{'atoms':>10}{'ranks':>7}{'Katom-step/s':>15}  status")
     for row in (r for r in rows if r.get("kind") == "md"):
@@ -175,7 +176,8 @@ def print_summary(collected, run_dir, out=print):
     out("")
     divisions = by_division(rows)
     for division, members in divisions.items():
-        out(f"[{division}] {physics_line(members[0], PHYSICS_CHECKS)}")
+        out(f"[{division}] {verdict_sentence(members[0])}"
+            + (f" Details: {division}/validation/validation.md." if members[0].get("physics") == "unphysical" else ""))
         # each named once: rows of one division may differ (cases of several ranks are presized, one rank's not)
         deviations = dict.fromkeys(d for r in members for d in (r.get("deviations") or "").split(DEVIATION_SEPARATOR)
                                    if d)
@@ -200,40 +202,7 @@ def training_line(train: dict) -> str:
     return (f"Training ({train['dataset']} dataset, {trainer_of(train)} trainer): FOM Average Epoch time "
             f"{train['epoch_time_s']:.4f} s over {train['epochs']} epochs; "
             f"test EpA-MAE {train['test_epa_mae_mev']:.4f} "
-            f"meV/atom, Force MAE {train['test_force_mae_mev_per_a']:.4f} meV/A")
-
-
-def physics_line(row: dict, checks) -> str:
-    from .science.validation.verdict import what_the_model_does
-
-    verdict = row.get("physics", "")
-    if verdict == "unphysical":
-        failed = [k for k in checks if row.get(k) == "fail"]
-        return (f"UNPHYSICAL: the model failed {', '.join(failed)} ({row.get('division') or '.'}/validation/"
-                "validation.md): every MD throughput of "
-                "this division was measured on a broken simulation and is not a benchmark result."
-                + what_the_model_does(row))
-    if verdict == "physical":
-        passed = [k for k in checks if row.get(k) == "pass"]
-        return (f"Physics: the model passed every physics check ({', '.join(passed)}): "
-                f"wall {row.get('wall_barrier_ev')} "
-                f"eV, closest approach {row.get('closest_approach_a')} A.")
-    return "Physics: not checked (validation disabled or failed): the throughputs above are unverified."
-
-
-def accuracy_gate_line(train: dict) -> str:
-    """The seed's accuracy gate for the training row, and when it is missed, by how much, in words."""
-    from .science.validation.accuracy import ACCURACY_GATE
-
-    measured = {"energy": (train["test_epa_mae_mev"], ACCURACY_GATE["test_epa_mae_mev"], "meV/atom"),
-                "force": (train["test_force_mae_mev_per_a"], ACCURACY_GATE["test_force_mae_mev_per_a"], "meV/A")}
-    limits = f"test EpA-MAE < {measured['energy'][1]:g} meV/atom and Force MAE < {measured['force'][1]:g} meV/A"
-    missed = [f"{name} {value:.3g} {unit} is {value / limit:.1f}x its limit" for name, (value, limit, unit)
-              in measured.items() if not value < limit]
-    if not missed:
-        return f"Accuracy gate (the seed's: {limits}): pass"
-    return (f"Accuracy gate (the seed's: {limits}): not reached: {'; '.join(missed)}"
-            + (f" (on {train['dataset']} data, {train['epochs']} epochs)" if train.get("dataset") else ""))
+            f"meV/atom, Force MAE {train['test_force_mae_mev_per_a']:.4f} meV/Å")
 
 
 def main(argv=None):

@@ -275,7 +275,7 @@ def _brief(name, future):
         return (f"{' (reused)' if result.get('reused') else ''} - FOM epoch time {result['epoch_time_s']:.3f} s "
                 f"over {result['epochs']} epochs, "
                 f"test EpA-MAE {test.get('EpA-MAE', float('nan')):.2f} meV/atom, "
-                f"Force MAE {test.get('ForceMAE', float('nan')):.1f} meV/A")
+                f"Force MAE {test.get('ForceMAE', float('nan')):.1f} meV/Å")
     if name == "export":
         return " (reused)" if result.reused else ""
     if name == "dataset":

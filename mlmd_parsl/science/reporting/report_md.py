@@ -192,36 +192,18 @@ def _run_line(context):
 
 
 def verdict_lines(rows: list) -> list:
-    """The physics verdict and the seed's accuracy gate of one division's model, in words (the same flags are on
-    every row of the division)."""
-    from ..validation.accuracy import ACCURACY_GATE
-    from ..validation.checks import PHYSICS_CHECKS
-    from ..validation.verdict import what_the_model_does
+    """The physics verdict and the seed's accuracy gate of one division's model, each the sentence every renderer
+    prints (the same flags are on every row of the division)."""
+    from ..validation.accuracy import gate_reached, gate_sentence_of_row
+    from ..validation.verdict import verdict_sentence
 
     first = rows[0] if rows else {}
-    verdict = first.get("physics", "")
-    if verdict == "physical":
-        passed = [k for k in PHYSICS_CHECKS if first.get(k) == "pass"]
-        physics = f"**Physics: the model passed every physics check that ran** ({', '.join(passed)})."
-    elif verdict == "unphysical":
-        failed = [k for k in PHYSICS_CHECKS if first.get(k) == "fail"]
-        physics = (f"**Physics: UNPHYSICAL: the model failed {', '.join(failed)}**: every throughput below is "
-                   "measured on a broken simulation." + what_the_model_does(first))
-    else:
-        physics = "**Physics: not checked** (validation disabled or failed): the throughputs below are unverified."
     training = next((r for r in rows if r.get("kind") == "training" and r.get("status") == "ok"), None)
-    gate = first.get("accuracy_gate", "")
-    limits = (f"test EpA-MAE < {ACCURACY_GATE['test_epa_mae_mev']} meV/atom and Force MAE < "
-              f"{ACCURACY_GATE['test_force_mae_mev_per_a']:g} meV/Å")
-    if training and gate:
-        values = (f"{training['test_epa_mae_mev']:.3f} meV/atom, "
-                  f"{training['test_force_mae_mev_per_a']:.2f} meV/Å")
-        accuracy = (f"**Accuracy gate (the seed's: {limits}): {'pass' if gate == 'pass' else 'FAIL'}** ({values})."
-                    + ("" if gate == "pass" else " The model is short of the seed's accuracy; its MD can still be "
-                       "physics (the verdict above), but it is not the seed's model quality."))
-    else:
-        accuracy = f"**Accuracy gate (the seed's: {limits}): not evaluated** (no complete training)."
-    return [physics, "", accuracy, ""]
+    accuracy = f"**{gate_sentence_of_row(training)}**"
+    if training and not gate_reached(training["test_epa_mae_mev"], training["test_force_mae_mev_per_a"]):
+        accuracy += (" The model is short of the seed's accuracy; its MD can still be physics (the verdict above), "
+                     "but it is not the seed's model quality.")
+    return [f"**{verdict_sentence(first)}**", "", accuracy, ""]
 
 
 def measured_lines(rows: list) -> list:

@@ -4,7 +4,7 @@ and a section). A new check is its module, a line in suite.py that runs it, and 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .accuracy import gate_limits_text
+from .accuracy import UNIT_FORCE, gate_limits, gate_sentence
 from .cross_engine import CROSS_FORCE_RTOL
 from .engine_checks import FORCE_RTOL, NVE_DRIFT_LIMIT, TRAJECTORY_TOL_A
 from .protocol_md import MIN_APPROACH_A, ORACLE_PE_TOL_MEV, ORACLE_PEAK_TOL_A, TEMPERATURE_TOL_K
@@ -169,16 +169,13 @@ def _oracle_details(o, report):
     return lines
 
 
-def _gate_measured(a):
-    return f"test EpA-MAE {a['test_epa_mae_mev']:.3f} meV/atom, Force MAE {a['test_force_mae_mev_per_a']:.2f} meV/Å"
-
-
 def _gate_summary(a):
-    return _gate_measured(a), f"{gate_limits_text()} (the seed's)"
+    return (f"test EpA-MAE {a['test_epa_mae_mev']:.3f} meV/atom, Force MAE {a['test_force_mae_mev_per_a']:.2f} "
+            f"{UNIT_FORCE}", f"{gate_limits()} (the seed's)")
 
 
 def _gate_details(a, report):
-    return [f"## Accuracy gate (seed): {_gate_measured(a)} ({gate_limits_text()}): {'pass' if a['ok'] else 'fail'}"]
+    return [f"## {gate_sentence(a['test_epa_mae_mev'], a['test_force_mae_mev_per_a'])}"]
 
 
 # In validation.md's order (its summary table and its sections alike).

@@ -1,13 +1,14 @@
 """validation.md: the verdict, a table of every check that ran, then each check's section (checks.py)."""
 from pathlib import Path
 
-from .checks import CHECKS, PHYSICS_CHECKS
-from .verdict import physics_verdict, what_the_model_does
+from .accuracy import gate_sentence
+from .checks import CHECKS
+from .verdict import verdict_sentence
 
 
 def render_markdown(report: dict) -> str:
     flags = report["flags"]
-    lines = [f"# Validation of {Path(report['model']).name}", "", verdict_line(flags), ""]
+    lines = [f"# Validation of {Path(report['model']).name}", "", *verdict_lines(report), ""]
     lines += ["| check | result | measured | allowed |", "| --- | --- | --- | --- |"]
     for check in CHECKS:
         summary = check.summary(report[check.section]) if check.section in report else None
@@ -19,15 +20,10 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def verdict_line(flags: dict) -> str:
-    verdict = physics_verdict(flags)
-    if verdict == "unphysical":
-        return ("**Verdict: UNPHYSICAL: this model failed a physics check below; every MD throughput measured "
-                "with it is measured on a broken simulation.**" + what_the_model_does(flags))
-    if verdict == "physical":
-        not_run = [k for k in PHYSICS_CHECKS if not flags.get(k)]
-        return (f"**Verdict: physical: every physics check that ran passed** "
-                f"({len(PHYSICS_CHECKS) - len(not_run)} passed"
-                + (f", not run: {', '.join(not_run)}" if not_run else "")
-                + f"; the accuracy gate, not a physics check: {flags.get('accuracy_gate') or 'not run'}).")
-    return "**Verdict: no physics check ran.**"
+def verdict_lines(report: dict) -> list:
+    """The physics verdict, then the seed's accuracy gate (not a physics check), each the sentence every renderer
+    prints."""
+    gate = report.get("accuracy_gate")
+    return [f"**{verdict_sentence(report['flags'])}**", "",
+            gate_sentence(gate["test_epa_mae_mev"], gate["test_force_mae_mev_per_a"]) if gate
+            else gate_sentence(missing="no --training-summary given")]

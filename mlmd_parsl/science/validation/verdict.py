@@ -1,4 +1,5 @@
-"""What the checks add up to: the flags every results row carries, and the verdict physical/unphysical."""
+"""What the checks add up to: the flags every results row carries, the verdict physical/unphysical, and its one
+sentence, which every renderer prints."""
 from .checks import CHECKS, PHYSICS_CHECKS
 from .protocol_md import MIN_APPROACH_A
 
@@ -37,3 +38,22 @@ def what_the_model_does(row: dict) -> str:
         words += (f" Its repulsive wall between two atoms is {row['wall_barrier_ev']} eV high; a pair at 1111 K "
                   "that gets over it fuses.")
     return words
+
+
+def verdict_sentence(flags: dict) -> str:
+    """The physics verdict of a model's flags (a results row, or validation's flags) in one sentence: which checks
+    decided it, and for an unphysical model what it does to atoms."""
+    verdict = physics_verdict(flags)
+    if verdict == "unphysical":
+        failed = [k for k in PHYSICS_CHECKS if flags.get(k) == "fail"]
+        return (f"Physics: UNPHYSICAL: the model failed {', '.join(failed)}: every MD throughput measured with it "
+                "is from a broken simulation, not a benchmark result." + what_the_model_does(flags))
+    if verdict == "physical":
+        passed = [k for k in PHYSICS_CHECKS if flags.get(k) == "pass"]
+        not_run = [k for k in PHYSICS_CHECKS if not flags.get(k)]
+        numbers = ([f"wall {flags['wall_barrier_ev']} eV"] if flags.get("wall_barrier_ev") else []) + (
+            [f"closest approach {flags['closest_approach_a']} Å"] if flags.get("closest_approach_a") else [])
+        return (f"Physics: physical: the model passed every physics check that ran ({', '.join(passed)}"
+                + (f"; not run: {', '.join(not_run)}" if not_run else "") + ")"
+                + (f": {', '.join(numbers)}" if numbers else "") + ".")
+    return "Physics: not checked (validation disabled or failed): the throughputs are unverified."

@@ -80,7 +80,7 @@ def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywher
     printed = []
     print_summary(collected, tmp_path, out=printed.append)
     assert any("md_z1_r1" in line and line.endswith("UNPHYSICAL") for line in printed)
-    verdict = next(line for line in printed if line.startswith("[ours] UNPHYSICAL: the model failed "
+    verdict = next(line for line in printed if line.startswith("[ours] Physics: UNPHYSICAL: the model failed "
                                                                 "wall_check, md_5fs_check, oracle_check"))
     fused = "two atoms came closer than 2 Å 3.8 ps into the run (closest approach 0.031 Å): the model lets atoms fuse"
     wall = "Its repulsive wall between two atoms is 1.210 eV high"
@@ -96,20 +96,21 @@ def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywher
     assert "UNPHYSICAL" not in (tmp_path / "report.md").read_text()
     printed = []
     print_summary(collected, tmp_path, out=printed.append)
-    assert any(line.startswith("[ours] Physics: the model passed every physics check") for line in printed)
+    assert any(line.startswith("[ours] Physics: physical: the model passed every physics check") for line in printed)
 
 
 def test_the_summary_says_whether_the_seeds_accuracy_gate_is_reached_and_by_how_much():
-    from mlmd_parsl.cli import accuracy_gate_line
+    from mlmd_parsl.science.validation.accuracy import gate_sentence_of_row as accuracy_gate_line
 
     row = {"test_epa_mae_mev": 2.48, "test_force_mae_mev_per_a": 60.9, "dataset": "synthetic", "epochs": 800}
     line = accuracy_gate_line(row)
-    assert line.startswith("Accuracy gate (the seed's: test EpA-MAE < 0.7 meV/atom and Force MAE < 25 meV/A): "
+    assert line.startswith("Accuracy gate (the seed's: test EpA-MAE < 0.7 meV/atom and Force MAE < 25 meV/Å): "
                            "not reached")
-    assert "energy 2.48 meV/atom is 3.5x its limit; force 60.9 meV/A is 2.4x its limit" in line and "800 epochs" in line
+    assert "energy 2.48 meV/atom is 3.5x its limit; force 60.9 meV/Å is 2.4x its limit" in line and "800 epochs" in line
     line = accuracy_gate_line({**row, "test_epa_mae_mev": 0.45})
     assert "energy" not in line.split("not reached")[1] and "force 60.9" in line
-    assert accuracy_gate_line({**row, "test_epa_mae_mev": 0.45, "test_force_mae_mev_per_a": 20.9}).endswith(": pass")
+    passed = accuracy_gate_line({**row, "test_epa_mae_mev": 0.45, "test_force_mae_mev_per_a": 20.9})
+    assert ": pass (test EpA-MAE 0.450 meV/atom, Force MAE 20.90 meV/Å)" in passed
 
 
 def test_two_divisions_give_rows_of_each_with_their_labels_verdicts_and_no_ratio_between_them(tmp_path):
@@ -145,8 +146,8 @@ def test_two_divisions_give_rows_of_each_with_their_labels_verdicts_and_no_ratio
     assert any(line.startswith("[seed] Training") for line in printed) and any(
         line.startswith("[ours] Training") for line in printed)
     assert any(line.startswith("seed      md_z2_r1") for line in printed)
-    assert any(line.startswith("[seed] UNPHYSICAL") for line in printed)
-    assert any(line.startswith("[ours] Physics: the model passed") for line in printed)
+    assert any(line.startswith("[seed] Physics: UNPHYSICAL") for line in printed)
+    assert any(line.startswith("[ours] Physics: physical: the model passed") for line in printed)
 
 
 def test_an_unreadable_baseline_is_left_out_and_the_run_keeps_its_report(tmp_path, capsys):

@@ -118,8 +118,9 @@ def test_report_says_what_was_measured_the_verdicts_and_an_off_temperature(tmp_p
     text = write_report([train, case], tmp_path, "T", context={"run": "local-1", "commit": "a" * 40, "dirty": True,
                                                               "host": "h"}).read_text()
     assert "commit aaaaaaaaaaaa with uncommitted changes" in text
-    assert "**Physics: the model passed every physics check that ran** (wall_check)" in text
-    assert "Accuracy gate (the seed's: test EpA-MAE < 0.7 meV/atom and Force MAE < 25 meV/Å): FAIL** (2.240" in text
+    assert "**Physics: physical: the model passed every physics check that ran (wall_check; not run: " in text
+    assert ("**Accuracy gate (the seed's: test EpA-MAE < 0.7 meV/atom and Force MAE < 25 meV/Å): not reached: "
+            "energy 2.24 meV/atom is 3.2x its limit; force 44.4 meV/Å is 1.8x its limit") in text
     assert "the timed stage is 60 steps at 5 fs" in text and "0.33 to 0.33 s per case" in text
     assert "lean trainer, 800 epochs, on cpu with 2 torch thread(s)" in text
     assert "925 to 925 K against the protocol's 1111 K: **17% off the protocol's temperature**" in text

@@ -27,8 +27,8 @@ def test_validate_cli_writes_the_report_and_exits_by_its_flags(trained_model, tm
     assert result.returncode == (1 if failed else 0), result.stderr[-2000:]
     text = (tmp_path / "validation.md").read_text()
     assert "## Forces: engine vs hippynn's own periodic graph" in text
-    assert ("**Verdict: UNPHYSICAL" if any(report["flags"][k] == "fail" for k in PHYSICS_CHECKS)
-            else "**Verdict: physical") in text
+    assert ("**Physics: UNPHYSICAL" if any(report["flags"][k] == "fail" for k in PHYSICS_CHECKS)
+            else "**Physics: physical") in text
     nve = next(line for line in text.splitlines() if line.startswith("| nve_check |"))
     assert "meV/atom/ps" in nve and "within ±1 meV/atom/ps" in nve and nve.count("|") == 5  # a 4-column row
     assert "| wall_check |" in text and ">= 2 eV |" in text
