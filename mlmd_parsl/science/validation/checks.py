@@ -1,14 +1,31 @@
-"""Every check of the validation as one `Check`: the report section it writes, the results.csv flag it sets (and
-the numbers beside it), whether it decides the physics verdict, and how validation.md shows it (a summary row
-and a section). A new check is its module, a line in suite.py that runs it, and an entry in CHECKS."""
+"""Every check of the validation as one `Check`: how it runs (`run(context) -> {section: result}`), the report
+section it writes, the results.csv flag it sets (and the numbers beside it), whether it decides the physics verdict,
+and how validation.md shows it (a summary row and a section). suite.py runs CHECKS in order; a new check is its
+module and one entry here (docs/extending.md)."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .accuracy import UNIT_FORCE, gate_limits, gate_sentence
-from .cross_engine import CROSS_FORCE_RTOL
-from .engine_checks import FORCE_RTOL, NVE_DRIFT_LIMIT, TRAJECTORY_TOL_A
-from .protocol_md import MIN_APPROACH_A, ORACLE_PE_TOL_MEV, ORACLE_PEAK_TOL_A, TEMPERATURE_TOL_K
-from .wall import WALL_MIN_EV
+from .accuracy import UNIT_FORCE, accuracy_gate, gate_limits, gate_sentence
+from .cross_engine import CROSS_FORCE_RTOL, check_cross_engine
+from .engine_checks import (FORCE_RTOL, NVE_DRIFT_LIMIT, TRAJECTORY_TOL_A, check_forces, check_nve_drift,
+                            check_pressure, check_rank_invariance)
+from .protocol_md import MIN_APPROACH_A, ORACLE_PE_TOL_MEV, ORACLE_PEAK_TOL_A, TEMPERATURE_TOL_K, check_protocol_md
+from .spec import ValidationSpec
+from .wall import WALL_MIN_EV, check_repulsive_wall
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What every check's run gets: the export and its box, the folder for its files, the settings, and the inputs
+    some checks need: `oracle` (the EAM that labelled synthetic data), `training` (training_summary.json's dict),
+    `site_engine` (the site's LAMMPS, for the cross-engine check)."""
+    model: str
+    box: str
+    out_dir: Path
+    spec: ValidationSpec = ValidationSpec()
+    oracle: str = None
+    training: dict = None
+    site_engine: object = None
 
 
 @dataclass(frozen=True)
@@ -19,11 +36,50 @@ class Check:
     summary: object  # section -> (measured, allowed) for validation.md's table, or None where it has no numbers
     details: object  # (section, report) -> validation.md's lines for it
     numbers: dict = field(default_factory=dict)  # results.csv column -> section -> its text
+    # context -> {section: result}: its own section ({} where it does not apply), and any in `also_writes`;
+    # None: the section comes from the check whose also_writes names it (one run gives both)
+    run: object = None
+    also_writes: tuple = ()
 
     def flag_of(self, report: dict) -> str:
         if self.section not in report:
             return ""
         return "pass" if report[self.section]["ok"] else "fail"
+
+
+def _run_gate(c: CheckContext):
+    return {"accuracy_gate": accuracy_gate(c.training)} if c.training is not None else {}
+
+
+def _run_forces(c: CheckContext):
+    return {"forces": check_forces(c.model, c.box, c.out_dir, c.spec.dtype)}
+
+
+def _run_pressure(c: CheckContext):
+    return {"pressure": check_pressure(c.model, c.box, c.out_dir)}
+
+
+def _run_ranks(c: CheckContext):
+    return {"rank_invariance": check_rank_invariance(c.model, c.box, c.out_dir, c.spec)}
+
+
+def _run_nve(c: CheckContext):
+    return {"nve": check_nve_drift(c.model, c.box, c.out_dir, c.spec)}
+
+
+def _run_wall(c: CheckContext):
+    return {"wall": check_repulsive_wall(c.model, c.box, c.oracle, c.out_dir)}
+
+
+def _run_protocol_md(c: CheckContext):
+    md_5fs, comparison = check_protocol_md(c.model, c.box, c.out_dir, c.spec, c.oracle)
+    return {"md_5fs": md_5fs, **({"oracle": comparison} if comparison is not None else {})}
+
+
+def _run_cross(c: CheckContext):
+    if not c.site_engine:
+        return {}
+    return {"cross_engine": check_cross_engine(c.site_engine, c.model, c.box, c.out_dir, c.spec)}
 
 
 def _forces_summary(f):
@@ -178,22 +234,23 @@ def _gate_details(a, report):
     return [f"## {gate_sentence(a['test_epa_mae_mev'], a['test_force_mae_mev_per_a'])}"]
 
 
-# In validation.md's order (its summary table and its sections alike).
+# In validation.md's order (its summary table and its sections alike), which is also the order they run in.
 CHECKS = (
-    Check("accuracy_gate", "accuracy_gate", False, _gate_summary, _gate_details),
-    Check("forces", "force_check", True, _forces_summary, _forces_details),
-    Check("pressure", "pressure_check", True, _pressure_summary, _pressure_details),
-    Check("rank_invariance", "rank_invariance", True, _ranks_summary, _ranks_details),
-    Check("nve", "nve_check", True, _nve_summary, _nve_details,
+    Check("accuracy_gate", "accuracy_gate", False, _gate_summary, _gate_details, run=_run_gate),
+    Check("forces", "force_check", True, _forces_summary, _forces_details, run=_run_forces),
+    Check("pressure", "pressure_check", True, _pressure_summary, _pressure_details, run=_run_pressure),
+    Check("rank_invariance", "rank_invariance", True, _ranks_summary, _ranks_details, run=_run_ranks),
+    Check("nve", "nve_check", True, _nve_summary, _nve_details, run=_run_nve,
           numbers={"nve_drift_mev_atom_ps": lambda n: f"{n['drift_mev_per_atom_ps']:.4f}"}),
-    Check("wall", "wall_check", True, _wall_summary, _wall_details,
+    Check("wall", "wall_check", True, _wall_summary, _wall_details, run=_run_wall,
           numbers={"wall_barrier_ev": lambda w: f"{w['barrier_ev']:.3f}"}),
-    Check("md_5fs", "md_5fs_check", True, _md_5fs_summary, _md_5fs_details,
+    Check("md_5fs", "md_5fs_check", True, _md_5fs_summary, _md_5fs_details, run=_run_protocol_md,
+          also_writes=("oracle",),  # the oracle's run beside the model's, on synthetic data
           numbers={"closest_approach_a": lambda m: f"{m['closest_approach_a']:.3f}",
                    "fused_at_ps": lambda m: "" if m.get("first_below_min_ps") is None
                    else f"{m['first_below_min_ps']:g}"}),
     Check("oracle", "oracle_check", True, _oracle_summary, _oracle_details),
-    Check("cross_engine", "cross_engine_check", True, _cross_summary, _cross_details),
+    Check("cross_engine", "cross_engine_check", True, _cross_summary, _cross_details, run=_run_cross),
 )
 PHYSICS_CHECKS = tuple(check.flag for check in CHECKS if check.physics)
 # results.csv's validation columns, in CHECKS order: each flag, then the numbers beside it

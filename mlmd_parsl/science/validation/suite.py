@@ -27,37 +27,25 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from .cross_engine import check_cross_engine
-from .engine_checks import check_forces, check_nve_drift, check_pressure, check_rank_invariance
+from .checks import CHECKS, CheckContext
 from .markdown import render_markdown
-from .protocol_md import check_protocol_md
 from .spec import ValidationSpec
-from .accuracy import accuracy_gate
 from .verdict import validity_flags
-from .wall import check_repulsive_wall
 
 
 def validate_model(model, box, out_dir, spec: ValidationSpec = ValidationSpec(), oracle=None, training=None,
                    site_engine=None):
-    """Run every check, write validation.json and validation.md in out_dir, return the report. `oracle`: the EAM
-    oracle that labelled the synthetic training data (its wall and MD beside the model's); None on real data.
-    site_engine
-    ({"lmp", "model", "kokkos"}) adds the cross-engine check of the site's `pair_style mliap unified`."""
+    """Run every check (checks.CHECKS, in order), write validation.json and validation.md in out_dir, return the
+    report. `oracle`: the EAM oracle that labelled the synthetic training data (its wall and MD beside the model's);
+    None on real data. `training`: training_summary.json's dict (adds the accuracy gate). `site_engine`: the site's
+    LAMMPS (adds the cross-engine check of its `pair_style mliap unified`)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    context = CheckContext(model, box, out_dir, spec, oracle, training, site_engine)
     report = {"model": str(model), "box": str(box), "spec": asdict(spec)}
-    report["forces"] = check_forces(model, box, out_dir, spec.dtype)
-    report["pressure"] = check_pressure(model, box, out_dir)
-    report["rank_invariance"] = check_rank_invariance(model, box, out_dir, spec)
-    report["nve"] = check_nve_drift(model, box, out_dir, spec)
-    if site_engine:
-        report["cross_engine"] = check_cross_engine(site_engine, model, box, out_dir, spec)
-    report["wall"] = check_repulsive_wall(model, box, oracle, out_dir)
-    report["md_5fs"], comparison = check_protocol_md(model, box, out_dir, spec, oracle)
-    if comparison is not None:
-        report["oracle"] = comparison
-    if training is not None:
-        report["accuracy_gate"] = accuracy_gate(training)
+    for check in CHECKS:
+        if check.run is not None:
+            report.update(check.run(context))
     report["flags"] = validity_flags(report)
     (out_dir / "validation.json").write_text(json.dumps(report, indent=2))
     (out_dir / "validation.md").write_text(render_markdown(report))
