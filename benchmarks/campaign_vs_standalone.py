@@ -28,10 +28,11 @@ from pathlib import Path
 from mlmd_parsl.config import load_site_config
 from mlmd_parsl.divisions import division_sites
 from mlmd_parsl.orchestration.case_plan import plan_case
-from mlmd_parsl.orchestration.cases import md_cases, mpi_resources, write_site_engine_deck
+from mlmd_parsl.orchestration.cases import mpi_resources
+from mlmd_parsl.orchestration.md_backends import backend_for
+from mlmd_parsl.orchestration.sweeps import md_cases
 from mlmd_parsl.orchestration.dry_run import mpi_prefix
 from mlmd_parsl.orchestration.rundir import division_dir, train_dir
-from mlmd_parsl.science.choices import MDEngine
 from mlmd_parsl.science.lammps.logs import parse_log
 from mlmd_parsl.science.lammps.runtime import venv_environment
 from mlmd_parsl.science.reporting.results import read_results
@@ -94,8 +95,7 @@ def standalone_division(site, run_dir: Path, out: Path) -> dict:
     train_dir(out).symlink_to(train_dir(run_dir).resolve(), target_is_directory=True)  # the campaign's export
     for case in md_cases(site, out):
         case.dir.mkdir(parents=True, exist_ok=True)
-        if case.engine is MDEngine.MLIAP:
-            write_site_engine_deck(case)
+        backend_for(case.engine).prepare(case)
         command = plan_case(site, case).command
         command = command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, mpi_resources(site, case.ranks)))
         done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=venv_environment())
@@ -176,8 +176,7 @@ def interleaved_md(site, run_dir: Path, out: Path, pairs: int, bash_app, dfk) ->
     results = {}
     for case in md_cases(site, out):
         case.dir.mkdir(parents=True, exist_ok=True)
-        if case.engine is MDEngine.MLIAP:
-            write_site_engine_deck(case)
+        backend_for(case.engine).prepare(case)
         command = plan_case(site, case).command
         resources = mpi_resources(site, case.ranks)
         name = f"{site.division}/{case.task}"

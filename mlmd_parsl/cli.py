@@ -101,9 +101,7 @@ def check_dataset(site):
 def preflight(site, parts):
     """Checks that need no Parsl: fail here, before any worker starts."""
     from .divisions import division_sites
-    from .science.choices import MDEngine
-    from .science.lammps.build import preflight as lammps_preflight
-    from .science.lammps.build import resolve_lmp
+    from .orchestration.md_backends import backend_for
 
     if parts.training:
         check_dataset(site)
@@ -111,9 +109,7 @@ def preflight(site, parts):
         check_adopted_export(parts)
     if parts.md:
         for division in division_sites(site):
-            if division.md.engine is MDEngine.MLIAP:
-                lammps_preflight(division.md.engine, resolve_lmp(division.md.lmp), division.md.kokkos,
-                                 division=division.division)
+            backend_for(division.md.engine).check_before_run(division)
     if site.provider.kind == "slurm":
         from .orchestration.sites import listen_address
 

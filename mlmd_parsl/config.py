@@ -158,10 +158,10 @@ class MDConfig:
     def __post_init__(self):
         choice(self, "engine", MDEngine)
         choice(self, "mliap_model", MliapExport)
-        require(not self.kokkos or self.engine is MDEngine.MLIAP, "kokkos",
+        require(not self.kokkos or self.engine.runs_site_lammps, "kokkos",
                 "Kokkos applies to the site engine only (md.engine: mliap); with another engine set "
                 "md.kokkos: false (--set md.kokkos=false)")
-        require(self.mliap_model is MliapExport.HIPPYNN or self.engine is MDEngine.MLIAP, "mliap_model",
+        require(self.mliap_model is MliapExport.HIPPYNN or self.engine.runs_site_lammps, "mliap_model",
                 f"{self.mliap_model}: the exported model for pair_style mliap applies to the site engine only "
                 "(md.engine: mliap); with another engine leave it at hippynn (--set md.mliap_model=hippynn)")
         require(not (self.kokkos and self.model_device == "cpu"), "kokkos",
@@ -175,7 +175,7 @@ class MDConfig:
         require(isinstance(self.min_timesteps_per_s, (int, float)) and 0 < self.min_timesteps_per_s <= 1e6,
                 "min_timesteps_per_s", f"{self.min_timesteps_per_s}: steps per second, above 0 (0.01 = a case may take "
                 "100 s per step before it counts as hung)")
-        require(self.mliap_presize != PRESIZE_ALWAYS or self.engine is MDEngine.MLIAP, "mliap_presize",
+        require(self.mliap_presize != PRESIZE_ALWAYS or self.engine.runs_site_lammps, "mliap_presize",
                 "always: presizing ML-IAP's pair arrays applies to the site engine only (md.engine: mliap)")
         one_of("profile", self.profile, tuple(PROFILES))
         counts("zreps", self.zreps)

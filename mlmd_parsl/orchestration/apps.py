@@ -1,7 +1,7 @@
 """Wrap the plain task functions as Parsl apps bound to a DataFlowKernel and executor labels."""
 from dataclasses import dataclass
 
-from . import case_plan, provenance, tasks
+from . import case_plan, provenance, site_engine_preflight, tasks
 from .retry import task_kind
 
 
@@ -50,7 +50,7 @@ def _probe_mpi(expected_ranks, stdout=None, stderr=None, parsl_resource_specific
 @task_kind("preflight")
 def _probe_site_engine(probe_dir, lmp, kokkos_package, python, stdout=None, stderr=None,
                        parsl_resource_specification=None):
-    return case_plan.site_engine_probe_command(probe_dir, lmp, kokkos_package, python)
+    return site_engine_preflight.site_engine_probe_command(probe_dir, lmp, kokkos_package, python)
 
 
 def make_apps(dfk, labels: ExecutorLabels = ExecutorLabels()) -> Apps:

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from ..divisions import deviations, division_sites
-from ..science.choices import MDEngine, MliapExport
-from ..science.validation.cross_engine import SiteEngine
+from ..science.choices import MliapExport
 from .apps import Apps, ExecutorLabels, make_apps
 from .case_plan import CasePlan, plan_case, training_threads
-from .cases import CaseOutcome, DivisionOutcome, md_cases, mpi_resources, site_lmp, write_site_engine_deck
+from .cases import CaseOutcome, DivisionOutcome, mpi_resources
+from .md_backends import backend_for
 from .rundir import division_dir, find_baselines, runs_root, train_dir, validation_dir
 from .sequencing import one_at_a_time, sequence_of, settled
+from .sweeps import md_cases
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,7 @@ def submit_md_case(apps: Apps, site: SiteConfig, plan: CasePlan, exported, after
     waits for (the case before it in the seed's order)."""
     case = plan.case
     case.dir.mkdir(parents=True, exist_ok=True)
-    if case.engine is MDEngine.MLIAP:
-        write_site_engine_deck(case)
+    backend_for(case.engine).prepare(case)
     run_md = apps.run_md_packed if case.packed else apps.run_md
     return run_md(plan.command, exported, after=after, lammps_log=str(case.log), timeout_s=case.timeout_s,
                   stdout=str(case.stdout),
@@ -133,10 +133,7 @@ def submit_validation(apps: Apps, site: SiteConfig, folder: Path, export_f, trai
     """The validation suite's future (submitted after every division's MD cases, so that it never shares the cores
     with a timed run); with the site engine, its cross-engine check runs the cases' LAMMPS and Kokkos line on the
     export they loaded."""
-    site_engine = None
-    if site.md.engine is MDEngine.MLIAP:
-        site_engine = SiteEngine(site_lmp(site), export_f.result().mliap_file(site.md.mliap_model),
-                                 site.md.model_device, cases[0].kokkos_package if cases else ())
+    site_engine = backend_for(site.md.engine).validation_engine(site, export_f.result(), cases)
     return apps.validate(export_f, train_f, str(validation_dir(folder)), asdict(site.validation.spec), site_engine)
 
 

@@ -12,18 +12,19 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from ..divisions import division_sites
-from ..science.choices import MDEngine
 from ..science.lammps.logs import parse_log
 from .apps import ExecutorLabels, make_apps
 from .builder import (DivisionFutures, Parts, collection_args, division_outcome, submit_dataset, submit_md_cases,
                       submit_model, submit_validation)
 from .case_plan import plan_case
-from .cases import CaseOutcome, md_cases, mpi_resources, site_lmp
-from .code_digest import source_digest
+from .cases import CaseOutcome, mpi_resources
+from .code_digest import modules_digest
+from .md_backends import backend_for
 from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
 from .resume import forget_done, is_done, mark_done
 from .rundir import division_dir, train_dir, update_manifest
+from .sweeps import md_cases
 from .tasks import collect_results
 
 
@@ -69,8 +70,7 @@ def run_campaign(site: SiteConfig, run_dir: Path, dfk, labels: ExecutorLabels = 
 
 def lammps_in_use(division_sites_: list, cases: dict) -> list:
     """(engine, lmp) of each division that runs MD cases, once each: the LAMMPS the worker's record describes."""
-    used = [(d.md.engine, site_lmp(d) if d.md.engine is MDEngine.MLIAP else "") for d in division_sites_
-            if cases[d.division]]
+    used = [(d.md.engine, backend_for(d.md.engine).lmp(d)) for d in division_sites_ if cases[d.division]]
     return list(dict.fromkeys(used))
 
 
@@ -86,9 +86,10 @@ def run_division(apps, site: SiteConfig, folder: Path, dataset_f, cases: list, p
             progress.epoch_time_s = future.result()["epoch_time_s"]
         progress.report(f"{name}/{what}", future.exception(), _brief(what, future))
     launch = None
-    if site.md.engine is MDEngine.MLIAP and export_f.exception() is None and cases:
-        launch = preflight_site_engine(site, folder, parsl_probe(apps, site, progress), log, manifest_dir=run_dir)
-        if launch.get("kokkos"):
+    if export_f.exception() is None and cases:
+        launch = backend_for(site.md.engine).launch_preflight(site, folder, parsl_probe(apps, site, progress), log,
+                                                              run_dir)
+        if launch and launch.get("kokkos"):
             cases = md_cases(site, folder, tuple(launch["kokkos"]["package"].split()))
     outcomes = run_md_cases(apps, site, cases, export_f, progress)
     return DivisionRun(DivisionFutures(site, folder, train_f, export_f), outcomes, launch)
@@ -100,7 +101,7 @@ def run_md_cases(apps, site: SiteConfig, cases: list, export_f, progress: Progre
     rest are submitted in the division's order (builder.submit_md_cases)."""
     outcomes = {}  # task -> CaseOutcome
     to_run = []
-    md_code = source_digest(f"md_{site.md.engine}")  # the same for every case: hashed once, not per case
+    md_code = modules_digest(backend_for(site.md.engine).code_modules)  # the same for every case: hashed once
     for case in cases:
         case.dir.mkdir(parents=True, exist_ok=True)
         if export_f.exception() is not None:
@@ -147,8 +148,8 @@ def wait_for_validation(validation_f, progress: Progress, name: str = "validatio
 
 
 def parsl_probe(apps, site: SiteConfig, progress: Progress = None):
-    """run_probe for preflight_site_engine: the probe as an MPI task, launched the way MD cases are (waited on
-    through `progress`, whose watch stops a campaign whose workers never start)."""
+    """run_probe for the site engine's preflight (site_engine_preflight.py): the probe as an MPI task, launched the
+    way MD cases are (waited on through `progress`, whose watch stops a campaign whose workers never start)."""
     def run_probe(probe_dir: Path, lmp: str, kokkos_package: tuple):
         future = apps.probe_site_engine(
             str(probe_dir), lmp, kokkos_package, site.provider.task_python,
@@ -159,76 +160,6 @@ def parsl_probe(apps, site: SiteConfig, progress: Progress = None):
         return future.exception()
 
     return run_probe
-
-
-def preflight_site_engine(site: SiteConfig, run_dir: Path, run_probe, log=print, manifest_dir: Path = None) -> dict:
-    """Preflight by doing: the site's `lmp` evaluates the division's exported model once (run 0, one rank, launched
-    as MD cases are) before any MD case; on GPUs through KOKKOS it finds the options that `lmp` accepts
-    (kokkos_options.py says how). `run_dir`: the division's folder; `manifest_dir`: the run's (default: run_dir).
-    run_probe(probe_dir, lmp, kokkos_package) runs case_plan.site_engine_probe_command with its output in
-    probe_dir/stdout.txt and stderr.txt and returns its exception or None. Returns {"lmp", "kokkos": KokkosChoice
-    record or None}, also written to the manifest under site_engine.<division>; raises EngineError (exit 2)
-    quoting why it failed. The trained model is kept."""
-    import time
-
-    from ..errors import EngineError
-    from ..science.lammps.kokkos_options import choose_kokkos_package
-    from .cases import clear_probe_outputs, write_site_engine_probe
-
-    probe_dir = write_site_engine_probe(site, run_dir)
-    lmp = site_lmp(site)
-    start = time.monotonic()
-
-    def probe(kokkos_package):
-        clear_probe_outputs(probe_dir)
-        return probe_failure(probe_dir, run_probe(probe_dir, lmp, kokkos_package))
-
-    if site.md.kokkos:
-        choice = choose_kokkos_package(probe, site.md.kokkos_package)
-        reason, kokkos = choice.failure or None, choice.as_record()
-    else:
-        reason, kokkos = probe(()), None
-    manifest_dir = Path(manifest_dir or run_dir)
-    if reason is not None:
-        record_site_engine(manifest_dir, site, {"lmp": lmp, "kokkos": kokkos, "preflight": "failed", "reason": reason})
-        raise EngineError(
-            f"md.engine mliap: the site's LAMMPS {lmp} cannot run the {site.division} division's exported model "
-            f"(preflight, run 0 in {probe_dir}): {reason}. No MD case was started; the trained model is kept: fix "
-            f"this, then continue with --resume {manifest_dir}")
-    log_file = probe_dir / "log.lammps"
-    launch = {"lmp": lmp, "kokkos": kokkos, "preflight": "ok"}
-    record_site_engine(manifest_dir, site, launch)
-    log(f"{site.division}: site engine preflight: {lmp} evaluated the {site.md.mliap_model} export (run 0, "
-        f"{parse_log(log_file).atoms} atoms, PE {probe_energy(log_file):.3f} eV) in {time.monotonic() - start:.0f} s"
-        + (f"; MD cases run {choice.describe()}" if kokkos else ""))
-    return launch
-
-
-def record_site_engine(manifest_dir: Path, site: SiteConfig, launch: dict):
-    """manifest.json's site_engine.<division>: what the preflight found, kept beside the other division's."""
-    import json
-
-    path = Path(manifest_dir) / "manifest.json"
-    recorded = (json.loads(path.read_text()).get("site_engine") or {}) if path.is_file() else {}
-    update_manifest(manifest_dir, site_engine={**recorded, str(site.division): launch})
-
-
-def probe_energy(log_file: Path):
-    from ..science.lammps.logs import thermo_tables
-
-    return thermo_tables(log_file).get("timed", [{}])[0].get("PotEng") if log_file.exists() else None
-
-
-def probe_failure(probe_dir: Path, exc):
-    """None if the probe evaluated the model (its log has the energy), else the quoted reason it did not."""
-    from ..science.lammps.site_lammps import quote_failure
-
-    log_file = probe_dir / "log.lammps"
-    if exc is None and probe_energy(log_file) is not None:
-        return None
-    output = "".join(p.read_text(errors="replace") for p in (probe_dir / "stdout.txt", probe_dir / "stderr.txt")
-                     if p.exists())
-    return quote_failure(output, log_file.read_text(errors="replace") if log_file.exists() else "")
 
 
 def record_provenance(run_dir: Path, dfk, worker_f, dataset_f, runs: list):

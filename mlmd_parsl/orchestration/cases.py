@@ -1,19 +1,16 @@
-"""The MD cases of a site (its sweeps) and what each needs: ranks per node, MPI resources, threads, deck.
+"""What one MD case is and what it needs: ranks per node, MPI resources, threads (sweeps.py makes a site's cases).
 
 An `MDCase` is what one case is (replicate, ranks, placement, engine, paths) and never changes once made;
 a `CaseOutcome` is what became of it in one campaign (its content key, the command it ran, its error).
 """
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import SiteConfig
-from ..science.choices import MLIAP_LEAN_LABEL, Division, MDEngine, MliapExport, WeakLayout
-from ..science.lammps.mliap_pair_arrays import PRESIZE_SCALE, presize_applies
-from ..science.seed_procedure import FORCED
+from ..science.choices import MLIAP_LEAN_LABEL, Division, MDEngine, MliapExport
 from ..science.model.export import Export
-from .rundir import md_case_dir, site_engine_preflight_dir, train_dir
+from .rundir import md_case_dir
 
 
 @dataclass(frozen=True)
@@ -133,131 +130,6 @@ class DivisionOutcome:
     outcomes: list
     validation: dict = None
     dataset_label: str = ""
-
-
-def md_cases(site: SiteConfig, run_dir: Path, kokkos_package: tuple = ()) -> list:
-    """Every MD case of a one-division site (divisions.division_site), in the seed's order: the throughput sweep
-    (zreps x ranks), then the weak-scaling sweep. Kokkos cases run `kokkos_package` (the preflight's choice) or,
-    before one, md.kokkos_package's planned line. `run_dir`: the division's folder."""
-    from ..divisions import deviations
-    from ..science.lammps.kokkos_options import planned_package
-
-    points = [("throughput", f"md_z{z}_r{r}", (2, 2, z), r) for z in site.md.zreps for r in site.md.ranks]
-    points += [("weak", f"weak_r{ranks}", replicate, ranks) for replicate, ranks in weak_scaling_points(site)]
-    lmp = site_lmp(site) if site.md.engine is MDEngine.MLIAP else ""
-    package = (tuple(kokkos_package) or planned_package(site.md.kokkos_package)) if site.md.kokkos else ()
-    md_deviations = deviations(site).md + kokkos_deviation(site, package)
-    cases = []
-    for sweep, name, replicate, ranks in points:
-        presize = site.md.engine is MDEngine.MLIAP and presize_applies(site.md.mliap_presize, ranks, site.md.kokkos)
-        cases.append(MDCase(
-            task=name, sweep=sweep, replicate=replicate, ranks=ranks,
-            # one GPU each, on the python executor's workers (HTEX available_accelerators: one worker per GPU)
-            packed=sweep == "throughput" and ranks == 1 and site.provider.gpus_per_node > 0,
-            profile=site.md.profile, engine=site.md.engine, model_device=site.md.model_device, dtype=site.md.dtype,
-            lmp=lmp, kokkos=site.md.kokkos, kokkos_package=package, mliap_model=site.md.mliap_model,
-            run_dir=str(run_dir), division=site.division,
-            deviations=md_deviations + ((PRESIZE_DEVIATION,) if presize else ()), mliap_presize=presize,
-            timeout_s=case_timeout_s(site),
-        ))
-    return cases
-
-
-CASE_STARTUP_S = 300  # imports, model load, MPI start-up, the deck's setup on a busy node
-
-
-def case_timeout_s(site: SiteConfig) -> int:
-    """How long an MD case may run before it counts as hung: start-up plus every step of the profile (and the
-    presizing run 0) at md.min_timesteps_per_s."""
-    from ..science.lammps.deck import protocol_by_name
-
-    steps = protocol_by_name(site.md.profile).total_steps + 1
-    return CASE_STARTUP_S + int(steps / site.md.min_timesteps_per_s + 0.999)
-
-
-PRESIZE_DEVIATION = (f"{FORCED}the deck first evaluates the box once compressed {PRESIZE_SCALE:g}x or more (run 0, "
-                     "not timed; box restored) to size ML-IAP's pair arrays: on several ranks LAMMPS' "
-                     "MLIAPData::grow_neigharrays otherwise corrupts memory (md.mliap_presize; docs/crossroads.md)")
-
-
-def weak_scaling_points(site: SiteConfig) -> list:
-    """(replicate, ranks) of each weak-scaling case: one per node count, ranks_per_node ranks on each node; the
-    seed's block grows in z with the nodes, ours' rod with the ranks."""
-    weak = site.md.weak_scaling
-    points = []
-    for nodes in weak.nodes:
-        ranks = nodes * ranks_per_node(site)
-        if weak.layout is WeakLayout.ROD:
-            points.append(((2, 2, weak.zrep_per_rank * ranks), ranks))
-        else:
-            points.append(((weak.block[0], weak.block[1], weak.block[2] * nodes), ranks))
-    return points
-
-
-def kokkos_deviation(site: SiteConfig, package: tuple) -> tuple:
-    """The seed's Kokkos line is 'neigh full newton on'; LAMMPS since 2024 refuses it and the preflight then keeps
-    'newton on neigh half' (kokkos_options.py): a deviation today's software forces, named in every row it touches."""
-    from ..science.lammps.kokkos_options import AUTO, CURRENT_PACKAGE, SEED_PACKAGE, package_text
-
-    if not site.md.kokkos or site.md.kokkos_package != AUTO or tuple(package) != CURRENT_PACKAGE:
-        return ()
-    return (f"{FORCED}-pk kokkos {package_text(CURRENT_PACKAGE)} (LAMMPS since 2024 refuses the seed's "
-            f"'{package_text(SEED_PACKAGE)}')",)
-
-
-def site_lmp(site: SiteConfig) -> str:
-    """md.lmp, else $LMP, else `lmp`: as configured, not resolved here: MD runs where the workers are, whose
-    PATH may differ from the driver's."""
-    return site.md.lmp or os.environ.get("LMP", "") or "lmp"
-
-
-def site_engine_deck(case: MDCase):
-    """The MD-HO deck with `pair_style mliap unified` (the seed's deck) on md.mliap_model's export; presized on the
-    box compressed as the export's cutoff needs (mliap_pair_arrays.presize_scale). Before any export (a dry run),
-    or where the files cannot be read here, the usual PRESIZE_SCALE: the case's LAMMPS then says what is wrong
-    with them, as a failed case, not as an exception in the driver."""
-    from ..science.lammps.deck import ForceField, make_deck, protocol_by_name
-    from ..science.lammps.mliap_pair_arrays import presize_scale
-    from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES, mliap_export_cutoff
-
-    trained = train_dir(case.run_dir)
-    model = trained / MLIAP_MODEL_FILES[case.mliap_model]
-    scale = None
-    if case.mliap_presize:
-        try:
-            scale = presize_scale(trained / BOX_FILE, mliap_export_cutoff(model))
-        except Exception:
-            scale = PRESIZE_SCALE
-    return make_deck(trained / BOX_FILE, case.replicate, protocol_by_name(case.profile), ForceField.mliap(model),
-                     kokkos=case.kokkos, mliap_presize_scale=scale)
-
-
-def write_site_engine_deck(case: MDCase) -> Path:
-    path = case.dir / "in.lammps"
-    path.write_text(site_engine_deck(case).text)
-    return path
-
-
-def write_site_engine_probe(site: SiteConfig, run_dir: Path) -> Path:
-    """The preflight's folder and in.lammps: the site's export evaluated once (run 0)."""
-    from ..science.lammps.deck import ForceField, make_deck, single_stage_protocol
-    from ..science.lammps.site_lammps import PROBE_REPLICATE
-    from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES
-
-    trained = train_dir(run_dir)
-    probe_dir = site_engine_preflight_dir(run_dir)
-    probe_dir.mkdir(parents=True, exist_ok=True)
-    clear_probe_outputs(probe_dir)
-    deck = make_deck(trained / BOX_FILE, PROBE_REPLICATE, single_stage_protocol(0),
-                     ForceField.mliap(trained / MLIAP_MODEL_FILES[site.md.mliap_model]), kokkos=site.md.kokkos)
-    (probe_dir / "in.lammps").write_text(deck.text)
-    return probe_dir
-
-
-def clear_probe_outputs(probe_dir: Path):
-    """Parsl appends to stdout/stderr: a resumed run, or the preflight's next try, must not quote old output."""
-    for stale in ("stdout.txt", "stderr.txt", "log.lammps"):
-        (Path(probe_dir) / stale).unlink(missing_ok=True)
 
 
 def ranks_per_node(site: SiteConfig) -> int:

@@ -14,14 +14,12 @@ from pathlib import Path
 PACKAGE = "mlmd_parsl"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
-# The modules whose code computes each task's result (the command line and parameters are in the key already).
+# The modules whose code computes each task's result (the command line and parameters are in the key already);
+# an MD case's: its back-end's code_modules (md_backends/).
 TASK_SOURCES = {
     "dataset": ("mlmd_parsl.science.model.dataset",),
     "training": ("mlmd_parsl.science.model.training",),
     "export": ("mlmd_parsl.science.model.export",),
-    "md_embedded": ("mlmd_parsl.md",),
-    # the site's LAMMPS runs our deck and, for the lean export, unpickles lean_mliap's class at run time
-    "md_mliap": ("mlmd_parsl.science.lammps.deck", "mlmd_parsl.science.model.lean_mliap"),
     "validation": ("mlmd_parsl.science.validation.suite",),
 }
 
@@ -76,7 +74,12 @@ def module_closure(entries, package_dir: Path = PACKAGE_DIR) -> dict:
 
 
 def source_digest(task: str, package_dir: Path = PACKAGE_DIR) -> str:
-    closure = module_closure(TASK_SOURCES[task], package_dir)
+    return modules_digest(TASK_SOURCES[task], package_dir)
+
+
+def modules_digest(modules: tuple, package_dir: Path = PACKAGE_DIR) -> str:
+    """SHA-256 of the source of `modules` and every package module they import (an MD back-end's code_modules)."""
+    closure = module_closure(modules, package_dir)
     digest = hashlib.sha256()
     for module in sorted(closure):
         digest.update(f"{module}\0{closure[module]}\0".encode())

@@ -13,13 +13,14 @@ from pathlib import Path
 
 from ..config import SiteConfig
 from ..divisions import deviations, division_sites
-from ..science.lammps.kokkos_options import (AUTO, NEWTON_REFUSAL, SEED_PACKAGE, package_text, planned_package,
-                                               preflight_candidates)
-from ..science.choices import Division, MDEngine
+from ..science.lammps.kokkos_options import AUTO, NEWTON_REFUSAL, SEED_PACKAGE, package_text, planned_package
+from ..science.choices import Division
 from . import tasks as python_tasks
-from .case_plan import plan_case, site_engine_probe_command, training_threads
-from .cases import md_cases, mpi_resources, site_engine_deck, site_lmp
-from .rundir import division_dir, site_engine_preflight_dir
+from .case_plan import plan_case, training_threads
+from .cases import mpi_resources
+from .md_backends import backend_for
+from .rundir import division_dir
+from .sweeps import md_cases
 from .sequencing import one_at_a_time, sequence_of
 
 # The order the campaign runs them: the dataset; per division (the seed's first) its model, the site engine's
@@ -88,16 +89,12 @@ def python_task(site: SiteConfig, function, division: Division = None) -> dict:
 
 
 def preflight_tasks(site: SiteConfig, folder: Path) -> list:
-    if site.md.engine is not MDEngine.MLIAP:
-        return []
+    probes = backend_for(site.md.engine).probe_commands(site, folder)
     resources = mpi_resources(site, 1)
-    tries = preflight_candidates(site.md.kokkos_package) if site.md.kokkos else [()]
     tasks = []
-    for number, package in enumerate(tries, start=1):
-        command = site_engine_probe_command(str(site_engine_preflight_dir(folder)), site_lmp(site), package,
-                                            site.provider.task_python)
+    for number, (package, command) in enumerate(probes, start=1):
         tasks.append({"task": f"{site.division}/site_engine_preflight (run 0 of the export, before any MD case"
-                              + _preflight_try(number, len(tries), package) + ")",
+                              + _preflight_try(number, len(probes), package) + ")",
                       "executor": "mpi (MPIExecutor)", "resources": resources,
                       "command": command.replace("$PARSL_MPI_PREFIX", mpi_prefix(site, resources))})
     return tasks
@@ -254,14 +251,8 @@ def _print_site_engine_notes(site: SiteConfig, run_dir: Path, out):
                f", the line LAMMPS since 2024 accepts; where the site's LAMMPS takes the seed's "
                f"'{package_text(SEED_PACKAGE)}', the preflight keeps that and the cases run it")
             + ". The run's manifest (site_engine) and summary say which line ran.")
-    cases = md_cases(site, division_dir(run_dir, site.division))
-    if site.md.engine is MDEngine.MLIAP and cases:
-        shown = next((case for case in cases if case.mliap_presize), cases[0])
-        presized = {case.mliap_presize for case in cases}
-        differs = "its replicate line" + (", and cases of one rank have no presize_pair_arrays lines"
-                                          if len(presized) > 1 else "")
-        out(f"\n# {site.division}: in.lammps of {shown.task} (each case's differs only in {differs}):"
-            f"\n{site_engine_deck(shown).text}")
+    for line in backend_for(site.md.engine).dry_run_notes(site, md_cases(site, division_dir(run_dir, site.division))):
+        out(line)
 
 
 def _print_slurm(site: SiteConfig, run_dir: Path, out) -> int:

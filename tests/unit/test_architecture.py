@@ -125,3 +125,22 @@ def test_engine_trainer_and_export_names_are_compared_as_strings_only_in_choices
                  for lines in [string_comparisons_of(ast.parse(p.read_text()), words)] if lines}
     assert offenders == {}
     assert string_comparisons_of(ast.parse('if engine == "mliap" or x in ("lean", "a"): pass'), words) == [1, 1]
+
+
+def engine_branches_of(tree) -> list:
+    """Lines comparing with an MDEngine member (`engine is MDEngine.MLIAP`, `== MDEngine.EMBEDDED`, ...)."""
+    def is_member(node):
+        return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "MDEngine"
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Compare)
+            and any(is_member(side) for side in [node.left, *node.comparators])]
+
+
+def test_no_code_branches_on_the_md_engine_outside_its_back_ends():
+    """What differs between engines lives in orchestration/md_backends/ (one module each); everything else asks
+    backend_for(engine). choices.py may say what an engine is (MDEngine.runs_site_lammps)."""
+    backends = PACKAGE / "orchestration" / "md_backends"
+    offenders = {str(p.relative_to(PACKAGE)): lines for p in PACKAGE.rglob("*.py")
+                 if backends not in p.parents and p.name != "choices.py"
+                 for lines in [engine_branches_of(ast.parse(p.read_text()))] if lines}
+    assert offenders == {}
+    assert engine_branches_of(ast.parse("if x.engine is MDEngine.MLIAP or MDEngine.EMBEDDED != y: pass")) == [1, 1]

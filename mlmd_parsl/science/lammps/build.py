@@ -65,10 +65,9 @@ def parse_help(executable: str, text: str) -> LammpsBuild:
     return LammpsBuild(executable, version, packages, backends)
 
 
-def required_packages(engine: MDEngine, kokkos: bool) -> list:
-    if MDEngine(engine) is MDEngine.MLIAP:
-        return ["ML-IAP", "PYTHON"] + (["KOKKOS"] if kokkos else [])
-    return []
+def required_packages(kokkos: bool) -> list:
+    """What a LAMMPS needs to run `pair_style mliap unified` with hippynn's Python model (on GPUs: KOKKOS)."""
+    return ["ML-IAP", "PYTHON"] + (["KOKKOS"] if kokkos else [])
 
 
 def preflight(engine: MDEngine, executable: str, kokkos: bool = False, division=None) -> LammpsBuild:
@@ -78,7 +77,7 @@ def preflight(engine: MDEngine, executable: str, kokkos: bool = False, division=
 
 def check_build(engine: MDEngine, build: LammpsBuild, kokkos: bool = False, division=None) -> LammpsBuild:
     executable = build.executable
-    missing = [p for p in required_packages(engine, kokkos) if p not in build.packages]
+    missing = [p for p in required_packages(kokkos) if p not in build.packages]
     if kokkos and "KOKKOS" in build.packages and "CUDA" not in build.kokkos_backends:
         missing.append("KOKKOS with the CUDA backend")
     if missing:

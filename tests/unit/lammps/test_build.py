@@ -4,9 +4,11 @@ import sys
 
 import pytest
 
+from mlmd_parsl.config import load_site_config
 from mlmd_parsl.errors import EngineError
 from mlmd_parsl.orchestration.cases import MDCase
-from mlmd_parsl.orchestration.case_plan import md_command, planned_export
+from mlmd_parsl.orchestration.case_plan import planned_export
+from mlmd_parsl.orchestration.md_backends import backend_for
 from mlmd_parsl.science.lammps.deck import PROFILES, ForceField, make_deck
 from mlmd_parsl.science.lammps.build import check_build, parse_help, preflight, read_build, resolve_lmp
 from mlmd_parsl.science.lammps.kokkos_options import CURRENT_PACKAGE, SEED_PACKAGE
@@ -36,7 +38,9 @@ def test_stock_wheel_lmp_is_rejected_for_the_site_engine_naming_python_and_the_s
 def test_stock_wheel_lmp_has_what_the_embedded_engine_uses():
     build = read_build(lmp_executable())
     assert {"ML-IAP", "MANYBODY"} <= build.packages and "PYTHON" not in build.packages
-    preflight("embedded", lmp_executable())  # nothing required beyond stock LAMMPS
+    backend_for("embedded").check_before_run(load_site_config("local"))  # nothing required beyond stock LAMMPS
+    with pytest.raises(EngineError, match="lacks PYTHON, needed by md.engine 'mliap'"):
+        preflight("mliap", lmp_executable())  # the site engine's needs are checked, not assumed
 
 
 def test_kokkos_needs_the_cuda_backend():
@@ -88,7 +92,7 @@ def test_site_engine_deck_and_command_are_the_seeds(package):
     case = MDCase(task="c", sweep="throughput", replicate=(2, 2, 8), ranks=1, packed=False, profile="ats5",
                   engine="mliap", model_device="cpu", dtype="float32", lmp="/opt/lammps/bin/lmp", kokkos=True,
                   kokkos_package=package, mliap_model="hippynn", run_dir="/r")
-    command = md_command(case, planned_export("/r"), "python", "pytorch", 1)
+    command = backend_for(case.engine).command(case, planned_export("/r"), "python", "pytorch", 1)
     assert command.endswith(
         f"$PARSL_MPI_PREFIX /opt/lammps/bin/lmp -k on g 1 -sf kk -pk kokkos {' '.join(package)} "
         "-in in.lammps -log /r/md/c/log.lammps"

@@ -14,7 +14,7 @@ from mlmd_parsl.orchestration.apps import Apps, _run_md
 from mlmd_parsl.orchestration.builder import CampaignFutures, DivisionFutures, submit_md_cases, submit_with
 from mlmd_parsl.orchestration.campaign import run_md_cases
 from mlmd_parsl.orchestration.case_plan import plan_case, planned_export
-from mlmd_parsl.orchestration.cases import md_cases
+from mlmd_parsl.orchestration.sweeps import md_cases
 from mlmd_parsl.orchestration.progress import Progress
 from mlmd_parsl.orchestration.rundir import division_dir
 from mlmd_parsl.science.choices import Division

@@ -6,8 +6,9 @@ import pytest
 
 from mlmd_parsl.config import load_site_config
 from mlmd_parsl.divisions import division_site
-from mlmd_parsl.orchestration.case_plan import LOCAL_RANK, plan_case, planned_export, training_threads
-from mlmd_parsl.orchestration.cases import md_cases
+from mlmd_parsl.orchestration.case_plan import plan_case, planned_export, training_threads
+from mlmd_parsl.orchestration.launch import LOCAL_RANK
+from mlmd_parsl.orchestration.sweeps import md_cases
 from mlmd_parsl.orchestration.dry_run import md_case_tasks
 from mlmd_parsl.science.choices import Division, MDEngine, MliapExport
 from mlmd_parsl.science.model.export import Export
@@ -137,7 +138,8 @@ def test_an_srun_case_ends_all_its_ranks_when_one_dies(launcher, options, expect
 
 
 def test_cases_of_several_cpu_ranks_presize_mliaps_pair_arrays_and_say_so_in_their_deviations(tmp_path):
-    from mlmd_parsl.orchestration.cases import PRESIZE_DEVIATION, site_engine_deck
+    from mlmd_parsl.orchestration.site_engine_files import site_engine_deck
+    from mlmd_parsl.orchestration.sweeps import PRESIZE_DEVIATION
     from mlmd_parsl.science.lammps.mliap_pair_arrays import PRESIZE_STAGE
 
     seed = division_site(site("crossroads", "md.ranks=[1, 8]"), Division.SEED)

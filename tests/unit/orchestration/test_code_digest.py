@@ -3,7 +3,9 @@ import shutil
 
 import pytest
 
-from mlmd_parsl.orchestration.code_digest import PACKAGE_DIR, TASK_SOURCES, git_state, module_closure, source_digest
+from mlmd_parsl.orchestration.code_digest import (PACKAGE_DIR, TASK_SOURCES, git_state, module_closure,
+                                                  modules_digest, source_digest)
+from mlmd_parsl.orchestration.md_backends import BACKENDS
 
 
 @pytest.fixture
@@ -14,7 +16,10 @@ def package_copy(tmp_path):
 
 
 def digests(package_dir):
-    return {task: source_digest(task, package_dir) for task in TASK_SOURCES}
+    """Each task's digest, the MD cases' under md_<engine> (their back-end's code_modules)."""
+    return {**{task: source_digest(task, package_dir) for task in TASK_SOURCES},
+            **{f"md_{engine}": modules_digest(backend.code_modules, package_dir)
+               for engine, backend in BACKENDS.items()}}
 
 
 def append(path, text):
@@ -24,7 +29,7 @@ def append(path, text):
 def test_closure_follows_imports_inside_functions_and_stays_out_of_reporting_and_orchestration():
     training = module_closure(TASK_SOURCES["training"])
     assert "mlmd_parsl.science.model.lean_training" in training  # imported inside _train_lean only
-    md = module_closure(TASK_SOURCES["md_embedded"])
+    md = module_closure(BACKENDS["embedded"].code_modules)
     assert "mlmd_parsl.science.engine.pairs" in md
     assert not [m for m in {**training, **md} if ".orchestration" in m or m.endswith("report_md")]
 
@@ -33,7 +38,7 @@ def test_an_engine_change_moves_md_and_validation_only(package_copy):
     before = digests(package_copy)
     append(package_copy / "science" / "engine" / "pairs.py", "\nEXTRA_SKIN = 0.0\n")
     after = digests(package_copy)
-    changed = {task for task in TASK_SOURCES if before[task] != after[task]}
+    changed = {task for task in before if before[task] != after[task]}
     assert changed == {"md_embedded", "validation"}
 
 

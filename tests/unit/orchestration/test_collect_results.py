@@ -164,7 +164,7 @@ def test_an_unreadable_baseline_is_left_out_and_the_run_keeps_its_report(tmp_pat
 def test_the_summary_names_each_deviation_once_though_cases_of_a_division_differ(tmp_path):
     """Cases of several ranks carry the presizing deviation, one-rank cases do not: one line, each named once."""
     from mlmd_parsl.cli import print_summary
-    from mlmd_parsl.orchestration.cases import PRESIZE_DEVIATION
+    from mlmd_parsl.orchestration.sweeps import PRESIZE_DEVIATION
 
     profile = "profile quick: the seed's stages in 180 steps"
     cases = [case(tmp_path, "md_z1_r1", "eam_quick_284atoms_1rank.log", deviations=(profile,)),

@@ -145,7 +145,8 @@ def test_chicoma_dry_run_shows_the_kokkos_line_current_lammps_accepts_and_the_pr
 
 def test_weak_scaling_cases_hold_85200_atoms_per_gpu():
     from mlmd_parsl.divisions import division_site
-    from mlmd_parsl.orchestration.cases import md_cases, mpi_resources
+    from mlmd_parsl.orchestration.cases import mpi_resources
+    from mlmd_parsl.orchestration.sweeps import md_cases
 
     site = division_site(load_site_config("chicoma"), "seed")
     weak = [c for c in md_cases(site, Path("/r/seed")) if c.sweep == "weak"]

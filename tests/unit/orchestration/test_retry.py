@@ -6,7 +6,7 @@ from parsl.executors.high_throughput.errors import WorkerLost
 from mlmd_parsl.config import load_site_config
 from mlmd_parsl.errors import ConfigError, DatasetError
 from mlmd_parsl.orchestration import apps, tasks
-from mlmd_parsl.orchestration.cases import md_cases
+from mlmd_parsl.orchestration.sweeps import md_cases
 from mlmd_parsl.orchestration.retry import TASK_KINDS, classify, kind_of, make_retry_handler, max_retries, task_kind
 from mlmd_parsl.orchestration.sites import parsl_config_for
 
