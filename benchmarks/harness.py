@@ -188,7 +188,7 @@ SITE_ENGINE_EXPORTS = {"mliap": "hippynn_lammps_model.pt", "mliap-lean": "lean_l
                        "mliap-lean-eager": "lean_eager_lammps_model.pt"}
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="hippynn_lammps_model.pt: enables the MD columns (with --box)")
     parser.add_argument("--box", help="ag_box.data")
@@ -228,6 +228,104 @@ def main(argv=None):
     for name in ("model", "box", "state", "dataset"):  # the runs below work in their own folder
         if getattr(args, name):
             setattr(args, name, str(Path(getattr(args, name)).resolve()))
+    return args
+
+
+def prepare_site_engine(args, workdir):
+    """Whether the mliap columns run; their exports (hippynn's, the lean fused and eager) and Kokkos line."""
+    site_engine = "mliap" in args.columns and args.site_lmp
+    if site_engine:
+        from mlmd_parsl.science.model.export import load_exported_model
+        from mlmd_parsl.science.model.lean_mliap import export_lean_model
+
+        interface = load_exported_model(args.model)
+        args.site_models = {"mliap": args.model,
+                            "mliap-lean": str(export_lean_model(interface, workdir, args.device)),
+                            "mliap-lean-eager": str(export_lean_model(interface, workdir, args.device, fast=False,
+                                                                      name=SITE_ENGINE_EXPORTS["mliap-lean-eager"]))}
+    args.kokkos_package = choose_kokkos(args, workdir) if site_engine and args.site_kokkos else ()
+    return site_engine
+
+
+def measure_size(args, zrep, workdir, site_engine, many, many_eam) -> dict:
+    """One size's row: every column, best of args.best_of interleaved rounds, and the engine's ratios."""
+    atoms = replicated_atoms(args.box, zrep)
+    row = {"atoms": len(atoms), "zrep": zrep}
+    on = set(args.columns)
+    for _ in range(args.best_of):  # rounds interleave the columns, so a slow spell of the machine hits all alike
+        _keep_best(row, "engine_1",
+                   engine_rate(args, zrep, 1, workdir, row, "engine_1") if "engine" in on else None)
+        _keep_best(row, many, engine_rate(args, zrep, args.ranks, workdir, row, many)
+                   if args.ranks > 1 and "engine" in on else None)
+        _keep_best(row, "variant_1", engine_rate(args, zrep, 1, workdir, row, "variant_1", args.engine_variant)
+                   if args.engine_variant is not None and "engine" in on else None)
+        _keep_best(row, "model", model_step_rate(args.model, atoms, args.device, args.dtype, args.timed_steps) / 1e3
+                   if "model" in on else None)
+        _keep_best(row, "stock", model_step_rate(args.model, atoms, args.device, args.dtype, args.timed_steps,
+                                                 "hippynn") / 1e3 if "stock" in on else None)
+        _keep_best(row, "ase_md", ase_md_rate(args.state, atoms, args.device, max(2, args.timed_steps // 2)) / 1e3
+                   if "ase" in on and args.state and len(atoms) <= args.ase_max_atoms else None)
+        _keep_best(row, "eam_1", lammps_rate(args, zrep, 1, "eam", workdir) if "eam" in on else None)
+        _keep_best(row, many_eam, lammps_rate(args, zrep, args.ranks, "eam", workdir)
+                   if args.ranks > 1 and "eam" in on else None)
+        for engine in SITE_ENGINE_EXPORTS:
+            for ranks in ([1] if args.kokkos_package else sorted({1, args.ranks})):  # one GPU
+                _keep_best(row, f"{engine}_{ranks}r", lammps_rate(args, zrep, ranks, engine, workdir)
+                           if site_engine else None)
+    row["engine_over_model"] = row["engine_1"] / row["model"] if row["engine_1"] and row["model"] else None
+    row["engine_over_stock"] = row["engine_1"] / row["stock"] if row["engine_1"] and row["stock"] else None
+    row["engine_over_ase"] = row["engine_1"] / row["ase_md"] if row["engine_1"] and row["ase_md"] else None
+    return row
+
+
+def print_md_header(args):
+    print(f"MD, Katom-step/s ({args.device}; engine and EAM: timed stage of the {args.profile} profile; model: "
+          f"{args.timed_steps} steps; ASE: {max(2, args.timed_steps // 2)} steps; {args.threads} cores):", flush=True)
+    print(f"{'atoms':>9} {'engine 1r':>10} {f'engine {args.ranks}r':>10} {'model':>9} {'eng/model':>9} "
+          f"{'stock':>9} {'eng/stock':>9} {'ASE MD':>8} {'eng/ASE':>8} {'EAM 1r':>8} {f'EAM {args.ranks}r':>8}",
+          flush=True)
+
+
+def print_md_row(row, many, many_eam):
+    print(f"{row['atoms']:>9} {_f(row['engine_1'], 10)} {_f(row[many], 10)} {_f(row['model'], 9)} "
+          f"{_f(row['engine_over_model'], 9, 3)} {_f(row['stock'], 9)} {_f(row['engine_over_stock'], 9, 2)} "
+          f"{_f(row['ase_md'], 8)} {_f(row['engine_over_ase'], 8)} "
+          f"{_f(row['eam_1'], 8)} {_f(row[many_eam], 8)}", flush=True)
+
+
+def print_variant_table(args, rows):
+    print(f"\nEngine on 1 rank with '{args.engine_variant}' (variant) vs '{args.engine_args}' (engine), "
+          "same rounds:")
+    for row in rows:
+        ratio = row["variant_1"] / row["engine_1"] if row["variant_1"] and row["engine_1"] else None
+        row["variant_over_engine"] = ratio
+        model_ratio = row["variant_1"] / row["model"] if row["variant_1"] and row["model"] else None
+        ase_ratio = row["variant_1"] / row["ase_md"] if row["variant_1"] and row.get("ase_md") else None
+        print(f"{row['atoms']:>9} variant {_f(row['variant_1'], 9)} engine {_f(row['engine_1'], 9)} "
+              f"variant/engine {_f(ratio, 6, 3)} variant/model {_f(model_ratio, 6, 3)} "
+              f"variant/ASE {_f(ase_ratio, 6, 2)}", flush=True)
+
+
+def step_cost_fits(args, rows, many, out_dir) -> dict:
+    """Each column's fit of step cost against atoms (floor + slope), printed; the engine's plot beside them."""
+    fits = {}
+    for column in ("engine_1", "model", "stock", "eam_1"):
+        fit = fit_step_cost([(r["atoms"], r[column]) for r in rows])
+        if fit:
+            fits[column] = fit
+            print(f"step cost fit, {column}: {fit['floor_ms']:.3g} ms + {fit['us_per_katom']:.3g} us per 1,000 atoms "
+                  f"(limit {fit['limit_katom_step_s'] or float('inf'):.4g} Katom-step/s; worst misfit "
+                  f"{fit['worst_misfit']:.0%})", flush=True)
+    engine_rows = [{"kind": "md", "status": "ok", "sweep": "throughput", "atoms": r["atoms"], "ranks": ranks,
+                    "katom_step_s": r[column]} for r in rows
+                   for ranks, column in ((1, "engine_1"), (args.ranks, many)) if r.get(column)]
+    if plot_step_cost(engine_rows, out_dir / "step_cost.png"):
+        print(f"step cost plot: {out_dir / 'step_cost.png'}")
+    return fits
+
+
+def main(argv=None):
+    args = parse_args(argv)
     out_dir = Path(args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {"args": vars(args), "md": []}
@@ -241,86 +339,23 @@ def main(argv=None):
     if not (args.model and args.box):
         (out_dir / "harness.json").write_text(json.dumps(result, indent=2))
         return 0
-    print(f"MD, Katom-step/s ({args.device}; engine and EAM: timed stage of the {args.profile} profile; model: "
-          f"{args.timed_steps} steps; ASE: {max(2, args.timed_steps // 2)} steps; {args.threads} cores):", flush=True)
-    print(f"{'atoms':>9} {'engine 1r':>10} {f'engine {args.ranks}r':>10} {'model':>9} {'eng/model':>9} "
-          f"{'stock':>9} {'eng/stock':>9} {'ASE MD':>8} {'eng/ASE':>8} {'EAM 1r':>8} {f'EAM {args.ranks}r':>8}",
-          flush=True)
-    site_engine = "mliap" in args.columns and args.site_lmp
-    if site_engine:
-        from mlmd_parsl.science.model.export import load_exported_model
-        from mlmd_parsl.science.model.lean_mliap import export_lean_model
-
-        interface = load_exported_model(args.model)
-        args.site_models = {"mliap": args.model,
-                            "mliap-lean": str(export_lean_model(interface, workdir, args.device)),
-                            "mliap-lean-eager": str(export_lean_model(interface, workdir, args.device, fast=False,
-                                                                      name=SITE_ENGINE_EXPORTS["mliap-lean-eager"]))}
-    args.kokkos_package = choose_kokkos(args, workdir) if site_engine and args.site_kokkos else ()
+    print_md_header(args)
+    site_engine = prepare_site_engine(args, workdir)
     many = f"engine_{args.ranks}r" if args.ranks > 1 else "unused_engine"
     many_eam = f"eam_{args.ranks}r" if args.ranks > 1 else "unused_eam"
     for zrep in args.zreps:
-        atoms = replicated_atoms(args.box, zrep)
-        row = {"atoms": len(atoms), "zrep": zrep}
-        on = set(args.columns)
-        for _ in range(args.best_of):  # rounds interleave the columns, so a slow spell of the machine hits all alike
-            _keep_best(row, "engine_1",
-                       engine_rate(args, zrep, 1, workdir, row, "engine_1") if "engine" in on else None)
-            _keep_best(row, many, engine_rate(args, zrep, args.ranks, workdir, row, many)
-                       if args.ranks > 1 and "engine" in on else None)
-            _keep_best(row, "variant_1", engine_rate(args, zrep, 1, workdir, row, "variant_1", args.engine_variant)
-                       if args.engine_variant is not None and "engine" in on else None)
-            _keep_best(row, "model", model_step_rate(args.model, atoms, args.device, args.dtype, args.timed_steps) / 1e3
-                       if "model" in on else None)
-            _keep_best(row, "stock", model_step_rate(args.model, atoms, args.device, args.dtype, args.timed_steps,
-                                                     "hippynn") / 1e3 if "stock" in on else None)
-            _keep_best(row, "ase_md", ase_md_rate(args.state, atoms, args.device, max(2, args.timed_steps // 2)) / 1e3
-                       if "ase" in on and args.state and len(atoms) <= args.ase_max_atoms else None)
-            _keep_best(row, "eam_1", lammps_rate(args, zrep, 1, "eam", workdir) if "eam" in on else None)
-            _keep_best(row, many_eam, lammps_rate(args, zrep, args.ranks, "eam", workdir)
-                       if args.ranks > 1 and "eam" in on else None)
-            for engine in SITE_ENGINE_EXPORTS:
-                for ranks in ([1] if args.kokkos_package else sorted({1, args.ranks})):  # one GPU
-                    _keep_best(row, f"{engine}_{ranks}r", lammps_rate(args, zrep, ranks, engine, workdir)
-                               if site_engine else None)
-        row["engine_over_model"] = row["engine_1"] / row["model"] if row["engine_1"] and row["model"] else None
-        row["engine_over_stock"] = row["engine_1"] / row["stock"] if row["engine_1"] and row["stock"] else None
-        row["engine_over_ase"] = row["engine_1"] / row["ase_md"] if row["engine_1"] and row["ase_md"] else None
+        row = measure_size(args, zrep, workdir, site_engine, many, many_eam)
         result["md"].append(row)
         (out_dir / "harness.json").write_text(json.dumps(result, indent=2))  # kept if a later size runs out of time
-        print(f"{row['atoms']:>9} {_f(row['engine_1'], 10)} {_f(row[many], 10)} {_f(row['model'], 9)} "
-              f"{_f(row['engine_over_model'], 9, 3)} {_f(row['stock'], 9)} {_f(row['engine_over_stock'], 9, 2)} "
-              f"{_f(row['ase_md'], 8)} {_f(row['engine_over_ase'], 8)} "
-              f"{_f(row['eam_1'], 8)} {_f(row[many_eam], 8)}", flush=True)
+        print_md_row(row, many, many_eam)
     if site_engine:
         print_site_engine_table(result["md"], args.ranks, args.kokkos_package)
     if args.engine_variant is not None:
-        print(f"\nEngine on 1 rank with '{args.engine_variant}' (variant) vs '{args.engine_args}' (engine), "
-              "same rounds:")
-        for row in result["md"]:
-            ratio = row["variant_1"] / row["engine_1"] if row["variant_1"] and row["engine_1"] else None
-            row["variant_over_engine"] = ratio
-            model_ratio = row["variant_1"] / row["model"] if row["variant_1"] and row["model"] else None
-            ase_ratio = row["variant_1"] / row["ase_md"] if row["variant_1"] and row.get("ase_md") else None
-            print(f"{row['atoms']:>9} variant {_f(row['variant_1'], 9)} engine {_f(row['engine_1'], 9)} "
-                  f"variant/engine {_f(ratio, 6, 3)} variant/model {_f(model_ratio, 6, 3)} "
-                  f"variant/ASE {_f(ase_ratio, 6, 2)}", flush=True)
+        print_variant_table(args, result["md"])
     if "engine" in args.columns:
         columns = ["engine_1"] + ([many] if args.ranks > 1 else []) + (["variant_1"] if args.engine_variant else [])
         print_engine_profiles(result["md"], columns)
-    result["step_cost_fit"] = {}
-    for column in ("engine_1", "model", "stock", "eam_1"):
-        fit = fit_step_cost([(r["atoms"], r[column]) for r in result["md"]])
-        if fit:
-            result["step_cost_fit"][column] = fit
-            print(f"step cost fit, {column}: {fit['floor_ms']:.3g} ms + {fit['us_per_katom']:.3g} us per 1,000 atoms "
-                  f"(limit {fit['limit_katom_step_s'] or float('inf'):.4g} Katom-step/s; worst misfit "
-                  f"{fit['worst_misfit']:.0%})", flush=True)
-    engine_rows = [{"kind": "md", "status": "ok", "sweep": "throughput", "atoms": r["atoms"], "ranks": ranks,
-                    "katom_step_s": r[column]} for r in result["md"]
-                   for ranks, column in ((1, "engine_1"), (args.ranks, many)) if r.get(column)]
-    if plot_step_cost(engine_rows, out_dir / "step_cost.png"):
-        print(f"step cost plot: {out_dir / 'step_cost.png'}")
+    result["step_cost_fit"] = step_cost_fits(args, result["md"], many, out_dir)
     (out_dir / "harness.json").write_text(json.dumps(result, indent=2))
     return 0 if "engine" not in args.columns or all(r["engine_1"] for r in result["md"]) else 1
 

@@ -106,7 +106,7 @@ def kernel_table(torch, step, pairs, x, repeats, top=15):
     return "\n".join(lines)
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--box", required=True)
@@ -119,84 +119,109 @@ def main(argv=None):
     parser.add_argument("--compare-finders", action="store_true",
                         help="also time a rebuild by the other pair finder (the k-d tree takes 0.65 s at 85,200 atoms)")
     parser.add_argument("--kernels", nargs="*", default=["compacted", "eager"], help="variants to profile by kernel")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def host_operations(torch, exported, pairs, positions, tags, nlocal, x, compare_finders) -> dict:
+    """{name: function} of what a step does besides the model: copies to and from the device, the displacement
+    check, and a candidate-list rebuild as VerletPairs does one (by the engine's finder, and by the other)."""
+    from mlmd_parsl.science.engine.pairs import DEFAULT_SKIN, VerletPairs
+
+    host = {"positions to device (pageable)": lambda: torch.as_tensor(positions).to(exported.device)}
+    device_forces = torch.zeros((nlocal, 3), dtype=torch.float64, device=exported.device)
+    host["forces to host (pageable)"] = lambda: device_forces.cpu().numpy()
+    if exported.device.type == "cuda":
+        pinned = torch.empty((len(positions), 3), dtype=torch.float64).pin_memory()
+        host["positions to device (pinned, incl. host copy)"] = lambda: (
+            pinned.numpy().__setitem__(slice(None), positions), pinned.to(exported.device, non_blocking=True))
+        pinned_forces = torch.empty((nlocal, 3), dtype=torch.float64).pin_memory()
+        host["forces to host (pinned)"] = lambda: pinned_forces.copy_(device_forces, non_blocking=True)
+    host["displacement check (one sync)"] = lambda: pairs._moved_too_far(x)
+    built_tags = np.asarray(tags, dtype=np.int64)
+    finders = [pairs]
+    if compare_finders:
+        finders.append(VerletPairs(exported.cutoff, DEFAULT_SKIN, exported.device,
+                                   finder="kdtree" if pairs.cell_list is not None else "cell_list"))
+        finders[1].update(positions, tags, nlocal)
+    for finder in finders:
+        name = "cell list" + (" (CUDA graph)" if getattr(finder.cell_list, "graph", None) is not None else "") \
+            if finder.cell_list is not None else "k-d tree (host)"
+        host[f"rebuild: {name}"] = lambda finder=finder: finder._build(positions, built_tags, nlocal, x)
+    return host
+
+
+def prepare_steps(exported, variants, pairs, numbers, x) -> dict:
+    """Each variant's step, prepared (captured, compiled) and run once; its forces beside the eager step's."""
+    steps = make_steps(exported, variants)
+    for name, step in steps.items():
+        start = time.perf_counter()
+        step.prepare(pairs, numbers)  # captures (and compiles) here
+        step.evaluate(pairs, x)
+        print(f"  {name}: first step (capture, compilation) {time.perf_counter() - start:.1f} s; {step.name}",
+              flush=True)
+    if "eager" in steps:  # every variant's forces against the eager lean step's, same positions
+        reference = steps["eager"].evaluate(pairs, x)[1]
+        scale = np.abs(reference).max()
+        for name, step in steps.items():
+            difference = np.abs(step.evaluate(pairs, x)[1] - reference).max()
+            print(f"  {name}: largest force difference from eager {difference:.3g}"
+                  f" eV/A (largest force {scale:.3g})", flush=True)
+    return steps
+
+
+def profile_size(torch, args, exported, zrep):
+    """One box: its pairs, each variant's step and the host operations timed, fastest of the interleaved rounds."""
+    from mlmd_parsl.science.engine.pairs import DEFAULT_SKIN, VerletPairs
+
+    atoms = replicated_atoms(args.box, zrep)
+    positions, tags, nlocal = with_ghosts(atoms, exported.cutoff + GHOST_REACH_BEYOND_CUTOFF)
+    pairs = VerletPairs(exported.cutoff, DEFAULT_SKIN, exported.device)
+    x = pairs.update(positions, tags, nlocal)
+    numbers = exported.atomic_numbers(np.ones(pairs.natoms, dtype=np.int64))
+    candidates = len(pairs.candidates()[0])
+    within = pairs.count_within_cutoff()
+    print(f"\n{nlocal} atoms, {len(positions) - nlocal} ghosts, {candidates} candidate pairs, {within} within the "
+          f"cutoff ({within / nlocal:.1f} per atom)", flush=True)
+    host = host_operations(torch, exported, pairs, positions, tags, nlocal, x, args.compare_finders)
+    steps = prepare_steps(exported, args.variants, pairs, numbers, x)
+    timed = {}
+    for name, step in steps.items():
+        timed[f"step: {name} (evaluate, forces on host)"] = lambda step=step: step.evaluate(pairs, x)
+        if getattr(step, "graph", None) is not None:
+            timed[f"step: {name} (graph replay alone)"] = step.graph.replay
+    timed.update(host)
+    prepared = steps.get("compiled")
+    if prepared is not None:
+        built_tags = np.asarray(tags, dtype=np.int64)
+        timed["rebuild + prepare (compiled step)"] = lambda: (pairs._build(positions, built_tags, nlocal, x),
+                                                              prepared.prepare(pairs, numbers))
+    best = {}
+    for _ in range(args.rounds):  # interleaved: a slow spell of the machine hits every variant alike
+        for name, func in timed.items():
+            ms = synced_ms(torch, func, args.repeats)
+            best[name] = min(ms, best.get(name, ms))
+    for name, ms in best.items():
+        print(f"  {ms:8.3f} ms  {name}  ({nlocal / ms / 1e3:.3g} Matom-step/s)" if name.startswith("step")
+              else f"  {ms:8.3f} ms  {name}", flush=True)
+    for name in args.kernels:
+        if name in steps:
+            print(f"  kernels of {name}:", flush=True)
+            print(kernel_table(torch, steps[name], pairs, x, min(args.repeats, 50)), flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
 
     import torch
 
     from mlmd_parsl.science.engine.model_steps import ExportedModel
-    from mlmd_parsl.science.engine.pairs import DEFAULT_SKIN, VerletPairs
     from mlmd_parsl.science.model.export import load_exported_model
 
     exported = ExportedModel(load_exported_model(args.model, device=args.device), args.device, args.dtype)
     print(f"{torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}, torch {torch.__version__}, "
           f"{args.dtype}; ms per step, fastest of {args.rounds} rounds of {args.repeats} steps", flush=True)
     for zrep in args.zreps:
-        atoms = replicated_atoms(args.box, zrep)
-        positions, tags, nlocal = with_ghosts(atoms, exported.cutoff + GHOST_REACH_BEYOND_CUTOFF)
-        pairs = VerletPairs(exported.cutoff, DEFAULT_SKIN, exported.device)
-        x = pairs.update(positions, tags, nlocal)
-        numbers = exported.atomic_numbers(np.ones(pairs.natoms, dtype=np.int64))
-        candidates = len(pairs.candidates()[0])
-        within = pairs.count_within_cutoff()
-        print(f"\n{nlocal} atoms, {len(positions) - nlocal} ghosts, {candidates} candidate pairs, {within} within the "
-              f"cutoff ({within / nlocal:.1f} per atom)", flush=True)
-        host = {"positions to device (pageable)": lambda: torch.as_tensor(positions).to(exported.device)}
-        device_forces = torch.zeros((nlocal, 3), dtype=torch.float64, device=exported.device)
-        host["forces to host (pageable)"] = lambda: device_forces.cpu().numpy()
-        if exported.device.type == "cuda":
-            pinned = torch.empty((len(positions), 3), dtype=torch.float64).pin_memory()
-            host["positions to device (pinned, incl. host copy)"] = lambda: (
-                pinned.numpy().__setitem__(slice(None), positions), pinned.to(exported.device, non_blocking=True))
-            pinned_forces = torch.empty((nlocal, 3), dtype=torch.float64).pin_memory()
-            host["forces to host (pinned)"] = lambda: pinned_forces.copy_(device_forces, non_blocking=True)
-        host["displacement check (one sync)"] = lambda: pairs._moved_too_far(x)
-        # a candidate-list rebuild, as VerletPairs does one: by the finder the engine uses (and by the other)
-        built_tags = np.asarray(tags, dtype=np.int64)
-        finders = [pairs]
-        if args.compare_finders:
-            finders.append(VerletPairs(exported.cutoff, DEFAULT_SKIN, exported.device,
-                                       finder="kdtree" if pairs.cell_list is not None else "cell_list"))
-            finders[1].update(positions, tags, nlocal)
-        for finder in finders:
-            name = "cell list" + (" (CUDA graph)" if getattr(finder.cell_list, "graph", None) is not None else "") \
-                if finder.cell_list is not None else "k-d tree (host)"
-            host[f"rebuild: {name}"] = lambda finder=finder: finder._build(positions, built_tags, nlocal, x)
-        steps = make_steps(exported, args.variants)
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step.prepare(pairs, numbers)  # captures (and compiles) here
-            step.evaluate(pairs, x)
-            print(f"  {name}: first step (capture, compilation) {time.perf_counter() - start:.1f} s; {step.name}",
-                  flush=True)
-        if "eager" in steps:  # every variant's forces against the eager lean step's, same positions
-            reference = steps["eager"].evaluate(pairs, x)[1]
-            scale = np.abs(reference).max()
-            for name, step in steps.items():
-                difference = np.abs(step.evaluate(pairs, x)[1] - reference).max()
-                print(f"  {name}: largest force difference from eager {difference:.3g}"
-                      f" eV/A (largest force {scale:.3g})", flush=True)
-        timed = {}
-        for name, step in steps.items():
-            timed[f"step: {name} (evaluate, forces on host)"] = lambda step=step: step.evaluate(pairs, x)
-            if getattr(step, "graph", None) is not None:
-                timed[f"step: {name} (graph replay alone)"] = step.graph.replay
-        timed.update(host)
-        prepared = steps.get("compiled")
-        if prepared is not None:
-            timed["rebuild + prepare (compiled step)"] = lambda: (pairs._build(positions, built_tags, nlocal, x),
-                                                                  prepared.prepare(pairs, numbers))
-        best = {}
-        for _ in range(args.rounds):  # interleaved: a slow spell of the machine hits every variant alike
-            for name, func in timed.items():
-                ms = synced_ms(torch, func, args.repeats)
-                best[name] = min(ms, best.get(name, ms))
-        for name, ms in best.items():
-            print(f"  {ms:8.3f} ms  {name}  ({nlocal / ms / 1e3:.3g} Matom-step/s)" if name.startswith("step")
-                  else f"  {ms:8.3f} ms  {name}", flush=True)
-        for name in args.kernels:
-            if name in steps:
-                print(f"  kernels of {name}:", flush=True)
-                print(kernel_table(torch, steps[name], pairs, x, min(args.repeats, 50)), flush=True)
+        profile_size(torch, args, exported, zrep)
     return 0
 
 

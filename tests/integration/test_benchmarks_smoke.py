@@ -10,6 +10,25 @@ from tests.conftest import FIXTURES, REPO, child_env
 
 pytestmark = [pytest.mark.slow]
 
+BENCHMARKS = REPO / "benchmarks"
+ENTRY_POINTS = sorted(p.name for p in BENCHMARKS.glob("*.py") if 'if __name__ == "__main__":' in p.read_text())
+
+
+def test_the_benchmarks_have_entry_points_and_shell_scripts_parse():
+    assert {"harness.py", "cpu_model_step.py", "crossroads_prediction.py", "md_sizes.py"} <= set(ENTRY_POINTS)
+    for script in sorted(BENCHMARKS.glob("*.sh")):
+        result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, f"{script.name}: {result.stderr}"
+
+
+@pytest.mark.parametrize("script", ENTRY_POINTS)
+def test_every_benchmark_entry_point_parses_its_options(script):
+    """Each script's --help: its module loads and its options parse (the real runs are the tests beside it and
+    benchmarks/RESULTS.md's commands; test_architecture resolves every name they import from the package)."""
+    result = subprocess.run([sys.executable, str(BENCHMARKS / script), "--help"], cwd=REPO, env=child_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.startswith("usage: "), result.stderr[-2000:]
+
 
 @pytest.mark.long(reason=(
     'every MD column of the benchmark harness at two sizes, about 2 minutes; '

@@ -1,6 +1,8 @@
 """The house rules the layout stands on: science never reaches Parsl or orchestration, nothing outside
-orchestration's case module reads an MD case by string key, no import cycle, no function over 60 lines, and the
-engine, trainer and export names compared as strings only where they are spelled (science/choices.py)."""
+orchestration's case module reads an MD case by string key, no import cycle, no function over 60 lines, the
+engine, trainer and export names compared as strings only where they are spelled (science/choices.py), no branch
+on the MD engine outside its back-ends; and for benchmarks/ the same length and cycle rules, with every name they
+import from the package resolving."""
 import ast
 import re
 from pathlib import Path
@@ -144,3 +146,60 @@ def test_no_code_branches_on_the_md_engine_outside_its_back_ends():
                  for lines in [engine_branches_of(ast.parse(p.read_text()))] if lines}
     assert offenders == {}
     assert engine_branches_of(ast.parse("if x.engine is MDEngine.MLIAP or MDEngine.EMBEDDED != y: pass")) == [1, 1]
+
+
+BENCHMARKS = PACKAGE.parent / "benchmarks"
+
+
+def benchmark_functions():
+    for path in sorted(BENCHMARKS.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                yield path, node
+
+
+def test_no_function_in_the_benchmarks_is_over_60_lines():
+    long = {f"{p.name}:{f.name}": f.end_lineno - f.lineno + 1 for p, f in benchmark_functions()
+            if f.end_lineno - f.lineno + 1 > 60}
+    assert long == {}
+    assert any(f.name == "engine_rate" for _, f in benchmark_functions())
+
+
+def test_no_import_cycle_among_the_benchmarks():
+    """Benchmarks import each other by plain name (they run as scripts from benchmarks/)."""
+    names = {p.stem for p in BENCHMARKS.glob("*.py")}
+    graph = {p.stem: {m.split(".")[0] for m in filter(None, imported_modules_of_script(p))} & names
+             for p in BENCHMARKS.glob("*.py")}
+
+    def reaches(start, target, seen=()):
+        return any(n == target or (n not in seen and reaches(n, target, (*seen, n))) for n in graph[start])
+
+    assert [name for name in graph if reaches(name, name)] == []
+    assert "harness" in graph["cpu_model_step"]  # the walk sees their imports
+
+
+def imported_modules_of_script(path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            yield node.module
+
+
+def test_every_name_the_benchmarks_import_from_the_package_exists():
+    """A benchmark imports from the package inside its functions too, where only a run would find a name renamed
+    away (the harness's training path broke that way once): every `from mlmd_parsl... import name` must resolve."""
+    import importlib
+    import importlib.util
+
+    missing = []
+    for path in sorted(BENCHMARKS.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith("mlmd_parsl"):
+                module = importlib.import_module(node.module)
+                missing += [f"{path.name}: {node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)
+                            and importlib.util.find_spec(f"{node.module}.{a.name}") is None]
+            elif isinstance(node, ast.Import):
+                missing += [f"{path.name}: {a.name}" for a in node.names
+                            if a.name.startswith("mlmd_parsl") and importlib.util.find_spec(a.name) is None]
+    assert missing == []
