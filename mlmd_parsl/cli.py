@@ -149,6 +149,7 @@ def check_adopted_export(parts):
 
 
 def print_summary(collected, run_dir, out=print):
+    from .science.choices import Verdict
     from .science.reporting.results import by_division
     from .science.seed_procedure import DEVIATION_SEPARATOR
     from .science.validation.accuracy import gate_sentence_of_row
@@ -164,7 +165,7 @@ def print_summary(collected, run_dir, out=print):
     out("")
     out(f"{'division':<10}{'case':<14}{'atoms':>10}{'ranks':>7}{'Katom-step/s':>15}  status")
     for row in (r for r in rows if r.get("kind") == "md"):
-        physics = "  UNPHYSICAL" if row.get("physics") == "unphysical" else ""
+        physics = "  UNPHYSICAL" if row.get("physics") == Verdict.UNPHYSICAL else ""
         out(f"{row['division']:<10}{row['task']:<14}{format(row['atoms'], ',') if row.get('atoms') else '':>10}"
             f"{str(row.get('ranks') or ''):>7}"
             f"{'-' if row.get('katom_step_s') is None else format(row['katom_step_s'], '.4f'):>15}"
@@ -172,8 +173,9 @@ def print_summary(collected, run_dir, out=print):
     out("")
     divisions = by_division(rows)
     for division, members in divisions.items():
+        unphysical = members[0].get("physics") == Verdict.UNPHYSICAL
         out(f"[{division}] {verdict_sentence(members[0])}"
-            + (f" Details: {division}/validation/validation.md." if members[0].get("physics") == "unphysical" else ""))
+            + (f" Details: {division}/validation/validation.md." if unphysical else ""))
         # each named once: rows of one division may differ (cases of several ranks are presized, one rank's not)
         deviations = dict.fromkeys(d for r in members for d in (r.get("deviations") or "").split(DEVIATION_SEPARATOR)
                                    if d)

@@ -50,7 +50,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    from .science.choices import MDEngine
+    from .science.choices import Flag, MDEngine
     from .science.validation.cross_engine import SiteEngine
     from .science.validation.suite import validate_model
 
@@ -78,7 +78,7 @@ def main(argv=None):
     report = validate_model(args.model, args.box, args.out, spec, oracle=args.oracle_eam, training=training,
                             site_engine=site_engine)
     print((Path(args.out) / "validation.md").read_text())
-    failed = [k for k, v in report["flags"].items() if v == "fail"]
+    failed = [k for k, v in report["flags"].items() if v == Flag.FAIL]
     return 1 if failed else 0
 
 

@@ -10,6 +10,7 @@ import sys
 from ..arguments import ArgumentParser
 from ..errors import UserInputError
 from ..orchestration.rundir import REPO_RUNS_DIR
+from ..science.choices import Verdict
 from ..science.reporting.report_md import COMPARABLE_ON, comparable, figure
 from ..science.reporting.results import row_name
 from .run_folder import find_run, read_rows
@@ -56,7 +57,7 @@ def comparison(rows_a: list, rows_b: list) -> list:
             continue
         a, b = figure(row), figure(other)
         ratio = a / b if row["kind"] == "training" else b / a  # > 1: B is faster, whichever way the figure runs
-        unphysical = [name for name, r in (("A", row), ("B", other)) if r.get("physics") == "unphysical"]
+        unphysical = [name for name, r in (("A", row), ("B", other)) if r.get("physics") == Verdict.UNPHYSICAL]
         note = f"UNPHYSICAL model in {' and '.join(unphysical)}" if unphysical else ""
         out.append((name, unit, a, b, ratio, note))
     return out

@@ -206,9 +206,10 @@ def division_rows(division: DivisionOutcome) -> list:
              for outcome in division.outcomes]
     flags = (division.validation or {}).get("flags", {})
     if training and training.get("summary") and not flags:
+        from mlmd_parsl.science.choices import Flag
         from mlmd_parsl.science.validation.accuracy import accuracy_gate
 
-        flags = {"accuracy_gate": "pass" if accuracy_gate(training["summary"])["ok"] else "fail"}
+        flags = {"accuracy_gate": Flag.PASS if accuracy_gate(training["summary"])["ok"] else Flag.FAIL}
     for row in rows:
         row.update(flags)
         row["physics"] = physics_verdict(flags)

@@ -33,6 +33,19 @@ class MDEngine(Choice):
         return self is MDEngine.MLIAP
 
 
+class Flag(Choice):
+    """A check's result in results.csv and validation.json ('' where the check did not run)."""
+    PASS = "pass"
+    FAIL = "fail"
+
+
+class Verdict(Choice):
+    """A model's physics verdict from its flags ('' where no physics check ran): only a physical model's MD
+    throughput is a benchmark figure."""
+    PHYSICAL = "physical"  # every physics check that ran passed
+    UNPHYSICAL = "unphysical"  # a physics check failed: its MD is a broken simulation
+
+
 class Trainer(Choice):
     """training.trainer: whose loop trains the network."""
     HIPPYNN = "hippynn"  # hippynn's setup_and_train, the seed's code path

@@ -16,7 +16,7 @@ the baseline's own spread (max - min), so noise seen between earlier runs never 
 import statistics
 from pathlib import Path
 
-from ..choices import Division, Trainer
+from ..choices import Division, Trainer, Verdict
 from ..seed_procedure import DEVIATION_SEPARATOR, only_forced
 from .results import by_division, row_name, trainer_of
 from .seed import SEED_TRAINING_FOM_S, seed_throughput
@@ -79,7 +79,7 @@ def compare(rows: list, baseline_runs: dict = None, tolerance: float = REGRESSIO
         before = baseline_of(row, baseline_runs)
         seed_ratio = _speed_ratio(value, seed, higher_is_better)
         base_ratio = _speed_ratio(value, before["value"], higher_is_better)
-        flags = ["UNPHYSICAL"] if row.get("kind") == "md" and row.get("physics") == "unphysical" else []
+        flags = ["UNPHYSICAL"] if row.get("kind") == "md" and row.get("physics") == Verdict.UNPHYSICAL else []
         if seed_ratio is not None and seed_ratio < 1:
             flags.append("below seed")
         if base_ratio is not None and base_ratio < 1 - tolerance and abs(value - before["value"]) > before["spread"]:
@@ -153,7 +153,7 @@ def division_lines(division: str, rows: list) -> list:
     if division:
         lines += ["Differs from the seed's work in: " + (DEVIATION_SEPARATOR.join(deviations) or "nothing") + ".", ""]
     lines += verdict_lines(rows) + measured_lines(rows)
-    unphysical = [r["task"] for r in rows if r.get("kind") == "md" and r.get("physics") == "unphysical"]
+    unphysical = [r["task"] for r in rows if r.get("kind") == "md" and r.get("physics") == Verdict.UNPHYSICAL]
     if unphysical:
         lines += [f"**UNPHYSICAL: {len(unphysical)} MD case(s) ran with a model that failed the physics checks "
                   f"({division or '.'}/validation/validation.md): their throughputs are measured on a broken "

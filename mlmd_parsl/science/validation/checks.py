@@ -5,6 +5,7 @@ module and one entry here (docs/extending.md)."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..choices import Flag
 from .accuracy import UNIT_FORCE, accuracy_gate, gate_limits, gate_sentence
 from .cross_engine import CROSS_FORCE_RTOL, check_cross_engine
 from .engine_checks import (FORCE_RTOL, NVE_DRIFT_LIMIT, TRAJECTORY_TOL_A, check_forces, check_nve_drift,
@@ -44,7 +45,7 @@ class Check:
     def flag_of(self, report: dict) -> str:
         if self.section not in report:
             return ""
-        return "pass" if report[self.section]["ok"] else "fail"
+        return Flag.PASS if report[self.section]["ok"] else Flag.FAIL
 
 
 def _run_gate(c: CheckContext):
