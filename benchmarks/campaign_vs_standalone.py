@@ -43,7 +43,7 @@ from mlmd_parsl.science.model.training import TrainingSpec, train
 summary, out = json.loads(sys.argv[1]), sys.argv[2]
 result = train(summary["dataset"], out, TrainingSpec(**summary["spec"]), summary["dataset_label"],
                threads=summary["threads"])
-print(json.dumps({"epoch_time_s": result["epoch_time_s"], "epochs": result["epochs"], "threads": result["threads"]}))
+print(json.dumps({"epoch_time_s": result.epoch_time_s, "epochs": result.epochs, "threads": result.threads}))
 """
 
 

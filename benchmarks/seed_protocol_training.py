@@ -50,16 +50,16 @@ def main(argv=None):
                     oracle=None if real else args.oracle)
     wall = time.perf_counter() - start
     gate = accuracy_gate(summary)
-    result = {"summary": summary, "gate": gate, "wall_s": wall}
+    result = {"summary": summary.to_json(), "gate": gate, "wall_s": wall}
     if args.engine == "lean":
         result["milestones"] = validation_milestones(Path(args.out) / "training_log.txt", every=250)
         for epoch, epa, force in result["milestones"]:
             print(f"epoch {epoch:>5}: valid EpA-MAE {epa:8.3f} meV/atom, ForceMAE {force:8.2f} meV/A")
-    test = summary["metrics"]["test"]
-    print(f"{args.engine} on {args.device}: {summary['epochs']} epochs (stopped by "
-          f"{'max_epochs' if summary['epochs'] >= args.max_epochs else 'early stopping'}), {wall:.0f} s in all, "
-          f"FOM 1 {summary['epoch_time_s']:.4f} s/epoch; test EpA-MAE {test['EpA-MAE']:.3f} meV/atom (seed gate "
-          f"< 0.7), Force MAE {test['ForceMAE']:.2f} meV/A (< 25): gate {'PASS' if gate['ok'] else 'FAIL'}")
+    print(f"{args.engine} on {args.device}: {summary.epochs} epochs (stopped by "
+          f"{'max_epochs' if summary.epochs >= args.max_epochs else 'early stopping'}), {wall:.0f} s in all, "
+          f"FOM 1 {summary.epoch_time_s:.4f} s/epoch; test EpA-MAE {summary.test_epa_mae_mev:.3f} meV/atom (seed "
+          f"gate < 0.7), Force MAE {summary.test_force_mae_mev_per_a:.2f} meV/A (< 25): "
+          f"gate {'PASS' if gate['ok'] else 'FAIL'}")
     (Path(args.out) / "seed_protocol.json").write_text(json.dumps(result, indent=2))
     return 0
 

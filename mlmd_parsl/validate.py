@@ -51,6 +51,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     from .science.choices import Flag, MDEngine
+    from .science.model.training_summary import read_training_summary
     from .science.validation.cross_engine import SiteEngine
     from .science.validation.suite import validate_model
 
@@ -59,7 +60,7 @@ def main(argv=None):
         if not Path(args.box).is_file():
             raise UserInputError(f"box file not found: {args.box}")
         spec = validation_spec(args)
-        training = json.loads(Path(args.training_summary).read_text()) if args.training_summary else None
+        training = read_training_summary(args.training_summary) if args.training_summary else None
         site_engine = None
         if args.site_lmp:
             from .science.lammps.build import preflight, resolve_lmp

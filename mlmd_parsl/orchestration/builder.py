@@ -169,7 +169,7 @@ def training_outcome(train_f, dataset_f, train_dir: Path) -> dict:
                 "dataset_sha256": dataset_f.result()["sha256"] if dataset_f.exception() is None else ""}
     if train_f.exception() is None:
         summary = train_f.result()
-        training.update(summary=summary, dataset_label=summary["dataset_label"])
+        training.update(summary=summary, dataset_label=summary.dataset_label)
     else:
         training["error"] = describe_failure(train_f.exception())
         training["dataset_label"] = dataset_f.result()["kind"] if dataset_f.exception() is None else ""

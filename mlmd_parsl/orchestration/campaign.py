@@ -83,7 +83,7 @@ def run_division(apps, site: SiteConfig, folder: Path, dataset_f, cases: list, p
     model = {export_f: "export"} if train_f is None else {train_f: "training", export_f: "export"}
     for future, what in progress.as_completed(model):
         if what == "training" and future.exception() is None:
-            progress.epoch_time_s = future.result()["epoch_time_s"]
+            progress.epoch_time_s = future.result().epoch_time_s
         progress.report(f"{name}/{what}", future.exception(), _brief(what, future))
     launch = None
     if export_f.exception() is None and cases:
@@ -202,11 +202,9 @@ def _brief(name, future):
         return ""
     result = future.result()
     if name == "training":
-        test = result["metrics"].get("test", {})
-        return (f"{' (reused)' if result.get('reused') else ''} - FOM epoch time {result['epoch_time_s']:.3f} s "
-                f"over {result['epochs']} epochs, "
-                f"test EpA-MAE {test.get('EpA-MAE', float('nan')):.2f} meV/atom, "
-                f"Force MAE {test.get('ForceMAE', float('nan')):.1f} meV/Å")
+        return (f"{' (reused)' if result.reused else ''} - FOM epoch time {result.epoch_time_s:.3f} s "
+                f"over {result.epochs} epochs, test EpA-MAE {result.test_epa_mae_mev:.2f} meV/atom, "
+                f"Force MAE {result.test_force_mae_mev_per_a:.1f} meV/Å")
     if name == "export":
         return " (reused)" if result.reused else ""
     if name == "dataset":

@@ -28,14 +28,13 @@ def prepare_dataset(dataset_config: dict, cache_dir: str) -> dict:
 
 @task_kind("training")
 def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kernels: str, threads: int = 0,
-                after=None) -> dict:
+                after=None):
     """Train, unless this folder already holds a complete training of the same data and settings. `threads`:
     torch's threads (FOM 1 depends on them; training.py says why they are always set). `after`: a future Parsl
     waits for before it starts (the seed division's last timed task), its value unused."""
-    import json
-
     from mlmd_parsl.orchestration.code_digest import source_digest
     from mlmd_parsl.orchestration.resume import content_key, forget_done, is_done, mark_done
+    from mlmd_parsl.science.model.training_summary import read_training_summary
 
     key = content_key(source_digest("training"), what="training",
                       dataset=dataset["sha256"], spec=training_spec, kernels=custom_kernels,
@@ -43,7 +42,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
     folder = Path(train_dir)
     outputs = [folder / n for n in ("training_summary.json", "network_state.pt", "model_results.txt")]
     if is_done(folder, "training", key, outputs):
-        return {**json.loads(outputs[0].read_text()), "reused": True}
+        return read_training_summary(outputs[0]).as_reused()
     forget_done(folder, "training")
 
     import hippynn.custom_kernels
@@ -62,7 +61,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
 
 
 @task_kind("export")
-def export_for_lammps(training_summary: dict, train_dir: str, model_device: str, lean: bool = False) -> Export:
+def export_for_lammps(training_summary, train_dir: str, model_device: str, lean: bool = False) -> Export:
     """hippynn_lammps_model.pt and ag_box.data; with `lean`, also lean_lammps_model.pt (md.mliap_model: lean)."""
     from mlmd_parsl.orchestration.code_digest import source_digest
     from mlmd_parsl.orchestration.resume import content_key, forget_done, is_done, mark_done
@@ -72,7 +71,7 @@ def export_for_lammps(training_summary: dict, train_dir: str, model_device: str,
     folder = Path(train_dir)
     state = folder / "network_state.pt"
     key = content_key(source_digest("export"), what="export",
-                      state=file_sha256(state), device=model_device, dataset=training_summary["dataset"],
+                      state=file_sha256(state), device=model_device, dataset=training_summary.dataset,
                       lean=lean)
     paths = {"model": str(folder / MODEL_FILE), "box": str(folder / BOX_FILE)}
     if lean:
@@ -80,9 +79,9 @@ def export_for_lammps(training_summary: dict, train_dir: str, model_device: str,
     reused = is_done(folder, "export", key, paths.values())
     if not reused:
         forget_done(folder, "export")
-        paths = export_model(state, training_summary["dataset"], train_dir, model_device, lean=lean)
+        paths = export_model(state, training_summary.dataset, train_dir, model_device, lean=lean)
         mark_done(folder, "export", key)
-    return Export(**paths, dataset_label=training_summary["dataset_label"], oracle=training_oracle(training_summary),
+    return Export(**paths, dataset_label=training_summary.dataset_label, oracle=training_oracle(training_summary),
                   reused=reused)
 
 
@@ -112,16 +111,16 @@ def adopt_export(model: str, box: str, train_dir: str, model_device: str, lean: 
     return Export(**paths, dataset_label="unknown (an export made elsewhere)", oracle=None)
 
 
-def training_oracle(training_summary: dict):
+def training_oracle(training_summary):
     """The EAM oracle that labelled the training's synthetic data (trainings from before issue 25 recorded none:
     theirs was Ag_u3); None on real data."""
-    if training_summary["dataset_label"] != "synthetic":
+    if training_summary.dataset_label != "synthetic":
         return None
-    return training_summary.get("oracle") or "ag_u3"
+    return training_summary.oracle or "ag_u3"
 
 
 @task_kind("validation")
-def validate_exported_model(exported: Export, training_summary: dict, out_dir: str, spec: dict,
+def validate_exported_model(exported: Export, training_summary, out_dir: str, spec: dict,
                             site_engine: SiteEngine = None) -> dict:
     """The physics validation suite on the exported model (the EAM oracle comparison on synthetic data); with
     `site_engine`, the site's LAMMPS against the embedded engine too."""
@@ -136,7 +135,7 @@ def validate_exported_model(exported: Export, training_summary: dict, out_dir: s
     site_key = ({**dataclasses.asdict(site_engine), "model": file_sha256(site_engine.model)} if site_engine else None)
     key = content_key(source_digest("validation"), what="validation",
                       model=file_sha256(exported.model), spec=spec, oracle=exported.oracle,
-                      training=(training_summary or {}).get("metrics"), site_engine=site_key)
+                      training=training_summary.metrics if training_summary else None, site_engine=site_key)
     report_json = Path(out_dir) / "validation.json"
     if is_done(out_dir, "validation", key, [report_json]):
         return {"flags": json.loads(report_json.read_text())["flags"], "report": str(Path(out_dir) / "validation.md"),

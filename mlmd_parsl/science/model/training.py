@@ -6,7 +6,6 @@ seed's code path: its FOM 1 is the one comparable with the seed's published numb
 (lean_training.py), the same procedure evaluated with the lean HIP-NN. Both start from the same graph,
 weights, split and hierarchical energy initialisation, and write the same files.
 """
-import json
 import time
 import typing
 from dataclasses import asdict, dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from ..choices import Trainer
 from ..spec_checks import at_least_one, choice, device, require
 from .network import SEED_NETWORK_PARAMS, build_seed_graph, graph_state
+from .training_summary import TrainingSummary, write_training_summary
 
 SPLIT_SEED = 1001
 TEST_SIZE = 0.1
@@ -51,7 +51,8 @@ class TrainingSpec:
                             "plateau_patience"))
 
 
-def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real", threads: int = 0, oracle=None) -> dict:
+def train(dataset_path, out_dir, spec: TrainingSpec, dataset_label="real", threads: int = 0,
+          oracle=None) -> TrainingSummary:
     """Train, test and save weights; return the summary written to training_summary.json. torch's default dtype
     is float32 while it trains (hippynn builds its modules in it); the caller's default is restored after.
 
@@ -109,22 +110,14 @@ def _train(dataset_path, out_dir, spec: TrainingSpec, dataset_label, oracle) -> 
                    for part, state in graph_state(graph).items()}},
         out_dir / "network_state.pt",
     )
-    summary = {
-        "dataset": str(dataset_path),
-        "dataset_label": dataset_label,
-        "oracle": oracle,
-        "trainer": str(spec.trainer),
-        "epochs": int(loop.epochs),
-        "threads": torch.get_num_threads(),
-        "training_wall_s": loop.elapsed_s,
-        "epoch_time_s": epoch_time,
-        "metrics": {split: {name: float(value) for name, value in values.items()}
-                    for split, values in tracker.best_metric_values.items()},
-        "spec": asdict(spec),
-        "torch": torch.__version__,
-        "hippynn": hippynn.__version__,
-    }
-    (out_dir / "training_summary.json").write_text(json.dumps(summary, indent=2))
+    summary = TrainingSummary(
+        dataset=str(dataset_path), dataset_label=dataset_label, oracle=oracle, trainer=spec.trainer,
+        epochs=int(loop.epochs), threads=torch.get_num_threads(), training_wall_s=loop.elapsed_s,
+        epoch_time_s=epoch_time,
+        metrics={split: {name: float(value) for name, value in values.items()}
+                 for split, values in tracker.best_metric_values.items()},
+        spec=asdict(spec), versions={"torch": torch.__version__, "hippynn": hippynn.__version__})
+    write_training_summary(summary, out_dir)
     return summary
 
 

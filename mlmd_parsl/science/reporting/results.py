@@ -50,24 +50,24 @@ def typed(row: dict) -> dict:
             for k, v in row.items()}
 
 
-def training_row(summary: dict = None, dataset_label="", log="", error=None, dataset_sha256="") -> dict:
+def training_row(summary=None, dataset_label="", log="", error=None, dataset_sha256="") -> dict:
+    """The training's row from its TrainingSummary (None: the training failed)."""
     if summary is None:
         return {"task": "train", "kind": "training", "status": "failed", "dataset": dataset_label,
                 "dataset_sha256": dataset_sha256, "log": log, "error": error}
-    test = summary["metrics"].get("test", {})
     return {
         "task": "train",
         "kind": "training",
         "status": "ok",
-        "dataset": summary["dataset_label"],
+        "dataset": summary.dataset_label,
         "dataset_sha256": dataset_sha256,
-        "device": summary.get("spec", {}).get("device", ""),
-        "threads": summary.get("threads"),
-        "trainer": summary.get("trainer", str(Trainer.HIPPYNN)),  # trainings before the lean trainer were hippynn's
-        "epoch_time_s": summary["epoch_time_s"],
-        "epochs": summary["epochs"],
-        "test_epa_mae_mev": test.get("EpA-MAE", float("nan")),
-        "test_force_mae_mev_per_a": test.get("ForceMAE", float("nan")),
+        "device": summary.device,
+        "threads": summary.threads,
+        "trainer": str(summary.trainer),
+        "epoch_time_s": summary.epoch_time_s,
+        "epochs": summary.epochs,
+        "test_epa_mae_mev": summary.test_epa_mae_mev,
+        "test_force_mae_mev_per_a": summary.test_force_mae_mev_per_a,
         "log": log,
     }
 

@@ -112,13 +112,13 @@ def test_lean_and_hippynn_trainers_follow_the_same_loss_curve(small_set, tmp_pat
         curves[engine] = validation_curve(tmp_path / engine / "training_log.txt", engine)
         assert json.loads((tmp_path / engine / "training_summary.json").read_text())["trainer"] == engine
         assert f"Trainer: {engine}" in (tmp_path / engine / "model_results.txt").read_text()
-    assert summaries["lean"]["epochs"] == summaries["hippynn"]["epochs"] == 8
+    assert summaries["lean"].epochs == summaries["hippynn"].epochs == 8
     assert len(curves["lean"]) == 8
     assert min(curves["lean"]) < 0.96 * curves["lean"][0]  # it learns
     assert curves["lean"] == pytest.approx(curves["hippynn"], rel=2e-3)
     for split in ("train", "valid", "test"):
         for name in ("EpA-MAE", "ForceMAE", "Loss-Err"):
-            lean, ref = (summaries[e]["metrics"][split][name] for e in ("lean", "hippynn"))
+            lean, ref = (summaries[e].metrics[split][name] for e in ("lean", "hippynn"))
             assert lean == pytest.approx(ref, rel=2e-3), (split, name)
     assert asdict(TrainingSpec(trainer="lean"))["trainer"] == "lean"
 
@@ -153,7 +153,7 @@ def test_dist_soft_min_moves_only_where_the_sensitivities_start(small_set, tmp_p
 
 def test_training_leaves_the_callers_default_dtype_as_it_found_it(small_set, tmp_path, float64_default):
     summary = train(small_set, tmp_path, TrainingSpec(max_epochs=1, trainer="lean"), "synthetic")
-    assert summary["epochs"] == 1
+    assert summary.epochs == 1
     assert torch.get_default_dtype() == torch.float64  # trained in float32, the worker's process state restored
     saved = torch.load(tmp_path / "network_state.pt", weights_only=False)
     mu = next(v for k, v in saved["state"]["network"].items() if k.endswith("sensitivity.mu"))
@@ -173,8 +173,8 @@ def test_training_sets_its_threads_whatever_lammps_left_in_the_process(small_set
     open_lammps().close()
     assert torch.get_num_threads() == 1  # what LAMMPS leaves behind (the condition this test is about)
     summary = train(small_set, tmp_path, TrainingSpec(max_epochs=1, trainer="lean"), "synthetic")
-    assert summary["threads"] == cores
+    assert summary.threads == cores
     assert f"{cores} torch thread(s)" in (tmp_path / "model_results.txt").read_text()
     assert torch.get_num_threads() == 1  # the caller's setting restored
     one_thread = train(small_set, tmp_path, TrainingSpec(max_epochs=1, trainer="lean"), "synthetic", threads=1)
-    assert one_thread["threads"] == 1
+    assert one_thread.threads == 1

@@ -15,12 +15,16 @@ from mlmd_parsl.orchestration.builder import CampaignFutures, DivisionFutures, s
 from mlmd_parsl.orchestration.campaign import run_md_cases
 from mlmd_parsl.orchestration.case_plan import plan_case, planned_export
 from mlmd_parsl.orchestration.sweeps import md_cases
+from mlmd_parsl.science.model.training_summary import TrainingSummary
 from mlmd_parsl.orchestration.progress import Progress
 from mlmd_parsl.orchestration.rundir import division_dir
 from mlmd_parsl.science.choices import Division
 from tests.conftest import FIXTURES
 
 GOOD_LOG = FIXTURES / "logs" / "eam_quick_284atoms_1rank.log"
+
+SUMMARY = TrainingSummary.from_json({"dataset": "ag.xyz", "dataset_label": "synthetic", "epoch_time_s": 0.5,
+                                     "epochs": 3, "metrics": {"test": {}}})
 
 
 def done(value=None, error=None) -> Future:
@@ -67,7 +71,7 @@ class FakeApps:
 
     def train_model(self, *args, after=None):
         self.calls.append(("train", args[1], after))
-        return done({"dataset_label": "synthetic", "epoch_time_s": 0.5, "epochs": 3, "metrics": {"test": {}}})
+        return done(SUMMARY)
 
     def export_for_lammps(self, summary, train_dir, *args):
         exported = planned_export(Path(train_dir).parent)
@@ -170,7 +174,7 @@ def test_the_library_campaign_validates_each_division_after_every_md_case_and_re
         site, run_dir, exported = campaign_inputs(tmp_path, division, "md.lmp=/opt/lmp")
         divisions.append((site, run_dir, exported))
     fake = FakeApps()
-    summary = {"dataset_label": "synthetic", "epoch_time_s": 0.5, "epochs": 3, "metrics": {"test": {}}}
+    summary = SUMMARY
     futures = []
     for site, run_dir, exported in divisions:
         plans = [plan_case(site, case) for case in md_cases(site, run_dir)]

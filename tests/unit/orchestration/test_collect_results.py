@@ -1,17 +1,19 @@
 """Collection turns every task into a row: finished, killed and crashed MD cases alike."""
 import shutil
+from dataclasses import replace
 
 from mlmd_parsl.orchestration.cases import CaseOutcome, DivisionOutcome, MDCase
 from mlmd_parsl.orchestration.tasks import collect_results
 from mlmd_parsl.science.choices import Division
+from mlmd_parsl.science.model.training_summary import TrainingSummary
 from mlmd_parsl.science.reporting.results import COLUMNS, read_results
 from tests.conftest import FIXTURES
 
 TRAINING = {
     "dataset_label": "synthetic",
     "log": "train/model_results.txt",
-    "summary": {"dataset_label": "synthetic", "epoch_time_s": 0.25, "epochs": 7,
-                "metrics": {"test": {"EpA-MAE": 0.45, "ForceMAE": 20.9}}},
+    "summary": TrainingSummary.from_json({"dataset": "ag.xyz", "dataset_label": "synthetic", "epoch_time_s": 0.25,
+                                          "epochs": 7, "metrics": {"test": {"EpA-MAE": 0.45, "ForceMAE": 20.9}}}),
 }
 
 
@@ -66,7 +68,7 @@ def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywher
     flags = {"accuracy_gate": "fail", "force_check": "pass", "pressure_check": "pass", "rank_invariance": "pass",
              "nve_check": "pass", "md_5fs_check": "fail", "closest_approach_a": "0.031", "fused_at_ps": "3.8",
              "wall_check": "fail", "wall_barrier_ev": "1.210", "oracle_check": "fail"}
-    training = {**TRAINING, "summary": {**TRAINING["summary"], "trainer": "lean"}}
+    training = {**TRAINING, "summary": replace(TRAINING["summary"], trainer="lean")}
     collected = collect_results(str(tmp_path),
                                 ours(training, [case(tmp_path, "md_z1_r1", "eam_quick_284atoms_1rank.log")],
                                                     {"flags": flags, "report": "validation/validation.md"}), "test")
@@ -125,7 +127,7 @@ def test_two_divisions_give_rows_of_each_with_their_labels_verdicts_and_no_ratio
     seed_case = case(tmp_path, "md_z2_r1", "eam_quick_284atoms_1rank.log", division=Division.SEED,
                      deviations=(f"{FORCED}-pk kokkos newton on neigh half",))
     divisions = [
-        DivisionOutcome(Division.SEED, {**TRAINING, "summary": {**TRAINING["summary"], "trainer": "hippynn"}}, (),
+        DivisionOutcome(Division.SEED, {**TRAINING, "summary": replace(TRAINING["summary"], trainer="hippynn")}, (),
                         [seed_case], {"flags": seed_flags}),
         DivisionOutcome(Division.OURS, TRAINING, ("trainer lean: our loop",),
                         [case(tmp_path, "md_z2_r1", "eam_quick_284atoms_1rank.log")], {"flags": ours_flags}),

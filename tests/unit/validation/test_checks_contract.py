@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from mlmd_parsl.science.model.training_summary import TrainingSummary
 from mlmd_parsl.science.validation.checks import CHECKS, FLAG_COLUMNS, CheckContext
 from mlmd_parsl.science.validation.markdown import render_markdown
 from mlmd_parsl.science.validation.verdict import validity_flags
@@ -56,6 +57,8 @@ def test_checks_that_need_an_input_write_nothing_without_it_and_the_gate_runs_on
     bare = CheckContext("model.pt", "box.data", tmp_path)
     by_section = {c.section: c for c in CHECKS}
     assert by_section["accuracy_gate"].run(bare) == {} and by_section["cross_engine"].run(bare) == {}
-    summary = {"metrics": {"test": {"EpA-MAE": 0.69, "ForceMAE": 25.0}}}  # force exactly at the limit: not reached
+    summary = TrainingSummary.from_json({"dataset": "ag.xyz", "dataset_label": "real", "epochs": 1,
+                                         "epoch_time_s": 1.0,  # the force error exactly at its limit:
+                                         "metrics": {"test": {"EpA-MAE": 0.69, "ForceMAE": 25.0}}})
     gate = by_section["accuracy_gate"].run(CheckContext("model.pt", "box.data", tmp_path, training=summary))
     assert gate == {"accuracy_gate": {"test_epa_mae_mev": 0.69, "test_force_mae_mev_per_a": 25.0, "ok": False}}
