@@ -46,3 +46,15 @@ def forget_done(folder, what: str) -> None:
 
 def mark_done(folder, what: str, key: str, **extra) -> None:
     write_text_atomically(Path(folder) / f"done-{what}.json", json.dumps({"key": key, **extra}, indent=2, default=str))
+
+
+def reuse_or_run(folder, what: str, key: str, outputs, run, read_back):
+    """read_back() when `folder` holds a complete `what` of the same key with every output whole; else run() with
+    the old record forgotten first (a run cut short leaves none), then recorded under `key`. Returns what either
+    returned."""
+    if is_done(folder, what, key, outputs):
+        return read_back()
+    forget_done(folder, what)
+    result = run()
+    mark_done(folder, what, key)
+    return result

@@ -33,7 +33,7 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
     torch's threads (FOM 1 depends on them; training.py says why they are always set). `after`: a future Parsl
     waits for before it starts (the seed division's last timed task), its value unused."""
     from mlmd_parsl.orchestration.code_digest import source_digest
-    from mlmd_parsl.orchestration.resume import content_key, forget_done, is_done, mark_done
+    from mlmd_parsl.orchestration.resume import content_key, reuse_or_run
     from mlmd_parsl.science.model.training_summary import read_training_summary
 
     key = content_key(source_digest("training"), what="training",
@@ -41,30 +41,29 @@ def train_model(dataset: dict, train_dir: str, training_spec: dict, custom_kerne
                       threads=threads)
     folder = Path(train_dir)
     outputs = [folder / n for n in ("training_summary.json", "network_state.pt", "model_results.txt")]
-    if is_done(folder, "training", key, outputs):
-        return read_training_summary(outputs[0]).as_reused()
-    forget_done(folder, "training")
 
-    import hippynn.custom_kernels
+    def run():
+        import hippynn.custom_kernels
 
-    from mlmd_parsl.science.model.training import TrainingSpec, train
+        from mlmd_parsl.science.model.training import TrainingSpec, train
 
-    previous = hippynn.custom_kernels.CUSTOM_KERNELS_ACTIVE  # a worker runs other tasks after this one
-    hippynn.custom_kernels.set_custom_kernels(_kernel_setting(custom_kernels))
-    try:
-        summary = train(dataset["path"], train_dir, TrainingSpec(**training_spec), dataset_label=dataset["kind"],
-                        threads=threads, oracle=dataset["details"].get("oracle"))
-    finally:
-        hippynn.custom_kernels.set_custom_kernels(previous)
-    mark_done(folder, "training", key)
-    return summary
+        previous = hippynn.custom_kernels.CUSTOM_KERNELS_ACTIVE  # a worker runs other tasks after this one
+        hippynn.custom_kernels.set_custom_kernels(_kernel_setting(custom_kernels))
+        try:
+            return train(dataset["path"], train_dir, TrainingSpec(**training_spec), dataset_label=dataset["kind"],
+                         threads=threads, oracle=dataset["details"].get("oracle"))
+        finally:
+            hippynn.custom_kernels.set_custom_kernels(previous)
+
+    return reuse_or_run(folder, "training", key, outputs, run,
+                        lambda: read_training_summary(outputs[0]).as_reused())
 
 
 @task_kind("export")
 def export_for_lammps(training_summary, train_dir: str, model_device: str, lean: bool = False) -> Export:
     """hippynn_lammps_model.pt and ag_box.data; with `lean`, also lean_lammps_model.pt (md.mliap_model: lean)."""
     from mlmd_parsl.orchestration.code_digest import source_digest
-    from mlmd_parsl.orchestration.resume import content_key, forget_done, is_done, mark_done
+    from mlmd_parsl.orchestration.resume import content_key, reuse_or_run
     from mlmd_parsl.science.model.dataset import file_sha256
     from mlmd_parsl.science.model.export import BOX_FILE, LEAN_MODEL_FILE, MODEL_FILE, export_model
 
@@ -76,11 +75,10 @@ def export_for_lammps(training_summary, train_dir: str, model_device: str, lean:
     paths = {"model": str(folder / MODEL_FILE), "box": str(folder / BOX_FILE)}
     if lean:
         paths["lean_model"] = str(folder / LEAN_MODEL_FILE)
-    reused = is_done(folder, "export", key, paths.values())
-    if not reused:
-        forget_done(folder, "export")
-        paths = export_model(state, training_summary.dataset, train_dir, model_device, lean=lean)
-        mark_done(folder, "export", key)
+    paths, reused = reuse_or_run(
+        folder, "export", key, paths.values(),
+        lambda: (export_model(state, training_summary.dataset, train_dir, model_device, lean=lean), False),
+        lambda: (paths, True))
     return Export(**paths, dataset_label=training_summary.dataset_label, oracle=training_oracle(training_summary),
                   reused=reused)
 
@@ -127,7 +125,7 @@ def validate_exported_model(exported: Export, training_summary, out_dir: str, sp
     import json
 
     from mlmd_parsl.orchestration.code_digest import source_digest
-    from mlmd_parsl.orchestration.resume import content_key, forget_done, is_done, mark_done
+    from mlmd_parsl.orchestration.resume import content_key, reuse_or_run
     from mlmd_parsl.science.model.dataset import file_sha256
     from mlmd_parsl.science.validation.spec import ValidationSpec
     from mlmd_parsl.science.validation.suite import validate_model
@@ -136,16 +134,17 @@ def validate_exported_model(exported: Export, training_summary, out_dir: str, sp
     key = content_key(source_digest("validation"), what="validation",
                       model=file_sha256(exported.model), spec=spec, oracle=exported.oracle,
                       training=training_summary.metrics if training_summary else None, site_engine=site_key)
-    report_json = Path(out_dir) / "validation.json"
-    if is_done(out_dir, "validation", key, [report_json]):
-        return {"flags": json.loads(report_json.read_text())["flags"], "report": str(Path(out_dir) / "validation.md"),
-                "reused": True}
-    forget_done(out_dir, "validation")
-    spec = ValidationSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
-    report = validate_model(exported.model, exported.box, out_dir, spec,
-                            oracle=exported.oracle, training=training_summary, site_engine=site_engine)
-    mark_done(out_dir, "validation", key)
-    return {"flags": report["flags"], "report": str(Path(out_dir) / "validation.md")}
+    report_json, report_md = Path(out_dir) / "validation.json", str(Path(out_dir) / "validation.md")
+
+    def run():
+        settings = ValidationSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items()})
+        report = validate_model(exported.model, exported.box, out_dir, settings,
+                                oracle=exported.oracle, training=training_summary, site_engine=site_engine)
+        return {"flags": report["flags"], "report": report_md}
+
+    return reuse_or_run(out_dir, "validation", key, [report_json], run,
+                        lambda: {"flags": json.loads(report_json.read_text())["flags"], "report": report_md,
+                                 "reused": True})
 
 
 @task_kind("collection")

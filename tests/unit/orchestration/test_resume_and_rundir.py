@@ -128,3 +128,32 @@ def test_a_task_that_reruns_drops_its_done_record_before_it_rewrites_its_outputs
     with pytest.raises(Exception):
         train_model(dataset, str(folder), asdict(TrainingSpec(max_epochs=1)), "pytorch", threads=1)
     assert not (folder / "done-training.json").exists()
+
+
+def test_reuse_or_run_reads_back_a_complete_same_key_result_and_reruns_anything_else(tmp_path):
+    from mlmd_parsl.orchestration.resume import reuse_or_run
+
+    output = tmp_path / "out.txt"
+    runs = []
+
+    def run(text="first"):
+        runs.append(text)
+        output.write_text(text)
+        return f"ran {text}"
+
+    def read_back():
+        return f"read {output.read_text()}"
+
+    assert reuse_or_run(tmp_path, "task", "k1", [output], run, read_back) == "ran first"
+    assert reuse_or_run(tmp_path, "task", "k1", [output], run, read_back) == "read first" and runs == ["first"]
+    assert reuse_or_run(tmp_path, "task", "k2", [output], lambda: run("second"), read_back) == "ran second"
+    output.write_text("")  # an output cut short: empty
+    assert reuse_or_run(tmp_path, "task", "k2", [output], lambda: run("third"), read_back) == "ran third"
+
+    def broken():
+        raise RuntimeError("killed mid-run")
+
+    with pytest.raises(RuntimeError):
+        reuse_or_run(tmp_path, "task", "k3", [output], broken, read_back)
+    assert not (tmp_path / "done-task.json").exists()  # no record for a run that did not finish
+    assert reuse_or_run(tmp_path, "task", "k2", [output], lambda: run("fourth"), read_back) == "ran fourth"
