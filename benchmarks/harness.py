@@ -167,11 +167,12 @@ def training_comparison(args, workdir):
         spec = TrainingSpec(max_epochs=args.epochs, termination_patience=10 * args.epochs, precompute_pairs=precompute,
                             device=args.device, trainer=trainer)
         summary = train(args.dataset, workdir / f"train_{name}", spec, dataset_label="benchmark")
-        test = summary["metrics"].get("test", {})
-        out[name] = {"epoch_time_s": summary["epoch_time_s"], "epochs": summary["epochs"],
-                     "test_epa_mae_mev": test.get("EpA-MAE"), "test_force_mae_mev_per_a": test.get("ForceMAE")}
-        print(f"training, {name}: {summary['epoch_time_s']:.4f} s/epoch over {summary['epochs']} epochs; test EpA-MAE "
-              f"{test.get('EpA-MAE'):.3f} meV/atom, Force MAE {test.get('ForceMAE'):.2f} meV/A", flush=True)
+        out[name] = {"epoch_time_s": summary.epoch_time_s, "epochs": summary.epochs,
+                     "test_epa_mae_mev": summary.test_epa_mae_mev,
+                     "test_force_mae_mev_per_a": summary.test_force_mae_mev_per_a}
+        print(f"training, {name}: {summary.epoch_time_s:.4f} s/epoch over {summary.epochs} epochs; test EpA-MAE "
+              f"{summary.test_epa_mae_mev:.3f} meV/atom, Force MAE {summary.test_force_mae_mev_per_a:.2f} meV/A",
+              flush=True)
     for other in ("hippynn", "reference"):
         if "lean" in out and other in out:
             out[f"lean_speedup_vs_{other}"] = out[other]["epoch_time_s"] / out["lean"]["epoch_time_s"]
