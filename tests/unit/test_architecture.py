@@ -62,10 +62,8 @@ def package_import_graph():
     return graph
 
 
-def test_no_import_cycle_in_the_package():
-    graph = package_import_graph()
-    assert "mlmd_parsl.science.engine.force_assembly" in graph["mlmd_parsl.science.engine.captured_step"]
-
+def cycles_in(graph: dict) -> list:
+    """Every cycle of an import graph ({module: modules it imports}), one per module that starts one."""
     def cycle_from(start):
         path, seen = [start], set()
         stack = [iter(sorted(graph[start]))]
@@ -81,21 +79,33 @@ def test_no_import_cycle_in_the_package():
                 stack.append(iter(sorted(graph[nxt])))
         return None
 
-    cycles = [c for c in map(cycle_from, graph) if c]
-    assert cycles == []
+    return [c for c in map(cycle_from, graph) if c]
 
 
-def package_functions():
-    for path in PACKAGE.rglob("*.py"):
+def test_no_import_cycle_in_the_package():
+    graph = package_import_graph()
+    assert "mlmd_parsl.science.engine.force_assembly" in graph["mlmd_parsl.science.engine.captured_step"]
+    assert cycles_in(graph) == []
+
+
+def functions_in(paths):
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 yield path, node
 
 
-def test_no_function_in_the_package_is_over_60_lines():
-    long = {f"{p.relative_to(PACKAGE)}:{f.name}": f.end_lineno - f.lineno + 1 for p, f in package_functions()
+def package_functions():
+    return functions_in(PACKAGE.rglob("*.py"))
+
+
+def over_60_lines(functions, root: Path) -> dict:
+    return {f"{p.relative_to(root)}:{f.name}": f.end_lineno - f.lineno + 1 for p, f in functions
             if f.end_lineno - f.lineno + 1 > 60}
-    assert long == {}
+
+
+def test_no_function_in_the_package_is_over_60_lines():
+    assert over_60_lines(package_functions(), PACKAGE) == {}
     assert any(f.name == "make_deck" for _, f in package_functions())  # the walk sees the package's functions
 
 
@@ -151,39 +161,18 @@ def test_no_code_branches_on_the_md_engine_outside_its_back_ends():
 BENCHMARKS = PACKAGE.parent / "benchmarks"
 
 
-def benchmark_functions():
-    for path in sorted(BENCHMARKS.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                yield path, node
-
-
 def test_no_function_in_the_benchmarks_is_over_60_lines():
-    long = {f"{p.name}:{f.name}": f.end_lineno - f.lineno + 1 for p, f in benchmark_functions()
-            if f.end_lineno - f.lineno + 1 > 60}
-    assert long == {}
-    assert any(f.name == "engine_rate" for _, f in benchmark_functions())
+    assert over_60_lines(functions_in(sorted(BENCHMARKS.glob("*.py"))), BENCHMARKS) == {}
+    assert any(f.name == "engine_rate" for _, f in functions_in(BENCHMARKS.glob("*.py")))
 
 
 def test_no_import_cycle_among_the_benchmarks():
     """Benchmarks import each other by plain name (they run as scripts from benchmarks/)."""
     names = {p.stem for p in BENCHMARKS.glob("*.py")}
-    graph = {p.stem: {m.split(".")[0] for m in filter(None, imported_modules_of_script(p))} & names
+    graph = {p.stem: {m.split(".")[0] for m in filter(None, imported_modules(p))} & names - {p.stem}
              for p in BENCHMARKS.glob("*.py")}
-
-    def reaches(start, target, seen=()):
-        return any(n == target or (n not in seen and reaches(n, target, (*seen, n))) for n in graph[start])
-
-    assert [name for name in graph if reaches(name, name)] == []
+    assert cycles_in(graph) == []
     assert "harness" in graph["cpu_model_step"]  # the walk sees their imports
-
-
-def imported_modules_of_script(path: Path):
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and not node.level:
-            yield node.module
 
 
 def test_every_name_the_benchmarks_import_from_the_package_exists():
