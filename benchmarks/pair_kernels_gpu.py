@@ -115,10 +115,10 @@ def kernel_table(torch, func, repeats, top=12):
 def measure_size(torch, interface, atoms, device, repeats, profile):
     import pair_kernels_per_atom as per_atom
 
-    from mlmd_parsl.science.model import fused_pairs
+    from mlmd_parsl.science.gpu import fused_pairs
     from mlmd_parsl.science.model.lean_hipnn import LeanHipnn
     from mlmd_parsl.science.model.lean_mliap import LeanMLIAPModel, array_device
-    from mlmd_parsl.science.model.lean_mliap_step import CapturedMLIAPStep
+    from mlmd_parsl.science.gpu.lean_mliap_step import CapturedMLIAPStep
 
     export = LeanMLIAPModel.from_interface(interface, device)
     pair_i, pair_j, rij = sorted_pairs(atoms, 2.0 * float(interface.rcutfac))  # ML-IAP's pair cutoff

@@ -1,6 +1,6 @@
 """For measurement (benchmarks/pair_kernels_gpu.py): the pair kernels of issue 38's first version, which own a block
 of atoms and sum their pairs in registers, without atomics. Measured slower than the shipped kernels
-(science/model/fused_pairs.py) on one H100 (benchmarks/pair_kernel_versions.md); the text below is as it shipped.
+(science/gpu/fused_pairs.py) on one H100 (benchmarks/pair_kernel_versions.md); the text below is as it shipped.
 
 The lean network's pair part as two fused Triton kernels, forward and backward, for a GPU.
 
@@ -24,8 +24,8 @@ import torch
 import triton
 import triton.language as tl
 
-from mlmd_parsl.science.model import fused_pairs as shipped
-from mlmd_parsl.science.model.fused_pairs import pair_geometry
+from mlmd_parsl.science.gpu import fused_pairs as shipped
+from mlmd_parsl.science.gpu.fused_pairs import pair_geometry
 
 ANGULAR_TERMS = shipped.ANGULAR_TERMS
 ATOMS_PER_PROGRAM = 16

@@ -144,7 +144,7 @@ def host_operations(torch, exported, pairs, positions, tags, nlocal, x, compare_
                                    finder="kdtree" if pairs.cell_list is not None else "cell_list"))
         finders[1].update(positions, tags, nlocal)
     for finder in finders:
-        name = "cell list" + (" (CUDA graph)" if getattr(finder.cell_list, "graph", None) is not None else "") \
+        name = "cell list" + (" (CUDA graph)" if finder.cell_list.graph.captured else "") \
             if finder.cell_list is not None else "k-d tree (host)"
         host[f"rebuild: {name}"] = lambda finder=finder: finder._build(positions, built_tags, nlocal, x)
     return host

@@ -18,10 +18,9 @@ import sys
 
 import torch
 
+from ..gpu.captured_graph import CapturedGraph, far_away_vectors, fill_padded, with_headroom
 from .force_assembly import assemble
 
-FAR_AWAY = 1.0e3  # Angstrom: the vector of padding pairs, far beyond any cutoff
-HEADROOM = 1.25
 # From this many model atoms on, the pairs within the cutoff are compacted before the network. Both ways in one
 # H200 call (benchmarks/profile_model_step.py, RESULTS.md): compiled, compaction is 1.19x faster at 2,272 atoms
 # and 1.26x at 9,088, 7% slower at 568; uncompiled, the same at 568 and 1.22x faster at 2,272.
@@ -46,9 +45,8 @@ class CapturedLeanStep:
         self.device = torch.device(device)
         self.dtype = dtype
         self.compact_min_atoms = compact_min_atoms
-        self.capturable = self.device.type == "cuda"
         self.compact = None  # whether the current list's pairs within the cutoff are compacted
-        self.graph = None
+        self.graph = CapturedGraph(self._body, self.device)
         self.pair_capacity = self.atom_capacity = self.position_capacity = self.kept_capacity = 0
 
     @property
@@ -87,23 +85,19 @@ class CapturedLeanStep:
         grow = (npairs > self.pair_capacity or natoms + 1 > self.atom_capacity
                 or npositions > self.position_capacity)
         if grow:
-            self._allocate(math.ceil(npairs * HEADROOM) + 1, math.ceil(natoms * HEADROOM) + 1,
-                           math.ceil(npositions * HEADROOM) + 1)
+            self._allocate(with_headroom(npairs), with_headroom(natoms), with_headroom(npositions))
         compact = within_cutoff is not None
         if compact != self.compact:
             self.compact, grow = compact, True
         if compact and (grow or within_cutoff > self.kept_capacity):
-            self._allocate_kept(math.ceil(within_cutoff * HEADROOM) + 1)
+            self._allocate_kept(with_headroom(within_cutoff))
             grow = True
         dummy = self.atom_capacity - 1
         for buffer, values, pad in ((self.pos_i, cand_i, 0), (self.pos_j, cand_j, 0),
-                                    (self.model_i, cand_i, dummy), (self.model_j, model_j, dummy)):
-            buffer[:npairs] = values
-            buffer[npairs:] = pad
-        self.shift.zero_()
-        self.shift[npairs:, 0] = FAR_AWAY
-        self.numbers[:natoms] = atomic_numbers
-        self.numbers[natoms:] = atomic_numbers[0]
+                                    (self.model_i, cand_i, dummy), (self.model_j, model_j, dummy),
+                                    (self.shift, 0.0, self.far_away)):
+            fill_padded(buffer, npairs, values, pad)
+        fill_padded(self.numbers, natoms, atomic_numbers, atomic_numbers[0])
         self.weight.copy_((torch.arange(self.atom_capacity, device=self.device) < nlocal).to(self.dtype))
         self.natoms = natoms
         if grow:
@@ -115,16 +109,13 @@ class CapturedLeanStep:
         scalars = self._replay()
         kept = int(scalars[7])
         if kept > self.kept_capacity:  # more pairs came within the cutoff than the buffer holds: again, larger
-            self._allocate_kept(math.ceil(kept * HEADROOM) + 1)
+            self._allocate_kept(with_headroom(kept))
             self._capture()
             scalars = self._replay()
         return float(scalars[0]), self.forces[:self.natoms].cpu().numpy(), scalars[1:7]
 
     def _replay(self):
-        if self.graph is not None:
-            self.graph.replay()
-        else:  # on a CPU nothing is captured: the same fixed-shape step, run eagerly (how tests check it)
-            self._body()
+        self.graph.run()
         return self.scalars.cpu().numpy()
 
     def _allocate(self, pairs, atoms, positions):
@@ -133,6 +124,7 @@ class CapturedLeanStep:
         self.pos_i, self.pos_j = torch.zeros(pairs, **index), torch.zeros(pairs, **index)
         self.model_i, self.model_j = torch.zeros(pairs, **index), torch.zeros(pairs, **index)
         self.shift = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
+        self.far_away = far_away_vectors(pairs, self.device)
         self.numbers = torch.zeros(atoms, **index)
         self.weight = torch.zeros(atoms, dtype=self.dtype, device=self.device)
         self.positions = torch.zeros((positions, 3), dtype=torch.float64, device=self.device)
@@ -145,8 +137,7 @@ class CapturedLeanStep:
         self.kept_capacity = pairs - 1
         self.kept_i, self.kept_j = torch.zeros(pairs, **index), torch.zeros(pairs, **index)
         self.kept_coord = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
-        self.padding_coord = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
-        self.padding_coord[:, 0] = FAR_AWAY
+        self.padding_coord = far_away_vectors(pairs, self.device)
 
     def _body(self):
         candidates = self.positions[self.pos_i] - self.positions[self.pos_j] + self.shift
@@ -177,19 +168,14 @@ class CapturedLeanStep:
         self.scalars[:7].copy_(scalars)
 
     def _capture(self):
-        if not self.capturable:
-            return
+        """Capture the step on its new buffers now (a no-op on a CPU); a compiled network that fails to compile in
+        the warm-up is replaced by the uncompiled one."""
         try:
-            self._capture_graph()
+            self.graph.capture()
         except Exception as exc:  # torch.compile failed in the warm-up (no compiler, an unsupported torch)
             if not self.compiled:
                 raise
             sys.stderr.write(f"torch.compile of the lean network failed ({type(exc).__name__}: {str(exc)[:300]}); "
                              "the captured step runs it uncompiled\n")
             self.network = self.lean
-            self._capture_graph()
-
-    def _capture_graph(self):
-        from ..cuda_graph import capture_cuda_graph
-
-        self.graph = capture_cuda_graph(self._body, self.device)
+            self.graph.capture()

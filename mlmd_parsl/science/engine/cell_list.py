@@ -14,11 +14,11 @@ Positions outside the grid are clamped into its edge cells. That never loses a p
 cells at most one apart to cells at most one apart, so every pair still lies in neighbouring cells.
 """
 import math
-import sys
 
 import torch
 
-HEADROOM = 1.25
+from ..gpu.captured_graph import CapturedGraph, with_headroom
+
 ROWS_PER_CHUNK = 16_384  # local atoms per dense block: bounds the working memory (~0.5 GB) at any size
 _OFFSETS = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]
 
@@ -29,9 +29,7 @@ class CellListPairs:
     def __init__(self, reach, cutoff, device):
         self.reach, self.cutoff = float(reach), float(cutoff)
         self.device = torch.device(device)
-        self.capturable = self.device.type == "cuda"
-        self.graph = None
-        self.captures = 0
+        self.graph = CapturedGraph(self._body, self.device, warmups=1, eager_if_capture_fails="the cell list")
         self.position_capacity = self.row_capacity = self.per_cell = self.per_atom = self.pair_capacity = 0
         self.dims = None
 
@@ -56,10 +54,7 @@ class CellListPairs:
         self.model_of_position[:n] = model_of_position
         self.sizes[0].fill_(n)
         self.sizes[1].fill_(nlocal)
-        if self.graph is not None:
-            self.graph.replay()
-        else:
-            self._body()
+        self.graph.run()
         return self.counts.tolist()  # the one host sync of a rebuild
 
     def _reshape(self, x, n, nlocal, per_cell=0, per_atom=0, pairs=0):
@@ -68,16 +63,16 @@ class CellListPairs:
         capture the graph again."""
         lo, hi = torch.aminmax(x, dim=0)
         self.dims = [max(1, math.floor(float(h - low) / self.reach) + 1) for low, h in zip(lo.tolist(), hi.tolist())]
-        self.position_capacity = math.ceil(n * HEADROOM) + 1
-        self.row_capacity = min(math.ceil(nlocal * HEADROOM) + 1, self.position_capacity)
+        self.position_capacity = with_headroom(n)
+        self.row_capacity = min(with_headroom(nlocal), self.position_capacity)
         if per_cell == 0:  # first build: the fullest cell now, counted (a sync, once)
             cell = torch.minimum(((x - lo) / self.reach).floor().long(), torch.tensor(self.dims, device=x.device) - 1)
             per_cell = int(torch.unique(cell, dim=0, return_counts=True)[1].max())
         if per_atom == 0:  # a sphere of radius `reach` holds 4/3 pi cells' worth; a count beyond builds again
             per_atom = 1.5 * 4.2 * n / math.prod(self.dims) + 8
-        self.per_cell = math.ceil(per_cell * HEADROOM)
-        self.per_atom = math.ceil(per_atom * HEADROOM)
-        self.pair_capacity = math.ceil(max(pairs, nlocal * per_atom / 1.5) * HEADROOM)
+        self.per_cell = with_headroom(per_cell, spare=0)
+        self.per_atom = with_headroom(per_atom, spare=0)
+        self.pair_capacity = with_headroom(max(pairs, nlocal * per_atom / 1.5), spare=0)
         chunk_slots = min(ROWS_PER_CHUNK, self.row_capacity) * self.per_atom
         index = dict(dtype=torch.int64, device=self.device)
         self.positions = torch.zeros((self.position_capacity, 3), dtype=torch.float64, device=self.device)
@@ -91,19 +86,7 @@ class CellListPairs:
         self.grid = torch.tensor(self.dims, **index)
         self.strides = torch.tensor([self.dims[1] * self.dims[2], self.dims[2], 1], **index)
         self.offsets = torch.tensor(_OFFSETS, **index)
-        self.graph = None
-        if self.capturable:
-            try:
-                self._capture()
-            except RuntimeError as exc:  # a torch or driver that cannot capture these ops: the same code, eagerly
-                sys.stderr.write(f"capturing the cell list failed ({str(exc)[:300]}); it runs eagerly\n")
-                self.graph, self.capturable = None, False
-
-    def _capture(self):
-        from ..cuda_graph import capture_cuda_graph
-
-        self.graph = capture_cuda_graph(self._body, self.device, warmups=1)
-        self.captures += 1
+        self.graph.forget()  # captured again on the new buffers at the next run
 
     def _body(self):
         ncells = math.prod(self.dims)

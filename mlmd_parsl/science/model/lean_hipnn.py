@@ -73,7 +73,7 @@ class LeanHipnn(torch.nn.Module):
         ValueError for a network they do not take (see fused_kernels_unavailable)."""
         self.fused = None
         if on:
-            from .fused_pairs import FusedPairWeights
+            from ..gpu.fused_pairs import FusedPairWeights
 
             self.fused = FusedPairWeights(self)
         return self
@@ -101,7 +101,7 @@ class LeanHipnn(torch.nn.Module):
         features = self.one_hot(atomic_numbers, pair_coord.dtype)
         fused = getattr(self, "fused", None)  # older pickles of this module have no such attribute
         if fused is not None:
-            from .fused_pairs import fused_pair_sums
+            from ..gpu.fused_pairs import fused_pair_sums
 
             out = fused_pair_sums(fused, pair_i, pair_coord, nlocal, pair_coord.dtype)
         else:

@@ -161,7 +161,7 @@ class LeanMLIAPModel(MLIAPUnified):
                 sys.stderr.write(f"{LEAN_MODEL_FILE}: the eager lean step runs: {reason}\n")
                 self.fast = False
                 return None
-            from .lean_mliap_step import CapturedMLIAPStep
+            from ..gpu.lean_mliap_step import CapturedMLIAPStep
 
             self.lean.use_fused_kernels()
             self.captured = CapturedMLIAPStep(self.lean, self.species_set, device, self.dtype)

@@ -3,6 +3,7 @@ for the CPU, with inductor's C++ back-end; tests/gpu runs the Triton one inside 
 captured step whose compilation fails goes on with the network uncompiled."""
 import math
 import shutil
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -37,15 +38,16 @@ def test_a_failed_compilation_leaves_the_captured_step_uncompiled(untrained_mode
     model = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float64")
     lean = model.eager_step("lean").pair_forces.lean
     step = CapturedLeanStep(lean, "cpu", torch.float64, compact_min_atoms=0, compile_network=True)
-    step.capturable = True  # as on a GPU: every buffer growth captures
+    step.graph.capturable = True  # as on a GPU: every buffer growth captures
     attempts = []
 
-    def capture_graph():
+    def capture():
         attempts.append(step.network)
         if step.network is not lean:
             raise RuntimeError("triton: no kernel for this GPU")
+        step.graph.graph = SimpleNamespace(replay=step.graph.body)  # captured: a replay runs the body
 
-    step._capture_graph = capture_graph
+    step.graph.capture = capture
     pairs = VerletPairs(4.0, skin=1.0)
     positions, tags, nlocal = cluster(seed=7, nlocal=120, nforeign=60)
     pairs.update(positions * 1.25, tags, nlocal)

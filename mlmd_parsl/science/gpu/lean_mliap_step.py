@@ -17,12 +17,9 @@ forces and energies only after the energy is on the host, which waits for everyt
 One species only: the fused kernels (fused_pairs.py) do not read the neighbour's species. On a CPU nothing is
 captured: the same fixed-size step runs eagerly (how the unit tests check it, with Triton's interpreter).
 """
-import math
-
 import torch
 
-FAR_AWAY = 1.0e3  # Angstrom: the vector of padding pairs, far beyond any cutoff
-HEADROOM = 1.25
+from .captured_graph import CapturedGraph, far_away_vectors, fill_padded, with_headroom
 
 
 class CapturedMLIAPStep:
@@ -31,9 +28,12 @@ class CapturedMLIAPStep:
             raise ValueError("CapturedMLIAPStep needs the lean network on its fused pair kernels")
         self.lean, self.species_set = lean, species_set
         self.device, self.dtype = torch.device(device), dtype
-        self.graph = None
+        self.graph = CapturedGraph(self._body, self.device)
         self.pair_capacity = self.atom_capacity = 0
-        self.captures = 0
+
+    @property
+    def captures(self):
+        return self.graph.captures
 
     def compute_forces(self, data):
         """ML-IAP's call (Kokkos data on this step's device): energies, per-atom energies and pair forces."""
@@ -46,21 +46,16 @@ class CapturedMLIAPStep:
     def _forces_and_energies(self, data):
         nlocal, npairs = int(data.nlistatoms), int(data.npairs)
         if npairs > self.pair_capacity or nlocal + 1 > self.atom_capacity:
-            self._allocate(math.ceil(max(npairs, 1) * HEADROOM), math.ceil(nlocal * HEADROOM) + 1)
+            self._allocate(with_headroom(max(npairs, 1), spare=0), with_headroom(nlocal))
+        pair_i = torch.as_tensor(data.pair_i, device=self.device) if npairs else None
+        fill_padded(self.pair_i, npairs, pair_i, self.atom_capacity - 1)
         if npairs:
-            self.pair_i[:npairs].copy_(torch.as_tensor(data.pair_i, device=self.device))
             torch.neg(torch.as_tensor(data.rij, device=self.device), out=self.coord[:npairs])  # rij is x_j - x_i
-        self.pair_i[npairs:].fill_(self.atom_capacity - 1)
-        self.coord[npairs:].copy_(self.padding[npairs:])
+        fill_padded(self.coord, npairs, None, self.padding)
         elems = torch.as_tensor(data.elems, device=self.device)[:nlocal].to(torch.int64)
         self.numbers[:nlocal].copy_(self.species_set[elems + 1])
         torch.lt(self.atom_index, nlocal, out=self.local)
-        if self.device.type != "cuda":
-            self._body()
-        else:
-            if self.graph is None:
-                self._capture()
-            self.graph.replay()
+        self.graph.run()
         torch.as_tensor(data.eatoms, device=self.device).copy_(self.eatoms[:nlocal])
         data.energy = float(self.energy)  # the one host sync: everything queued above is done
         if npairs:
@@ -71,15 +66,14 @@ class CapturedMLIAPStep:
         self.pair_capacity, self.atom_capacity = pairs, atoms
         self.pair_i = torch.zeros(pairs, **index)
         self.coord = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
-        self.padding = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
-        self.padding[:, 0] = FAR_AWAY
+        self.padding = far_away_vectors(pairs, self.device)
         self.numbers = torch.full((atoms,), int(self.species_set[1]), **index)
         self.atom_index = torch.arange(atoms, device=self.device)
         self.local = torch.zeros(atoms, dtype=torch.bool, device=self.device)
         self.pair_forces = torch.zeros((pairs, 3), dtype=torch.float64, device=self.device)
         self.eatoms = torch.zeros(atoms - 1, dtype=torch.float64, device=self.device)
         self.energy = torch.zeros((), dtype=torch.float64, device=self.device)
-        self.graph = None
+        self.graph.forget()
 
     def _body(self):
         coord = self.coord.to(self.dtype, copy=True).requires_grad_(True)
@@ -92,9 +86,3 @@ class CapturedMLIAPStep:
         self.pair_forces.copy_(grad.neg())
         self.eatoms.copy_(energies.detach())
         self.energy.copy_(energy.detach())
-
-    def _capture(self):
-        from ..cuda_graph import capture_cuda_graph
-
-        self.graph = capture_cuda_graph(self._body, self.device)
-        self.captures += 1

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[3]
 def fused_against_torch(untrained_model):
     pytest.importorskip("triton", reason="triton is not installed (pip install triton: the fused kernels' compiler)")
     env = {**os.environ, "TRITON_INTERPRET": "1", "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "ignore"}
-    done = subprocess.run([sys.executable, "-m", "tests.unit.model.fused_pairs_check", str(untrained_model["model"])],
+    done = subprocess.run([sys.executable, "-m", "tests.unit.gpu.fused_pairs_check", str(untrained_model["model"])],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -62,7 +62,7 @@ def _compile(dtype, coord, arch):
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    from mlmd_parsl.science.model.fused_pairs import BLOCK_PAIRS, kernel_signatures
+    from mlmd_parsl.science.gpu.fused_pairs import BLOCK_PAIRS, kernel_signatures
 
     constexprs = {"NDIST": 16, "NF": 8, "BLOCK": BLOCK_PAIRS}
     return [triton.compile(ASTSource(kernel, signature, constexprs=constexprs), target=GPUTarget("cuda", arch, 32))

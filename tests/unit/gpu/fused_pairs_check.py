@@ -37,7 +37,7 @@ def compare(model, dtype, pad=7):
 def beyond_natoms(lean, n, i, pc):
     """Sums of the first natoms atoms only: pairs of later atoms (the captured step's padding atom) add nothing
     and get zero gradient; the sums of the first atoms are those of the whole set."""
-    from mlmd_parsl.science.model.fused_pairs import fused_pair_sums
+    from mlmd_parsl.science.gpu.fused_pairs import fused_pair_sums
 
     natoms = n - 5
     coord = pc.detach().clone().requires_grad_(True)
@@ -70,7 +70,7 @@ def captured_mliap_step(model, shrink=40):
     """CapturedMLIAPStep (run eagerly on a CPU) over three steps, the second with fewer pairs and local atoms in the
     buffers the first sized, the third with its pairs out of order, against the torch arithmetic on the same pairs."""
     from mlmd_parsl.science.model.lean_mliap import LeanMLIAPModel
-    from mlmd_parsl.science.model.lean_mliap_step import CapturedMLIAPStep
+    from mlmd_parsl.science.gpu.lean_mliap_step import CapturedMLIAPStep
 
     interface = load_exported_model(model)
     export = LeanMLIAPModel.from_interface(interface)  # what lean_lammps_model.pt holds
