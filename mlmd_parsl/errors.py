@@ -27,3 +27,11 @@ class ModelError(UserInputError):
 
 class EngineError(UserInputError):
     """The chosen MD engine cannot run with the LAMMPS build at hand (missing binary or packages)."""
+
+
+def report_error(exc: MlmdError) -> int:
+    """The one way a command fails on what it can name: one line on stderr, no traceback; returns the exit code."""
+    import sys
+
+    print(f"error: {exc}", file=sys.stderr, flush=True)
+    return exc.exit_code

@@ -22,7 +22,7 @@ from .code_digest import modules_digest
 from .md_backends import backend_for
 from .progress import Progress, describe_failure, describe_md_failure
 from .provenance import lineage
-from .resume import forget_done, is_done, mark_done
+from .resume import mark_done, reusable_or_forgotten
 from .rundir import division_dir, train_dir, update_manifest
 from .sweeps import md_cases
 from .tasks import collect_results
@@ -111,11 +111,10 @@ def run_md_cases(apps, site: SiteConfig, cases: list, export_f, progress: Progre
         plan = plan_case(site, case)
         key = plan.content_key(export_f.result(), site.md.custom_kernels, md_code)
         outcomes[case.task] = CaseOutcome(case, key=key, command=plan.command, threads=plan.threads)
-        if is_done(case.dir, "md", key) and parse_log(case.log).status == "ok":
+        if reusable_or_forgotten(case.dir, "md", key, whole=lambda: parse_log(case.log).status == "ok"):
             _note_throughput(progress, case)
             progress.report(_name(case), None, " (reused)" + _md_brief(case))
             continue
-        forget_done(case.dir, "md")
         to_run.append(plan)
     futures = submit_md_cases(apps, site, to_run, export_f.result() if to_run else None)
     by_future = {futures[plan.case.task]: plan.case for plan in to_run}

@@ -48,13 +48,21 @@ def mark_done(folder, what: str, key: str, **extra) -> None:
     write_text_atomically(Path(folder) / f"done-{what}.json", json.dumps({"key": key, **extra}, indent=2, default=str))
 
 
-def reuse_or_run(folder, what: str, key: str, outputs, run, read_back):
-    """read_back() when `folder` holds a complete `what` of the same key with every output whole; else run() with
-    the old record forgotten first (a run cut short leaves none), then recorded under `key`. Returns what either
-    returned."""
-    if is_done(folder, what, key, outputs):
-        return read_back()
+def reusable_or_forgotten(folder, what: str, key: str, outputs=(), whole=None) -> bool:
+    """True when `folder` holds a complete `what` of the same key, every output whole and whole() (a check of the
+    outputs' content, e.g. a LAMMPS log that ends well) true; else its old record is forgotten - before the outputs
+    are rewritten, so a run cut short leaves none - and False. The caller runs it, then mark_done()."""
+    if is_done(folder, what, key, outputs) and (whole is None or whole()):
+        return True
     forget_done(folder, what)
+    return False
+
+
+def reuse_or_run(folder, what: str, key: str, outputs, run, read_back):
+    """read_back() for a complete `what` of the same key (reusable_or_forgotten); else run(), then recorded under
+    `key`. Returns what either returned."""
+    if reusable_or_forgotten(folder, what, key, outputs):
+        return read_back()
     result = run()
     mark_done(folder, what, key)
     return result

@@ -192,3 +192,16 @@ def test_every_name_the_benchmarks_import_from_the_package_exists():
                 missing += [f"{path.name}: {a.name}" for a in node.names
                             if a.name.startswith("mlmd_parsl") and importlib.util.find_spec(a.name) is None]
     assert missing == []
+
+
+def test_the_cli_only_parses_and_dispatches():
+    """cli.py reads the command line and hands over: no Parsl, signals, console tee or summary wording in it (those
+    are orchestration's driver, stop_signals and console_log, and reporting's console_summary)."""
+    path = PACKAGE / "cli.py"
+    imports = set(imported_modules(path))
+    assert {m for m in imports if m.split(".")[0] in {"parsl", "signal", "contextlib", "os"}} == set()
+    assert {m for m in imports if m.startswith("mlmd_parsl.")} <= {
+        "mlmd_parsl.arguments", "mlmd_parsl.errors", "mlmd_parsl.config", "mlmd_parsl.orchestration",
+        "mlmd_parsl.orchestration.builder", "mlmd_parsl.orchestration.before_start",
+        "mlmd_parsl.orchestration.driver", "mlmd_parsl.orchestration.dry_run", "mlmd_parsl.orchestration.code_digest"}
+    assert "print(\"\"" not in path.read_text() and "out(" not in path.read_text()

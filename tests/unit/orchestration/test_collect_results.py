@@ -63,7 +63,7 @@ def test_training_failure_is_a_row_too(tmp_path):
 
 
 def test_md_rows_of_a_model_that_failed_a_physics_check_say_unphysical_everywhere(tmp_path):
-    from mlmd_parsl.cli import print_summary
+    from mlmd_parsl.science.reporting.console_summary import print_summary
 
     flags = {"accuracy_gate": "fail", "force_check": "pass", "pressure_check": "pass", "rank_invariance": "pass",
              "nve_check": "pass", "md_5fs_check": "fail", "closest_approach_a": "0.031", "fused_at_ps": "3.8",
@@ -119,7 +119,7 @@ def test_two_divisions_give_rows_of_each_with_their_labels_verdicts_and_no_ratio
     """The seed division's rows beside ours': each row says its division and deviations, each division's rows
     carry its own model's flags, the seed's published numbers are set only beside seed rows of the same kind of
     case, and nothing compares one division with the other."""
-    from mlmd_parsl.cli import print_summary
+    from mlmd_parsl.science.reporting.console_summary import print_summary
     from mlmd_parsl.science.seed_procedure import FORCED
 
     seed_flags = {"force_check": "pass", "wall_check": "fail", "accuracy_gate": "fail"}
@@ -165,7 +165,7 @@ def test_an_unreadable_baseline_is_left_out_and_the_run_keeps_its_report(tmp_pat
 
 def test_the_summary_names_each_deviation_once_though_cases_of_a_division_differ(tmp_path):
     """Cases of several ranks carry the presizing deviation, one-rank cases do not: one line, each named once."""
-    from mlmd_parsl.cli import print_summary
+    from mlmd_parsl.science.reporting.console_summary import print_summary
     from mlmd_parsl.orchestration.sweeps import PRESIZE_DEVIATION
 
     profile = "profile quick: the seed's stages in 180 steps"

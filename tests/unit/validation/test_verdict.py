@@ -22,7 +22,7 @@ def _rows(flags, training):
 
 def test_the_console_report_md_and_validation_md_print_the_same_verdict_and_gate_sentences(tmp_path):
     """One sentence each, written once (verdict.py, accuracy.py): the renderers may frame it, never reword it."""
-    from mlmd_parsl.cli import print_summary
+    from mlmd_parsl.science.reporting.console_summary import print_summary
     from mlmd_parsl.science.reporting.report_md import write_report
     from mlmd_parsl.science.validation.accuracy import gate_sentence
     from mlmd_parsl.science.validation.markdown import render_markdown
