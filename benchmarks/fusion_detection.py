@@ -20,7 +20,7 @@ from pathlib import Path
 def run_repeat(model, box, replicate, timestep_fs, steps, every, seed, options, work):
     from mpi4py import MPI
 
-    from mlmd_parsl.science.engine.embedded import run_embedded
+    from mlmd_parsl.science.embedded.embedded import run_embedded
     from mlmd_parsl.science.lammps.deck import NVT, DeckOutputs, ForceField, Protocol, Stage, make_deck
     from mlmd_parsl.science.validation.engine_runs import cutoff_of
     from mlmd_parsl.science.validation.protocol_md import closest_approach_series
@@ -38,7 +38,7 @@ def run_repeat(model, box, replicate, timestep_fs, steps, every, seed, options, 
 
 
 def main(argv=None):
-    from mlmd_parsl.science.engine.options import EngineOptions
+    from mlmd_parsl.science.embedded.options import EngineOptions
     from mlmd_parsl.science.validation.protocol_md import MIN_APPROACH_A
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

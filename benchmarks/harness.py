@@ -37,7 +37,7 @@ from mlmd_parsl.science.reporting.step_cost import fit_step_cost
 from mlmd_parsl.science.lammps.deck import TIMED_STAGE, ForceField, make_deck, protocol_by_name, with_timed_steps
 from mlmd_parsl.science.lammps.logs import parse_log
 from mlmd_parsl.science.reporting.engine_profile import profile_path, read_profile
-from mlmd_parsl.science.engine.options import EngineOptions, md_argv
+from mlmd_parsl.science.embedded.options import EngineOptions, md_argv
 
 
 def replicated_atoms(box, zrep):
@@ -59,7 +59,7 @@ def model_step_rate(model, atoms, device, dtype, repeats, model_step="lean"):
     from ase.neighborlist import neighbor_list
 
     from mlmd_parsl.science.model.export import load_exported_model
-    from mlmd_parsl.science.engine.model_steps import ExportedModel
+    from mlmd_parsl.science.embedded.model_steps import ExportedModel
 
     exported = ExportedModel(load_exported_model(model, device=device), device, dtype)
     step = exported.eager_step(model_step)
@@ -363,7 +363,7 @@ def main(argv=None):
 
 def print_engine_profiles(rows, columns):
     """Where the engine's timed steps went (engine_profile.json of each size's fastest round), ms per step."""
-    from mlmd_parsl.science.engine.phase_timer import PHASES
+    from mlmd_parsl.science.embedded.phase_timer import PHASES
 
     print("\nWhere the engine's timed steps went, ms per step (callback phases averaged over ranks; 'LAMMPS': loop "
           "time outside the callback - integration, ghost exchange, re-neighbouring):")

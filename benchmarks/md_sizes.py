@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mlmd_parsl.science.lammps.logs import parse_log
 from mlmd_parsl.science.reporting.seed import seed_reference
-from mlmd_parsl.science.engine.options import EngineOptions, md_argv
+from mlmd_parsl.science.embedded.options import EngineOptions, md_argv
 
 SEED_ZREPS = (2, 4, 8, 12, 16, 24, 32, 40, 48, 56, 64)
 

@@ -66,7 +66,7 @@ EVERY_CANDIDATE = 10**12  # compact_min_atoms that never compacts
 
 
 def make_steps(exported, variants):
-    from mlmd_parsl.science.engine.captured_step import CapturedLeanStep
+    from mlmd_parsl.science.embedded.captured_step import CapturedLeanStep
 
     eager = exported.eager_step("lean")
     lean = eager.pair_forces.lean
@@ -125,7 +125,7 @@ def parse_args(argv=None):
 def host_operations(torch, exported, pairs, positions, tags, nlocal, x, compare_finders) -> dict:
     """{name: function} of what a step does besides the model: copies to and from the device, the displacement
     check, and a candidate-list rebuild as VerletPairs does one (by the engine's finder, and by the other)."""
-    from mlmd_parsl.science.engine.pairs import DEFAULT_SKIN, VerletPairs
+    from mlmd_parsl.science.embedded.pairs import DEFAULT_SKIN, VerletPairs
 
     host = {"positions to device (pageable)": lambda: torch.as_tensor(positions).to(exported.device)}
     device_forces = torch.zeros((nlocal, 3), dtype=torch.float64, device=exported.device)
@@ -171,7 +171,7 @@ def prepare_steps(exported, variants, pairs, numbers, x) -> dict:
 
 def profile_size(torch, args, exported, zrep):
     """One box: its pairs, each variant's step and the host operations timed, fastest of the interleaved rounds."""
-    from mlmd_parsl.science.engine.pairs import DEFAULT_SKIN, VerletPairs
+    from mlmd_parsl.science.embedded.pairs import DEFAULT_SKIN, VerletPairs
 
     atoms = replicated_atoms(args.box, zrep)
     positions, tags, nlocal = with_ghosts(atoms, exported.cutoff + GHOST_REACH_BEYOND_CUTOFF)
@@ -214,7 +214,7 @@ def main(argv=None):
 
     import torch
 
-    from mlmd_parsl.science.engine.model_steps import ExportedModel
+    from mlmd_parsl.science.embedded.model_steps import ExportedModel
     from mlmd_parsl.science.model.export import load_exported_model
 
     exported = ExportedModel(load_exported_model(args.model, device=args.device), args.device, args.dtype)

@@ -21,7 +21,7 @@ def main(argv=None):
     parser.add_argument("--profile", nargs="+", default=["20,20,20,10,60/100", "20,20,60,20,60/10"])
     parser.add_argument("--out", default="profile_temperature")
     args = parser.parse_args(argv)
-    from mlmd_parsl.science.engine.embedded import run_embedded
+    from mlmd_parsl.science.embedded.embedded import run_embedded
     from mlmd_parsl.science.lammps.deck import ForceField, _md_ho, make_deck
     from mlmd_parsl.science.lammps.logs import thermo_tables
     from mlmd_parsl.science.model.export import load_exported_model, model_cutoff

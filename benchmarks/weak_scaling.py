@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from mlmd_parsl.science.lammps.logs import parse_log
-from mlmd_parsl.science.engine.options import EngineOptions, md_argv
+from mlmd_parsl.science.embedded.options import EngineOptions, md_argv
 
 
 def run_ranks(args, ranks, out_dir):

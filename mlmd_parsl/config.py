@@ -297,12 +297,34 @@ def load_site_config(site: str, overrides=()) -> SiteConfig:
     return _build_site(raw, path)
 
 
+def read_renamed_keys(path, raw, note=None):
+    """An old key is read as its new one, with a note on stderr naming both (where it was given, and what to write
+    instead). Given beside its new key, the one a --set gives wins; both in the file (or both --set) is an error."""
+    note = note or (lambda line: print(line, file=sys.stderr, flush=True))
+    for section, old, new in RENAMED_KEYS:
+        mapping = raw.get(section)
+        if not isinstance(mapping, dict) or old not in mapping:
+            continue
+        where = key_location(path, mapping, old, section + ".")
+        overrides = getattr(mapping, "overrides", {})
+        if new in mapping and (old in overrides) == (new in overrides):
+            raise ConfigError(f"{where}: renamed {section}.{new}, which is given too; keep {new}: only")
+        value = mapping.pop(old)
+        if new in overrides:
+            note(f"note: {where} is ignored: it is now {section}.{new}, which --set gives")
+            continue
+        mapping[new] = value
+        for table in (getattr(mapping, "lines", {}), overrides):
+            table.pop(new, None)
+            if old in table:
+                table[new] = table.pop(old)
+        note(f"note: {where} is now {section}.{new} (the same values) and is read as that; write {new}: in the "
+             f"file, or --set {section}.{new}=...")
+
+
 def _build_site(raw, path) -> SiteConfig:
     check_keys(path, raw, _TOP_KEYS, "")
-    for section, old, new in RENAMED_KEYS:
-        if isinstance(raw.get(section), dict) and old in raw[section]:
-            raise ConfigError(f"{key_location(path, raw[section], old, section + '.')}: renamed {section}.{new} "
-                              f"(the same values); write {new}: in the file, or --set {section}.{new}=...")
+    read_renamed_keys(path, raw)
     values = {
         "name": raw.get("name"),
         "source": str(path),

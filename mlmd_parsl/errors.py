@@ -25,7 +25,7 @@ class ModelError(UserInputError):
     """A model or box file is not what the engine needs."""
 
 
-class EngineError(UserInputError):
+class LammpsBuildError(UserInputError):
     """The chosen MD engine cannot run with the LAMMPS build at hand (missing binary or packages)."""
 
 

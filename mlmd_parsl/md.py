@@ -14,7 +14,7 @@ from pathlib import Path
 from .arguments import ArgumentParser
 from .errors import UserInputError
 from .science.choices import ModelStepKind
-from .science.engine.options import COMPILE_CHOICES, DEFAULT_SKIN, MAX_PAIR_SKIN, PAIR_KERNELS, EngineOptions
+from .science.embedded.options import COMPILE_CHOICES, DEFAULT_SKIN, MAX_PAIR_SKIN, PAIR_KERNELS, EngineOptions
 from .science.lammps.deck import PROFILES
 
 
@@ -120,7 +120,7 @@ def main(argv=None):
 
     from .science.lammps.deck import (DeckOutputs, ForceField, make_deck, protocol_by_name, single_stage_protocol,
                                        with_timed_steps)
-    from .science.engine.embedded import run_embedded
+    from .science.embedded.embedded import run_embedded
     from .science.model.export import model_cutoff
 
     comm = MPI.COMM_WORLD

@@ -63,9 +63,9 @@ def main(argv=None):
         training = read_training_summary(args.training_summary) if args.training_summary else None
         site_engine = None
         if args.site_lmp:
-            from .science.lammps.build import preflight, resolve_lmp
+            from .science.lammps.build import inspect_build, resolve_lmp
 
-            lmp = preflight(MDEngine.MLIAP, resolve_lmp(args.site_lmp, "--site-lmp"), args.kokkos).executable
+            lmp = inspect_build(MDEngine.MLIAP, resolve_lmp(args.site_lmp, "--site-lmp"), args.kokkos).executable
             site_model = args.site_model or args.model
             if not Path(site_model).is_file():
                 raise UserInputError(f"--site-model {site_model}: no such file")

@@ -113,7 +113,7 @@ def mpiexec():
 
 def standalone(model, box, out_dir, ranks, mpiexec, replicate=(2, 2, 1), steps=0, extra=()):
     dump = out_dir / f"forces_{ranks}.dump"
-    from mlmd_parsl.science.engine.options import md_argv
+    from mlmd_parsl.science.embedded.options import md_argv
 
     cmd = md_argv(model, box, replicate, out_dir / f"log_{ranks}.lammps", steps=steps, dump_forces=dump) + list(extra)
     if ranks > 1:
@@ -130,15 +130,15 @@ SHARED_MLIAP_LMP = REPO.parent / "shared" / "lammps-mliap" / "bin" / "lmp"
 def site_lmp():
     """A LAMMPS that runs the seed's engine (pair_style mliap unified): $MLMD_MLIAP_LMP, else the one shared
     beside this clone (../shared/lammps-mliap). Gated on what its `lmp -h` reports."""
-    from mlmd_parsl.errors import EngineError
-    from mlmd_parsl.science.lammps.build import preflight
+    from mlmd_parsl.errors import LammpsBuildError
+    from mlmd_parsl.science.lammps.build import inspect_build
 
     candidate = os.environ.get("MLMD_MLIAP_LMP") or str(SHARED_MLIAP_LMP)
     if not Path(candidate).is_file():
         pytest.skip(f"no LAMMPS with ML-IAP's Python coupling: {candidate} does not exist (set MLMD_MLIAP_LMP)")
     try:
-        return preflight("mliap", candidate).executable
-    except EngineError as exc:
+        return inspect_build("mliap", candidate).executable
+    except LammpsBuildError as exc:
         pytest.skip(f"{candidate} cannot run pair_style mliap unified: {exc}")
 
 
@@ -149,8 +149,8 @@ def kokkos_lmp():
     Gated on a CUDA device and on what its `lmp -h` reports."""
     import torch
 
-    from mlmd_parsl.errors import EngineError
-    from mlmd_parsl.science.lammps.build import preflight
+    from mlmd_parsl.errors import LammpsBuildError
+    from mlmd_parsl.science.lammps.build import inspect_build
 
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA device (none on this machine)")
@@ -159,6 +159,6 @@ def kokkos_lmp():
         pytest.skip("no KOKKOS (CUDA) LAMMPS with ML-IAP's Python coupling: set MLMD_KOKKOS_LMP "
                     f"({candidate or 'unset'}; on the lent H200 scripts/device_env.sh sets it)")
     try:
-        return preflight("mliap", candidate, kokkos=True).executable
-    except EngineError as exc:
+        return inspect_build("mliap", candidate, kokkos=True).executable
+    except LammpsBuildError as exc:
         pytest.skip(f"{candidate} cannot run pair_style mliap unified through KOKKOS on GPUs: {exc}")

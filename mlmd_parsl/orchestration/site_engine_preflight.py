@@ -29,11 +29,11 @@ def preflight_site_engine(site: SiteConfig, run_dir: Path, run_probe, log=print,
     (kokkos_options.py says how). `run_dir`: the division's folder; `manifest_dir`: the run's (default: run_dir).
     run_probe(probe_dir, lmp, kokkos_package) runs case_plan.site_engine_probe_command with its output in
     probe_dir/stdout.txt and stderr.txt and returns its exception or None. Returns {"lmp", "kokkos": KokkosChoice
-    record or None}, also written to the manifest under site_engine.<division>; raises EngineError (exit 2)
+    record or None}, also written to the manifest under site_engine.<division>; raises LammpsBuildError (exit 2)
     quoting why it failed. The trained model is kept."""
     import time
 
-    from ..errors import EngineError
+    from ..errors import LammpsBuildError
     from ..science.lammps.kokkos_options import choose_kokkos_package
     from .site_engine_files import clear_probe_outputs, write_site_engine_probe
 
@@ -53,7 +53,7 @@ def preflight_site_engine(site: SiteConfig, run_dir: Path, run_probe, log=print,
     manifest_dir = Path(manifest_dir or run_dir)
     if reason is not None:
         record_site_engine(manifest_dir, site, {"lmp": lmp, "kokkos": kokkos, "preflight": "failed", "reason": reason})
-        raise EngineError(
+        raise LammpsBuildError(
             f"md.engine mliap: the site's LAMMPS {lmp} cannot run the {site.division} division's exported model "
             f"(preflight, run 0 in {probe_dir}): {reason}. No MD case was started; the trained model is kept: fix "
             f"this, then continue with --resume {manifest_dir}")

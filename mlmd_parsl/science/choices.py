@@ -6,14 +6,17 @@ Each is a `str` enum, so YAML values, results.csv cells and JSON content keys ke
 Glossary: the words the code and docs use, one meaning each.
 - division: seed (the seed's work exactly) or ours; rows of the two are never set beside each other.
 - MD engine (md.engine, MDEngine): who runs the MD steps; each one back-end (orchestration/md_backends/).
-  The embedded engine is ours (science/engine/: stock LAMMPS + our model step through fix external); the site
+  The embedded engine is ours (science/embedded/: stock LAMMPS + our model step through fix external); the site
   engine is the seed's (the site's LAMMPS with pair_style mliap unified). Not to be confused with the trainer.
 - trainer (training.trainer, Trainer): whose loop trains the network (hippynn's, or our lean one).
 - export (md.mliap_model, MliapExport): the model file pair_style mliap unified loads.
 - model step (ModelStepKind): the embedded engine's per-step evaluation of the model.
-- profile (md.profile): which MD-HO protocol a case runs (ats5: the seed's 45,000 steps; quick: 180).
-- preflight: a check before work starts that proves the next step can run; the driver's (config, dataset, the
-  site LAMMPS's packages) before any worker, the site engine's run 0 before its first MD case.
+  A site LAMMPS that lacks what an engine needs is a LammpsBuildError (lammps/build.py: inspect_build).
+- profile (md.profile, --profile): which MD-HO protocol a case runs (ats5: the seed's 45,000 steps; quick: 180).
+  Where a run's timed steps went is its engine profile (log.engine_profile.json): profiling, not a protocol.
+- preflight: the site engine's run 0 of the export before a division's first MD case (site_engine_preflight.py),
+  which also finds the Kokkos line the site's LAMMPS takes. The driver's checks before any worker starts are the
+  checks before start (orchestration/before_start.py).
 - flag (Flag): one check's result (pass, fail; '' where it did not run); verdict (Verdict): what a model's physics
   flags add up to (physical, unphysical; '' where none ran); the accuracy gate is a flag, never the verdict.
 - case: one MD run of a sweep (throughput or weak), one replicate and rank count (orchestration/cases.py).

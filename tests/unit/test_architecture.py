@@ -34,7 +34,7 @@ def test_science_imports_neither_parsl_nor_orchestration():
 def test_the_science_sub_packages_are_mirrored_by_the_unit_tests():
     science = {p.name for p in (PACKAGE / "science").iterdir() if (p / "__init__.py").is_file()}
     tests = {p.name for p in Path(__file__).parent.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
-    assert science == {"engine", "gpu", "lammps", "model", "reporting", "validation"} and science <= tests
+    assert science == {"embedded", "gpu", "lammps", "model", "reporting", "validation"} and science <= tests
 
 
 def test_no_md_case_is_read_by_string_key_outside_the_case_module():
@@ -84,7 +84,7 @@ def cycles_in(graph: dict) -> list:
 
 def test_no_import_cycle_in_the_package():
     graph = package_import_graph()
-    assert "mlmd_parsl.science.engine.force_assembly" in graph["mlmd_parsl.science.engine.captured_step"]
+    assert "mlmd_parsl.science.embedded.force_assembly" in graph["mlmd_parsl.science.embedded.captured_step"]
     assert cycles_in(graph) == []
 
 

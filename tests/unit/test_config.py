@@ -217,18 +217,26 @@ def test_the_science_specs_check_themselves_when_a_library_user_makes_them():
     assert TrainingSpec(trainer="lean").trainer is Trainer.LEAN  # the word from YAML becomes the member
 
 
-def test_the_renamed_training_engine_key_names_its_new_name(tmp_path):
-    for overrides in (["training.engine=lean"], []):
+def test_the_renamed_training_engine_key_is_read_as_training_trainer_with_a_note_naming_both(tmp_path, capsys):
+    from mlmd_parsl.science.choices import Trainer
+
+    for overrides, where in ((["training.engine=lean"], "--set training.engine=lean: training.engine"),
+                             ([], "site.yaml:3: training.engine")):
         path = write(tmp_path, "name: x\ntraining:\n  engine: lean\n") if not overrides else "local"
-        with pytest.raises(ConfigError) as err:
-            load_site_config(path, overrides)
-        assert "training.engine: renamed training.trainer" in str(err.value)
-    assert "site.yaml:3: training.engine" in str(err.value)
+        assert load_site_config(path, overrides).training.spec.trainer is Trainer.LEAN
+        assert f"{where} is now training.trainer (the same values)" in capsys.readouterr().err
+    path = write(tmp_path, "name: x\ntraining:\n  engine: lean\n  trainer: hippynn\n")
+    with pytest.raises(ConfigError, match="site.yaml:3: training.engine: renamed training.trainer, which is given too"):
+        load_site_config(path)
+    assert load_site_config(path, ["training.trainer=lean"]).training.spec.trainer is Trainer.LEAN  # --set wins
+    assert "training.engine is ignored: it is now training.trainer, which --set gives" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match=r"site.yaml:3: training.trainer: 'diesel'; allowed"):  # the old key's line
+        load_site_config(write(tmp_path, "name: x\ntraining:\n  engine: diesel\n"))
 
 
 def test_engine_options_are_the_md_command_lines_flags_both_ways(tmp_path):
     from mlmd_parsl.md import build_parser, engine_options
-    from mlmd_parsl.science.engine.options import EngineOptions, md_argv
+    from mlmd_parsl.science.embedded.options import EngineOptions, md_argv
 
     for options in (EngineOptions(), EngineOptions(device="cuda:1", dtype="float64", pair_skin=0.5,
                                                    model_step="hippynn",

@@ -25,7 +25,7 @@ class MDBackend:
         raise NotImplementedError
 
     def check_before_run(self, site: SiteConfig) -> None:
-        """The driver's checks before any worker starts; raises EngineError (exit 2) naming what is missing."""
+        """The driver's checks before any worker starts; raises LammpsBuildError (exit 2) naming what is missing."""
 
     def presized(self, site: SiteConfig, ranks: int) -> bool:
         """Whether a case of `ranks` sizes ML-IAP's pair arrays first (a deviation its row names)."""
@@ -39,7 +39,7 @@ class MDBackend:
         """What the command needs in the case's folder, written just before the case is submitted."""
 
     def launch_preflight(self, site: SiteConfig, folder: Path, run_probe, log, manifest_dir: Path):
-        """Before the first MD case of a division: prove the engine runs the export (raise EngineError if not).
+        """Before the first MD case of a division: prove the engine runs the export (raise LammpsBuildError if not).
         Returns the launch it found (recorded in the manifest and the summary) or None."""
         return None
 

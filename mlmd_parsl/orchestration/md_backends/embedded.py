@@ -3,7 +3,7 @@ through `fix external`; each rank runs `python -m mlmd_parsl.md`."""
 import shlex
 
 from ...science.choices import MDEngine
-from ...science.engine.options import EngineOptions, md_argv
+from ...science.embedded.options import EngineOptions, md_argv
 from ..launch import launch_prefix, rank_command
 from .base import MDBackend
 

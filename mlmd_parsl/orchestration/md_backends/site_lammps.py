@@ -23,9 +23,9 @@ class SiteLammpsBackend(MDBackend):
         return lmp
 
     def check_before_run(self, site):
-        from ...science.lammps.build import preflight, resolve_lmp
+        from ...science.lammps.build import inspect_build, resolve_lmp
 
-        preflight(self.engine, resolve_lmp(site.md.lmp), site.md.kokkos, division=site.division)
+        inspect_build(self.engine, resolve_lmp(site.md.lmp), site.md.kokkos, division=site.division)
 
     def presized(self, site, ranks):
         return presize_applies(site.md.mliap_presize, ranks, site.md.kokkos)

@@ -1,4 +1,4 @@
-"""What a LAMMPS executable can do, read from `lmp -h`, and the preflight each engine needs.
+"""What a LAMMPS executable can do, read from `lmp -h`, and whether it has what each engine needs (inspect_build).
 
 The site engine runs the seed's way, `pair_style mliap unified hippynn_lammps_model.pt`, which needs
 LAMMPS built with ML-IAP *and* its Python coupling (PYTHON package, MLIAP_ENABLE_PYTHON), and on GPUs
@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 
-from ...errors import EngineError
+from ...errors import LammpsBuildError
 from ..choices import Division, MDEngine
 
 SEED_BUILD_HINT = (
@@ -30,12 +30,12 @@ class LammpsBuild:
 
 
 def resolve_lmp(configured: str = "", option: str = "md.lmp") -> str:
-    """`configured` (named `option` in errors), else $LMP, else `lmp` on PATH; raise EngineError if none runs."""
+    """`configured` (named `option` in errors), else $LMP, else `lmp` on PATH; raise LammpsBuildError if none runs."""
     candidate = configured or os.environ.get("LMP", "") or "lmp"
     path = shutil.which(candidate)
     if path is None:
         source = option if configured else ("$LMP" if os.environ.get("LMP") else "PATH")
-        raise EngineError(f"LAMMPS executable {candidate!r} (from {source}) not found or not executable; "
+        raise LammpsBuildError(f"LAMMPS executable {candidate!r} (from {source}) not found or not executable; "
                           f"{SEED_BUILD_HINT}")
     return path
 
@@ -44,10 +44,10 @@ def read_build(executable: str) -> LammpsBuild:
     try:
         result = subprocess.run([executable, "-h"], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise EngineError(f"cannot run `{executable} -h`: {exc}") from None
+        raise LammpsBuildError(f"cannot run `{executable} -h`: {exc}") from None
     text = result.stdout
     if "Installed packages:" not in text:
-        raise EngineError(f"`{executable} -h` printed no 'Installed packages:' section: is it LAMMPS?")
+        raise LammpsBuildError(f"`{executable} -h` printed no 'Installed packages:' section: is it LAMMPS?")
     return parse_help(executable, text)
 
 
@@ -70,7 +70,7 @@ def required_packages(kokkos: bool) -> list:
     return ["ML-IAP", "PYTHON"] + (["KOKKOS"] if kokkos else [])
 
 
-def preflight(engine: MDEngine, executable: str, kokkos: bool = False, division=None) -> LammpsBuild:
+def inspect_build(engine: MDEngine, executable: str, kokkos: bool = False, division=None) -> LammpsBuild:
     """Fail fast, with one message naming what is missing, if `executable` cannot run `engine` (for `division`)."""
     return check_build(engine, read_build(executable), kokkos, division)
 
@@ -82,7 +82,7 @@ def check_build(engine: MDEngine, build: LammpsBuild, kokkos: bool = False, divi
         missing.append("KOKKOS with the CUDA backend")
     if missing:
         who = f"the {division} division" if division is Division.SEED else f"md.engine '{engine}'"
-        raise EngineError(
+        raise LammpsBuildError(
             f"LAMMPS at {executable} lacks {', '.join(missing)}, needed by {who} "
             f"(pair_style mliap unified{' with Kokkos on GPUs' if kokkos else ''}); {SEED_BUILD_HINT}"
         )

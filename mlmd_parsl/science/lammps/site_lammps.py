@@ -20,7 +20,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from ...errors import EngineError
+from ...errors import LammpsBuildError
 
 WEIGHTS_ONLY_OVERRIDE = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
 PROBE_REPLICATE = (2, 2, 1)  # the preflight's box: 284 atoms, seconds, and ghosts on every side at 1 rank
@@ -73,7 +73,7 @@ def quote_failure(output: str, log_text: str = "") -> str:
     return " | ".join(line[:600] for line in quoted) + hint
 
 
-class SiteLammpsFailed(EngineError):
+class SiteLammpsFailed(LammpsBuildError):
     """The site's `lmp` exited non-zero: carries the command, folder, exit code and the quoted reason."""
 
     def __init__(self, command, directory, returncode, reason):

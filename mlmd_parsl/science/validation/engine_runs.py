@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.options import EngineOptions, md_argv
+from ..embedded.options import EngineOptions, md_argv
 from ..lammps.deck import DeckOutputs, ForceField, make_deck, single_stage_protocol
 
 
@@ -35,7 +35,7 @@ def evaluate_in_process(model, box, out_dir, tag, replicate, dtype):
     """Evaluate a box once (run 0) with the engine in this process; return (dump, log)."""
     from mpi4py import MPI
 
-    from ..engine.embedded import run_embedded
+    from ..embedded.embedded import run_embedded
 
     dump, log = out_dir / f"{tag}.dump", out_dir / f"{tag}.lammps"
     deck = make_deck(Path(box).resolve(), replicate, single_stage_protocol(0), ForceField.model_fix(cutoff_of(model)),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine.options import EngineOptions
+from ..embedded.options import EngineOptions
 from ..lammps.deck import DeckOutputs, ForceField, Protocol, Stage, make_deck
 from ..lammps.logs import thermo_tables
 from .engine_runs import atoms_from_log, cutoff_of
@@ -30,7 +30,7 @@ def check_protocol_md(model, box, out_dir, spec: ValidationSpec, oracle=None):
     data, side by side): returns (md_5fs check, oracle comparison or None)."""
     from mpi4py import MPI
 
-    from ..engine.embedded import run_embedded
+    from ..embedded.embedded import run_embedded
     from ..lammps.eam_oracle import oracle_potential
     from ..lammps.runtime import lmp_executable, venv_environment
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from mlmd_parsl.science.engine.cell_list import CellListPairs
+from mlmd_parsl.science.embedded.cell_list import CellListPairs
 from mlmd_parsl.science.gpu import captured_graph
 from mlmd_parsl.science.gpu.captured_graph import (FAR_AWAY, CapturedGraph, far_away_vectors, fill_padded,
                                                    with_headroom)
-from tests.unit.engine.test_cell_list import CUTOFF, REACH, atoms, check
+from tests.unit.embedded.test_cell_list import CUTOFF, REACH, atoms, check
 
 
 def test_headroom_and_padding():

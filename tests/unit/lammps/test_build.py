@@ -5,12 +5,12 @@ import sys
 import pytest
 
 from mlmd_parsl.config import load_site_config
-from mlmd_parsl.errors import EngineError
+from mlmd_parsl.errors import LammpsBuildError
 from mlmd_parsl.orchestration.cases import MDCase
 from mlmd_parsl.orchestration.case_plan import planned_export
 from mlmd_parsl.orchestration.md_backends import backend_for
 from mlmd_parsl.science.lammps.deck import PROFILES, ForceField, make_deck
-from mlmd_parsl.science.lammps.build import check_build, parse_help, preflight, read_build, resolve_lmp
+from mlmd_parsl.science.lammps.build import check_build, inspect_build, parse_help, read_build, resolve_lmp
 from mlmd_parsl.science.lammps.kokkos_options import CURRENT_PACKAGE, SEED_PACKAGE
 from mlmd_parsl.science.lammps.runtime import lmp_executable
 from tests.conftest import REPO, child_env
@@ -28,8 +28,8 @@ List of individual style options included in this LAMMPS executable
 
 
 def test_stock_wheel_lmp_is_rejected_for_the_site_engine_naming_python_and_the_seed_build():
-    with pytest.raises(EngineError) as err:
-        preflight("mliap", lmp_executable())
+    with pytest.raises(LammpsBuildError) as err:
+        inspect_build("mliap", lmp_executable())
     message = str(err.value)
     assert "lacks PYTHON, needed by md.engine 'mliap'" in message
     assert "-D PKG_PYTHON=ON -D MLIAP_ENABLE_PYTHON=ON" in message and "md.engine: embedded" in message
@@ -39,8 +39,8 @@ def test_stock_wheel_lmp_has_what_the_embedded_engine_uses():
     build = read_build(lmp_executable())
     assert {"ML-IAP", "MANYBODY"} <= build.packages and "PYTHON" not in build.packages
     backend_for("embedded").check_before_run(load_site_config("local"))  # nothing required beyond stock LAMMPS
-    with pytest.raises(EngineError, match="lacks PYTHON, needed by md.engine 'mliap'"):
-        preflight("mliap", lmp_executable())  # the site engine's needs are checked, not assumed
+    with pytest.raises(LammpsBuildError, match="lacks PYTHON, needed by md.engine 'mliap'"):
+        inspect_build("mliap", lmp_executable())  # the site engine's needs are checked, not assumed
 
 
 def test_kokkos_needs_the_cuda_backend():
@@ -53,11 +53,12 @@ def test_kokkos_needs_the_cuda_backend():
 
 def test_kokkos_messages_name_what_is_missing():
     serial = parse_help("/opt/lmp", HELP.format(backends="OpenMP Serial", python="PYTHON"))
-    with pytest.raises(EngineError, match=r"/opt/lmp lacks KOKKOS with the CUDA backend, needed by md.engine 'mliap'"):
+    with pytest.raises(LammpsBuildError,
+                       match=r"/opt/lmp lacks KOKKOS with the CUDA backend, needed by md.engine 'mliap'"):
         check_build("mliap", serial, kokkos=True)
     check_build("mliap", serial, kokkos=False)  # CPU ML-IAP runs need no Kokkos
     no_python = parse_help("/opt/lmp", HELP.format(backends="CUDA Serial", python=""))
-    with pytest.raises(EngineError, match=r"lacks PYTHON, needed by"):
+    with pytest.raises(LammpsBuildError, match=r"lacks PYTHON, needed by"):
         check_build("mliap", no_python, kokkos=True)
     full = parse_help("/opt/lmp", HELP.format(backends="CUDA Serial", python="PYTHON"))
     assert check_build("mliap", full, kokkos=True) is full
@@ -65,10 +66,10 @@ def test_kokkos_messages_name_what_is_missing():
 
 def test_missing_lmp_names_where_it_was_looked_for(tmp_path, monkeypatch):
     monkeypatch.delenv("LMP", raising=False)
-    with pytest.raises(EngineError, match=r"'/nowhere/lmp' \(from md.lmp\) not found"):
+    with pytest.raises(LammpsBuildError, match=r"'/nowhere/lmp' \(from md.lmp\) not found"):
         resolve_lmp("/nowhere/lmp")
     monkeypatch.setenv("LMP", str(tmp_path / "lmp"))
-    with pytest.raises(EngineError, match=r"\(from \$LMP\) not found"):
+    with pytest.raises(LammpsBuildError, match=r"\(from \$LMP\) not found"):
         resolve_lmp("")
 
 

@@ -127,7 +127,7 @@ def test_the_quick_profiles_timed_stage_runs_at_the_protocols_temperature(traine
 
     from mpi4py import MPI
 
-    from mlmd_parsl.science.engine.embedded import run_embedded
+    from mlmd_parsl.science.embedded.embedded import run_embedded
     from mlmd_parsl.science.lammps.deck import TEMPERATURE_K, _md_ho
     from mlmd_parsl.science.lammps.logs import thermo_tables
     from mlmd_parsl.science.model.export import load_exported_model, model_cutoff

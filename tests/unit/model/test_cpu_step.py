@@ -108,7 +108,7 @@ def test_below_exp_minus_80_the_float32_exp_is_zero():
 
 
 def test_the_engine_takes_the_fused_step_on_a_cpu_unless_torch_is_asked_for(untrained_model):
-    from mlmd_parsl.science.engine.model_steps import ExportedModel
+    from mlmd_parsl.science.embedded.model_steps import ExportedModel
     from mlmd_parsl.science.model.export import load_exported_model
 
     exported = ExportedModel(load_exported_model(untrained_model["model"]), "cpu", "float32")

@@ -5,7 +5,7 @@ import torch
 
 from mlmd_parsl.science.model.export import load_exported_model
 from mlmd_parsl.science.model.lean_hipnn import LeanHipnn, UnsupportedNetwork
-from mlmd_parsl.science.engine.model_steps import ExportedModel
+from mlmd_parsl.science.embedded.model_steps import ExportedModel
 from tests.conftest import FIXTURES
 
 

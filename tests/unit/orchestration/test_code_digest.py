@@ -30,7 +30,7 @@ def test_closure_follows_imports_inside_functions_and_stays_out_of_reporting_and
     training = module_closure(TASK_SOURCES["training"])
     assert "mlmd_parsl.science.model.lean_training" in training  # imported inside _train_lean only
     md = module_closure(BACKENDS["embedded"].code_modules)
-    assert "mlmd_parsl.science.engine.pairs" in md
+    assert "mlmd_parsl.science.embedded.pairs" in md
     assert not [m for m in {**training, **md} if ".orchestration" in m or m.endswith("report_md")]
 
 

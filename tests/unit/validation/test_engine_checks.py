@@ -24,7 +24,7 @@ def test_engine_forces_equal_hippynns_periodic_graph_on_every_box(trained_model,
 def test_the_force_check_catches_a_force_assembly_bug_of_the_engine(trained_model, tmp_path, monkeypatch):
     """The reference shares no code with the engine: pair forces assembled 0.1% too large must fail the check
     (a reference built on the engine's own assembly would make the same error and pass)."""
-    from mlmd_parsl.science.engine import model_steps
+    from mlmd_parsl.science.embedded import model_steps
 
     assemble = model_steps.assemble
     monkeypatch.setattr(model_steps, "assemble",

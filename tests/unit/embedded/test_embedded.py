@@ -115,7 +115,7 @@ def test_a_deck_whose_ghosts_fall_short_of_the_models_cutoff_is_refused(long_ran
 
     from mlmd_parsl.errors import ModelError
     from mlmd_parsl.science.lammps.deck import make_deck, single_stage_protocol
-    from mlmd_parsl.science.engine.embedded import run_embedded
+    from mlmd_parsl.science.embedded.embedded import run_embedded
 
     deck = make_deck(long_range_model["box"], (2, 2, 2), single_stage_protocol(0))  # the 4 A default
     with pytest.raises(ModelError, match="keeps ghosts to 6 A, but .* has a 6.5 A cutoff"):

@@ -1,10 +1,10 @@
-"""Ghost forces routed to their owners on one rank (MPI.COMM_SELF); tests/unit/engine/test_embedded.py runs the
+"""Ghost forces routed to their owners on one rank (MPI.COMM_SELF); tests/unit/embedded/test_embedded.py runs the
 multi-rank exchange through the engine."""
 import numpy as np
 import pytest
 from mpi4py import MPI
 
-from mlmd_parsl.science.engine.ghost_router import GhostForceRouter
+from mlmd_parsl.science.embedded.ghost_router import GhostForceRouter
 
 
 def test_one_rank_adds_image_forces_to_their_atoms_and_routes_nothing_without_them():

@@ -8,14 +8,14 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from mlmd_parsl.science.engine.captured_step import CapturedLeanStep
-from mlmd_parsl.science.engine.compiled_network import CompiledLean, why_not_compiled
-from mlmd_parsl.science.engine.captured_step import CUDA_GRAPH_MAX_ATOMS
-from mlmd_parsl.science.engine.model_steps import ExportedModel
-from mlmd_parsl.science.engine.pairs import VerletPairs
+from mlmd_parsl.science.embedded.captured_step import CapturedLeanStep
+from mlmd_parsl.science.embedded.compiled_network import CompiledLean, why_not_compiled
+from mlmd_parsl.science.embedded.captured_step import CUDA_GRAPH_MAX_ATOMS
+from mlmd_parsl.science.embedded.model_steps import ExportedModel
+from mlmd_parsl.science.embedded.pairs import VerletPairs
 from mlmd_parsl.science.model.export import load_exported_model
-from tests.unit.engine.test_captured_step import assert_same, both_steps
-from tests.unit.engine.test_pairs import cluster
+from tests.unit.embedded.test_captured_step import assert_same, both_steps
+from tests.unit.embedded.test_pairs import cluster
 
 
 needs_cpp = pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,

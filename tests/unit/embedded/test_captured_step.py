@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from mlmd_parsl.science.engine.captured_step import CapturedLeanStep
+from mlmd_parsl.science.embedded.captured_step import CapturedLeanStep
 from mlmd_parsl.science.model.export import load_exported_model
-from mlmd_parsl.science.engine.model_steps import ExportedModel, SizeSwitchedStep
-from mlmd_parsl.science.engine.pairs import VerletPairs
-from tests.unit.engine.test_pairs import cluster
+from mlmd_parsl.science.embedded.model_steps import ExportedModel, SizeSwitchedStep
+from mlmd_parsl.science.embedded.pairs import VerletPairs
+from tests.unit.embedded.test_pairs import cluster
 
 
 def both_steps(model, step, pairs, positions, tags, nlocal):

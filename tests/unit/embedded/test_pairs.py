@@ -3,7 +3,7 @@ pair finder (the host's k-d tree; the fixed-shape cell list a GPU replays, run e
 import numpy as np
 import pytest
 
-from mlmd_parsl.science.engine.pairs import VerletPairs
+from mlmd_parsl.science.embedded.pairs import VerletPairs
 
 CUTOFF = 4.0
 FINDERS = pytest.mark.parametrize("finder", ["kdtree", "cell_list"])

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from mlmd_parsl.science.engine.cell_list import CellListPairs
-from mlmd_parsl.science.engine.pairs import local_pairs
+from mlmd_parsl.science.embedded.cell_list import CellListPairs
+from mlmd_parsl.science.embedded.pairs import local_pairs
 
 REACH, CUTOFF = 5.0, 4.0
 
