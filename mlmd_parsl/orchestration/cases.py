@@ -1,7 +1,8 @@
 """What one MD case is and what it needs: ranks per node, MPI resources, threads (sweeps.py makes a site's cases).
 
-An `MDCase` is what one case is (replicate, ranks, placement, engine, paths) and never changes once made;
-a `CaseOutcome` is what became of it in one campaign (its content key, the command it ran, its error).
+An `MDCase` is what one case is (replicate, ranks, placement, engine, paths) and never changes once made; what
+only a case of the site's LAMMPS needs is its `SiteLammpsRun`. A `CaseOutcome` is what became of it in one campaign
+(its content key, the command it ran, its error).
 """
 import re
 from dataclasses import dataclass
@@ -11,6 +12,20 @@ from ..config import SiteConfig
 from ..science.choices import MLIAP_LEAN_LABEL, Division, MDEngine, MliapExport
 from ..science.model.export import Export
 from .rundir import md_case_dir
+
+
+@dataclass(frozen=True)
+class SiteLammpsRun:
+    """What a case of the site's LAMMPS (md.engine mliap) runs besides what every case has."""
+    lmp: str  # the site's LAMMPS, as configured: resolved on the worker
+    export: MliapExport = MliapExport.HIPPYNN  # which export `pair_style mliap unified` loads
+    kokkos: bool = False
+    kokkos_package: tuple = ()  # -pk kokkos options (with kokkos): planned, then what the site engine preflight kept
+    presize: bool = False  # the deck sizes ML-IAP's pair arrays on a compressed box first (mliap_pair_arrays.py)
+
+    def __post_init__(self):
+        object.__setattr__(self, "export", MliapExport(self.export))
+        object.__setattr__(self, "kokkos_package", tuple(self.kokkos_package))
 
 
 @dataclass(frozen=True)
@@ -24,19 +39,14 @@ class MDCase:
     engine: MDEngine
     model_device: str
     dtype: str
-    lmp: str  # the site's LAMMPS (engine mliap), as configured: resolved on the worker
-    kokkos: bool
-    kokkos_package: tuple  # -pk kokkos options (with kokkos): planned, then what the site engine preflight kept
-    mliap_model: MliapExport  # which export `pair_style mliap unified` loads (hippynn with the embedded engine)
     run_dir: str  # the division's folder in the run (division_dir)
     division: Division = Division.OURS
     deviations: tuple = ()  # how this case differs from the seed's work, in words (divisions.deviations)
-    mliap_presize: bool = False  # the deck sizes ML-IAP's pair arrays on a compressed box first (mliap_pair_arrays.py)
     timeout_s: int = 0  # the case is ended (its whole process group) after this long: md.min_timesteps_per_s
+    site_lammps: SiteLammpsRun = None  # md.engine mliap only (its back-end makes it)
 
     def __post_init__(self):
         object.__setattr__(self, "engine", MDEngine(self.engine))
-        object.__setattr__(self, "mliap_model", MliapExport(self.mliap_model))
         object.__setattr__(self, "division", Division(self.division))
 
     @property
@@ -67,13 +77,17 @@ class MDCase:
         return self.dir / "stderr.txt"
 
     @property
+    def export(self) -> MliapExport:
+        """The export this case's engine loads (the embedded engine: hippynn's)."""
+        return self.site_lammps.export if self.site_lammps else MliapExport.HIPPYNN
+
+    @property
     def engine_label(self) -> str:
         """What results.csv calls the engine: the site engine's rows say which export it loaded."""
-        return MLIAP_LEAN_LABEL if self.mliap_model is MliapExport.LEAN else str(self.engine)
+        return MLIAP_LEAN_LABEL if self.export is MliapExport.LEAN else str(self.engine)
 
     def model_file(self, exported: Export) -> str:
-        """The exported file this case's engine loads (the embedded engine: hippynn's export)."""
-        return exported.mliap_file(self.mliap_model)
+        return exported.mliap_file(self.export)
 
     def content_key(self, exported: Export, custom_kernels: str, threads: int, command: str, code: str) -> str:
         """Every input of the run (model bytes, deck parameters, engine, lmp, threads, its command line, `code`:
@@ -81,14 +95,15 @@ class MDCase:
         from ..science.model.dataset import file_sha256
         from .resume import content_key
 
-        lmp_digest = file_sha256(self.lmp) if self.lmp and Path(self.lmp).is_file() else self.lmp
+        site = self.site_lammps or SiteLammpsRun(lmp="")  # the same key fields as before cases had site_lammps
+        lmp_digest = file_sha256(site.lmp) if site.lmp and Path(site.lmp).is_file() else site.lmp
         return content_key(code, what="md", command=run_relative(command, self.run_dir),
                            model=file_sha256(self.model_file(exported)), lmp=lmp_digest,
                            kernels=custom_kernels, threads=threads,
                            replicate=list(self.replicate), ranks=self.ranks, profile=self.profile, engine=self.engine,
-                           model_device=self.model_device, dtype=self.dtype, kokkos=self.kokkos,
-                           kokkos_package=list(self.kokkos_package) if self.kokkos else None,
-                           mliap_model=self.mliap_model)
+                           model_device=self.model_device, dtype=self.dtype, kokkos=site.kokkos,
+                           kokkos_package=list(site.kokkos_package) if site.kokkos else None,
+                           mliap_model=self.export)
 
     def result_fields(self) -> dict:
         """What a results.csv row of this case takes from the case itself (the rest comes from its log)."""

@@ -25,15 +25,15 @@ def site_engine_deck(case: MDCase):
     from ..science.model.export import BOX_FILE, MLIAP_MODEL_FILES, mliap_export_cutoff
 
     trained = train_dir(case.run_dir)
-    model = trained / MLIAP_MODEL_FILES[case.mliap_model]
+    model = trained / MLIAP_MODEL_FILES[case.export]
     scale = None
-    if case.mliap_presize:
+    if case.site_lammps.presize:
         try:
             scale = presize_scale(trained / BOX_FILE, mliap_export_cutoff(model))
         except Exception:
             scale = PRESIZE_SCALE
     return make_deck(trained / BOX_FILE, case.replicate, protocol_by_name(case.profile), ForceField.mliap(model),
-                     kokkos=case.kokkos, mliap_presize_scale=scale)
+                     kokkos=case.site_lammps.kokkos, mliap_presize_scale=scale)
 
 
 def write_site_engine_deck(case: MDCase) -> Path:

@@ -20,21 +20,20 @@ def md_cases(site: SiteConfig, run_dir: Path, kokkos_package: tuple = ()) -> lis
     points = [("throughput", f"md_z{z}_r{r}", (2, 2, z), r) for z in site.md.zreps for r in site.md.ranks]
     points += [("weak", f"weak_r{ranks}", replicate, ranks) for replicate, ranks in weak_scaling_points(site)]
     backend = backend_for(site.md.engine)
-    lmp = backend.lmp(site)
     package = (tuple(kokkos_package) or planned_package(site.md.kokkos_package)) if site.md.kokkos else ()
     md_deviations = deviations(site).md + kokkos_deviation(site, package)
     cases = []
     for sweep, name, replicate, ranks in points:
-        presize = backend.presized(site, ranks)
+        site_lammps = backend.site_lammps_run(site, ranks, package)
+        presize = site_lammps is not None and site_lammps.presize
         cases.append(MDCase(
             task=name, sweep=sweep, replicate=replicate, ranks=ranks,
             # one GPU each, on the python executor's workers (HTEX available_accelerators: one worker per GPU)
             packed=sweep == "throughput" and ranks == 1 and site.provider.gpus_per_node > 0,
             profile=site.md.profile, engine=site.md.engine, model_device=site.md.model_device, dtype=site.md.dtype,
-            lmp=lmp, kokkos=site.md.kokkos, kokkos_package=package, mliap_model=site.md.mliap_model,
             run_dir=str(run_dir), division=site.division,
-            deviations=md_deviations + ((PRESIZE_DEVIATION,) if presize else ()), mliap_presize=presize,
-            timeout_s=case_timeout_s(site),
+            deviations=md_deviations + ((PRESIZE_DEVIATION,) if presize else ()),
+            timeout_s=case_timeout_s(site), site_lammps=site_lammps,
         ))
     return cases
 

@@ -86,7 +86,7 @@ def test_preflight_keeps_a_kokkos_line_lammps_accepts_and_a_quick_case_runs_with
     assert json.loads((run_dir / "manifest.json").read_text())["site_engine"]["ours"]["kokkos"] == kokkos
 
     (case,) = md_cases(site, run_dir, tuple(kokkos["package"].split()))
-    assert case.packed and case.kokkos_package == tuple(kokkos["package"].split())
+    assert case.packed and case.site_lammps.kokkos_package == tuple(kokkos["package"].split())
     case.dir.mkdir(parents=True, exist_ok=True)
     write_site_engine_deck(case)
     command = backend_for(case.engine).command(case, exported, sys.executable, "pytorch", 4)

@@ -51,7 +51,7 @@ def test_resume_recomputes_what_the_changed_source_produces_and_nothing_else(tmp
     first_md, first_training = log.stat().st_mtime_ns, state.stat().st_mtime_ns
 
     # a change to the engine's code: the MD case reruns, the training and export are reused
-    engine = root / "mlmd_parsl" / "science" / "engine" / "pairs.py"
+    engine = root / "mlmd_parsl" / "science" / "embedded" / "pairs.py"
     engine.write_text(engine.read_text() + "\nRESUME_TEST_MARKER = 1\n")
     out = run("--resume", str(run_dir))
     assert "training: done (reused)" in out and "export: done (reused)" in out

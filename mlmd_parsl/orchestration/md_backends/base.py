@@ -9,7 +9,7 @@ from pathlib import Path
 from ...config import SiteConfig
 from ...science.choices import MDEngine
 from ...science.model.export import Export
-from ..cases import MDCase
+from ..cases import MDCase, SiteLammpsRun
 
 
 class MDBackend:
@@ -27,9 +27,10 @@ class MDBackend:
     def check_before_run(self, site: SiteConfig) -> None:
         """The driver's checks before any worker starts; raises LammpsBuildError (exit 2) naming what is missing."""
 
-    def presized(self, site: SiteConfig, ranks: int) -> bool:
-        """Whether a case of `ranks` sizes ML-IAP's pair arrays first (a deviation its row names)."""
-        return False
+    def site_lammps_run(self, site: SiteConfig, ranks: int, kokkos_package: tuple) -> SiteLammpsRun:
+        """What a case of `ranks` runs in the site's LAMMPS (`kokkos_package`: the -pk kokkos line, with md.kokkos);
+        None for an engine that runs none. A presized case's row names that deviation."""
+        return None
 
     def command(self, case: MDCase, exported: Export, python: str, custom_kernels: str, threads: int) -> str:
         """The bash command of one MD case (launch.py: how its ranks start)."""

@@ -5,6 +5,7 @@ import shlex
 
 from ...science.choices import MDEngine
 from ...science.lammps.mliap_pair_arrays import presize_applies
+from ..cases import SiteLammpsRun
 from ..site_engine_files import site_engine_deck, site_lmp, write_site_engine_deck
 from ..launch import launch_prefix, rank_command
 from ..rundir import site_engine_preflight_dir
@@ -27,8 +28,10 @@ class SiteLammpsBackend(MDBackend):
 
         inspect_build(self.engine, resolve_lmp(site.md.lmp), site.md.kokkos, division=site.division)
 
-    def presized(self, site, ranks):
-        return presize_applies(site.md.mliap_presize, ranks, site.md.kokkos)
+    def site_lammps_run(self, site, ranks, kokkos_package):
+        return SiteLammpsRun(lmp=site_lmp(site), export=site.md.mliap_model, kokkos=site.md.kokkos,
+                             kokkos_package=kokkos_package,
+                             presize=presize_applies(site.md.mliap_presize, ranks, site.md.kokkos))
 
     def command(self, case, exported, python, custom_kernels, threads):
         """The seed's way: the site's LAMMPS runs in.lammps (written by prepare), with the seed's environment (its
@@ -38,8 +41,9 @@ class SiteLammpsBackend(MDBackend):
         from ...science.lammps.kokkos_options import kokkos_gpu_args
         from ...science.lammps.site_lammps import site_lmp_shell_exports
 
-        kokkos = kokkos_gpu_args(1, case.kokkos_package) if case.kokkos else []
-        args = [case.lmp, *kokkos, "-in", "in.lammps", "-log", str(case.log)]
+        run = case.site_lammps
+        kokkos = kokkos_gpu_args(1, run.kokkos_package) if run.kokkos else []
+        args = [run.lmp, *kokkos, "-in", "in.lammps", "-log", str(case.log)]
         return (
             f"cd {shlex.quote(str(case.dir))} && export OMP_NUM_THREADS={int(threads)} "
             f"HIPPYNN_USE_CUSTOM_KERNELS={shlex.quote(custom_kernels)} HIPPYNN_WARN_LOW_DISTANCES=False "
@@ -67,13 +71,13 @@ class SiteLammpsBackend(MDBackend):
         from ...science.validation.cross_engine import SiteEngine
 
         return SiteEngine(site_lmp(site), exported.mliap_file(site.md.mliap_model), site.md.model_device,
-                          cases[0].kokkos_package if cases else ())
+                          cases[0].site_lammps.kokkos_package if cases else ())
 
     def dry_run_notes(self, site, cases):
         if not cases:
             return []
-        shown = next((case for case in cases if case.mliap_presize), cases[0])
-        presized = {case.mliap_presize for case in cases}
+        shown = next((case for case in cases if case.site_lammps.presize), cases[0])
+        presized = {case.site_lammps.presize for case in cases}
         differs = "its replicate line" + (", and cases of one rank have no presize_pair_arrays lines"
                                           if len(presized) > 1 else "")
         return [f"\n# {site.division}: in.lammps of {shown.task} (each case's differs only in {differs}):"

@@ -6,7 +6,7 @@ import pytest
 
 from mlmd_parsl.config import load_site_config
 from mlmd_parsl.errors import LammpsBuildError
-from mlmd_parsl.orchestration.cases import MDCase
+from mlmd_parsl.orchestration.cases import MDCase, SiteLammpsRun
 from mlmd_parsl.orchestration.case_plan import planned_export
 from mlmd_parsl.orchestration.md_backends import backend_for
 from mlmd_parsl.science.lammps.deck import PROFILES, ForceField, make_deck
@@ -91,8 +91,8 @@ def test_site_engine_deck_and_command_are_the_seeds(package):
     assert "fix 1 all nvt/kk temp 1111 1111 $(100.0*dt)" in deck
     assert not any("external" in line for line in deck)
     case = MDCase(task="c", sweep="throughput", replicate=(2, 2, 8), ranks=1, packed=False, profile="ats5",
-                  engine="mliap", model_device="cpu", dtype="float32", lmp="/opt/lammps/bin/lmp", kokkos=True,
-                  kokkos_package=package, mliap_model="hippynn", run_dir="/r")
+                  engine="mliap", model_device="cpu", dtype="float32", run_dir="/r",
+                  site_lammps=SiteLammpsRun(lmp="/opt/lammps/bin/lmp", kokkos=True, kokkos_package=package))
     command = backend_for(case.engine).command(case, planned_export("/r"), "python", "pytorch", 1)
     assert command.endswith(
         f"$PARSL_MPI_PREFIX /opt/lammps/bin/lmp -k on g 1 -sf kk -pk kokkos {' '.join(package)} "

@@ -49,7 +49,7 @@ def test_a_gpu_site_packs_single_rank_cases_one_per_gpu_with_the_lean_export(tmp
     cases = md_cases(chicoma(), tmp_path)
     packed = [c for c in cases if c.packed]
     assert packed and all(c.ranks == 1 and c.sweep == "throughput" for c in packed)
-    assert all(c.engine is MDEngine.MLIAP and c.mliap_model is MliapExport.LEAN for c in cases)
+    assert all(c.engine is MDEngine.MLIAP and c.export is MliapExport.LEAN for c in cases)
     assert {c.engine_label for c in cases} == {"mliap-lean"}
     plan = plan_case(chicoma(), packed[0])
     assert plan.threads == 16 and "env -u PMI_FD" in plan.command and "$PARSL_MPI_PREFIX" not in plan.command
@@ -61,7 +61,8 @@ def test_an_export_without_the_lean_model_is_named_when_a_case_needs_it(tmp_path
     hippynn_only = Export(model=str(tmp_path / "train" / "hippynn_lammps_model.pt"), box=str(tmp_path / "b.data"))
     with pytest.raises(ValueError, match="md.mliap_model lean, but the export .* made no lean_lammps_model.pt"):
         case.model_file(hippynn_only)
-    assert replace(case, mliap_model="hippynn").model_file(hippynn_only) == hippynn_only.model
+    hippynn_case = replace(case, site_lammps=replace(case.site_lammps, export="hippynn"))
+    assert hippynn_case.model_file(hippynn_only) == hippynn_only.model
 
 
 def test_the_content_key_follows_every_input_and_nothing_else(tmp_path):
@@ -93,7 +94,7 @@ def test_the_seed_division_on_a_gpu_site_runs_the_seeds_cases_its_way(tmp_path):
     throughput = [c for c in cases if c.sweep == "throughput"]
     assert [c.zrep for c in throughput] == [2, 4, 8, 12, 16, 24, 32, 40, 48, 56, 64]
     assert all(c.packed for c in throughput)  # a worker with one GPU: one at a time (sequencing.py), not packed
-    assert all(c.engine is MDEngine.MLIAP and c.mliap_model is MliapExport.HIPPYNN for c in cases)
+    assert all(c.engine is MDEngine.MLIAP and c.export is MliapExport.HIPPYNN for c in cases)
     plan = plan_case(seed, throughput[0])
     assert "HIPPYNN_USE_CUSTOM_KERNELS=pytorch HIPPYNN_WARN_LOW_DISTANCES=False" in plan.command
     assert " lmp -k on g 1 -sf kk -pk kokkos " in plan.command and "CUDA_VISIBLE_DEVICES" not in plan.command
@@ -144,15 +145,15 @@ def test_cases_of_several_cpu_ranks_presize_mliaps_pair_arrays_and_say_so_in_the
 
     seed = division_site(site("crossroads", "md.ranks=[1, 8]"), Division.SEED)
     cases = {c.ranks: c for c in md_cases(seed, tmp_path) if c.sweep == "throughput"}
-    assert not cases[1].mliap_presize and PRESIZE_DEVIATION not in cases[1].deviations
-    assert cases[8].mliap_presize and PRESIZE_DEVIATION in cases[8].deviations
+    assert not cases[1].site_lammps.presize and PRESIZE_DEVIATION not in cases[1].deviations
+    assert cases[8].site_lammps.presize and PRESIZE_DEVIATION in cases[8].deviations
     assert PRESIZE_DEVIATION.startswith("forced by today's software: ")
     assert PRESIZE_STAGE in site_engine_deck(cases[8]).text and PRESIZE_STAGE not in site_engine_deck(cases[1]).text
     off = division_site(site("crossroads", "md.ranks=[8]", "md.mliap_presize=never"), Division.SEED)
-    assert not any(c.mliap_presize for c in md_cases(off, tmp_path))
-    assert not any(c.mliap_presize for c in md_cases(site("local"), tmp_path))  # the embedded engine has no such arrays
+    assert not any(c.site_lammps.presize for c in md_cases(off, tmp_path))
+    assert not any(c.site_lammps for c in md_cases(site("local"), tmp_path))  # the embedded engine runs no site LAMMPS
     gpu = [c for c in md_cases(chicoma(division=Division.SEED), tmp_path) if c.sweep == "weak"]
-    assert not any(c.mliap_presize for c in gpu)  # Kokkos keeps its arrays in its own class (auto leaves it)
+    assert not any(c.site_lammps.presize for c in gpu)  # Kokkos keeps its arrays in its own class (auto leaves it)
 
 
 def test_a_moved_run_keeps_its_md_keys(tmp_path):

@@ -36,7 +36,7 @@ def test_closure_follows_imports_inside_functions_and_stays_out_of_reporting_and
 
 def test_an_engine_change_moves_md_and_validation_only(package_copy):
     before = digests(package_copy)
-    append(package_copy / "science" / "engine" / "pairs.py", "\nEXTRA_SKIN = 0.0\n")
+    append(package_copy / "science" / "embedded" / "pairs.py", "\nEXTRA_SKIN = 0.0\n")
     after = digests(package_copy)
     changed = {task for task in before if before[task] != after[task]}
     assert changed == {"md_embedded", "validation"}

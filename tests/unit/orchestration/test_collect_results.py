@@ -19,8 +19,7 @@ TRAINING = {
 
 def case(tmp_path, name, fixture, error="", division=Division.OURS, deviations=("engine embedded",)):
     md_case = MDCase(task=name, sweep="throughput", replicate=(2, 2, 1), ranks=1, packed=False, profile="quick",
-                     engine="embedded", model_device="cpu", dtype="float32", lmp="", kokkos=False,
-                     kokkos_package=(), mliap_model="hippynn", run_dir=str(tmp_path / str(division)),
+                     engine="embedded", model_device="cpu", dtype="float32", run_dir=str(tmp_path / str(division)),
                      division=division, deviations=deviations)
     md_case.dir.mkdir(parents=True)
     shutil.copy(FIXTURES / "logs" / fixture, md_case.log)
