@@ -36,9 +36,12 @@ def module_path(module: str, package_dir: Path = PACKAGE_DIR):
     return None
 
 
-def imported_modules(module: str, tree: ast.AST, package_dir: Path) -> set:
-    """Package modules that `module` imports anywhere in its file (absolute and relative imports)."""
-    is_package = module_path(module, package_dir).name == "__init__.py"
+def imported_names(module: str, tree: ast.AST, package_dir: Path = PACKAGE_DIR) -> set:
+    """Every name `module` imports anywhere in its file, relative imports resolved: the modules, and for
+    `from pkg import x` also pkg.x (a submodule or an attribute). The architecture tests read imports through this
+    too, so the content keys and the house rules see the same import graph."""
+    path = module_path(module, package_dir)
+    is_package = path is not None and path.name == "__init__.py"
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -52,7 +55,12 @@ def imported_modules(module: str, tree: ast.AST, package_dir: Path) -> set:
                 base = node.module or ""
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import submodule`
-    return {name for name in found if module_path(name, package_dir)}
+    return found
+
+
+def imported_modules(module: str, tree: ast.AST, package_dir: Path = PACKAGE_DIR) -> set:
+    """Package modules that `module` imports anywhere in its file (absolute and relative imports)."""
+    return {name for name in imported_names(module, tree, package_dir) if module_path(name, package_dir)}
 
 
 def module_closure(entries, package_dir: Path = PACKAGE_DIR) -> dict:

@@ -7,26 +7,26 @@ import ast
 import re
 from pathlib import Path
 
+from mlmd_parsl.orchestration import code_digest
+
 PACKAGE = Path(__file__).resolve().parents[2] / "mlmd_parsl"
 
 
-def imported_modules(path: Path):
-    """Absolute names of every module a file imports, relative imports resolved."""
-    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts[:-1])
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                yield ".".join(base + ([node.module] if node.module else []))
-            else:
-                yield node.module
+def module_name(path: Path) -> str:
+    """mlmd_parsl.x.y for a package file (a package's own name for its __init__.py); a benchmark's plain stem."""
+    if PACKAGE not in path.parents:
+        return path.stem
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+
+
+def imported_names(path: Path) -> set:
+    """Every name a file imports (code_digest's reading, the one the content keys use)."""
+    return code_digest.imported_names(module_name(path), ast.parse(path.read_text()), PACKAGE)
 
 
 def test_science_imports_neither_parsl_nor_orchestration():
     offenders = {str(p.relative_to(PACKAGE)): name for p in (PACKAGE / "science").rglob("*.py")
-                 for name in imported_modules(p)
+                 for name in imported_names(p)
                  if name.split(".")[0] == "parsl" or name.startswith("mlmd_parsl.orchestration")}
     assert offenders == {}
 
@@ -47,19 +47,9 @@ def test_no_md_case_is_read_by_string_key_outside_the_case_module():
 
 def package_import_graph():
     """{module: the package's modules it imports}, imports inside functions included."""
-    modules = {}
-    for path in PACKAGE.rglob("*.py"):
-        name = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        modules[name.removesuffix(".__init__")] = path
-    graph = {}
-    for name, path in modules.items():
-        graph[name] = set()
-        for imported in filter(None, imported_modules(path)):
-            while imported and imported not in modules:  # `from module import name` names a module's attribute
-                imported = imported.rpartition(".")[0]
-            if imported and imported not in (name, "mlmd_parsl"):
-                graph[name].add(imported)
-    return graph
+    paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    return {name: code_digest.imported_modules(name, ast.parse(path.read_text()), PACKAGE) - {name, "mlmd_parsl"}
+            for name, path in paths.items()}
 
 
 def cycles_in(graph: dict) -> list:
@@ -169,7 +159,7 @@ def test_no_function_in_the_benchmarks_is_over_60_lines():
 def test_no_import_cycle_among_the_benchmarks():
     """Benchmarks import each other by plain name (they run as scripts from benchmarks/)."""
     names = {p.stem for p in BENCHMARKS.glob("*.py")}
-    graph = {p.stem: {m.split(".")[0] for m in filter(None, imported_modules(p))} & names - {p.stem}
+    graph = {p.stem: {m.split(".")[0] for m in filter(None, imported_names(p))} & names - {p.stem}
              for p in BENCHMARKS.glob("*.py")}
     assert cycles_in(graph) == []
     assert "harness" in graph["cpu_model_step"]  # the walk sees their imports
@@ -198,10 +188,12 @@ def test_the_cli_only_parses_and_dispatches():
     """cli.py reads the command line and hands over: no Parsl, signals, console tee or summary wording in it (those
     are orchestration's driver, stop_signals and console_log, and reporting's console_summary)."""
     path = PACKAGE / "cli.py"
-    imports = set(imported_modules(path))
-    assert {m for m in imports if m.split(".")[0] in {"parsl", "signal", "contextlib", "os"}} == set()
-    assert {m for m in imports if m.startswith("mlmd_parsl.")} <= {
+    names = imported_names(path)
+    assert {m for m in names if m.split(".")[0] in {"parsl", "signal", "contextlib", "os"}} == set()
+    modules = code_digest.imported_modules("mlmd_parsl.cli", ast.parse(path.read_text()), PACKAGE)
+    assert "mlmd_parsl.orchestration.driver" in modules  # the reading sees its imports
+    assert modules <= {
         "mlmd_parsl.arguments", "mlmd_parsl.errors", "mlmd_parsl.config", "mlmd_parsl.orchestration",
-        "mlmd_parsl.orchestration.builder", "mlmd_parsl.orchestration.before_start",
+        "mlmd_parsl.orchestration.rundir", "mlmd_parsl.orchestration.builder", "mlmd_parsl.orchestration.before_start",
         "mlmd_parsl.orchestration.driver", "mlmd_parsl.orchestration.dry_run", "mlmd_parsl.orchestration.code_digest"}
     assert "print(\"\"" not in path.read_text() and "out(" not in path.read_text()
