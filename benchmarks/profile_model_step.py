@@ -187,8 +187,8 @@ def profile_size(torch, args, exported, zrep):
     timed = {}
     for name, step in steps.items():
         timed[f"step: {name} (evaluate, forces on host)"] = lambda step=step: step.evaluate(pairs, x)
-        if getattr(step, "graph", None) is not None:
-            timed[f"step: {name} (graph replay alone)"] = step.graph.replay
+        if getattr(step, "graph", None) is not None and step.graph.captured:  # on a GPU: the replay alone
+            timed[f"step: {name} (graph replay alone)"] = step.graph.run
     timed.update(host)
     prepared = steps.get("compiled")
     if prepared is not None:
