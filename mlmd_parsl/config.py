@@ -297,10 +297,9 @@ def load_site_config(site: str, overrides=()) -> SiteConfig:
     return _build_site(raw, path)
 
 
-def read_renamed_keys(path, raw, note=None):
+def read_renamed_keys(path, raw):
     """An old key is read as its new one, with a note on stderr naming both (where it was given, and what to write
     instead). Given beside its new key, the one a --set gives wins; both in the file (or both --set) is an error."""
-    note = note or (lambda line: print(line, file=sys.stderr, flush=True))
     for section, old, new in RENAMED_KEYS:
         mapping = raw.get(section)
         if not isinstance(mapping, dict) or old not in mapping:
@@ -311,15 +310,15 @@ def read_renamed_keys(path, raw, note=None):
             raise ConfigError(f"{where}: renamed {section}.{new}, which is given too; keep {new}: only")
         value = mapping.pop(old)
         if new in overrides:
-            note(f"note: {where} is ignored: it is now {section}.{new}, which --set gives")
+            print(f"note: {where} is ignored: it is now {section}.{new}, which --set gives", file=sys.stderr)
             continue
         mapping[new] = value
         for table in (getattr(mapping, "lines", {}), overrides):
             table.pop(new, None)
             if old in table:
                 table[new] = table.pop(old)
-        note(f"note: {where} is now {section}.{new} (the same values) and is read as that; write {new}: in the "
-             f"file, or --set {section}.{new}=...")
+        print(f"note: {where} is now {section}.{new} (the same values) and is read as that; write {new}: in the "
+              f"file, or --set {section}.{new}=...", file=sys.stderr)
 
 
 def _build_site(raw, path) -> SiteConfig:

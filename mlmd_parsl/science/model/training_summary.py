@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from ...atomic_files import write_text_atomically
 from ...errors import ModelError
 from ..choices import Trainer
 
@@ -68,9 +69,7 @@ class TrainingSummary:
 
 
 def write_training_summary(summary: TrainingSummary, out_dir) -> Path:
-    path = Path(out_dir) / "training_summary.json"
-    path.write_text(json.dumps(summary.to_json(), indent=2))
-    return path
+    return write_text_atomically(Path(out_dir) / "training_summary.json", json.dumps(summary.to_json(), indent=2))
 
 
 def read_training_summary(path) -> TrainingSummary:
